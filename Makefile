@@ -1,0 +1,45 @@
+# Two commands a newcomer needs: `make demo` and `make test`.
+# Everything else is installed on the way, into .venv (Python 3.13, as on Lambda).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON313 ?= $(shell command -v python3.13 2>/dev/null)
+
+.PHONY: demo test lint typecheck build clean bench
+
+$(VENV)/.installed: pyproject.toml
+	@if [ ! -x $(PY) ]; then \
+	  PYENV_VERSION=3.13.0 $(or $(PYTHON313),python3.13) -m venv $(VENV) || { echo "Python 3.13 is required (pyenv: PYENV_VERSION=3.13.0 python3.13)"; exit 1; }; \
+	fi
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/rostersync demo
+
+test: $(VENV)/.installed lint
+	$(VENV)/bin/pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/cfn-lint template.yaml
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy layers/rostersync/rostersync functions src
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/run.py
+
+# sam-cli pins boto3 exactly, so it lives in its own environment.
+.tools/.installed:
+	PYENV_VERSION=3.13.0 $(or $(PYTHON313),python3.13) -m venv .tools
+	.tools/bin/pip install -q aws-sam-cli
+	@touch $@
+
+build: .tools/.installed $(VENV)/.installed
+	source $(VENV)/bin/activate && ../$(notdir $(CURDIR))/.tools/bin/sam build
+
+clean:
+	rm -rf $(VENV) .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""RosterSync shared runtime: domain logic and adapters used by every Lambda."""

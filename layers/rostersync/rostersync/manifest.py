@@ -1,0 +1,103 @@
+"""The fetch stage's output contract: pages in S3, and one manifest per district and run.
+
+Layout in RAW_BUCKET:
+  raw/<district_id>/<run_id>/<resource>/<page:05d>.json.gz   one gzip JSON page each
+  raw/<district_id>/<run_id>/manifest.json                    written last
+A page body is `{"source": "clever", "resource": ..., "page": n, "records": [...]}`, the
+records being the source's own objects reduced to the fields the product uses.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Resource(StrEnum):
+    """What the fetch stage pulls for a district, in the order it pulls it."""
+
+    DISTRICTS = "districts"
+    SCHOOLS = "schools"
+    STUDENTS = "students"
+    TEACHERS = "teachers"
+    STAFF = "staff"
+    DISTRICT_ADMINS = "district_admins"
+    SECTIONS = "sections"
+    TERMS = "terms"
+    COURSES = "courses"
+
+
+class ManifestStatus(StrEnum):
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
+class FailureKind(StrEnum):
+    """Why a district's fetch failed; `disconnected` means its token is gone (401 twice, or 404)."""
+
+    DISCONNECTED = "disconnected"
+    CLEVER_ERROR = "clever_error"
+    PROTOCOL_ERROR = "protocol_error"
+    STORAGE_ERROR = "storage_error"
+    INTERNAL_ERROR = "internal_error"
+
+
+class PageRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    resource: Resource
+    index: int
+    key: str
+    records: int
+    bytes: int
+
+
+class ResourceSummary(BaseModel):
+    resource: Resource
+    pages: int = 0
+    records: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+    complete: bool = False
+
+
+class Failure(BaseModel):
+    kind: FailureKind
+    reason: str
+    resource: Resource | None = None
+
+
+class Manifest(BaseModel):
+    schema_version: Literal[1] = 1
+    source: Literal["clever"] = "clever"
+    district_id: str
+    run_id: str
+    status: ManifestStatus
+    started_at: datetime
+    finished_at: datetime
+    resources: dict[Resource, ResourceSummary] = Field(default_factory=dict)
+    pages: list[PageRef] = Field(default_factory=list)
+    failure: Failure | None = None
+
+    def record_count(self, resource: Resource) -> int:
+        summary = self.resources.get(resource)
+        return summary.records if summary else 0
+
+
+def raw_prefix(district_id: str, run_id: str) -> str:
+    return f"raw/{district_id}/{run_id}/"
+
+
+def page_key(district_id: str, run_id: str, resource: Resource, index: int) -> str:
+    return f"{raw_prefix(district_id, run_id)}{resource.value}/{index:05d}.json.gz"
+
+
+def manifest_key(district_id: str, run_id: str) -> str:
+    return f"{raw_prefix(district_id, run_id)}manifest.json"
+
+
+def report_prefix(district_id: str, run_id: str) -> str:
+    return f"reports/{district_id}/{run_id}/"

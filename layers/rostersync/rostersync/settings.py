@@ -1,0 +1,34 @@
+"""Configuration, read once from the environment (the Lambda environment in template.yaml)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every variable a RosterSync function reads. Names match template.yaml exactly."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    roster_table: str = Field("rostersync-roster", alias="ROSTER_TABLE")
+    raw_bucket: str = Field("rostersync-raw", alias="RAW_BUCKET")
+    alert_topic_arn: str = Field("arn:aws:sns:us-east-1:000000000000:rostersync-alerts", alias="ALERT_TOPIC_ARN")
+    clever_secret_id: str = Field("rostersync/clever", alias="CLEVER_SECRET_ID")
+    clever_api_base: str = Field("https://api.clever.com", alias="CLEVER_API_BASE")
+    clever_oauth_base: str = Field("https://clever.com", alias="CLEVER_OAUTH_BASE")
+    # Bounds on every Clever call: a fetch never hangs.
+    clever_connect_timeout: float = Field(5.0, alias="CLEVER_CONNECT_TIMEOUT")
+    clever_read_timeout: float = Field(60.0, alias="CLEVER_READ_TIMEOUT")
+    clever_max_retries: int = Field(6, alias="CLEVER_MAX_RETRIES")
+    clever_backoff_factor: float = Field(1.0, alias="CLEVER_BACKOFF_FACTOR")
+    clever_max_rate_limit_wait: float = Field(65.0, alias="CLEVER_MAX_RATE_LIMIT_WAIT")
+    clever_page_limit: int = Field(10000, alias="CLEVER_PAGE_LIMIT", ge=1, le=10000)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests clear the cache when they change the environment."""
+    return Settings()  # type: ignore[call-arg]
