@@ -70,7 +70,7 @@ class PersonName(BaseModel):
     last: str | None = None
 
     def display(self) -> str:
-        """"Last, First" as district staff read it in their SIS."""
+        """ "Last, First" as district staff read it in their SIS."""
         parts = [p for p in (self.last, self.first) if p]
         return ", ".join(parts)
 

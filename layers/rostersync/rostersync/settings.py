@@ -15,7 +15,9 @@ class Settings(BaseSettings):
 
     roster_table: str = Field("rostersync-roster", alias="ROSTER_TABLE")
     raw_bucket: str = Field("rostersync-raw", alias="RAW_BUCKET")
-    alert_topic_arn: str = Field("arn:aws:sns:us-east-1:000000000000:rostersync-alerts", alias="ALERT_TOPIC_ARN")
+    alert_topic_arn: str = Field(
+        "arn:aws:sns:us-east-1:000000000000:rostersync-alerts", alias="ALERT_TOPIC_ARN"
+    )
     clever_secret_id: str = Field("rostersync/clever", alias="CLEVER_SECRET_ID")
     clever_api_base: str = Field("https://api.clever.com", alias="CLEVER_API_BASE")
     clever_oauth_base: str = Field("https://clever.com", alias="CLEVER_OAUTH_BASE")

@@ -68,7 +68,13 @@ _ROLE_FIELDS: dict[SourceRole, dict[str, Any]] = {
         "grade": None,
         "graduation_year": None,
     },
-    SourceRole.TEACHER: {"school": None, "schools": None, "sis_id": None, "teacher_number": None, "title": None},
+    SourceRole.TEACHER: {
+        "school": None,
+        "schools": None,
+        "sis_id": None,
+        "teacher_number": None,
+        "title": None,
+    },
     SourceRole.STAFF: {"schools": None, "staff_id": None, "title": None, "department": None},
     SourceRole.DISTRICT_ADMIN: {"title": None},
 }
@@ -125,7 +131,9 @@ def _ids(value: Any) -> tuple[str, ...]:
 def _name(value: Any) -> PersonName | None:
     if not isinstance(value, Mapping):
         return None
-    return PersonName(first=_str(value.get("first")), middle=_str(value.get("middle")), last=_str(value.get("last")))
+    return PersonName(
+        first=_str(value.get("first")), middle=_str(value.get("middle")), last=_str(value.get("last"))
+    )
 
 
 def _person(role: SourceRole, record: Mapping[str, Any], district_id: str) -> PersonRecord:
@@ -157,14 +165,15 @@ def _person(role: SourceRole, record: Mapping[str, Any], district_id: str) -> Pe
 
 def normalize(
     resource: Resource, record: Mapping[str, Any], district_id: str
-) -> Iterator[
-    DistrictRecord | SchoolRecord | PersonRecord | SectionRecord | TermRecord | CourseRecord
-]:
+) -> Iterator[DistrictRecord | SchoolRecord | PersonRecord | SectionRecord | TermRecord | CourseRecord]:
     """One Clever object as normalized records (exactly one; users are fetched one role at a time)."""
     rid = str(record["id"])
     if resource is Resource.DISTRICTS:
         yield DistrictRecord(
-            id=rid, district_id=district_id, name=_str(record.get("name")), nces_id=_str(record.get("nces_id"))
+            id=rid,
+            district_id=district_id,
+            name=_str(record.get("name")),
+            nces_id=_str(record.get("nces_id")),
         )
     elif resource is Resource.SCHOOLS:
         yield SchoolRecord(

@@ -1,0 +1,36 @@
+"""Errors that carry context (which district, which endpoint, what went wrong) and never secrets.
+
+Messages name the district id, the resource or endpoint path and a short reason.
+They never contain tokens, client secrets, or any student's data.
+"""
+
+from __future__ import annotations
+
+
+class RosterSyncError(Exception):
+    """Base class for failures this project raises on purpose."""
+
+
+class CleverError(RosterSyncError):
+    """Clever answered with an error, or could not be reached after bounded retries."""
+
+    def __init__(self, endpoint: str, reason: str, status: int | None = None, district_id: str | None = None):
+        self.endpoint = endpoint
+        self.reason = reason
+        self.status = status
+        self.district_id = district_id
+        where = f"district {district_id} " if district_id else ""
+        code = f"HTTP {status}" if status is not None else "no response"
+        super().__init__(f"Clever {code} on {where}{endpoint}: {reason}")
+
+
+class CleverProtocolError(CleverError):
+    """Clever answered 200 but the body breaks the contract (not JSON, no `data`, ids missing, bad links)."""
+
+
+class DistrictDisconnected(CleverError):
+    """The district's token is revoked or the district is gone: 401 after a token refresh, or 404."""
+
+
+class StorageError(RosterSyncError):
+    """A page, manifest or report could not be written or read."""
