@@ -58,6 +58,7 @@ class FetchResult(BaseModel):
     records: int
     pages: int
     requests: int
+    counts: dict[Resource, int] = {}
     failure: Failure | None = None
 
 
@@ -118,6 +119,7 @@ def fetch_district(
         records=total,
         pages=len(manifest.pages),
         requests=source.requests,
+        counts={resource: summary.records for resource, summary in manifest.resources.items()},
         failure=manifest.failure,
     )
 

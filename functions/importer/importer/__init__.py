@@ -1,0 +1,1 @@
+"""RosterSync importer function."""

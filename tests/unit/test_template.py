@@ -1,0 +1,326 @@
+"""template.yaml is what the cloud and the local stack are built from: check what both rely on."""
+
+from __future__ import annotations
+
+import ast
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rostersync_cli.template import (
+    DEFAULT_TEMPLATE,
+    REPO_ROOT,
+    FunctionSpec,
+    TemplateError,
+    functions,
+    load_handler,
+    load_template,
+    loads_template,
+    resolve,
+    resolve_environment,
+)
+
+EXPECTED_FUNCTIONS = {
+    "FetchFunction": ("functions/fetch", "fetch.handler.lambda_handler"),
+    "ValidateFunction": ("functions/validate", "validate.handler.lambda_handler"),
+    "ImportFunction": ("functions/importer", "importer.handler.lambda_handler"),
+}
+REQUIRED_ENV = {
+    "ROSTER_TABLE",
+    "RAW_BUCKET",
+    "ALERT_TOPIC_ARN",
+    "CLEVER_SECRET_ID",
+    "CLEVER_API_BASE",
+    "CLEVER_OAUTH_BASE",
+}
+LOCAL_NAMES = {
+    "RawBucket": "rostersync-raw",
+    "RosterTable": "rostersync-roster",
+    "AlertTopic": "arn:aws:sns:us-east-1:123456789012:rostersync-alerts",
+    "CleverSecret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rostersync/dev/clever-AbCdEf",
+}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+@pytest.fixture(scope="module")
+def specs(template: dict[str, Any]) -> dict[str, FunctionSpec]:
+    return functions(template)
+
+
+def test_default_template_is_the_repository_one() -> None:
+    assert DEFAULT_TEMPLATE == REPO_ROOT / "template.yaml"
+    assert DEFAULT_TEMPLATE.is_file()
+
+
+def test_template_loads_with_short_tags_as_long_forms(template: dict[str, Any]) -> None:
+    assert template["AWSTemplateFormatVersion"] == "2010-09-09"
+    assert template["Transform"] == "AWS::Serverless-2016-10-31"
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["RAW_BUCKET"] == {"Ref": "RawBucket"}
+    assert template["Conditions"]["HasAlertEmail"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlertEmail"}, ""]}]
+    }
+
+
+def test_loader_understands_every_short_tag() -> None:
+    loaded = loads_template(
+        textwrap.dedent(
+            """
+            A: !Ref X
+            B: !Sub "${X}-y"
+            C: !GetAtt T.Arn
+            D: !If [Cond, 1, 2]
+            E: !Equals [a, b]
+            F: !Select [0, !Split [",", "a,b"]]
+            G: !Join ["-", [a, !Ref X]]
+            H: !Condition Cond
+            I: !GetAZs ""
+            J: !FindInMap [M, k, v]
+            K: !ImportValue other
+            L: !Base64 text
+            M: !Sub ["${a}", {a: !Ref X}]
+            N: 2010-09-09
+            """
+        )
+    )
+    assert loaded == {
+        "A": {"Ref": "X"},
+        "B": {"Fn::Sub": "${X}-y"},
+        "C": {"Fn::GetAtt": ["T", "Arn"]},
+        "D": {"Fn::If": ["Cond", 1, 2]},
+        "E": {"Fn::Equals": ["a", "b"]},
+        "F": {"Fn::Select": [0, {"Fn::Split": [",", "a,b"]}]},
+        "G": {"Fn::Join": ["-", ["a", {"Ref": "X"}]]},
+        "H": {"Condition": "Cond"},
+        "I": {"Fn::GetAZs": ""},
+        "J": {"Fn::FindInMap": ["M", "k", "v"]},
+        "K": {"Fn::ImportValue": "other"},
+        "L": {"Fn::Base64": "text"},
+        "M": {"Fn::Sub": ["${a}", {"a": {"Ref": "X"}}]},
+        "N": "2010-09-09",
+    }
+
+
+def test_logical_ids_are_the_agreed_ones(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    expected_types = {
+        "RawBucket": "AWS::S3::Bucket",
+        "RosterTable": "AWS::DynamoDB::Table",
+        "AlertTopic": "AWS::SNS::Topic",
+        "CleverSecret": "AWS::SecretsManager::Secret",
+        "RosterSyncLayer": "AWS::Serverless::LayerVersion",
+        "FetchFunction": "AWS::Serverless::Function",
+        "ValidateFunction": "AWS::Serverless::Function",
+        "ImportFunction": "AWS::Serverless::Function",
+    }
+    assert {k: resources[k]["Type"] for k in expected_types} == expected_types
+
+
+def test_functions_code_and_handlers(specs: dict[str, FunctionSpec]) -> None:
+    assert set(specs) == set(EXPECTED_FUNCTIONS)
+    for logical_id, (code_uri, handler) in EXPECTED_FUNCTIONS.items():
+        spec = specs[logical_id]
+        assert spec.code_uri == REPO_ROOT / code_uri
+        assert spec.handler == handler
+        assert spec.code_uri.is_dir()
+        package = spec.module_path.parent
+        # The handler's package is declared; handler.py itself may still be on its way.
+        assert (package / "__init__.py").is_file(), f"{logical_id}: {package}/__init__.py missing"
+        if spec.module_path.exists():
+            tree = ast.parse(spec.module_path.read_text(encoding="utf-8"))
+            defined = {
+                node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            } | {
+                target.id
+                for node in tree.body
+                if isinstance(node, ast.Assign)
+                for target in node.targets
+                if isinstance(target, ast.Name)
+            }
+            assert spec.function_name in defined, f"{spec.module_path} defines no {spec.function_name}"
+
+
+def test_runtime_and_globals_everywhere(specs: dict[str, FunctionSpec]) -> None:
+    for spec in specs.values():
+        assert spec.runtime == "python3.13"
+        assert spec.architectures == ["arm64"]
+        assert spec.timeout == 900
+        assert spec.memory == 1024
+        assert spec.layers == [{"Ref": "RosterSyncLayer"}]
+        assert spec.layer_dirs == [REPO_ROOT / "layers/rostersync"]
+
+
+def test_layer_builds_with_python313(template: dict[str, Any]) -> None:
+    layer = template["Resources"]["RosterSyncLayer"]
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    content = REPO_ROOT / layer["Properties"]["ContentUri"]
+    assert (content / "rostersync" / "__init__.py").is_file()
+    requirements = (content / "requirements.txt").read_text(encoding="utf-8")
+    pins = [line for line in requirements.splitlines() if line.strip() and not line.startswith("#")]
+    assert pins and all("==" in line for line in pins)
+    assert not any(line.lower().startswith(("boto3", "botocore")) for line in pins)
+
+
+def test_every_function_gets_the_settings_it_reads(specs: dict[str, FunctionSpec]) -> None:
+    for spec in specs.values():
+        assert set(spec.environment) >= REQUIRED_ENV
+        env = resolve_environment(spec, LOCAL_NAMES)
+        assert env["RAW_BUCKET"] == "rostersync-raw"
+        assert env["ROSTER_TABLE"] == "rostersync-roster"
+        assert env["ALERT_TOPIC_ARN"] == LOCAL_NAMES["AlertTopic"]
+        assert env["CLEVER_SECRET_ID"] == LOCAL_NAMES["CleverSecret"]
+        assert env["CLEVER_API_BASE"] == "https://api.clever.com"
+        assert env["CLEVER_OAUTH_BASE"] == "https://clever.com"
+        assert env["STAGE"] == "dev"
+        assert env["SAFEGUARD_ARCHIVE_PERCENT"] == "10"
+        assert all(isinstance(value, str) for value in env.values())
+
+
+def test_environment_matches_the_settings_aliases(specs: dict[str, FunctionSpec]) -> None:
+    from rostersync.settings import Settings
+
+    aliases = {f.alias for f in Settings.model_fields.values() if f.alias}
+    assert aliases >= REQUIRED_ENV
+    env = resolve_environment(specs["FetchFunction"], LOCAL_NAMES)
+    settings = Settings.model_validate(env)
+    assert settings.raw_bucket == "rostersync-raw"
+    assert settings.clever_secret_id == LOCAL_NAMES["CleverSecret"]
+
+
+def test_parameters_in_names_override_defaults(specs: dict[str, FunctionSpec]) -> None:
+    env = resolve_environment(specs["ImportFunction"], {**LOCAL_NAMES, "Stage": "prod"})
+    assert env["STAGE"] == "prod"
+
+
+def test_unresolvable_reference_is_an_error(specs: dict[str, FunctionSpec]) -> None:
+    names = {k: v for k, v in LOCAL_NAMES.items() if k != "RosterTable"}
+    with pytest.raises(TemplateError, match="RosterTable"):
+        resolve_environment(specs["FetchFunction"], names)
+
+
+def test_roster_table_schema(template: dict[str, Any]) -> None:
+    table = template["Resources"]["RosterTable"]
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]} == {
+        "pk": "S",
+        "sk": "S",
+        "state_id": "S",
+    }
+    indexes = {i["IndexName"]: i for i in props["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {"inverted", "by_state_id"}
+    assert indexes["inverted"]["KeySchema"] == [
+        {"AttributeName": "sk", "KeyType": "HASH"},
+        {"AttributeName": "pk", "KeyType": "RANGE"},
+    ]
+    assert indexes["by_state_id"]["KeySchema"] == [{"AttributeName": "state_id", "KeyType": "HASH"}]
+    assert all(i["Projection"] == {"ProjectionType": "ALL"} for i in indexes.values())
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["DeletionProtectionEnabled"] is True
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_raw_bucket_is_locked_down(template: dict[str, Any]) -> None:
+    props = template["Resources"]["RawBucket"]["Properties"]
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert len(props["PublicAccessBlockConfiguration"]) == 4
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    prefixes = {r["Prefix"] for r in props["LifecycleConfiguration"]["Rules"]}
+    assert prefixes == {"raw/", "validated/"}
+    policy = resolve(
+        template,
+        template["Resources"]["RawBucketPolicy"]["Properties"],
+        {"RawBucket": "b", "RawBucket.Arn": "arn:aws:s3:::b"},
+    )
+    statement = policy["PolicyDocument"]["Statement"][0]
+    assert statement["Effect"] == "Deny"
+    assert statement["Resource"] == ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]
+
+
+def test_fetch_runs_on_a_schedule(specs: dict[str, FunctionSpec]) -> None:
+    events = specs["FetchFunction"].events
+    (event,) = events.values()
+    assert event["Type"] == "ScheduleV2"
+    assert event["Properties"]["ScheduleExpression"] == {"Ref": "ScheduleExpression"}
+    assert event["Properties"]["ScheduleExpressionTimezone"] == {"Ref": "ScheduleTimezone"}
+
+
+def test_policies_are_scoped_to_named_resources(specs: dict[str, FunctionSpec]) -> None:
+    def policy_names(spec: FunctionSpec) -> set[str]:
+        return {next(iter(p)) for p in spec.policies if isinstance(p, dict)}
+
+    assert all(isinstance(p, dict) for spec in specs.values() for p in spec.policies)
+    assert "AWSSecretsManagerGetSecretValuePolicy" in policy_names(specs["FetchFunction"])
+    assert "AWSSecretsManagerGetSecretValuePolicy" not in policy_names(specs["ValidateFunction"])
+    assert "AWSSecretsManagerGetSecretValuePolicy" not in policy_names(specs["ImportFunction"])
+    for spec in specs.values():
+        assert {"S3CrudPolicy", "DynamoDBCrudPolicy", "SNSPublishMessagePolicy"} <= policy_names(spec)
+
+
+def test_secret_has_no_value_in_the_template(template: dict[str, Any]) -> None:
+    props = template["Resources"]["CleverSecret"]["Properties"]
+    assert "SecretString" not in props
+    assert resolve(template, props["Name"], {}) == "rostersync/dev/clever"
+
+
+def test_alert_subscription_only_with_an_address(template: dict[str, Any]) -> None:
+    subscription = template["Resources"]["AlertEmailSubscription"]
+    assert subscription["Condition"] == "HasAlertEmail"
+    assert resolve(template, {"Fn::If": ["HasAlertEmail", "yes", "no"]}, {}) == "no"
+    with_email = resolve(template, {"Fn::If": ["HasAlertEmail", "yes", "no"]}, {"AlertEmail": "a@b.org"})
+    assert with_email == "yes"
+
+
+def test_load_handler_imports_like_sam_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    module_names = ("tmpfn_pkg", "tmpfn_pkg.handler", "tmplayer_shared")
+    for name in module_names:
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    (tmp_path / "fn" / "tmpfn_pkg").mkdir(parents=True)
+    (tmp_path / "fn" / "tmpfn_pkg" / "__init__.py").write_text("")
+    (tmp_path / "fn" / "tmpfn_pkg" / "handler.py").write_text(
+        "from tmplayer_shared import VALUE\n\ndef lambda_handler(event, context):\n    return VALUE + event\n"
+    )
+    (tmp_path / "layer").mkdir()
+    (tmp_path / "layer" / "tmplayer_shared.py").write_text("VALUE = 'layer:'\n")
+    template = loads_template(
+        textwrap.dedent(
+            """
+            Globals:
+              Function:
+                Runtime: python3.13
+                Layers: [!Ref Shared]
+            Resources:
+              Shared:
+                Type: AWS::Serverless::LayerVersion
+                Properties: {ContentUri: layer}
+              Fn:
+                Type: AWS::Serverless::Function
+                Properties: {CodeUri: fn, Handler: tmpfn_pkg.handler.lambda_handler, Timeout: 3}
+            """
+        )
+    )
+    spec = functions(template, base_dir=tmp_path)["Fn"]
+    assert spec.timeout == 3
+    assert spec.layer_dirs == [(tmp_path / "layer").resolve()]
+    handler = load_handler(spec)
+    assert handler("event", None) == "layer:event"
+    assert sys.path[0] == str(spec.code_uri)
+    for name in module_names:
+        sys.modules.pop(name, None)
