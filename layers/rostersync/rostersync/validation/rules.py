@@ -1,0 +1,300 @@
+"""The rule catalogue: stable ids, severities, titles and fix advice, plus the value checkers.
+
+Rule ids are a stable interface (reports, dashboards and filters use them): never rename one,
+add a new id instead. An `error` rejects the record it is about; a `warning` imports it and
+reports it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from fnmatch import fnmatchcase
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    severity: Severity
+    title: str
+    fix: str
+    """What exactly the district data manager must change, in their SIS or in Clever."""
+
+
+DISTRICT_EMPTY = "district.empty"
+RECORD_MALFORMED = "record.malformed"
+SCHOOL_NCES_MISSING = "school.nces_id.missing"
+SCHOOL_NCES_FORMAT = "school.nces_id.format"
+SCHOOL_NCES_NOT_PA = "school.nces_id.not_pa"
+SCHOOL_NCES_DUPLICATE = "school.nces_id.duplicate"
+SCHOOL_NO_STUDENTS = "school.no_students"
+SCHOOL_NO_TEACHERS = "school.no_teachers"
+SCHOOL_NO_SECTIONS = "school.no_sections"
+STUDENT_STATE_ID_MISSING = "student.state_id.missing"
+STUDENT_STATE_ID_FORMAT = "student.state_id.format"
+STUDENT_STATE_ID_DUPLICATE = "student.state_id.duplicate"
+DEPENDENT_SCHOOL_REJECTED = "dependent.school_rejected"
+USER_MULTIPLE_ACCOUNT_TYPES = "user.multiple_account_types"
+USER_STUDENT_AND_ADULT = "user.student_and_adult"
+TEACHER_NO_SECTIONS = "teacher.no_sections"
+SECTION_NO_TEACHER = "section.no_teacher"
+SECTION_UNKNOWN_USER = "section.unknown_user"
+USER_EMAIL_MISSING = "user.email.missing"
+
+_E, _W = Severity.ERROR, Severity.WARNING
+
+RULES: dict[str, Rule] = {
+    r.id: r
+    for r in (
+        Rule(
+            DISTRICT_EMPTY,
+            _E,
+            "The district shared no schools or no students",
+            "In Clever, open Sharing (Applications > Smart Futures > Sharing rules) and share the schools "
+            "that use Smart Futures with all of their students, teachers and sections. Nothing is imported "
+            "until at least one school and its students are shared; the next nightly sync picks them up.",
+        ),
+        Rule(
+            RECORD_MALFORMED,
+            _E,
+            "A record lacks fields Clever always provides",
+            "Fill in the missing field (named in the finding) for this record in your SIS: people need a "
+            "first and last name, students and teachers a school, sections a name and a school, schools a "
+            "name. Then run a sync in Clever (Sync > Sync now) or wait for the nightly sync. If the field is "
+            "filled in your SIS, check the field mapping in Clever's Sync settings.",
+        ),
+        Rule(
+            SCHOOL_NCES_MISSING,
+            _E,
+            "School has no NCES id",
+            "Enter the school's 12-digit NCES school id (it starts with 42 in Pennsylvania; look it up at "
+            "nces.ed.gov/ccd/schoolsearch) in your SIS's school record, or in Clever under Schools > the "
+            "school > NCES ID. The school and all its students, teachers and sections are held back until "
+            "it is set.",
+        ),
+        Rule(
+            SCHOOL_NCES_FORMAT,
+            _E,
+            "School NCES id is not 12 digits",
+            "A school's NCES id has exactly 12 digits: the 7-digit district NCES id followed by the 5-digit "
+            "school number. A 7-digit value is your district's NCES id, not the building's. Correct it in "
+            "your SIS's school record, or in Clever under Schools > the school > NCES ID; you can find the "
+            "right value at nces.ed.gov/ccd/schoolsearch.",
+        ),
+        Rule(
+            SCHOOL_NCES_NOT_PA,
+            _W,
+            "School NCES id is not a Pennsylvania id",
+            "Pennsylvania school NCES ids start with 42. Check the NCES id of this school at "
+            "nces.ed.gov/ccd/schoolsearch and correct it in your SIS or in Clever (Schools > the school > "
+            "NCES ID). The school was imported as it is.",
+        ),
+        Rule(
+            SCHOOL_NCES_DUPLICATE,
+            _W,
+            "Two schools share one NCES id",
+            "Each building has its own 12-digit NCES id. Give each of these schools its own NCES id in your "
+            "SIS or in Clever (Schools > the school > NCES ID). If they are really one building, merge them "
+            "in your SIS or share only one of them with Smart Futures.",
+        ),
+        Rule(
+            SCHOOL_NO_STUDENTS,
+            _W,
+            "School shared without students",
+            "In Clever, edit the Smart Futures sharing rules so this school is shared with all of its "
+            "students (Applications > Smart Futures > Sharing). If the school has no students in your SIS, "
+            "remove it from the sharing rules.",
+        ),
+        Rule(
+            SCHOOL_NO_TEACHERS,
+            _W,
+            "School shared without teachers",
+            "In Clever, edit the Smart Futures sharing rules so this school is shared with all of its "
+            "teachers (Applications > Smart Futures > Sharing). Teachers need their accounts to see their "
+            "students' career plans.",
+        ),
+        Rule(
+            SCHOOL_NO_SECTIONS,
+            _W,
+            "School shared without sections",
+            "In Clever, edit the Smart Futures sharing rules so this school is shared with all of its "
+            "sections (Applications > Smart Futures > Sharing). Without sections teachers cannot see which "
+            "students are theirs.",
+        ),
+        Rule(
+            STUDENT_STATE_ID_MISSING,
+            _E,
+            "Student has no PA Secure ID",
+            "In your SIS, fill in the PA Secure ID (10 digits) for this student; Clever syncs it as "
+            "state_id. If your SIS holds it but Clever shows no state_id, fix the mapping in Clever's Sync "
+            "settings so the PA Secure ID field is mapped to state_id.",
+        ),
+        Rule(
+            STUDENT_STATE_ID_FORMAT,
+            _E,
+            "Student state id is not a 10-digit PA Secure ID",
+            "A PA Secure ID is exactly 10 digits (0-9), with no letters, dashes or spaces, and leading "
+            "zeros kept. Correct the PA Secure ID in your SIS. If Clever's state_id holds another number "
+            "(local student number, a 9-digit id, or leading zeros dropped by a spreadsheet), fix the "
+            "state_id mapping in Clever's Sync settings or in your SIS export.",
+        ),
+        Rule(
+            STUDENT_STATE_ID_DUPLICATE,
+            _E,
+            "Several students share one PA Secure ID",
+            "Each student has their own PA Secure ID. Find these students in your SIS (the finding names "
+            "them) and correct the PA Secure ID of the wrong ones; if they are one student entered twice, "
+            "merge the records in your SIS. All of them are held back until the ids are unique.",
+        ),
+        Rule(
+            DEPENDENT_SCHOOL_REJECTED,
+            _E,
+            "Every school of this record was rejected or not shared",
+            "Fix the school's own finding first (usually its NCES id); this record is then imported with "
+            "the next sync. If the record belongs to a school not shared with Smart Futures, add that school "
+            "to the sharing rules in Clever (Applications > Smart Futures > Sharing), or correct the "
+            "record's school in your SIS.",
+        ),
+        Rule(
+            USER_MULTIPLE_ACCOUNT_TYPES,
+            _W,
+            "Person shared under several staff roles",
+            "Nothing is lost: the person gets one account, as a teacher if they teach a shared section, "
+            "otherwise as staff. If that is the wrong account type, give the person only one role in your "
+            "SIS or in Clever (remove the extra teacher, staff or district admin record).",
+        ),
+        Rule(
+            USER_STUDENT_AND_ADULT,
+            _E,
+            "Person is both a student and a teacher or staff member",
+            "A student cannot also hold a teacher or staff account, because that would let them see other "
+            "students' data; only the student account was kept. If this adult is not really a student, "
+            "remove the student record in your SIS; if they need a staff account, create it as a separate "
+            "person with its own login.",
+        ),
+        Rule(
+            TEACHER_NO_SECTIONS,
+            _W,
+            "Teacher without sections",
+            "Share this teacher's sections with Smart Futures in Clever (Applications > Smart Futures > "
+            "Sharing), or check their section assignments in your SIS. If this is a counselor or other "
+            "non-teaching staff member, the district should share them as staff (in your SIS or Clever's "
+            "staff upload) instead of as a teacher.",
+        ),
+        Rule(
+            SECTION_NO_TEACHER,
+            _W,
+            "Section without a teacher",
+            "Assign the teacher of record to this section in your SIS (and make sure that teacher is shared "
+            "with Smart Futures in Clever), then sync. Without a teacher nobody sees the section's students.",
+        ),
+        Rule(
+            SECTION_UNKNOWN_USER,
+            _W,
+            "Section lists people who were not shared or were rejected",
+            "Those people were left out of the section. Share them with Smart Futures in Clever "
+            "(Applications > Smart Futures > Sharing), or fix their own findings in this report; they are "
+            "added back to the section with the next sync.",
+        ),
+        Rule(
+            USER_EMAIL_MISSING,
+            _W,
+            "Teacher or staff member without an email",
+            "Enter the person's school email address in your SIS (or in Clever's staff upload for staff) so "
+            "Clever syncs it; without it they cannot receive notifications or be matched to an existing "
+            "Smart Futures account.",
+        ),
+    )
+}
+
+
+def rule(rule_id: str) -> Rule:
+    return RULES[rule_id]
+
+
+def matching(patterns: Iterable[str]) -> list[Rule]:
+    """Rules whose id matches any of the shell-style patterns (`school.*`, `student.state_id.format`)."""
+    pats = list(patterns)
+    return [r for r in RULES.values() if any(fnmatchcase(r.id, p) for p in pats)]
+
+
+# ---------------------------------------------------------------- value checkers
+
+_STATE_ID = re.compile(r"[0-9]{10}")
+_NCES = re.compile(r"[0-9]{12}")
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+def trimmed_state_id(value: str | None) -> str | None:
+    """The PA Secure ID as stored (surrounding whitespace trimmed), or None if not 10 ASCII digits."""
+    if value is None:
+        return None
+    v = value.strip()
+    return v if _STATE_ID.fullmatch(v) else None
+
+
+def _describe(v: str, expected: int) -> str:
+    """Describe a wrong id without revealing it: how many characters, and what kind."""
+    if v and all(c in _ASCII_DIGITS for c in v):
+        return f"has {len(v)} digits, expected {expected}"
+    if v and all(c.isdigit() for c in v):
+        return f"has {len(v)} digits that are not the plain digits 0-9 (another script), expected {expected}"
+    kinds = []
+    if any(c.isspace() for c in v):
+        kinds.append("spaces")
+    if any(c.isalpha() for c in v):
+        kinds.append("letters")
+    if any(not (c.isspace() or c.isalnum()) for c in v):
+        kinds.append("punctuation such as dashes")
+    if any(c.isdigit() and c not in _ASCII_DIGITS for c in v):
+        kinds.append("digits of another script")
+    what = " and ".join(kinds) or "characters other than 0-9"
+    return f"has {len(v)} characters including {what}, expected {expected} digits (0-9)"
+
+
+def state_id_problem(value: str | None) -> tuple[str, str] | None:
+    """(rule id, message) for a student's state id, or None if it is a valid PA Secure ID.
+
+    The message never contains the value itself.
+    """
+    if value is None or not value.strip():
+        return STUDENT_STATE_ID_MISSING, "No PA Secure ID (Clever state_id is empty)."
+    v = value.strip()
+    if _STATE_ID.fullmatch(v):
+        return None
+    return STUDENT_STATE_ID_FORMAT, f"The PA Secure ID (state_id) {_describe(v, 10)}."
+
+
+def trimmed_nces_id(value: str | None) -> str | None:
+    if value is None:
+        return None
+    v = value.strip()
+    return v if _NCES.fullmatch(v) else None
+
+
+def nces_id_problem(value: str | None) -> tuple[str, str] | None:
+    """(rule id, message) for a school's NCES id, or None if it is a valid Pennsylvania school id."""
+    if value is None or not value.strip():
+        return SCHOOL_NCES_MISSING, "No NCES school id."
+    v = value.strip()
+    if _NCES.fullmatch(v):
+        if not v.startswith("42"):
+            return (
+                SCHOOL_NCES_NOT_PA,
+                f"NCES id {v} does not start with 42, the code of Pennsylvania.",
+            )
+        return None
+    if len(v) == 7 and all(c in _ASCII_DIGITS for c in v):
+        return (
+            SCHOOL_NCES_FORMAT,
+            f"NCES id {v} has 7 digits: this looks like the district's NCES id, not the building's "
+            "(a school's NCES id has 12 digits).",
+        )
+    return SCHOOL_NCES_FORMAT, f"NCES id '{v}' {_describe(v, 12)}."
