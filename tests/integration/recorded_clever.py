@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 from tests.paths import CLEVER_SAMPLES
 
 DISTRICT_ID = "5a0c91b95c7cc000010d417c"
-TOKEN = "recorded-token"  # noqa: S105 - a fixture's fake token
+TOKEN = "recorded-token"
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -36,7 +36,7 @@ class RecordedClever:
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def do_GET(self) -> None:

@@ -1,0 +1,306 @@
+"""Configuration of the Clever sandbox: districts to generate, seeded data gaps and runtime faults.
+
+Everything here is plain data.  `default_config()` is the fixed demo/test configuration: its seeds
+never change, so the generated districts are byte-identical across runs and machines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, fields
+
+MAX_SLOW_SECONDS = 5.0
+"""Upper bound applied to `Faults.slow_seconds` (a fault must never hang a test)."""
+
+
+def clever_id(seed: int, kind: int, index: int) -> str:
+    """Deterministic 24-hex-char Clever-style id.
+
+    Layout: 8 hex chars derived from the seed, 4 hex chars of record kind, 12 hex chars of
+    (kind-specific offset + index).  Ids of one kind sort in index order, and kinds sort in
+    kind order (students < teachers < staff < district admins < contacts).
+    """
+    prefix = int.from_bytes(hashlib.sha256(f"{seed}".encode()).digest()[:4], "big")
+    offset = int.from_bytes(hashlib.sha256(f"{seed}:{kind}".encode()).digest()[:6], "big") & 0x7FFF_FF00_0000
+    return f"{prefix:08x}{kind:04x}{offset + index:012x}"
+
+
+KIND_DISTRICT = 1
+KIND_SCHOOL = 2
+KIND_STUDENT = 3
+KIND_TEACHER = 4
+KIND_STAFF = 5
+KIND_ADMIN = 6
+KIND_CONTACT = 7
+KIND_SECTION = 8
+KIND_TERM = 9
+KIND_COURSE = 10
+KIND_TOKEN = 11
+
+
+@dataclass(frozen=True)
+class Gaps:
+    """Seeded data-quality gaps; each count produces records that trip one downstream rule.
+
+    All gaps stay valid against Clever's v3.0 response schemas (no invalid enum values).
+    The affected records are chosen deterministically from the district seed; records of one
+    kind never carry two gaps of the same group (students, schools, teachers/staff, sections).
+    """
+
+    # students
+    missing_student_state_id: int = 0  # state_id omitted (even occurrences) or null (odd ones)
+    short_student_state_id: int = 0  # 9-digit state_id
+    padded_student_state_id: int = 0  # " 1234567890 " (valid after trim)
+    duplicate_student_state_id: int = 0  # number of PAIRS of students sharing one state_id
+    user_without_name: int = 0  # malformed: a student without `name`
+    # schools
+    missing_school_nces_id: int = 0  # nces_id null
+    district_nces_as_school_nces: int = 0  # 7-digit district NCES id used as school nces_id
+    non_pa_school_nces_id: int = 0  # 12 digits not starting with "42"
+    duplicate_school_nces_id: int = 0  # number of PAIRS of schools sharing one nces_id
+    school_without_students: int = 0  # no student enrolled (hence also no section there)
+    school_without_teachers: int = 0  # no teacher assigned (its sections borrow other teachers)
+    school_without_sections: int = 0  # students and teachers, but no section
+    # teachers / staff
+    teacher_and_staff_dual_role: int = 0  # teacher also listed under role=staff, both roles present
+    counselor_shared_as_teacher: int = 0  # role teacher, title "School Counselor", in no section
+    teacher_without_email: int = 0  # email null
+    staff_without_email: int = 0  # email null
+    # sections
+    section_without_teacher: int = 0  # teacher null, teachers []
+    section_with_unknown_student: int = 0  # one student id that /users never returns
+    section_without_school: int = 0  # malformed: `school` omitted
+
+    def total(self) -> int:
+        return sum(getattr(self, f.name) for f in fields(self))
+
+    def nonzero(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+
+
+@dataclass(frozen=True)
+class DistrictSpec:
+    """One generated district.  `id` defaults to a deterministic id derived from `seed`.
+
+    `staff` served under role=staff = counselors + other_staff (+ dual-role teachers).
+    """
+
+    name: str
+    seed: int
+    schools: int = 3
+    students: int = 300
+    teachers: int = 20
+    counselors: int = 2
+    admins: int = 1
+    other_staff: int = 3
+    sections: int = 30
+    terms: int = 2
+    courses: int = 10
+    contacts: int = 0
+    gaps: Gaps = field(default_factory=Gaps)
+    id: str = ""
+    state: str = "PA"
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            object.__setattr__(self, "id", clever_id(self.seed, KIND_DISTRICT, 0))
+        counts = (
+            self.schools,
+            self.students,
+            self.teachers,
+            self.counselors,
+            self.admins,
+            self.other_staff,
+            self.sections,
+            self.terms,
+            self.courses,
+            self.contacts,
+        )
+        if min(counts) < 0:
+            raise ValueError("counts must be >= 0")
+        if self.schools == 0 and (self.students or self.teachers or self.sections):
+            raise ValueError("a district without schools cannot have students, teachers or sections")
+
+    @classmethod
+    def empty(cls, name: str, seed: int, *, with_schools: int = 0, **kwargs: object) -> DistrictSpec:
+        """A district with no students, teachers or sections (and `with_schools` schools)."""
+        base: dict[str, object] = {
+            "schools": with_schools,
+            "students": 0,
+            "teachers": 0,
+            "counselors": 0,
+            "admins": 1,
+            "other_staff": 0,
+            "sections": 0,
+            "terms": 0,
+            "courses": 0,
+        }
+        base.update(kwargs)
+        return cls(name, seed, **base)  # type: ignore[arg-type]
+
+    def record_count(self) -> int:
+        return (
+            self.schools
+            + self.students
+            + self.teachers
+            + self.counselors
+            + self.admins
+            + self.other_staff
+            + self.sections
+            + self.terms
+            + self.courses
+            + self.contacts
+        )
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    districts: tuple[DistrictSpec, ...]
+    client_id: str = "rostersync-sandbox-client"
+    client_secret: str = "rostersync-sandbox-secret-not-a-real-secret"  # noqa: S105
+    host: str = "127.0.0.1"
+    trap_host: str = "127.0.0.2"  # falls back to `host` (other port) if it cannot be bound
+    created: str = "2025-07-01T12:00:00.000Z"
+
+    def __post_init__(self) -> None:
+        ids = [d.id for d in self.districts]
+        if len(ids) != len(set(ids)):
+            raise ValueError("district ids must be unique")
+
+
+@dataclass
+class Faults:
+    """Runtime faults, mutable by tests while the server runs (`sandbox.faults.x = ...`).
+
+    Scope: global, narrowed by `match_district` (a district id) and `match_path` (a substring of
+    the request target, e.g. "/v3.0/sections" or "role=student").  They apply to bearer-authenticated
+    `/v3.0/...` requests only; set `include_oauth=True` to also apply them to `/oauth/tokens`.
+    Counters named "next K" are decremented by the server as they fire (read them to see
+    consumption).  `unauthorized_once` is per district and ignores the match filters.
+    """
+
+    match_district: str | None = None
+    match_path: str | None = None
+    include_oauth: bool = False
+
+    rate_limit_every: int = 0  # every Nth matching request answers 429 (0 = off)
+    rate_limit_buckets: tuple[tuple[int, int], ...] = ((1200, 1), (600, 1), (100, 1))  # (limit, reset+s)
+
+    server_errors: int = 0  # next K matching requests answer an error status
+    server_error_statuses: tuple[int, ...] = (500, 502, 503)  # cycled through
+    html_errors: bool = False  # server_errors and 429 bodies are HTML (text/html) instead of JSON
+
+    empty_trailing_page: bool = False  # last page links `next` to an empty page
+    off_host_next: bool = False  # `next` links are absolute URLs on trap_base
+    repeat_cursor: bool = False  # `next` repeats the cursor of the request (from the 2nd page on)
+
+    garbage_200: int = 0  # next K matching requests: 200 with a body violating the contract
+    garbage_mode: str = "no_data"  # "no_data" -> {"links": []}; "no_id" -> records without "id"
+
+    truncated_json: int = 0  # next K matching requests: 200 with the JSON body cut in half
+
+    slow_seconds: float = 0.0  # sleep before answering matching requests (capped at 5 s)
+
+    connection_reset: int = 0  # next K matching requests: socket closed without a response
+
+    unauthorized_once: set[str] = field(default_factory=set)  # district ids: next bearer request 401s
+
+    def reset(self) -> None:
+        """Turn every fault off."""
+        fresh = Faults()
+        for f in fields(self):
+            setattr(self, f.name, getattr(fresh, f.name))
+
+
+@dataclass(frozen=True)
+class RequestLogEntry:
+    method: str
+    path: str
+    query: dict[str, str]
+    district_id: str | None
+    status: int  # 0 when the connection was reset without a response
+
+
+def default_config() -> SandboxConfig:
+    """Four fixed districts: one clean, two with complementary gaps (every knob at least once), one tiny."""
+    clean = DistrictSpec(
+        "Allegheny Valley School District",
+        seed=1031,
+        schools=3,
+        students=400,
+        teachers=30,
+        counselors=2,
+        admins=2,
+        other_staff=4,
+        sections=45,
+        terms=2,
+        courses=12,
+        contacts=20,
+    )
+    gaps_students = DistrictSpec(
+        "Susquehanna Township School District",
+        seed=2207,
+        schools=6,
+        students=1200,
+        teachers=70,
+        counselors=4,
+        admins=2,
+        other_staff=6,
+        sections=120,
+        terms=3,
+        courses=20,
+        contacts=10,
+        gaps=Gaps(
+            missing_student_state_id=3,
+            short_student_state_id=2,
+            padded_student_state_id=2,
+            duplicate_student_state_id=2,
+            user_without_name=1,
+            teacher_without_email=2,
+            section_without_teacher=2,
+            section_with_unknown_student=2,
+            missing_school_nces_id=1,
+            school_without_sections=1,
+        ),
+    )
+    gaps_schools = DistrictSpec(
+        "Conestoga Valley School District",
+        seed=3319,
+        schools=8,
+        students=800,
+        teachers=50,
+        counselors=3,
+        admins=1,
+        other_staff=5,
+        sections=80,
+        terms=2,
+        courses=15,
+        gaps=Gaps(
+            missing_school_nces_id=1,
+            district_nces_as_school_nces=1,
+            non_pa_school_nces_id=1,
+            duplicate_school_nces_id=1,
+            school_without_students=1,
+            school_without_teachers=1,
+            school_without_sections=1,
+            teacher_and_staff_dual_role=2,
+            counselor_shared_as_teacher=1,
+            staff_without_email=2,
+            section_without_school=1,
+            missing_student_state_id=1,
+        ),
+    )
+    tiny = DistrictSpec(
+        "Austin Area School District",
+        seed=4421,
+        schools=1,
+        students=30,
+        teachers=3,
+        counselors=1,
+        admins=1,
+        other_staff=1,
+        sections=2,
+        terms=1,
+        courses=2,
+    )
+    return SandboxConfig(districts=(clean, gaps_students, gaps_schools, tiny))
