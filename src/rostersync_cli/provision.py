@@ -275,9 +275,18 @@ def _provision_bucket(
         policy_props = resolver.resolve(policy.get("Properties") or {})
         if policy_props.get("Bucket") != bucket:
             continue
+        if _denies_plain_http(policy_props["PolicyDocument"]) and s3.meta.endpoint_url.startswith("http://"):
+            # A local endpoint (moto on loopback) speaks plain HTTP: a TLS-only policy, which
+            # moto enforces, would deny every request. The template keeps it for AWS.
+            skipped.append(f"{logical_id}: TLS-only policy not applied to a plain-HTTP endpoint")
+            continue
         document = json.dumps(policy_props["PolicyDocument"])
         _optional(skipped, logical_id, s3.put_bucket_policy, Bucket=bucket, Policy=document)
     return f"arn:aws:s3:::{bucket}"
+
+
+def _denies_plain_http(document: Mapping[str, Any]) -> bool:
+    return "aws:SecureTransport" in json.dumps(document)
 
 
 # ----------------------------------------------------------------------------- DynamoDB

@@ -64,8 +64,10 @@ def test_provision_twice_builds_the_template_resources(settings: Settings) -> No
     assert all(block.values())
     rules = s3.get_bucket_lifecycle_configuration(Bucket=settings.raw_bucket)["Rules"]
     assert {r["Filter"]["Prefix"]: r["Expiration"]["Days"] for r in rules} == {"raw/": 30, "validated/": 30}
-    policy = json.loads(s3.get_bucket_policy(Bucket=settings.raw_bucket)["Policy"])
-    assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # The TLS-only policy is the template's, for AWS; moto on loopback is plain HTTP, where that
+    # policy would deny every request, so provision leaves it out and says so.
+    assert any("TLS-only" in note for note in first.skipped)
+    s3.put_object(Bucket=settings.raw_bucket, Key="probe", Body=b"writable over plain HTTP")
 
     sns = boto3.client("sns")
     topic_arns = [t["TopicArn"] for t in sns.list_topics()["Topics"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, Any, Protocol
 
 import boto3
@@ -86,6 +87,12 @@ class S3PageStore:
                     yield item["Key"]
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"could not list s3://{self.bucket}/{prefix}: {_code(exc)}") from None
+
+    def download(self, key: str, path: Path) -> None:
+        try:
+            self._s3.download_file(self.bucket, key, str(path))
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"could not read s3://{self.bucket}/{key}: {_code(exc)}") from None
 
     def presigned_url(self, key: str, expires_in: int) -> str:
         return str(

@@ -1,0 +1,34 @@
+"""Validate Lambda: one district's fetched run -> accepted records and the findings report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from rostersync.adapters.page_store import S3PageStore
+from rostersync.observability import logger, metrics, tracer
+from rostersync.settings import get_settings
+from rostersync.validate_stage import validate_run
+
+
+class ValidateRequest(BaseModel):
+    """The fetch stage's result for one district (extra fields such as counts are ignored)."""
+
+    district_id: str
+    run_id: str
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@event_parser(model=ValidateRequest)
+def lambda_handler(event: ValidateRequest, context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(district_id=event.district_id, run_id=event.run_id)
+    result = validate_run(S3PageStore(get_settings().raw_bucket), event.district_id, event.run_id)
+    metrics.add_metric(name="RecordsAccepted", unit=MetricUnit.Count, value=result.accepted)
+    metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=result.rejected)
+    return result.model_dump(mode="json")

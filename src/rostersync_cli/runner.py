@@ -1,0 +1,64 @@
+"""Runs the nightly pipeline through the same Lambda handlers, with the events AWS would deliver.
+
+Handlers are loaded from template.yaml (CodeUri + Handler), as `sam local invoke` does, and
+called in process with a local Lambda context. Whatever endpoints the environment names are
+used: the embedded moto server and sandbox for the demo, real AWS and Clever otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rostersync_cli.lambda_context import LocalLambdaContext
+from rostersync_cli.template import functions, load_handler, load_template
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass
+class DistrictOutcome:
+    district_id: str
+    run_id: str
+    fetch: dict[str, Any]
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        if self.fetch.get("status") != "complete":
+            return True
+        return any(stage.get("status") == "failed" for stage in self.stages.values())
+
+
+class PipelineRunner:
+    """Invokes the template's functions in process, one stage after another, per district."""
+
+    def __init__(self) -> None:
+        self._specs = functions(load_template())
+        self._handlers: dict[str, Handler] = {}
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        spec = self._specs[logical_id]
+        if logical_id not in self._handlers:
+            self._handlers[logical_id] = load_handler(spec)
+        context = LocalLambdaContext(
+            function_name=f"rostersync-{logical_id}",
+            memory_limit_in_mb=int(spec.memory or 1024),
+            timeout_seconds=int(spec.timeout or 900),
+        )
+        return self._handlers[logical_id](event, context)
+
+    def run(self, district_ids: list[str] | None = None) -> list[DistrictOutcome]:
+        """Fetch every (or the named) district, then hand each completed fetch to validate."""
+        event: dict[str, Any] = {"district_ids": district_ids} if district_ids else {}
+        fetched = self.invoke("FetchFunction", event)
+        outcomes = []
+        for result in fetched["districts"]:
+            outcome = DistrictOutcome(
+                district_id=result["district_id"], run_id=result["run_id"], fetch=result
+            )
+            if result["status"] == "complete":
+                outcome.stages["validate"] = self.invoke("ValidateFunction", result)
+            outcomes.append(outcome)
+        return outcomes
