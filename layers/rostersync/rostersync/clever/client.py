@@ -19,6 +19,7 @@ from typing import Any, Self
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
@@ -293,7 +294,9 @@ def _relative(url: str) -> str:
 
 
 def _transport_reason(exc: requests.RequestException) -> str:
-    if isinstance(exc, requests.Timeout):
+    # After urllib3 exhausts its retries, requests reports a ConnectionError wrapping the last cause.
+    cause = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(exc, requests.Timeout) or isinstance(cause, TimeoutError | urllib3.exceptions.TimeoutError):
         return "timed out after retries"
     if isinstance(exc, requests.ConnectionError):
         return "connection failed after retries"
