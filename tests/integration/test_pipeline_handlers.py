@@ -1,0 +1,162 @@
+"""Fetch and validate handlers, loaded from template.yaml, against the moto server and the sandbox.
+
+This is what the nightly schedule does, in process: the same events (events/*.json), the same
+handlers, the same S3 layout.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from rostersync.adapters.page_store import S3PageStore
+from rostersync.manifest import Manifest, ManifestStatus, Resource
+from rostersync.settings import Settings, get_settings
+from rostersync_cli.provision import provision
+from rostersync_cli.runner import PipelineRunner
+from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, Gaps, SandboxConfig
+from tests.paths import EVENTS
+
+CLEAN = DistrictSpec("Allegheny Test SD", seed=8101, schools=2, students=60, teachers=6, sections=6)
+GAPPY = DistrictSpec(
+    "Lebanon Test SD",
+    seed=8202,
+    schools=3,
+    students=90,
+    teachers=8,
+    sections=9,
+    gaps=Gaps(missing_student_state_id=2, short_student_state_id=1, missing_school_nces_id=1),
+)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[CleverSandbox]:
+    with CleverSandbox(SandboxConfig(districts=(CLEAN, GAPPY))) as server:
+        yield server
+
+
+@pytest.fixture
+def runner(
+    aws_env: dict[str, str], sandbox: CleverSandbox, monkeypatch: pytest.MonkeyPatch
+) -> PipelineRunner:
+    monkeypatch.setenv("CLEVER_API_BASE", sandbox.api_base)
+    monkeypatch.setenv("CLEVER_OAUTH_BASE", sandbox.oauth_base)
+    get_settings.cache_clear()
+    resources = provision(
+        clever_credentials={"client_id": sandbox.client_id, "client_secret": sandbox.client_secret}
+    )
+    for name, value in resources.environment().items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    return PipelineRunner()
+
+
+def _event(name: str, **overrides: Any) -> dict[str, Any]:
+    event = json.loads((EVENTS / name).read_text(encoding="utf-8"))
+    event.update(overrides)
+    return event
+
+
+def test_the_scheduled_event_fetches_every_connected_district(
+    runner: PipelineRunner, settings: Settings
+) -> None:
+    result = runner.invoke("FetchFunction", _event("fetch-schedule.json"))
+
+    by_id = {d["district_id"]: d for d in result["districts"]}
+    assert set(by_id) == {CLEAN.id, GAPPY.id}
+    assert all(d["status"] == "complete" for d in by_id.values())
+    store = S3PageStore(get_settings().raw_bucket)
+    manifest = Manifest.model_validate(store.get_json(by_id[CLEAN.id]["manifest_key"]))
+    assert manifest.record_count(Resource.STUDENTS) == CLEAN.students
+    assert manifest.record_count(Resource.SCHOOLS) == CLEAN.schools
+    keys = list(store.keys(f"raw/{CLEAN.id}/{result['run_id']}/"))
+    assert sorted(keys) == sorted([page.key for page in manifest.pages] + [by_id[CLEAN.id]["manifest_key"]])
+
+
+def test_a_named_district_without_a_token_gets_a_failed_manifest(
+    runner: PipelineRunner, sandbox: CleverSandbox
+) -> None:
+    sandbox.revoke(GAPPY.id)
+    result = runner.invoke("FetchFunction", _event("fetch-districts.json", district_ids=[GAPPY.id]))
+
+    [district] = result["districts"]
+    assert district["status"] == "failed"
+    assert district["failure"]["kind"] == "disconnected"
+    manifest = Manifest.model_validate(
+        S3PageStore(get_settings().raw_bucket).get_json(district["manifest_key"])
+    )
+    assert manifest.status is ManifestStatus.FAILED
+
+
+def test_a_failure_mid_fetch_leaves_a_failed_manifest_naming_the_resource(
+    runner: PipelineRunner, sandbox: CleverSandbox
+) -> None:
+    sandbox.faults.match_path = "/v3.0/sections"
+    sandbox.faults.garbage_200 = 1
+    result = runner.invoke(
+        "FetchFunction", _event("fetch-districts.json", district_ids=[CLEAN.id], run_id=None)
+    )
+
+    [district] = result["districts"]
+    assert district["status"] == "failed"
+    assert district["failure"]["resource"] == "sections"
+    assert sandbox.token(CLEAN.id) not in json.dumps(result)
+
+
+def test_validate_writes_reports_and_accepted_records_for_a_fetched_district(runner: PipelineRunner) -> None:
+    fetched = runner.invoke(
+        "FetchFunction", _event("fetch-districts.json", district_ids=[GAPPY.id], run_id=None)
+    )
+    [district] = fetched["districts"]
+
+    result = runner.invoke("ValidateFunction", _event("validate-district.json", **district))
+
+    assert result["status"] == "validated"
+    assert result["fetched"] == result["accepted"] + result["rejected"]
+    assert result["rule_counts"]["student.state_id.missing"] == 2
+    assert result["rule_counts"]["student.state_id.format"] == 1
+    assert result["rule_counts"]["school.nces_id.missing"] == 1
+    s3 = boto3.client("s3")
+    bucket = get_settings().raw_bucket
+    prefix = f"reports/{GAPPY.id}/{district['run_id']}/"
+    names = {
+        o["Key"].removeprefix(prefix) for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+    }
+    assert names == {"findings.csv", "summary.json", "report.html"}
+    csv_text = s3.get_object(Bucket=bucket, Key=prefix + "findings.csv")["Body"].read().decode("utf-8-sig")
+    assert (
+        csv_text.splitlines()[0]
+        == "district_id,record_type,clever_id,sis_id,name,rule,severity,field,message"
+    )
+    summary = json.loads(s3.get_object(Bucket=bucket, Key=prefix + "summary.json")["Body"].read())
+    for counts in summary["records"].values():
+        assert counts["fetched"] == counts["accepted"] + counts["rejected"]
+
+
+def test_validate_skips_a_run_whose_fetch_failed(runner: PipelineRunner, sandbox: CleverSandbox) -> None:
+    sandbox.revoke(CLEAN.id)
+    fetched = runner.invoke(
+        "FetchFunction", _event("fetch-districts.json", district_ids=[CLEAN.id], run_id=None)
+    )
+    [district] = fetched["districts"]
+
+    result = runner.invoke("ValidateFunction", district)
+
+    assert result["status"] == "skipped"
+    assert not list(S3PageStore(get_settings().raw_bucket).keys(f"reports/{CLEAN.id}/"))
+
+
+def test_validating_the_same_run_twice_gives_the_same_result(runner: PipelineRunner) -> None:
+    fetched = runner.invoke(
+        "FetchFunction", _event("fetch-districts.json", district_ids=[GAPPY.id], run_id=None)
+    )
+    [district] = fetched["districts"]
+
+    first = runner.invoke("ValidateFunction", district)
+    second = runner.invoke("ValidateFunction", district)
+
+    assert first == second
