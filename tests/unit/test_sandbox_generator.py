@@ -64,12 +64,12 @@ def test_same_config_gives_identical_bytes() -> None:
     a = [full_dump(DistrictData(d)) for d in default_config().districts]
     b = [full_dump(DistrictData(d)) for d in default_config().districts]
     assert a == b
-    assert len(set(a)) == 4
+    assert len(set(a)) == len(default_config().districts) == 5
 
 
 def test_output_is_pinned_across_runs_and_machines() -> None:
     # No hash(), no clock, no unseeded randomness: the default districts are byte-stable.
-    tiny = default_config().districts[-1]
+    tiny = next(d for d in default_config().districts if d.name == "Austin Area School District")
     digest = hashlib.sha256(full_dump(DistrictData(tiny))).hexdigest()
     assert digest == PINNED_TINY_DIGEST
 
@@ -96,7 +96,10 @@ def test_counts_match_spec(spec: DistrictSpec) -> None:
     assert len(lst["users?role=teacher"]) == spec.teachers
     assert (
         len(lst["users?role=staff"])
-        == spec.counselors + spec.other_staff + spec.gaps.teacher_and_staff_dual_role
+        == spec.counselors
+        + spec.other_staff
+        + spec.gaps.teacher_and_staff_dual_role
+        + spec.gaps.student_and_adult
     )
     assert len(lst["users?role=district_admin"]) == spec.admins
     assert len(lst["users?role=contact"]) == spec.contacts
@@ -191,12 +194,13 @@ def test_too_many_gaps_rejected() -> None:
 
 def test_default_config_seeds_every_gap_knob() -> None:
     cfg = default_config()
-    assert len(cfg.districts) == 4
+    assert len(cfg.districts) == 5
     seeded: set[str] = set()
     for d in cfg.districts:
         seeded |= set(d.gaps.nonzero())
     assert seeded == {f.name for f in dataclasses.fields(Gaps)}
-    sizes = sorted(d.students for d in cfg.districts)
+    assert sum(1 for d in cfg.districts if d.schools and not d.students) == 1  # district.empty
+    sizes = sorted(d.students for d in cfg.districts if d.students)
     assert sizes[0] < 100 and 300 <= sizes[1] <= 1500 and sizes[-1] <= 1500
 
 
@@ -218,8 +222,8 @@ def _nces(d: DistrictData) -> list[Any]:
 def _schools_with(d: DistrictData, what: str) -> set[str]:
     if what == "students":
         return {s["roles"]["student"]["school"] for s in _students(d)}
-    if what == "teachers":
-        return {t["roles"]["teacher"]["school"] for t in records(d, "users?role=teacher")}
+    if what == "teachers":  # every school a teacher lists, not only the primary one
+        return {s for t in records(d, "users?role=teacher") for s in t["roles"]["teacher"]["schools"]}
     return {s["school"] for s in records(d, "sections") if "school" in s}
 
 
@@ -241,6 +245,9 @@ CHECKS: dict[str, Callable[[DistrictData], int]] = {
     ),
     "duplicate_student_state_id": lambda d: _dup_count(_state_ids(d)),
     "user_without_name": lambda d: sum(1 for u in records(d, "users") if "name" not in u),
+    "student_and_adult": lambda d: sum(
+        1 for u in records(d, "users?role=staff") if {"student", "staff"} <= set(u["roles"])
+    ),
     "missing_school_nces_id": lambda d: sum(1 for n in _nces(d) if n is None),
     "district_nces_as_school_nces": lambda d: sum(1 for n in _nces(d) if n == d.district_nces),
     "non_pa_school_nces_id": lambda d: sum(

@@ -1,6 +1,6 @@
 """Clever sandbox: a local, deterministic Clever Data API v3.0 server for the demo, tests and benchmarks.
 
-with CleverSandbox() as sandbox:          # default_config(): four Pennsylvania-like districts
+with CleverSandbox() as sandbox:          # default_config(): five Pennsylvania-like districts
     token = requests.get(f"{sandbox.oauth_base}/oauth/tokens", params={"owner_type": "district"},
                          auth=(sandbox.client_id, sandbox.client_secret)).json()["data"][0]["access_token"]
     requests.get(f"{sandbox.api_base}/v3.0/users", params={"role": "student", "limit": 10000},

@@ -53,6 +53,7 @@ class Gaps:
     padded_student_state_id: int = 0  # " 1234567890 " (valid after trim)
     duplicate_student_state_id: int = 0  # number of PAIRS of students sharing one state_id
     user_without_name: int = 0  # malformed: a student without `name`
+    student_and_adult: int = 0  # student also holding a staff role (served under role=staff too)
     # schools
     missing_school_nces_id: int = 0  # nces_id null
     district_nces_as_school_nces: int = 0  # 7-digit district NCES id used as school nces_id
@@ -82,7 +83,8 @@ class Gaps:
 class DistrictSpec:
     """One generated district.  `id` defaults to a deterministic id derived from `seed`.
 
-    `staff` served under role=staff = counselors + other_staff (+ dual-role teachers).
+    `staff` served under role=staff = counselors + other_staff (+ dual-role teachers, + students
+    seeded `student_and_adult`).
     """
 
     name: str
@@ -222,7 +224,13 @@ class RequestLogEntry:
 
 
 def default_config() -> SandboxConfig:
-    """Four fixed districts: one clean, two with complementary gaps (every knob at least once), one tiny."""
+    """Five fixed districts: one clean, two with complementary gaps (every knob at least once), one
+    tiny, and (appended last, so the others keep their positions) one that shares schools but no
+    students yet (district.empty).
+
+    Together they make the validation engine fire every rule in `rostersync.validation.rules.RULES`
+    at least once (tests/integration/test_sandbox_seeds_every_rule.py).
+    """
     clean = DistrictSpec(
         "Allegheny Valley School District",
         seed=1031,
@@ -256,6 +264,7 @@ def default_config() -> SandboxConfig:
             padded_student_state_id=2,
             duplicate_student_state_id=2,
             user_without_name=1,
+            student_and_adult=1,
             teacher_without_email=2,
             section_without_teacher=2,
             section_with_unknown_student=2,
@@ -290,6 +299,9 @@ def default_config() -> SandboxConfig:
             missing_student_state_id=1,
         ),
     )
+    # A district that connected Smart Futures in Clever but has not finished its sharing rules:
+    # its schools are shared, none of its students (nor teachers or sections) yet.
+    not_shared_yet = DistrictSpec.empty("Penns Valley Area School District", seed=5503, with_schools=2)
     tiny = DistrictSpec(
         "Austin Area School District",
         seed=4421,
@@ -303,4 +315,4 @@ def default_config() -> SandboxConfig:
         terms=1,
         courses=2,
     )
-    return SandboxConfig(districts=(clean, gaps_students, gaps_schools, tiny))
+    return SandboxConfig(districts=(clean, gaps_students, gaps_schools, tiny, not_shared_yet))

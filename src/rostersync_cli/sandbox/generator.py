@@ -279,6 +279,7 @@ class DistrictData:
                 "padded_student_state_id": g.padded_student_state_id,
                 "duplicate_student_state_id": 2 * g.duplicate_student_state_id,
                 "user_without_name": g.user_without_name,
+                "student_and_adult": g.student_and_adult,
             },
         )
         self.gap_schools = self._pick(
@@ -325,6 +326,7 @@ class DistrictData:
         dups = self.gap_schools["duplicate_school_nces_id"]
         self._dup_nces_source = {dups[2 * p + 1]: dups[2 * p] for p in range(len(dups) // 2)}
         self.dual_role_teachers = sorted(self.gap_teachers["teacher_and_staff_dual_role"])
+        self.student_adults = sorted(self.gap_students["student_and_adult"])
         self._dual = set(self.dual_role_teachers)
         counselors_as_teachers = set(self.gap_teachers["counselor_shared_as_teacher"])
 
@@ -346,6 +348,7 @@ class DistrictData:
         no_sections = set(self.gap_schools["school_without_sections"])
         student_schools = [k for k in range(n_schools) if k not in no_students]
         teacher_schools = [k for k in range(n_schools) if k not in no_teachers]
+        self._teacher_schools = teacher_schools
         if spec.students and not student_schools:
             raise ValueError(f"{spec.name}: every school is flagged school_without_students")
         if spec.teachers and not teacher_schools:
@@ -398,10 +401,13 @@ class DistrictData:
     def _build_listings(self) -> dict[str, Listing]:
         dual_ids = [self.teacher_ids[j] for j in self.dual_role_teachers]
         dual_js = self.dual_role_teachers
+        adult_ids = [self.student_ids[i] for i in self.student_adults]
+        adult_is = self.student_adults
         users_by_role = {
             "student": [Segment(self.student_ids, self.student)],
             "teacher": [Segment(self.teacher_ids, self.teacher)],
             "staff": [
+                Segment(adult_ids, lambda p: self.student(adult_is[p])),
                 Segment(dual_ids, lambda p: self.teacher(dual_js[p])),
                 Segment(self.staff_ids, self.staff),
             ],
@@ -414,7 +420,7 @@ class DistrictData:
             [
                 users_by_role["student"][0],
                 users_by_role["teacher"][0],
-                users_by_role["staff"][1],
+                users_by_role["staff"][-1],
                 users_by_role["district_admin"][0],
                 users_by_role["contact"][0],
             ],
@@ -566,6 +572,16 @@ class DistrictData:
                 role["state_id"] = self.state_id(self._dup_state_source[i])
             elif gap == "user_without_name":
                 del rec["name"]
+            elif gap == "student_and_adult":
+                # A high-school student employed as an aide: one Clever user with two roles,
+                # also served under role=staff.
+                rec["roles"]["staff"] = {
+                    "schools": [school_id],
+                    "staff_id": f"S{200000 + i}",
+                    "title": "Student Aide",
+                    "department": "Main Office",
+                    "credentials": role["credentials"],
+                }
         return rec
 
     def _person(self, kind: int, j: int) -> tuple[int, Record, str]:
@@ -580,8 +596,11 @@ class DistrictData:
         h, name, username = self._person(KIND_TEACHER, j)
         k = self.teacher_school[j]
         schools = [self.school_ids[k]]
-        if j % 10 == 9 and len(self.school_ids) > 1:
-            other = self.school_ids[(k + 1) % len(self.school_ids)]
+        ts = self._teacher_schools
+        if j % 10 == 9 and len(ts) > 1:
+            # The next school that has teachers: a school seeded school_without_teachers must
+            # not get one back as some teacher's second school.
+            other = self.school_ids[ts[(ts.index(k) + 1) % len(ts)]]
             schools = sorted([self.school_ids[k], other])
         gap = self._teacher_gap.get(j)
         title = "School Counselor" if gap == "counselor_shared_as_teacher" else TEACHER_TITLES[(h >> 24) % 6]

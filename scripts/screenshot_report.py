@@ -1,0 +1,206 @@
+"""Render a sandbox district's report.html in headless Chromium: screenshot it and check its DOM.
+
+    .venv/bin/python scripts/screenshot_report.py [--out docs/report-screenshot.png]
+
+Fetches every default sandbox district over HTTP (the real Clever client against the local
+sandbox), validates it in process, picks the district that fires the most distinct rules, writes
+its report.html to a temp dir and runs Debian's /usr/bin/chromium on it twice: once for the
+screenshot, once with --dump-dom to check that the per-school table has one row per school and
+that every fired rule has its fix advice. No network: Chromium only ever opens a file:// URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for _p in ("layers/rostersync", "src"):
+    if str(ROOT / _p) not in sys.path:
+        sys.path.insert(0, str(ROOT / _p))
+
+from rostersync.clever.client import CleverClient, CleverCredentials  # noqa: E402
+from rostersync.clever.normalize import minimize, normalize  # noqa: E402
+from rostersync.manifest import Resource  # noqa: E402
+from rostersync.settings import Settings  # noqa: E402
+from rostersync.validation.engine import CollectingSink, Record, validate_district  # noqa: E402
+from rostersync.validation.report_html import render_html  # noqa: E402
+from rostersync.validation.summary import Summary  # noqa: E402
+from rostersync_cli.sandbox import CleverSandbox  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+DEFAULT_OUT = ROOT / "docs" / "report-screenshot.png"
+RUN_TIME = datetime(2025, 9, 2, 2, 15, tzinfo=UTC)  # fixed: the screenshot is reproducible
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
+
+
+def fetch_and_validate() -> list[Summary]:
+    """Every default sandbox district, fetched over HTTP and validated, as Summaries."""
+    summaries: list[Summary] = []
+    with CleverSandbox() as sandbox:
+        settings = Settings().model_copy(  # type: ignore[call-arg]
+            update={"clever_api_base": sandbox.api_base, "clever_oauth_base": sandbox.oauth_base}
+        )
+        client = CleverClient(settings, CleverCredentials(sandbox.client_id, sandbox.client_secret))
+        client._session.trust_env = False  # loopback only, never a proxy
+        try:
+            for district_id, token in client.district_tokens().items():
+                fetch = client.district(district_id, token)
+                records: list[Record] = []
+                for resource in Resource:
+                    for page in fetch.pages(resource):
+                        for raw in page.records:
+                            records.extend(normalize(resource, minimize(resource, raw), district_id))
+                sink = CollectingSink()
+                summaries.append(validate_district(district_id, records.copy, sink))
+        finally:
+            client.close()
+    return summaries
+
+
+def richest(summaries: Sequence[Summary]) -> Summary:
+    """The district whose report shows the most distinct rules (ties: more findings)."""
+    return max(
+        summaries,
+        key=lambda s: (
+            sum(1 for r in s.rules.values() if r.count),
+            sum(r.count for r in s.rules.values()),
+        ),
+    )
+
+
+def chromium(*args: str, user_data_dir: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603
+        [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={user_data_dir}", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+class _DomCounts(HTMLParser):
+    """Rows of table#per-school's body, elements of class `fix`, and whether a <script> appears."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.school_rows = 0
+        self.fix_blocks = 0
+        self.scripts = 0
+        self._table_depth = 0  # >0 while inside table#per-school (nested tables counted)
+        self._in_body = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if "fix" in (a.get("class") or "").split():
+            self.fix_blocks += 1
+        if tag == "script":
+            self.scripts += 1
+        if tag == "table":
+            if self._table_depth or a.get("id") == "per-school":
+                self._table_depth += 1
+        elif self._table_depth == 1 and tag == "tbody":
+            self._in_body = True
+        elif self._table_depth == 1 and self._in_body and tag == "tr":
+            self.school_rows += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table" and self._table_depth:
+            self._table_depth -= 1
+        elif tag == "tbody" and self._table_depth == 1:
+            self._in_body = False
+
+
+@dataclass(frozen=True)
+class DomCheck:
+    school_rows: int
+    fix_blocks: int
+    scripts: int
+
+
+def check_dom(dom: str) -> DomCheck:
+    parser = _DomCounts()
+    parser.feed(dom)
+    parser.close()
+    return DomCheck(parser.school_rows, parser.fix_blocks, parser.scripts)
+
+
+def dump_dom(html_path: Path, workdir: Path) -> str:
+    profile = Path(tempfile.mkdtemp(prefix="chromium-profile-", dir=workdir))
+    return chromium("--dump-dom", html_path.as_uri(), user_data_dir=profile).stdout
+
+
+def screenshot(html_path: Path, png: Path, workdir: Path, *, width: int = 1280, height: int = 2000) -> None:
+    profile = Path(tempfile.mkdtemp(prefix="chromium-profile-", dir=workdir))
+    chromium(
+        f"--window-size={width},{height}",
+        f"--screenshot={png}",
+        html_path.as_uri(),
+        user_data_dir=profile,
+    )
+    if not png.is_file() or png.stat().st_size == 0:
+        raise RuntimeError(f"chromium wrote no screenshot to {png}")
+
+
+def expected(summary: Summary) -> DomCheck:
+    return DomCheck(
+        school_rows=max(1, len(summary.schools)),  # an empty table still has its "no schools" row
+        fix_blocks=sum(1 for r in summary.rules.values() if r.count),
+        scripts=0,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"PNG to write (default: {DEFAULT_OUT})"
+    )
+    parser.add_argument("--height", type=int, default=2000, help="viewport height in px (default: 2000)")
+    args = parser.parse_args(argv)
+    if not CHROMIUM.exists():
+        print(f"{CHROMIUM} not found: apt-get install -y chromium", file=sys.stderr)
+        return 2
+
+    t0 = time.monotonic()
+    summary = richest(fetch_and_validate())
+    name = summary.district_name or summary.district_id
+    with tempfile.TemporaryDirectory(prefix="report-shot-") as tmp:
+        work = Path(tmp)
+        html_path = work / "report.html"
+        html_path.write_text(render_html(summary, run_time=RUN_TIME), encoding="utf-8")
+        got, want = check_dom(dump_dom(html_path, work)), expected(summary)
+        if got != want:
+            print(f"rendered DOM of {name}: {got}, expected {want}", file=sys.stderr)
+            return 1
+        png = work / "report.png"
+        screenshot(html_path, png, work, height=args.height)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_bytes(png.read_bytes())
+    print(
+        f"{name}: {want.school_rows} school rows, {want.fix_blocks} fix blocks; "
+        f"wrote {args.out} in {time.monotonic() - t0:.1f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""The sandbox's default districts, fetched over HTTP and validated, fire every validation rule.
+
+This is what makes `rostersync demo` (and the screenshots and docs made from it) show every
+finding a district data manager can get: a rule no default district seeds is a rule whose
+report section, fix advice and code path nobody sees end to end.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+
+from rostersync.clever.client import CleverClient, CleverCredentials
+from rostersync.clever.normalize import minimize, normalize
+from rostersync.manifest import Resource
+from rostersync.settings import Settings
+from rostersync.validation.engine import CollectingSink, Record, validate_district
+from rostersync.validation.rules import RULES
+from rostersync.validation.summary import Summary
+from rostersync_cli.sandbox import CleverSandbox
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::UserWarning"),
+]
+
+
+def fetch_records(sandbox: CleverSandbox) -> dict[str, list[Record]]:
+    """district id -> its normalized records, in fetch order, fetched over HTTP like the Lambda does."""
+    settings = Settings().model_copy(  # type: ignore[call-arg]
+        update={"clever_api_base": sandbox.api_base, "clever_oauth_base": sandbox.oauth_base}
+    )
+    client = CleverClient(settings, CleverCredentials(sandbox.client_id, sandbox.client_secret))
+    client._session.trust_env = False  # loopback only, never a proxy
+    out: dict[str, list[Record]] = {}
+    try:
+        for district_id, token in client.district_tokens().items():
+            fetch = client.district(district_id, token)
+            records: list[Record] = []
+            for resource in Resource:
+                for page in fetch.pages(resource):
+                    for raw in page.records:
+                        records.extend(normalize(resource, minimize(resource, raw), district_id))
+            out[district_id] = records
+    finally:
+        client.close()
+    return out
+
+
+@pytest.fixture(scope="module")
+def validated() -> Iterator[dict[str, tuple[Summary, CollectingSink]]]:
+    with CleverSandbox() as sandbox:
+        records = fetch_records(sandbox)
+        names = {d.id: d.name for d in sandbox.config.districts}
+    assert set(records) == set(names), "every default district must be discoverable"
+    out: dict[str, tuple[Summary, CollectingSink]] = {}
+    for district_id, recs in records.items():
+        sink = CollectingSink()
+        summary = validate_district(district_id, recs.copy, sink)
+        out[names[district_id]] = (summary, sink)
+    yield out
+
+
+def test_every_rule_fires_in_some_default_district(
+    validated: dict[str, tuple[Summary, CollectingSink]],
+) -> None:
+    fired: dict[str, Counter[str]] = {
+        name: Counter(f.rule for f in sink.findings) for name, (_summary, sink) in validated.items()
+    }
+    seen = set().union(*fired.values())
+    missing = sorted(set(RULES) - seen)
+    per_district = {name: sorted(c) for name, c in fired.items()}
+    assert not missing, (
+        f"rules no default sandbox district fires: {missing}; fired per district: {per_district}"
+    )
+
+
+def test_findings_and_summaries_agree(validated: dict[str, tuple[Summary, CollectingSink]]) -> None:
+    for name, (summary, sink) in validated.items():
+        counted = Counter(f.rule for f in sink.findings)
+        assert {r: s.count for r, s in summary.rules.items() if s.count} == dict(counted), name
+
+
+def test_clean_and_tiny_districts_stay_clean(validated: dict[str, tuple[Summary, CollectingSink]]) -> None:
+    # The clean districts are the control group: only the engine's own consequences of the
+    # generator's shape (a counselor-free teaching load) may appear, never an error.
+    for name in ("Allegheny Valley School District", "Austin Area School District"):
+        summary, sink = validated[name]
+        errors = sorted({f.rule for f in sink.findings if f.severity == "error"})
+        assert not errors, (name, errors)
+        assert not summary.empty, name
