@@ -1,0 +1,82 @@
+"""No student data, token or secret in any log line, at DEBUG, while the pipeline runs the demo data.
+
+Runs fetch and validate through the template's handlers over the sandbox's default districts
+with every logger at DEBUG, captures stdout, stderr and every log record, and scans them for
+the sandbox's student names, e-mails and state ids, and for the tokens and client secret.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from rostersync.settings import get_settings
+from rostersync_cli.provision import provision
+from rostersync_cli.runner import PipelineRunner
+from rostersync_cli.sandbox import CleverSandbox
+
+
+def _sensitive_values(sandbox: CleverSandbox) -> set[str]:
+    """Every student's name pair, e-mail and state id; every person's e-mail; tokens; the secret."""
+    values = {sandbox.client_secret}
+    for district_id in sandbox.district_ids():
+        token = sandbox.token(district_id)
+        if token:
+            values.add(token)
+        listing = sandbox.district(district_id).listing("users")
+        assert listing is not None
+        for record in listing.all_records():
+            data = record.get("data", record)
+            name = data.get("name") or {}
+            if data.get("email"):
+                values.add(data["email"])
+            student = (data.get("roles") or {}).get("student")
+            if student:
+                if name.get("first") and name.get("last"):
+                    values.add(f"{name['last']}, {name['first']}")
+                    values.add(f"{name['first']} {name['last']}")
+                state_id = (student.get("state_id") or "").strip()
+                if len(state_id) >= 8:
+                    values.add(state_id)
+    return values
+
+
+@pytest.fixture
+def sandbox() -> CleverSandbox:
+    with CleverSandbox() as server:
+        yield server
+
+
+def test_a_debug_run_logs_no_student_data_tokens_or_secrets(
+    aws_env: dict[str, str],
+    sandbox: CleverSandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("CLEVER_API_BASE", sandbox.api_base)
+    monkeypatch.setenv("CLEVER_OAUTH_BASE", sandbox.oauth_base)
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    get_settings.cache_clear()
+    resources = provision(
+        clever_credentials={"client_id": sandbox.client_id, "client_secret": sandbox.client_secret}
+    )
+    for name, value in resources.environment().items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("rostersync").setLevel(logging.DEBUG)
+    sandbox.faults.unauthorized_once = {sandbox.district_ids()[0]}  # exercise the token-refresh path too
+    sandbox.faults.server_errors = 2  # and the retry path
+
+    outcomes = PipelineRunner().run()
+
+    assert outcomes and all(o.stages.get("validate") for o in outcomes if o.fetch["status"] == "complete")
+    captured = capsys.readouterr()
+    text = "\n".join([captured.out, captured.err, *(r.getMessage() for r in caplog.records)])
+    text += "\n".join(str(r.__dict__) for r in caplog.records)
+    assert len(text) > 1000, "the run should have logged something at DEBUG"
+    leaked = sorted(value for value in _sensitive_values(sandbox) if value in text)
+    assert not leaked, f"{len(leaked)} sensitive values in logs, e.g. {leaked[0][:3]}..."
