@@ -102,6 +102,10 @@ class DistrictSpec:
     gaps: Gaps = field(default_factory=Gaps)
     id: str = ""
     state: str = "PA"
+    # Tomorrow's data: with revision N > 0, about `changed_percent` % of students, teachers and
+    # sections (a deterministic choice per N) change one field the product uses; ids stay.
+    revision: int = 0
+    changed_percent: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.id:

@@ -504,6 +504,12 @@ class DistrictData:
             "last_modified": _timestamp(h >> 7),
         }
 
+    def changed(self, kind: int, i: int) -> bool:
+        """Whether record i of `kind` differs in this revision (never in revision 0)."""
+        if not self.spec.revision:
+            return False
+        return _mix(self._b[kind] ^ (self.spec.revision << 40) ^ i) % 10_000 < self.spec.changed_percent * 100
+
     def state_id(self, i: int) -> str:
         return f"{1_000_000_000 + (i * 2_654_435_761 + self._state_off) % 9_000_000_000}"
 
@@ -557,6 +563,10 @@ class DistrictData:
             "last_modified": _timestamp(h2 >> 30),
             "roles": {"student": role},
         }
+        if self.changed(KIND_STUDENT, i):
+            rec["email"] = (
+                f"{_FIRST_ASCII[fi][:1]}{_LAST_ASCII[li]}{sis}.r{self.spec.revision}@students.{self.domain}"
+            )
         gap = self._student_gap.get(i)
         if gap is not None:
             if gap == "missing_student_state_id":
@@ -604,6 +614,8 @@ class DistrictData:
             schools = sorted([self.school_ids[k], other])
         gap = self._teacher_gap.get(j)
         title = "School Counselor" if gap == "counselor_shared_as_teacher" else TEACHER_TITLES[(h >> 24) % 6]
+        if self.changed(KIND_TEACHER, j):
+            title = f"{title} (rev {self.spec.revision})"
         roles: Record = {
             "teacher": {
                 "school": self.school_ids[k],
@@ -749,6 +761,8 @@ class DistrictData:
             "created": self.created,
             "last_modified": _timestamp(h >> 30),
         }
+        if self.changed(KIND_SECTION, s):
+            rec["name"] = f"{rec['name']} (rev {self.spec.revision})"
         gap = self._section_gap.get(s)
         if gap == "section_without_teacher":
             rec["teacher"] = None
