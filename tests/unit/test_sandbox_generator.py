@@ -345,12 +345,11 @@ def test_big_district_renders_a_10000_page_fast() -> None:
 
 
 def test_a_revision_changes_about_the_requested_share_of_records_and_keeps_ids() -> None:
-    from dataclasses import replace
-
-    from rostersync_cli.sandbox.generator import DistrictData
-
     spec = DistrictSpec("Revision SD", seed=9901, schools=4, students=4000, teachers=200, sections=400)
-    before, after = DistrictData(spec), DistrictData(replace(spec, revision=1, changed_percent=5.0))
+    before, after = (
+        DistrictData(spec),
+        DistrictData(dataclasses.replace(spec, revision=1, changed_percent=5.0)),
+    )
 
     students = [(before.student(i), after.student(i)) for i in range(spec.students)]
     changed = [a for a, b in students if a != b]
@@ -358,4 +357,6 @@ def test_a_revision_changes_about_the_requested_share_of_records_and_keeps_ids()
     assert all(a["id"] == b["id"] for a, b in students)
     assert 120 <= len(changed) <= 280  # about 5 % of 4000
     assert all(a["roles"] == b["roles"] for a, b in students)  # state ids, schools unchanged
-    assert DistrictData(replace(spec, revision=1, changed_percent=5.0)).student(7) == after.student(7)
+    assert DistrictData(dataclasses.replace(spec, revision=1, changed_percent=5.0)).student(
+        7
+    ) == after.student(7)
