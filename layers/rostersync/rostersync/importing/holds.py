@@ -1,0 +1,80 @@
+"""Import artifacts in the raw bucket, through the PageStore: held archive sets and change sets.
+
+* `holds/<district>/<run_id>/archive.csv`: the archive set the safeguard held, for people to
+  read (kind, clever_id, sis_id: no names, no state ids). `archive.json` beside it is the same
+  rows for `release_hold` to read back (the PageStore reads JSON).
+* `changesets/<district>/<run_id>.json.gz`: every change of a run (action, kind, clever_id) and
+  its counts. Written by dry runs (their whole output) and by real runs BEFORE their first
+  write, where it doubles as the plan the next run repairs from if this one fails part way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from rostersync.adapters.page_store import PageStore
+from rostersync.importing.diff import Candidate
+
+HOLD_COLUMNS = ("kind", "clever_id", "sis_id")
+
+
+def hold_prefix(district_id: str, run_id: str) -> str:
+    return f"holds/{district_id}/{run_id}/"
+
+
+def hold_csv_key(district_id: str, run_id: str) -> str:
+    return f"{hold_prefix(district_id, run_id)}archive.csv"
+
+
+def changeset_key(district_id: str, run_id: str) -> str:
+    return f"changesets/{district_id}/{run_id}.json.gz"
+
+
+class HoldStore(Protocol):
+    def write_hold(self, district_id: str, run_id: str, held: Iterable[Candidate]) -> str: ...
+    def read_hold(self, district_id: str, run_id: str) -> list[dict[str, str]]: ...
+    def write_changeset(self, district_id: str, run_id: str, body: dict[str, Any]) -> str: ...
+    def read_changeset(self, district_id: str, run_id: str) -> dict[str, Any] | None: ...
+
+
+class PageStoreHoldStore:
+    """HoldStore on the raw bucket's PageStore."""
+
+    def __init__(self, store: PageStore) -> None:
+        self.store = store
+
+    def write_hold(self, district_id: str, run_id: str, held: Iterable[Candidate]) -> str:
+        rows = [
+            {"kind": c.kind.value, "clever_id": c.clever_id, "sis_id": c.sis_id or ""}
+            for c in sorted(held, key=lambda c: (c.kind.value, c.clever_id))
+        ]
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=HOLD_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        key = hold_csv_key(district_id, run_id)
+        # JSON twin first: the CSV's presence means the hold is complete.
+        self.store.put_json(f"{hold_prefix(district_id, run_id)}archive.json", {"rows": rows})
+        self.store.put_file(key, io.BytesIO(text.getvalue().encode("utf-8")), "text/csv")
+        return key
+
+    def read_hold(self, district_id: str, run_id: str) -> list[dict[str, str]]:
+        body = self.store.get_json(f"{hold_prefix(district_id, run_id)}archive.json")
+        return [dict(row) for row in body["rows"]]
+
+    def write_changeset(self, district_id: str, run_id: str, body: dict[str, Any]) -> str:
+        key = changeset_key(district_id, run_id)
+        self.store.put_json(key, body, compress=True)
+        return key
+
+    def read_changeset(self, district_id: str, run_id: str) -> dict[str, Any] | None:
+        key = changeset_key(district_id, run_id)
+        # A store failure propagates: skipping a repair plan silently could leave the roster
+        # inconsistent; failing the run leaves it for the next one.
+        if not self.store.exists(key):
+            return None
+        body = self.store.get_json(key)
+        return body if isinstance(body, dict) else None

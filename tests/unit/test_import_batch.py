@@ -1,0 +1,143 @@
+"""DynamoRosterTable's batch writes and throttling retries, with fake clients (moto never throttles)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+
+from rostersync.adapters.roster_table import DynamoRosterTable, serialize
+from rostersync.importing.ports import RosterWriteError
+
+TABLE = "roster"
+
+
+def _throttle(code: str = "ProvisionedThroughputExceededException") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "slow down"}}, "BatchWriteItem")
+
+
+class FakeClient:
+    """Answers batch_write_item from a script: ints = leave that many unprocessed, or raise."""
+
+    def __init__(self, script: list[Any]) -> None:
+        self.script = script
+        self.calls: list[list[dict[str, Any]]] = []
+        self.stored: dict[tuple[str, str], dict[str, Any] | None] = {}
+
+    def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        requests = RequestItems[TABLE]
+        assert len(requests) <= 25
+        self.calls.append(requests)
+        step = self.script.pop(0) if self.script else 0
+        if isinstance(step, Exception):
+            raise step
+        step = min(step, len(requests))
+        processed, unprocessed = requests[: len(requests) - step], requests[len(requests) - step :]
+        for r in processed:
+            if "PutRequest" in r:
+                item = r["PutRequest"]["Item"]
+                self.stored[(item["pk"]["S"], item["sk"]["S"])] = item
+            else:
+                key = r["DeleteRequest"]["Key"]
+                self.stored[(key["pk"]["S"], key["sk"]["S"])] = None
+        return {"UnprocessedItems": {TABLE: unprocessed} if unprocessed else {}}
+
+
+def _table(client: Any, sleeps: list[float], **kw: Any) -> DynamoRosterTable:
+    return DynamoRosterTable(TABLE, client, sleep=sleeps.append, **{"workers": 1, **kw})
+
+
+def _items(n: int) -> list[dict[str, Any]]:
+    return [{"pk": "DISTRICT#d", "sk": f"STUDENT#{i}", "status": "active", "n": i} for i in range(n)]
+
+
+def test_chunks_of_25_and_unprocessed_items_are_retried() -> None:
+    client = FakeClient([3, 0, 2, 0])
+    sleeps: list[float] = []
+    written = _table(client, sleeps).write(_items(30), [("SCHOOL#a", "STUDENT#9")])
+    assert written == 31
+    assert [len(c) for c in client.calls] == [25, 3, 6, 2]  # each chunk's leftovers retried
+    assert len(sleeps) == 2 and all(0 < s <= 5.0 for s in sleeps)
+    assert client.stored[("SCHOOL#a", "STUDENT#9")] is None
+    assert sum(1 for v in client.stored.values() if v) == 30
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    client = FakeClient([1] * 7)
+    sleeps: list[float] = []
+    _table(client, sleeps, base_delay=1.0, max_delay=4.0).write(_items(1), [])
+    assert len(sleeps) == 7
+    assert sleeps[0] <= 2.0 and all(s <= 4.0 for s in sleeps) and sleeps[-1] >= 2.0
+
+
+def test_gives_up_after_bounded_attempts() -> None:
+    client = FakeClient([1] * 100)
+    with pytest.raises(RosterWriteError, match="still unprocessed after 3 attempts"):
+        _table(client, [], max_attempts=3).write(_items(2), [])
+    assert len(client.calls) == 3
+
+
+@pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException"])
+def test_throttling_errors_are_retried(code: str) -> None:
+    client = FakeClient([_throttle(code), _throttle(code), 0])
+    sleeps: list[float] = []
+    assert _table(client, sleeps).write(_items(3), []) == 3
+    assert len(client.calls) == 3 and len(sleeps) == 2
+
+
+def test_other_errors_are_not_retried() -> None:
+    client = FakeClient([ClientError({"Error": {"Code": "ValidationException", "Message": "no"}}, "X")])
+    with pytest.raises(ClientError):
+        _table(client, []).write(_items(1), [])
+    assert len(client.calls) == 1
+
+
+def test_duplicate_keys_in_one_write_keep_the_last_request() -> None:
+    client = FakeClient([])
+    items = [*_items(2), {"pk": "DISTRICT#d", "sk": "STUDENT#0", "n": 99}]
+    assert _table(client, []).write(items, []) == 2
+    assert client.stored[("DISTRICT#d", "STUDENT#0")]["n"] == {"N": "99"}  # type: ignore[index]
+
+
+def test_with_botocore_stubber_unprocessed_then_done() -> None:
+    client = boto3.client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    item = serialize({"pk": "DISTRICT#d", "sk": "TERM#t", "status": "active"})
+    request = {TABLE: [{"PutRequest": {"Item": item}}]}
+    with Stubber(client) as stub:
+        stub.add_response("batch_write_item", {"UnprocessedItems": request}, {"RequestItems": request})
+        stub.add_response("batch_write_item", {"UnprocessedItems": {}}, {"RequestItems": request})
+        sleeps: list[float] = []
+        assert (
+            _table(client, sleeps).write([{"pk": "DISTRICT#d", "sk": "TERM#t", "status": "active"}], []) == 1
+        )
+        stub.assert_no_pending_responses()
+    assert len(sleeps) == 1
+
+
+def test_single_calls_retry_throttling_too() -> None:
+    class Throttled:
+        def __init__(self) -> None:
+            self.n = 0
+
+        def put_item(self, **_: Any) -> dict[str, Any]:
+            self.n += 1
+            if self.n < 3:
+                raise _throttle("ThrottlingException")
+            return {}
+
+    client = Throttled()
+    _table(client, []).put_item({"pk": "RUN#d", "sk": "r"})
+    assert client.n == 3
+
+
+def test_parallel_chunks_all_land_and_unprocessed_are_retried() -> None:
+    client = FakeClient([2, 0, 1, 0, 3, 0])
+    sleeps: list[float] = []
+    assert _table(client, sleeps, workers=4).write(_items(260), []) == 260
+    assert sum(1 for v in client.stored.values() if v) == 260
+    assert len(client.calls) >= 11  # 11 chunks, plus the retries of whichever got unprocessed items
