@@ -25,6 +25,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/bandit -q -r layers/rostersync/rostersync functions
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy layers/rostersync/rostersync functions src

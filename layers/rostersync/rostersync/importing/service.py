@@ -310,7 +310,8 @@ def _import(
     writer.flush()
 
     _supersede_holds(table, district_id, run_id, now)
-    assert lease is not None
+    if lease is None:
+        raise RuntimeError(f"district {district_id} run {run_id}: committing without a lease")
     table.renew_lease(lease, now=_epoch(clock()), ttl=LEASE_TTL_SECONDS)  # still ours?
     result.roster_writes = writer.written
     result.status = RunStatus.HELD if held else RunStatus.SUCCEEDED

@@ -601,7 +601,8 @@ class _Validator:
         update: dict[str, object] = {"schools": a.kept}
         if _blank(rec.email) and a.email is not None:
             update["email"] = a.email
-        assert a.kind is not None
+        if a.kind is None:
+            raise RuntimeError(f"record {rec.id}: account kind left undecided between the passes")
         self._accept(a.kind, rec.model_copy(update=update))
         return _Outcome(True, emit.warned)
 
