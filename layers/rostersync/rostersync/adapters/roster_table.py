@@ -114,7 +114,8 @@ class DynamoRosterTable:
 
     def _backoff(self, attempt: int) -> None:
         delay = min(self.max_delay, self.base_delay * (2**attempt))
-        self._sleep(delay * (0.5 + random.random() / 2))  # noqa: S311  # nosec B311 - jitter, not crypto
+        # Jitter spreads retries; it is not cryptography.
+        self._sleep(delay * (0.5 + random.random() / 2))  # noqa: S311  # nosec B311
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
         attempt = 0
