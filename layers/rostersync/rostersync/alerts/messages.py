@@ -1,0 +1,295 @@
+"""Alert texts, written for the support person and the district data manager who read them.
+
+Pure functions: data in, Alert out. Only counts, rule ids and titles, the rules' fix advice,
+school and district names, and Clever ids appear; never a person's name, e-mail or state id
+(the rule examples in summary.json have names, so they are never used here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from rostersync.alerts.model import Alert, EventType, district_label, subject
+from rostersync.manifest import Failure, FailureKind
+from rostersync.validation.rules import RULES, Severity
+from rostersync.validation.summary import SchoolSummary, Summary
+
+SIGNATURE = "-- RosterSync, the nightly Clever roster sync for Smart Futures"
+
+_FAILURE_ADVICE: dict[FailureKind, str] = {
+    FailureKind.DISCONNECTED: (
+        "Clever no longer gives Smart Futures access to this district. If the district disconnected "
+        "the app on purpose, nothing needs to be done; otherwise ask its Clever administrator to "
+        "reconnect Smart Futures (Applications > Smart Futures)."
+    ),
+    FailureKind.CLEVER_ERROR: (
+        "Clever answered with errors or did not answer after several retries. This is usually "
+        "temporary; tomorrow's nightly sync tries again. If it fails two nights in a row, check "
+        "status.clever.com and contact Clever support with the district id."
+    ),
+    FailureKind.PROTOCOL_ERROR: (
+        "Clever answered, but with data RosterSync cannot read. Tomorrow's sync tries again; if it "
+        "fails again, send this e-mail to the RosterSync engineers."
+    ),
+    FailureKind.STORAGE_ERROR: (
+        "RosterSync could not write the fetched pages to its S3 bucket. This is on our side: send "
+        "this e-mail to the RosterSync engineers."
+    ),
+    FailureKind.INTERNAL_ERROR: (
+        "RosterSync failed unexpectedly. Send this e-mail to the RosterSync engineers; the run id "
+        "finds the logs."
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReportLink:
+    url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """How these findings relate to the last ones alerted for the district."""
+
+    previous_total: int | None
+    """Findings in the last alert; None when there was none (the findings are new)."""
+
+    def sentence(self) -> str:
+        if self.previous_total is None:
+            return "New since last night: these findings were not reported before."
+        return f"Changed since last night (was {self.previous_total:,} findings)."
+
+
+def _header(district_id: str, district_name: str | None, run_id: str | None) -> list[str]:
+    label = district_label(district_id, district_name)
+    lines = [f"District: {label}" + (f" (Clever id {district_id})" if label != district_id else "")]
+    if run_id:
+        lines.append(f"Run: {run_id}")
+    return [*lines, ""]
+
+
+def sync_failed(
+    district_id: str, run_id: str, failure: Failure | None, *, district_name: str | None = None
+) -> Alert:
+    kind = failure.kind if failure else FailureKind.INTERNAL_ERROR
+    where = f" while fetching {failure.resource.value}" if failure and failure.resource else ""
+    reason = (failure.reason if failure else "the fetch did not complete")[:500]
+    body = [
+        *_header(district_id, district_name, run_id),
+        f"Tonight's roster sync failed{where}, so nothing was validated or imported for this district.",
+        "Smart Futures keeps the roster from the last successful sync; nothing was deleted.",
+        "",
+        f"Why: {kind.value}: {reason}",
+        "",
+        "What to do",
+        f"  {_FAILURE_ADVICE[kind]}",
+        "",
+        SIGNATURE,
+    ]
+    return Alert(
+        EventType.SYNC_FAILED,
+        district_id,
+        subject(district_id, district_name, "roster sync failed"),
+        "\n".join(body) + "\n",
+    )
+
+
+def district_connected(
+    district_id: str, *, district_name: str | None = None, reconnected: bool = False
+) -> Alert:
+    what = "reconnected in Clever" if reconnected else "connected in Clever"
+    first = (
+        "The district shares its roster with Smart Futures in Clever again."
+        if reconnected
+        else "A new district now shares its roster with Smart Futures in Clever."
+    )
+    body = [
+        *_header(district_id, district_name, None),
+        first,
+        "RosterSync fetches, checks and imports it every night from now on; no action is needed.",
+        "If the roster has gaps Smart Futures cannot use, a separate e-mail lists them and what the",
+        "district must change in Clever.",
+        "",
+        SIGNATURE,
+    ]
+    return Alert(
+        EventType.DISTRICT_CONNECTED,
+        district_id,
+        subject(district_id, district_name, what),
+        "\n".join(body) + "\n",
+    )
+
+
+def district_disconnected(district_id: str, reason: str, *, district_name: str | None = None) -> Alert:
+    body = [
+        *_header(district_id, district_name, None),
+        "The district no longer shares its roster with Smart Futures in Clever.",
+        f"How we know: {reason[:300]}",
+        "",
+        "RosterSync stops syncing it. Its roster in Smart Futures is kept as of the last sync; nothing",
+        "is deleted. If the disconnection was not intended, ask the district's Clever administrator",
+        "to reconnect Smart Futures (Applications > Smart Futures). You will not get this e-mail",
+        "again for this district unless it reconnects and disconnects again.",
+        "",
+        SIGNATURE,
+    ]
+    return Alert(
+        EventType.DISTRICT_DISCONNECTED,
+        district_id,
+        subject(district_id, district_name, "disconnected in Clever"),
+        "\n".join(body) + "\n",
+    )
+
+
+def deletions_held(
+    district_id: str,
+    run_id: str,
+    would_archive: Mapping[str, int],
+    existing: int,
+    threshold_percent: float,
+    *,
+    district_name: str | None = None,
+    link: ReportLink | None = None,
+) -> Alert:
+    """The import refused to archive more than the safeguard allows (a truncated or mis-scoped share?)."""
+    total = sum(would_archive.values())
+    share = f"{100 * total / existing:.1f}%" if existing else "all"
+    body = [
+        *_header(district_id, district_name, run_id),
+        f"Tonight's Clever roster is missing {total:,} of the {existing:,} records Smart Futures has for",
+        f"this district ({share}; the safeguard allows {threshold_percent:g}%). RosterSync did not archive",
+        "them: they stay in Smart Futures until someone confirms the change.",
+        "",
+        "Records that would have been archived",
+        *(f"  {kind:<16} {count:>8,}" for kind, count in sorted(would_archive.items()) if count),
+        "",
+        "What to do",
+        "  Check the district's sharing rules in Clever (Applications > Smart Futures > Sharing): a",
+        "  school or a grade may have been unshared by mistake. If the change is intended (a school",
+        "  closed, the district reorganized), confirm it to the RosterSync engineers so the archive",
+        "  can run.",
+        *_link_lines(link),
+        "",
+        SIGNATURE,
+    ]
+    return Alert(
+        EventType.DELETIONS_HELD,
+        district_id,
+        subject(district_id, district_name, f"{total:,} deletions held"),
+        "\n".join(body) + "\n",
+    )
+
+
+def validation_findings(
+    summary: Summary,
+    run_id: str,
+    change: Change,
+    *,
+    link: ReportLink | None = None,
+) -> Alert:
+    """What the district must fix, from summary.json (never its examples, which name people)."""
+    district_id = summary.district_id
+    counts = {rule_id: r for rule_id, r in summary.rules.items() if r.count}
+    total = sum(r.count for r in counts.values())
+    errors = sum(r.count for r in counts.values() if r.severity is Severity.ERROR)
+    warnings = total - errors
+    fetched = sum(c.fetched for c in summary.records.values())
+    rejected = summary.rejected_total
+    ordered = sorted(counts.values(), key=lambda r: (r.severity is not Severity.ERROR, -r.count, r.rule))
+
+    body = [*_header(district_id, summary.district_name, run_id), change.sentence(), ""]
+    body += ["What happened"]
+    if summary.empty:
+        body.append(
+            "  The district shared no schools or no students with Smart Futures: nothing was imported."
+        )
+    else:
+        body.append(
+            f"  Tonight's sync checked {fetched:,} records from Clever: {fetched - rejected:,} were accepted for import"
+            f" and {rejected:,} held back."
+        )
+    body.append(
+        f"  {total:,} findings: {errors:,} errors (the record is held back until fixed) and"
+        f" {warnings:,} warnings (imported, but needs a fix)."
+    )
+    body += ["", "Findings by rule"]
+    width = max(len(r.rule) for r in ordered) if ordered else 0
+    for r in ordered:
+        body.append(f"  {r.rule:<{width}}  {r.count:>6,}  {r.severity.value:<7}  {r.title}")
+    schools = _school_lines(summary.schools)
+    if schools:
+        body += ["", "Schools affected", *schools]
+    body += ["", "What to change in Clever (or in the SIS that feeds it)"]
+    for r in ordered:
+        rule = RULES.get(r.rule)
+        if rule is not None:
+            body += [f"  {r.rule}:", *_wrap(rule.fix, "    ")]
+    body += _link_lines(link)
+    body += [
+        "",
+        "Changes made in Clever are picked up by the next nightly sync. You get this e-mail again only",
+        "when the findings change.",
+        "",
+        SIGNATURE,
+    ]
+    what = f"{total:,} roster finding{'s' if total != 1 else ''}" + (
+        " (new)" if change.previous_total is None else " (changed)"
+    )
+    return Alert(
+        EventType.VALIDATION_FINDINGS,
+        district_id,
+        subject(district_id, summary.district_name, what),
+        "\n".join(body) + "\n",
+    )
+
+
+def _school_lines(schools: list[SchoolSummary]) -> list[str]:
+    lines = []
+    for school in schools:
+        name = school.name or f"school {school.school_id}"
+        nces = f" (NCES {school.nces_id})" if school.nces_id else " (no NCES id)"
+        if not school.accepted:
+            lines.append(
+                f"  {name}{nces}: held back with all its {school.students.shared:,} students,"
+                f" {school.teachers.shared:,} teachers and {school.sections.shared:,} sections"
+            )
+            continue
+        parts = [
+            f"{counts.rejected:,} of {counts.shared:,} {what}"
+            for what, counts in (
+                ("students", school.students),
+                ("teachers", school.teachers),
+                ("sections", school.sections),
+            )
+            if counts.rejected
+        ]
+        if parts:
+            lines.append(f"  {name}{nces}: " + ", ".join(parts) + " held back")
+    return lines
+
+
+def _link_lines(link: ReportLink | None) -> list[str]:
+    if link is None:
+        return []
+    return [
+        "",
+        "The full report (every record and what to fix; the link works until "
+        f"{link.expires_at:%Y-%m-%d %H:%M} UTC):",
+        f"  {link.url}",
+    ]
+
+
+def _wrap(text: str, indent: str, width: int = 96) -> list[str]:
+    lines: list[str] = []
+    current = indent
+    for word in text.split():
+        if len(current) + len(word) + 1 > width and current.strip():
+            lines.append(current.rstrip())
+            current = indent
+        current += word + " "
+    if current.strip():
+        lines.append(current.rstrip())
+    return lines

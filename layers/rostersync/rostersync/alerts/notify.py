@@ -1,0 +1,369 @@
+"""When to alert: the domain calls the handlers make after each stage.
+
+- `notify_validation`: a validated run's findings, once per distinct set of findings.
+- `notify_fetch`: a fetch invocation's results (sync_failed, district_disconnected on a revoked
+  token, district_connected when a disconnected district fetches again) and, when the invocation
+  listed every district, the districts that appeared or vanished since the last discovery.
+
+Alerting is best effort by design: nothing here raises for a failed publish or a failed state
+read or write. A publish that fails leaves the state as it was, so the alert is tried again on
+the next run instead of being forgotten; a state read that fails alerts anyway (a duplicate
+e-mail is better than a missed one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from rostersync.adapters.page_store import PageStore
+from rostersync.alerts import messages
+from rostersync.alerts.model import Alert, EventType
+from rostersync.alerts.state import (
+    ConnectionState,
+    ConnectionStatus,
+    FindingsState,
+    KnownDistricts,
+    findings_fingerprint,
+    findings_total,
+    load_connection,
+    load_findings_state,
+    load_known_districts,
+    save_connection,
+    save_findings_state,
+    save_known_districts,
+)
+from rostersync.errors import StorageError
+from rostersync.importing.runs import ImportResult
+from rostersync.manifest import FailureKind, ManifestStatus, Resource
+from rostersync.observability import logger, metrics
+from rostersync.sources import load_manifest
+from rostersync.validation.summary import Summary
+
+if TYPE_CHECKING:
+    from rostersync.adapters.alert_publisher import AlertPublisher
+    from rostersync.fetch import FetchResult
+    from rostersync.validate_stage import ValidateResult
+
+REPORT_LINK_SECONDS = 7 * 24 * 3600
+Clock = Callable[[], datetime]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ReportLinks(Protocol):
+    """Hands out a time-limited link to one object (adapters.report_links.S3ReportLinks)."""
+
+    def presigned_url(self, key: str, expires_in: int) -> str: ...
+
+
+@dataclass
+class AlertOutcome:
+    """What a notify call did, per alert: `event_type:district_id` strings, for logs and metrics."""
+
+    published: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    suppressed: list[str] = field(default_factory=list)
+    """Alerts not sent because they were sent before (unchanged findings, a known disconnection)."""
+
+    def merge(self, other: AlertOutcome) -> AlertOutcome:
+        self.published += other.published
+        self.failed += other.failed
+        self.suppressed += other.suppressed
+        return self
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"published": self.published, "failed": self.failed, "suppressed": self.suppressed}
+
+
+def _send(publisher: AlertPublisher, alert: Alert, outcome: AlertOutcome) -> bool:
+    tag = f"{alert.event_type.value}:{alert.district_id}"
+    if publisher.publish(alert):
+        outcome.published.append(tag)
+        return True
+    outcome.failed.append(tag)
+    return False
+
+
+def _state_error(what: str, district_id: str | None, exc: StorageError) -> None:
+    logger.error(
+        "alert state unavailable", extra={"what": what, "district_id": district_id, "error": str(exc)}
+    )
+
+
+# ------------------------------------------------------------------------------ validation
+
+
+def notify_validation(
+    result: ValidateResult,
+    store: PageStore,
+    publisher: AlertPublisher,
+    links: ReportLinks,
+    *,
+    clock: Clock = _now,
+) -> AlertOutcome:
+    """Publish `validation_findings` for a validated (or rejected) run whose findings are new or changed."""
+    outcome = AlertOutcome()
+    if result.summary_key is None:  # skipped: the fetch failed and has alerted already
+        return outcome
+    district_id = result.district_id
+    try:
+        summary = Summary.model_validate(store.get_json(result.summary_key))
+    except StorageError as exc:
+        _state_error("summary", district_id, exc)
+        outcome.failed.append(f"{EventType.VALIDATION_FINDINGS.value}:{district_id}")
+        return outcome
+    try:
+        previous = load_findings_state(store, district_id)
+    except (StorageError, ValueError) as exc:
+        _state_error("findings state", district_id, StorageError(str(exc)))
+        previous = None
+    total = findings_total(summary)
+    fingerprint = findings_fingerprint(summary)
+    current = FindingsState(
+        fingerprint=fingerprint,
+        findings=total,
+        run_id=result.run_id,
+        alerted_at=clock(),
+        district_name=summary.district_name,
+    )
+    tag = f"{EventType.VALIDATION_FINDINGS.value}:{district_id}"
+    if previous is not None and previous.fingerprint == fingerprint:
+        if total:
+            outcome.suppressed.append(tag)
+        return outcome
+    if total == 0:
+        # Clean now: remember it, so findings that come back are announced as new.
+        _save(
+            lambda: save_findings_state(store, district_id, current.model_copy(update={"alerted_at": None}))
+        )
+        return outcome
+    change = messages.Change(previous.findings if previous is not None and previous.findings else None)
+    alert = messages.validation_findings(
+        summary, result.run_id, change, link=report_link(links, result.report_key, clock())
+    )
+    if _send(publisher, alert, outcome):
+        _save(lambda: save_findings_state(store, district_id, current))
+    return outcome
+
+
+def notify_import(
+    result: ImportResult, publisher: AlertPublisher, *, threshold_percent: float
+) -> AlertOutcome:
+    """Publish `deletions_held` when the safeguard held tonight's archive set (not again on a replay)."""
+    outcome = AlertOutcome()
+    if not result.held or result.replayed:
+        return outcome
+    would_archive = {kind: counts.held for kind, counts in result.counts.items() if counts.held}
+    previously_active = sum(
+        c.unchanged + c.updated + c.rejected_kept + c.held for c in result.counts.values()
+    )
+    alert = messages.deletions_held(
+        result.district_id, result.run_id, would_archive, previously_active, threshold_percent
+    )
+    _send(publisher, alert, outcome)
+    return outcome
+
+
+def report_link(links: ReportLinks, key: str | None, now: datetime) -> messages.ReportLink | None:
+    """A presigned GET of report.html, valid 7 days; None (logged) when it cannot be made."""
+    if key is None:
+        return None
+    try:
+        url = links.presigned_url(key, REPORT_LINK_SECONDS)
+    except Exception as exc:  # a missing link must not lose the alert
+        logger.warning("report link not created", extra={"key": key, "error": type(exc).__name__})
+        return None
+    return messages.ReportLink(url=url, expires_at=now + timedelta(seconds=REPORT_LINK_SECONDS))
+
+
+def _save(write: Callable[[], None]) -> None:
+    try:
+        write()
+    except StorageError as exc:
+        _state_error("save", None, exc)
+
+
+# ----------------------------------------------------------------------------------- fetch
+
+
+def notify_fetch(
+    results: Iterable[FetchResult],
+    store: PageStore,
+    publisher: AlertPublisher,
+    *,
+    discovered: Iterable[str] | None = None,
+    run_id: str | None = None,
+    clock: Clock = _now,
+) -> AlertOutcome:
+    """Alerts for one fetch invocation. `discovered`: every district id Clever lists (a full run);
+    None when the invocation fetched named districts only (nothing can be said about the others)."""
+    results = list(results)
+    names = {r.district_id: district_name(store, r) for r in results}
+    outcome = AlertOutcome()
+    if discovered is not None:
+        outcome.merge(notify_discovery(discovered, store, publisher, run_id=run_id, names=names, clock=clock))
+    for result in results:
+        outcome.merge(
+            notify_fetch_result(result, store, publisher, name=names[result.district_id], clock=clock)
+        )
+    return outcome
+
+
+def notify_discovery(
+    discovered: Iterable[str],
+    store: PageStore,
+    publisher: AlertPublisher,
+    *,
+    run_id: str | None = None,
+    names: dict[str, str | None] | None = None,
+    clock: Clock = _now,
+) -> AlertOutcome:
+    """`district_connected` for ids new since the last discovery, `district_disconnected` for ids gone.
+
+    The first discovery (no state yet) records a baseline and announces nothing: a first deploy
+    must not e-mail support once per district already connected.
+    """
+    outcome = AlertOutcome()
+    names = names or {}
+    current = set(discovered)
+    try:
+        known = load_known_districts(store)
+    except (StorageError, ValueError) as exc:
+        # Without the last list, new and vanished cannot be told apart: skip tonight, alert tomorrow.
+        _state_error("known districts", None, StorageError(str(exc)))
+        return outcome
+    if known is None:
+        logger.info("district baseline recorded", extra={"districts": len(current)})
+        _save(lambda: save_known_districts(store, _known(current, run_id, clock())))
+        return outcome
+    previous = set(known.district_ids)
+    keep = set(current)
+    for district_id in sorted(current - previous):
+        connection = _load_connection(store, district_id)
+        reconnected = connection is not None and connection.status is ConnectionStatus.DISCONNECTED
+        alert = messages.district_connected(
+            district_id, district_name=names.get(district_id), reconnected=reconnected
+        )
+        if _send(publisher, alert, outcome):
+            _set_connection(
+                store, district_id, ConnectionStatus.CONNECTED, run_id, names.get(district_id), clock
+            )
+        else:
+            keep.discard(district_id)  # not known yet: announced on the next discovery
+    for district_id in sorted(previous - current):
+        connection = _load_connection(store, district_id)
+        tag = f"{EventType.DISTRICT_DISCONNECTED.value}:{district_id}"
+        if connection is not None and connection.status is ConnectionStatus.DISCONNECTED:
+            outcome.suppressed.append(tag)  # its revoked token was announced already
+            continue
+        name = names.get(district_id) or (connection.district_name if connection else None)
+        alert = messages.district_disconnected(
+            district_id, "Clever no longer lists a token for this district.", district_name=name
+        )
+        if _send(publisher, alert, outcome):
+            _set_connection(store, district_id, ConnectionStatus.DISCONNECTED, run_id, name, clock)
+        else:
+            keep.add(district_id)  # still known: the disconnection is announced on the next discovery
+    _save(lambda: save_known_districts(store, _known(keep, run_id, clock())))
+    return outcome
+
+
+def notify_fetch_result(
+    result: FetchResult,
+    store: PageStore,
+    publisher: AlertPublisher,
+    *,
+    name: str | None = None,
+    clock: Clock = _now,
+) -> AlertOutcome:
+    """`sync_failed`, or `district_disconnected` once for a revoked token, or `district_connected`
+    when a district announced as disconnected fetches completely again."""
+    outcome = AlertOutcome()
+    district_id = result.district_id
+    connection = _load_connection(store, district_id)
+    name = name or (connection.district_name if connection else None)
+    if result.failure is not None and result.failure.kind is FailureKind.DISCONNECTED:
+        if connection is not None and connection.status is ConnectionStatus.DISCONNECTED:
+            outcome.suppressed.append(f"{EventType.DISTRICT_DISCONNECTED.value}:{district_id}")
+            return outcome
+        alert = messages.district_disconnected(district_id, _disconnect_reason(result), district_name=name)
+        if _send(publisher, alert, outcome):
+            _set_connection(store, district_id, ConnectionStatus.DISCONNECTED, result.run_id, name, clock)
+        return outcome
+    if result.status is not ManifestStatus.COMPLETE:
+        _send(
+            publisher,
+            messages.sync_failed(district_id, result.run_id, result.failure, district_name=name),
+            outcome,
+        )
+        return outcome
+    if connection is not None and connection.status is ConnectionStatus.DISCONNECTED:
+        alert = messages.district_connected(district_id, district_name=name, reconnected=True)
+        if _send(publisher, alert, outcome):
+            _set_connection(store, district_id, ConnectionStatus.CONNECTED, result.run_id, name, clock)
+    elif connection is None or (name and connection.district_name != name):
+        _set_connection(store, district_id, ConnectionStatus.CONNECTED, result.run_id, name, clock)
+    return outcome
+
+
+def _disconnect_reason(result: FetchResult) -> str:
+    if result.failure is not None and "no token" in result.failure.reason:
+        return "Clever lists no token for this district."
+    return "Clever refused the district's token (revoked or the app was disconnected)."
+
+
+def district_name(store: PageStore, result: FetchResult) -> str | None:
+    """The district's name from its fetched `districts` page (None when the fetch has none)."""
+    if result.status is not ManifestStatus.COMPLETE:
+        return None
+    try:
+        manifest = load_manifest(store, result.district_id, result.run_id)
+        page = next((p for p in manifest.pages if p.resource is Resource.DISTRICTS), None)
+        if page is None:
+            return None
+        records = store.get_json(page.key).get("records") or []
+        name = records[0].get("name") if records else None
+    except (StorageError, ValueError, AttributeError, KeyError):
+        return None
+    return str(name) if name else None
+
+
+def _load_connection(store: PageStore, district_id: str) -> ConnectionState | None:
+    try:
+        return load_connection(store, district_id)
+    except (StorageError, ValueError) as exc:
+        _state_error("connection", district_id, StorageError(str(exc)))
+        return None
+
+
+def _set_connection(
+    store: PageStore,
+    district_id: str,
+    status: ConnectionStatus,
+    run_id: str | None,
+    name: str | None,
+    clock: Clock,
+) -> None:
+    state = ConnectionState(status=status, run_id=run_id, changed_at=clock(), district_name=name)
+    _save(lambda: save_connection(store, district_id, state))
+
+
+def _known(ids: set[str], run_id: str | None, now: datetime) -> KnownDistricts:
+    return KnownDistricts(district_ids=sorted(ids), run_id=run_id, updated_at=now)
+
+
+def record_outcome(outcome: AlertOutcome) -> None:
+    """Metrics and one log line for a notify call: a failed publish is visible, never raised."""
+    metrics.add_metric(name="AlertsPublished", unit=MetricUnit.Count, value=len(outcome.published))
+    metrics.add_metric(name="AlertsFailed", unit=MetricUnit.Count, value=len(outcome.failed))
+    if outcome.failed:
+        logger.error("alerts not published; retried on the next run", extra={"alerts": outcome.as_dict()})
+    elif outcome.published or outcome.suppressed:
+        logger.info("alerts", extra={"alerts": outcome.as_dict()})

@@ -1,0 +1,413 @@
+"""Alerts without AWS: texts, attributes, deduplication of findings, district connections."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import IO, Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from rostersync.adapters.alert_publisher import SnsAlertPublisher
+from rostersync.adapters.page_store import decode_json, encode_json
+from rostersync.alerts import SUBJECT_MAX, Alert, EventType, notify_discovery, notify_fetch, notify_validation
+from rostersync.alerts.messages import Change, district_disconnected, sync_failed, validation_findings
+from rostersync.alerts.model import subject
+from rostersync.alerts.state import findings_fingerprint, fingerprint_key
+from rostersync.errors import StorageError
+from rostersync.fetch import FetchResult
+from rostersync.manifest import Failure, FailureKind, ManifestStatus, Resource
+from rostersync.validate_stage import ValidateResult, ValidateStatus
+from rostersync.validation.rules import RULES
+from rostersync.validation.summary import Summary
+from tests.unit import _validation_factories as f
+
+NOW = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
+STUDENT_FIRST, STUDENT_LAST = "Zephyrine", "Quackenbush"
+TEACHER_EMAIL = "t.vandermolen@lincoln.example.org"
+
+
+class MemoryStore:
+    """PageStore + presigned_url in memory."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.fail_reads = False
+
+    def put_json(self, key: str, body: Any, *, compress: bool = False) -> int:
+        self.objects[key] = encode_json(body, compress=compress)
+        return len(self.objects[key])
+
+    def get_json(self, key: str) -> Any:
+        if self.fail_reads or key not in self.objects:
+            raise StorageError(f"could not read {key}")
+        return decode_json(self.objects[key])
+
+    def put_file(self, key: str, fileobj: IO[bytes], content_type: str) -> None:
+        self.objects[key] = fileobj.read()
+
+    def exists(self, key: str) -> bool:
+        if self.fail_reads:
+            raise StorageError(f"could not read {key}")
+        return key in self.objects
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        return iter(sorted(k for k in self.objects if k.startswith(prefix)))
+
+    def presigned_url(self, key: str, expires_in: int) -> str:
+        return f"https://bucket.example/{key}?X-Amz-Expires={expires_in}"
+
+
+class RecordingPublisher:
+    def __init__(self, *, ok: bool = True) -> None:
+        self.ok = ok
+        self.alerts: list[Alert] = []
+
+    def publish(self, alert: Alert) -> bool:
+        self.alerts.append(alert)
+        return self.ok
+
+
+def _gappy_summary(missing_state_ids: int = 2) -> Summary:
+    records = [
+        f.district("Lebanon Area SD"),
+        f.school("sch1", "Lincoln High", "420000100001"),
+        f.school("sch2", "Washington Elementary", None),
+        f.teacher("t1", email=TEACHER_EMAIL),
+        f.teacher("t2", ("sch2",)),
+        f.student("s1", first=STUDENT_FIRST, last=STUDENT_LAST),
+        *[
+            f.student(f"m{i}", state_id=None, first=STUDENT_FIRST, last=f"{STUDENT_LAST}{i}")
+            for i in range(missing_state_ids)
+        ],
+        f.student("w1", ("sch2",)),
+        f.section("sec1", students=("s1",)),
+        f.section("sec2", "sch2", ("t2",), ("w1",)),
+        f.term(),
+        f.course(),
+    ]
+    summary, _ = f.run(records)
+    return summary
+
+
+def _validated(
+    store: MemoryStore, summary: Summary, run_id: str = "20261128T070000Z-aaaaaa"
+) -> ValidateResult:
+    prefix = f"reports/{summary.district_id}/{run_id}/"
+    store.put_json(prefix + "summary.json", json.loads(summary.model_dump_json()))
+    return ValidateResult(
+        district_id=summary.district_id,
+        run_id=run_id,
+        status=ValidateStatus.REJECTED if summary.empty else ValidateStatus.VALIDATED,
+        report_key=prefix + "report.html",
+        summary_key=prefix + "summary.json",
+        rule_counts=summary.rule_counts(),
+    )
+
+
+def _fetched(
+    district_id: str, failure: Failure | None = None, run_id: str = "20261128T070000Z-aaaaaa"
+) -> FetchResult:
+    return FetchResult(
+        district_id=district_id,
+        run_id=run_id,
+        status=ManifestStatus.FAILED if failure else ManifestStatus.COMPLETE,
+        manifest_key=f"raw/{district_id}/{run_id}/manifest.json",
+        records=0,
+        pages=0,
+        requests=1,
+        failure=failure,
+    )
+
+
+# ---------------------------------------------------------------------------- the model
+
+
+def test_alert_attributes_are_strings_support_can_filter_on() -> None:
+    alert = sync_failed("d1", "r1", Failure(kind=FailureKind.CLEVER_ERROR, reason="HTTP 503"))
+    assert alert.message_attributes() == {
+        "event_type": {"DataType": "String", "StringValue": "sync_failed"},
+        "district_id": {"DataType": "String", "StringValue": "d1"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        (None, "5a0c91b95c7cc000010d417c"),
+        ("Lebanon Area SD", "Lebanon Area SD"),
+        ("Penn\u2013Trafford School District " * 6, "Penn-Trafford School District Penn"),
+        ("Line\nbreak\tDistrict", "Line break District"),
+        ("\u00c9cole Fran\u00e7aise", "Ecole Francaise"),
+    ],
+)
+def test_subjects_fit_sns_and_name_the_district_and_what_happened(name: str | None, shown: str) -> None:
+    text = subject("5a0c91b95c7cc000010d417c", name, "12 roster findings (new)")
+    assert len(text) <= SUBJECT_MAX <= 100
+    assert text.isascii() and "\n" not in text and "\t" not in text
+    assert text.startswith(f"RosterSync: {shown}")
+    assert text.endswith(" - 12 roster findings (new)")
+
+
+def test_an_alert_refuses_an_overlong_subject() -> None:
+    with pytest.raises(ValueError, match="subject"):
+        Alert(EventType.SYNC_FAILED, "d1", "x" * 101, "body")
+
+
+# ------------------------------------------------------------------------------ findings
+
+
+def test_findings_alert_says_what_to_fix_where_without_naming_people() -> None:
+    store, publisher = MemoryStore(), RecordingPublisher()
+    summary = _gappy_summary()
+    assert any(ex.name for r in summary.rules.values() for ex in r.examples)  # the summary does name people
+
+    outcome = notify_validation(_validated(store, summary), store, publisher, store, clock=lambda: NOW)
+
+    [alert] = publisher.alerts
+    assert outcome.published == [f"validation_findings:{summary.district_id}"]
+    assert alert.event_type is EventType.VALIDATION_FINDINGS
+    assert "Lebanon Area SD" in alert.subject and "(new)" in alert.subject
+    body = alert.body
+    assert "New since last night" in body
+    for rule_id, count in summary.rule_counts().items():
+        if count:
+            assert rule_id in body
+            assert RULES[rule_id].fix.split()[0] in body
+    assert "student.state_id.missing" in body and "school.nces_id.missing" in body
+    assert "Washington Elementary (no NCES id): held back" in body
+    assert "Lincoln High (NCES 420000100001): 2 of 3 students held back" in body
+    assert "reports/dist1/20261128T070000Z-aaaaaa/report.html?X-Amz-Expires=604800" in body
+    assert "2026-12-05 07:00 UTC" in body
+    for pii in (STUDENT_FIRST, STUDENT_LAST, TEACHER_EMAIL, "Last"):
+        assert pii not in body and pii not in alert.subject
+
+
+def test_unchanged_findings_do_not_alert_again_and_changed_ones_say_so() -> None:
+    store, publisher = MemoryStore(), RecordingPublisher()
+    notify_validation(_validated(store, _gappy_summary(2), "r-night1"), store, publisher, store)
+    again = notify_validation(_validated(store, _gappy_summary(2), "r-night2"), store, publisher, store)
+    changed = notify_validation(_validated(store, _gappy_summary(3), "r-night3"), store, publisher, store)
+
+    assert again.suppressed == ["validation_findings:dist1"] and not again.published
+    assert changed.published == ["validation_findings:dist1"]
+    assert len(publisher.alerts) == 2
+    first_total = sum(_gappy_summary(2).rule_counts().values())
+    assert f"Changed since last night (was {first_total} findings)." in publisher.alerts[1].body
+    assert publisher.alerts[1].subject.endswith("(changed)")
+
+
+def test_replaying_the_same_run_does_not_alert_twice() -> None:
+    store, publisher = MemoryStore(), RecordingPublisher()
+    result = _validated(store, _gappy_summary())
+    notify_validation(result, store, publisher, store)
+    notify_validation(result, store, publisher, store)
+    assert len(publisher.alerts) == 1
+
+
+def test_a_failed_publish_keeps_the_old_state_so_the_next_run_tries_again() -> None:
+    store = MemoryStore()
+    failing = RecordingPublisher(ok=False)
+    outcome = notify_validation(_validated(store, _gappy_summary()), store, failing, store)
+    assert outcome.failed == ["validation_findings:dist1"]
+    assert fingerprint_key("dist1") not in store.objects
+
+    working = RecordingPublisher()
+    notify_validation(_validated(store, _gappy_summary(), "r-next"), store, working, store)
+    assert len(working.alerts) == 1 and "New since last night" in working.alerts[0].body
+
+
+def test_findings_that_clear_and_come_back_are_new_again() -> None:
+    store, publisher = MemoryStore(), RecordingPublisher()
+    notify_validation(_validated(store, _gappy_summary(), "r1"), store, publisher, store)
+    clean, _ = f.run(f.base())
+    assert not any(clean.rule_counts().values())
+    assert not notify_validation(_validated(store, clean, "r2"), store, publisher, store).published
+    notify_validation(_validated(store, _gappy_summary(), "r3"), store, publisher, store)
+    assert len(publisher.alerts) == 2 and "New since last night" in publisher.alerts[1].body
+
+
+def test_unreadable_alert_state_alerts_anyway() -> None:
+    store, publisher = MemoryStore(), RecordingPublisher()
+    result = _validated(store, _gappy_summary())
+    notify_validation(result, store, publisher, store)
+    summary_bytes = store.objects[result.summary_key or ""]
+    store.objects[fingerprint_key("dist1")] = b"not json"
+    store.objects[result.summary_key or ""] = summary_bytes
+    assert notify_validation(result, store, publisher, store).published
+
+
+def test_a_skipped_run_has_nothing_to_say() -> None:
+    store, publisher = MemoryStore(), RecordingPublisher()
+    result = ValidateResult(district_id="d1", run_id="r1", status=ValidateStatus.SKIPPED, reason="failed")
+    assert notify_validation(result, store, publisher, store).as_dict() == {
+        "published": [],
+        "failed": [],
+        "suppressed": [],
+    }
+    assert not publisher.alerts
+
+
+def test_a_rejected_district_alerts_with_district_empty() -> None:
+    store, publisher = MemoryStore(), RecordingPublisher()
+    empty, _ = f.run([f.district("Empty Hollow SD"), f.school()])
+    notify_validation(_validated(store, empty), store, publisher, store)
+    [alert] = publisher.alerts
+    assert "district.empty" in alert.body and "nothing was imported" in alert.body
+    assert RULES["district.empty"].fix.split(".")[0] in " ".join(alert.body.split())
+
+
+def test_the_fingerprint_ignores_order_and_runs_but_not_counts() -> None:
+    one = _gappy_summary(2)
+    two = one.model_copy(
+        update={"schools": list(reversed(one.schools)), "rules": dict(reversed(one.rules.items()))}
+    )
+    assert findings_fingerprint(one) == findings_fingerprint(two)
+    assert findings_fingerprint(one) != findings_fingerprint(_gappy_summary(3))
+
+
+# ------------------------------------------------------------------------------ the fetch
+
+
+def test_a_failed_fetch_alerts_sync_failed_with_advice() -> None:
+    store, publisher = MemoryStore(), RecordingPublisher()
+    failure = Failure(
+        kind=FailureKind.CLEVER_ERROR, reason="Clever HTTP 503 on /v3.0/sections", resource=Resource.SECTIONS
+    )
+    notify_fetch([_fetched("d1", failure)], store, publisher)
+    [alert] = publisher.alerts
+    assert alert.event_type is EventType.SYNC_FAILED
+    assert alert.subject == "RosterSync: d1 - roster sync failed"
+    assert "while fetching sections" in alert.body and "status.clever.com" in alert.body
+
+
+def test_a_revoked_token_alerts_disconnected_once_and_reconnection_is_announced() -> None:
+    store, publisher = MemoryStore(), RecordingPublisher()
+    revoked = Failure(kind=FailureKind.DISCONNECTED, reason="Clever HTTP 401 on district d1 /v3.0/schools")
+    notify_fetch([_fetched("d1", revoked, "r1")], store, publisher)
+    second = notify_fetch([_fetched("d1", revoked, "r2")], store, publisher)
+    notify_fetch([_fetched("d1", None, "r3")], store, publisher)
+    notify_fetch([_fetched("d1", None, "r4")], store, publisher)
+
+    assert [a.event_type for a in publisher.alerts] == [
+        EventType.DISTRICT_DISCONNECTED,
+        EventType.DISTRICT_CONNECTED,
+    ]
+    assert second.suppressed == ["district_disconnected:d1"]
+    assert "reconnected" in publisher.alerts[1].subject
+
+
+def test_discovery_records_a_baseline_then_announces_new_and_vanished_districts_once() -> None:
+    store, publisher = MemoryStore(), RecordingPublisher()
+    assert not notify_discovery({"a", "b"}, store, publisher).published  # first deploy: baseline
+    night2 = notify_discovery({"a", "b", "c"}, store, publisher)
+    night3 = notify_discovery({"a", "c"}, store, publisher)
+    night4 = notify_discovery({"a", "c"}, store, publisher)
+
+    assert night2.published == ["district_connected:c"]
+    assert night3.published == ["district_disconnected:b"]
+    assert not night4.published and not night4.failed
+    assert "no longer lists a token" in publisher.alerts[1].body
+
+
+def test_a_district_whose_announcement_failed_is_announced_next_night() -> None:
+    store = MemoryStore()
+    notify_discovery({"a"}, store, RecordingPublisher())
+    assert notify_discovery({"a", "n"}, store, RecordingPublisher(ok=False)).failed == [
+        "district_connected:n"
+    ]
+    assert notify_discovery({"a", "n"}, store, RecordingPublisher()).published == ["district_connected:n"]
+
+
+def test_a_full_fetch_names_new_districts_from_their_fetched_pages() -> None:
+    store, publisher = MemoryStore(), RecordingPublisher()
+    notify_discovery(set(), store, publisher)
+    result = _fetched("d9")
+    page_key = "raw/d9/20261128T070000Z-aaaaaa/districts/00000.json.gz"
+    store.put_json(page_key, {"records": [{"id": "d9", "name": "Nittany Valley SD"}]}, compress=True)
+    store.put_json(
+        result.manifest_key,
+        {
+            "district_id": "d9",
+            "run_id": result.run_id,
+            "status": "complete",
+            "started_at": NOW.isoformat(),
+            "finished_at": NOW.isoformat(),
+            "pages": [{"resource": "districts", "index": 0, "key": page_key, "records": 1, "bytes": 10}],
+        },
+    )
+    notify_fetch([result], store, publisher, discovered=["d9"])
+    [alert] = publisher.alerts
+    assert alert.subject == "RosterSync: Nittany Valley SD - connected in Clever"
+
+
+def test_alert_texts_never_exceed_the_subject_limit_for_long_names() -> None:
+    long_name = "The Very Long Name Area Regional Consolidated School District of Somewhere County" * 2
+    alerts = [
+        district_disconnected("d1", "gone", district_name=long_name),
+        sync_failed("d1", "r1", None, district_name=long_name),
+        validation_findings(
+            _gappy_summary().model_copy(update={"district_name": long_name}), "r1", Change(None)
+        ),
+    ]
+    assert all(len(a.subject) <= SUBJECT_MAX for a in alerts)
+
+
+# -------------------------------------------------------------------------- the adapter
+
+
+class _FakeSns:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+        self.calls: list[dict[str, Any]] = []
+
+    def publish(self, **kwargs: Any) -> dict[str, str]:
+        self.calls.append(kwargs)
+        if self.error:
+            raise self.error
+        return {"MessageId": "m-1"}
+
+
+def test_the_sns_publisher_sends_subject_body_and_attributes() -> None:
+    sns = _FakeSns()
+    alert = sync_failed("d1", "r1", None)
+    assert SnsAlertPublisher("arn:aws:sns:us-east-1:1:t", sns).publish(alert) is True
+    [call] = sns.calls
+    assert call == {
+        "TopicArn": "arn:aws:sns:us-east-1:1:t",
+        "Subject": alert.subject,
+        "Message": alert.body,
+        "MessageAttributes": alert.message_attributes(),
+    }
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ClientError({"Error": {"Code": "NotFound", "Message": "Topic does not exist"}}, "Publish"),
+        RuntimeError("boom"),
+    ],
+)
+def test_the_sns_publisher_never_raises(error: Exception, caplog: pytest.LogCaptureFixture) -> None:
+    alert = validation_findings(_gappy_summary(), "r1", Change(None))
+    assert SnsAlertPublisher("arn:aws:sns:us-east-1:1:t", _FakeSns(error)).publish(alert) is False
+
+
+class _BrokenLinks:
+    def presigned_url(self, key: str, expires_in: int) -> str:
+        raise RuntimeError("no credentials")
+
+
+def test_an_alert_without_a_link_is_still_sent() -> None:
+    store, publisher = MemoryStore(), RecordingPublisher()
+    assert notify_validation(_validated(store, _gappy_summary()), store, publisher, _BrokenLinks()).published
+    assert "http" not in publisher.alerts[0].body
+
+
+def test_report_links_last_at_most_seven_days() -> None:
+    from rostersync.adapters.report_links import S3ReportLinks
+
+    with pytest.raises(ValueError, match="7 days"):
+        S3ReportLinks("bucket", client=object()).presigned_url("k", 7 * 24 * 3600 + 1)
