@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rostersync.adapters.page_store import S3PageStore
+from rostersync.importing.wiring import run_release, run_status
 from rostersync.settings import get_settings
 from rostersync_cli.embedded import EmbeddedAws
+from rostersync_cli.invoke import invoke
 from rostersync_cli.provision import provision
 from rostersync_cli.runner import DistrictOutcome, PipelineRunner
 from rostersync_cli.sandbox import CleverSandbox
+from rostersync_cli.template import TemplateError
 
 RESOURCE_COLUMNS = ("schools", "students", "teachers", "staff", "district_admins", "sections")
 
@@ -55,16 +60,57 @@ def _print_validation(outcomes: Sequence[DistrictOutcome], report_dir: Path) -> 
             local.parent.mkdir(parents=True, exist_ok=True)
             store.download(result["report_key"], local)
             print(f"  report: {local}")
+        if outcome.stages.get("import"):
+            _print_import(outcome.stages["import"])
 
 
-def _run(district_ids: list[str] | None, report_dir: Path) -> int:
+KIND_COLUMNS = ("DISTRICT", "SCHOOL", "STUDENT", "TEACHER", "STAFF", "SECTION", "TERM", "COURSE")
+CHANGE_ROWS = ("accepted", "created", "updated", "unchanged", "archived", "restored", "held")
+
+
+def _print_import(result: dict[str, Any], indent: str = "  ") -> None:
+    """One import result: status, then per kind the counts the run record keeps."""
+    note = " (dry run: nothing written)" if result.get("dry_run") else ""
+    print(f"{indent}import {result['status']}{note}, {result.get('roster_writes', 0)} roster writes")
+    counts = result.get("counts") or {}
+    if counts:
+        print(f"{indent}{'':<10}" + "".join(f"{k:>9}" for k in KIND_COLUMNS))
+        for row in CHANGE_ROWS:
+            cells = "".join(f"{int((counts.get(k) or {}).get(row) or 0):>9}" for k in KIND_COLUMNS)
+            print(f"{indent}{row:<10}{cells}")
+    for key, label in (("hold_key", "held archive set"), ("changeset_key", "change set"), ("error", "error")):
+        if result.get(key):
+            print(f"{indent}{label}: {result[key]}")
+
+
+def _run(district_ids: list[str] | None, report_dir: Path, *, dry_run: bool = False) -> int:
     started = time.perf_counter()
-    outcomes = PipelineRunner().run(district_ids)
+    outcomes = PipelineRunner().run(district_ids, dry_run=dry_run)
     seconds = time.perf_counter() - started
     _print_validation(outcomes, report_dir)
     print()
     _print_summary(outcomes, seconds)
     return 1 if any(o.failed for o in outcomes) or not outcomes else 0
+
+
+def _status(district_id: str | None, limit: int) -> int:
+    runs = run_status(district_id, limit)
+    if not runs:
+        print("no runs recorded" + (f" for district {district_id}" if district_id else ""))
+        return 0
+    for result in runs:
+        when = result.finished_at or result.started_at
+        print(
+            f"{result.district_id}  run {result.run_id}  {when:%Y-%m-%d %H:%M} UTC" if when else result.run_id
+        )
+        _print_import(result.model_dump(mode="json"), indent="    ")
+    return 0
+
+
+def _release(district_id: str, run_id: str | None) -> int:
+    released = run_release(district_id, run_id)
+    print(json.dumps(released.model_dump(mode="json"), indent=2))
+    return 0
 
 
 def _provision() -> int:
@@ -85,7 +131,29 @@ def _demo(args: argparse.Namespace) -> int:
         os.environ.update(resources.environment())
         _reset_settings()
         print(f"Provisioned from template.yaml; fetching {len(sandbox.district_ids())} sandbox districts.\n")
-        return _run(args.district, Path(args.report_dir))
+        return _run(args.district, Path(args.report_dir), dry_run=args.dry_run)
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    try:
+        event = json.loads(Path(args.event).read_text(encoding="utf-8")) if args.event else {}
+    except (OSError, ValueError) as exc:
+        print(f"rostersync invoke: cannot read the event {args.event}: {exc}", file=sys.stderr)
+        return 2
+    overrides = dict(item.split("=", 1) for item in args.parameter_overrides or [])
+    try:
+        result = invoke(args.logical_id, event, overrides=overrides)
+    except (TemplateError, ImportError) as exc:
+        print(f"rostersync invoke: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def _parameter(text: str) -> str:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected Name=Value, got {text!r}")
+    return text
 
 
 def _reset_settings() -> None:
@@ -99,9 +167,31 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the pipeline against the endpoints the environment names")
     run.add_argument("--district", action="append", metavar="ID", help="only this district (repeatable)")
     run.add_argument("--report-dir", default="out", help="where to copy report.html (default: out/)")
+    run.add_argument(
+        "--dry-run", action="store_true", help="compute and store the change set; write no roster item"
+    )
+    status = commands.add_parser("status", help="the latest runs, per district")
+    status.add_argument("--district", metavar="ID")
+    status.add_argument("--limit", type=int, default=10)
+    release = commands.add_parser("release", help="apply a district's held archive set, once")
+    release.add_argument("--district", metavar="ID", required=True)
+    release.add_argument("--run", metavar="RUN_ID", help="the held run (default: the latest hold)")
+    inv = commands.add_parser(
+        "invoke", help="run one function of template.yaml in process with its template environment"
+    )
+    inv.add_argument("logical_id", metavar="LogicalId", help="e.g. FetchFunction, ValidateFunction")
+    inv.add_argument("--event", "-e", metavar="FILE", help="JSON event file, e.g. events/fetch-schedule.json")
+    inv.add_argument(
+        "--parameter-overrides",
+        nargs="*",
+        type=_parameter,
+        metavar="Name=Value",
+        help="template parameter values or resource names (as sam's --parameter-overrides)",
+    )
     demo = commands.add_parser("demo", help="run everything locally: moto + the Clever sandbox, no network")
     demo.add_argument("--district", action="append", metavar="ID", help=argparse.SUPPRESS)
     demo.add_argument("--report-dir", default="out", help="where to copy report.html (default: out/)")
+    demo.add_argument("--dry-run", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -115,7 +205,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "provision":
         return _provision()
     if args.command == "run":
-        return _run(args.district, Path(args.report_dir))
+        return _run(args.district, Path(args.report_dir), dry_run=args.dry_run)
+    if args.command == "invoke":
+        return _invoke(args)
+    if args.command == "status":
+        return _status(args.district, args.limit)
+    if args.command == "release":
+        return _release(args.district, args.run)
     return _demo(args)
 
 

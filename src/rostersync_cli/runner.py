@@ -15,6 +15,7 @@ from rostersync_cli.lambda_context import LocalLambdaContext
 from rostersync_cli.template import functions, load_handler, load_template
 
 Handler = Callable[[dict[str, Any], Any], Any]
+FAILED_STATUSES = frozenset({"failed", "skipped_locked", "skipped_stale"})
 
 
 @dataclass
@@ -28,7 +29,7 @@ class DistrictOutcome:
     def failed(self) -> bool:
         if self.fetch.get("status") != "complete":
             return True
-        return any(stage.get("status") == "failed" for stage in self.stages.values())
+        return any(stage.get("status") in FAILED_STATUSES for stage in self.stages.values())
 
 
 class PipelineRunner:
@@ -49,8 +50,8 @@ class PipelineRunner:
         )
         return self._handlers[logical_id](event, context)
 
-    def run(self, district_ids: list[str] | None = None) -> list[DistrictOutcome]:
-        """Fetch every (or the named) district, then hand each completed fetch to validate."""
+    def run(self, district_ids: list[str] | None = None, *, dry_run: bool = False) -> list[DistrictOutcome]:
+        """Fetch every (or the named) district; each completed fetch goes to validate, then import."""
         event: dict[str, Any] = {"district_ids": district_ids} if district_ids else {}
         fetched = self.invoke("FetchFunction", event)
         outcomes = []
@@ -59,6 +60,11 @@ class PipelineRunner:
                 district_id=result["district_id"], run_id=result["run_id"], fetch=result
             )
             if result["status"] == "complete":
-                outcome.stages["validate"] = self.invoke("ValidateFunction", result)
+                validated = self.invoke("ValidateFunction", result)
+                outcome.stages["validate"] = validated
+                if validated["status"] == "validated":
+                    outcome.stages["import"] = self.invoke(
+                        "ImportFunction", {**validated, "dry_run": dry_run}
+                    )
             outcomes.append(outcome)
         return outcomes

@@ -160,3 +160,56 @@ def test_validating_the_same_run_twice_gives_the_same_result(runner: PipelineRun
     second = runner.invoke("ValidateFunction", district)
 
     assert first == second
+
+
+def test_the_whole_chain_imports_then_an_unchanged_night_writes_nothing(runner: PipelineRunner) -> None:
+    [first] = runner.run([CLEAN.id])
+    [second] = runner.run([CLEAN.id])
+
+    imported, again = first.stages["import"], second.stages["import"]
+    assert imported["status"] == "succeeded"
+    assert imported["counts"]["STUDENT"]["created"] == CLEAN.students
+    assert again["status"] == "succeeded"
+    assert again["roster_writes"] == 0
+    assert again["counts"]["STUDENT"]["unchanged"] == CLEAN.students
+
+
+def test_import_event_replayed_returns_the_recorded_result(runner: PipelineRunner) -> None:
+    [outcome] = runner.run([CLEAN.id])
+    event = _event("import-district.json", district_id=CLEAN.id, run_id=outcome.run_id)
+
+    replay = runner.invoke("ImportFunction", event)
+
+    assert replay["replayed"] is True
+    assert replay["counts"] == outcome.stages["import"]["counts"]
+
+
+def test_a_dry_run_writes_no_roster_item(runner: PipelineRunner) -> None:
+    [outcome] = runner.run([CLEAN.id], dry_run=True)
+
+    assert outcome.stages["import"]["status"] == "dry_run"
+    table = boto3.resource("dynamodb").Table(get_settings().roster_table)
+    assert (
+        table.query(
+            KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": f"DISTRICT#{CLEAN.id}"}
+        )["Items"]
+        == []
+    )
+
+
+def test_an_empty_district_is_never_imported(runner: PipelineRunner, sandbox: CleverSandbox) -> None:
+    empty = DistrictSpec.empty("Penns Test SD", seed=8303, with_schools=1)
+    with CleverSandbox(SandboxConfig(districts=(empty,))) as other:
+        os_env = {"CLEVER_API_BASE": other.api_base, "CLEVER_OAUTH_BASE": other.oauth_base}
+        secret = {"client_id": other.client_id, "client_secret": other.client_secret}
+        boto3.client("secretsmanager").put_secret_value(
+            SecretId=get_settings().clever_secret_id, SecretString=json.dumps(secret)
+        )
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in os_env.items():
+                patch.setenv(name, value)
+            get_settings.cache_clear()
+            [outcome] = runner.run()
+
+    assert outcome.stages["validate"]["status"] == "rejected"
+    assert "import" not in outcome.stages

@@ -255,8 +255,11 @@ def test_raw_bucket_is_locked_down(template: dict[str, Any]) -> None:
     assert statement["Resource"] == ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]
 
 
-def test_fetch_runs_on_a_schedule(specs: dict[str, FunctionSpec]) -> None:
-    events = specs["FetchFunction"].events
+def test_the_nightly_schedule_starts_the_state_machine(
+    template: dict[str, Any], specs: dict[str, FunctionSpec]
+) -> None:
+    assert not specs["FetchFunction"].events  # the state machine invokes fetch, not the schedule
+    events = template["Resources"]["NightlyStateMachine"]["Properties"]["Events"]
     (event,) = events.values()
     assert event["Type"] == "ScheduleV2"
     assert event["Properties"]["ScheduleExpression"] == {"Ref": "ScheduleExpression"}

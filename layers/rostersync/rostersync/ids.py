@@ -7,6 +7,10 @@ from datetime import UTC, datetime
 
 
 def new_run_id(now: datetime | None = None) -> str:
-    """`20261128T020000Z-3f9a1c`: lexical order is chronological order."""
+    """`20261128T020000123456Z-3f9a1c`: lexical order is chronological order.
+
+    Microseconds matter: the import refuses a run older than the latest committed one, so two
+    runs started within one second must still sort in the order they started.
+    """
     moment = (now or datetime.now(UTC)).astimezone(UTC)
-    return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    return f"{moment:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(3)}"

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     clever_backoff_factor: float = Field(1.0, alias="CLEVER_BACKOFF_FACTOR")
     clever_max_rate_limit_wait: float = Field(65.0, alias="CLEVER_MAX_RATE_LIMIT_WAIT")
     clever_page_limit: int = Field(10000, alias="CLEVER_PAGE_LIMIT", ge=1, le=10000)
+    stage: str = Field("dev", alias="STAGE")
+    # Import safeguard: hold the archive set when a run would archive more than this share.
+    safeguard_archive_percent: float = Field(10.0, alias="SAFEGUARD_ARCHIVE_PERCENT", gt=0, le=100)
 
 
 @lru_cache(maxsize=1)

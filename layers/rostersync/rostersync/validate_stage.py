@@ -58,6 +58,7 @@ class ValidateResult(BaseModel):
     findings_key: str | None = None
     summary_key: str | None = None
     fetched: int = 0
+    fetched_by_type: dict[str, int] = Field(default_factory=dict)
     accepted: int = 0
     rejected: int = 0
     imported: dict[Kind, int] = Field(default_factory=dict)
@@ -86,9 +87,7 @@ class _S3Sink:
         self.rejected: set[str] = set()
 
     def accepted(self, kind: Kind, record: Record) -> None:
-        self._chunk.append(
-            {"kind": kind.value, "record": record.model_dump(mode="json", exclude_defaults=True)}
-        )
+        self._chunk.append({"kind": kind.value, "record": record.model_dump(mode="json", exclude_none=True)})
         if len(self._chunk) >= ACCEPTED_CHUNK:
             self.flush()
 
@@ -174,6 +173,7 @@ def _result(
         findings_key=f"{reports}findings.csv",
         summary_key=f"{reports}summary.json",
         fetched=sum(c.fetched for c in summary.records.values()),
+        fetched_by_type={record_type: c.fetched for record_type, c in summary.records.items()},
         accepted=sum(c.accepted for c in summary.records.values()),
         rejected=summary.rejected_total,
         imported=dict(summary.imported),
@@ -192,6 +192,10 @@ def accepted_records(store: PageStore, result: ValidateResult) -> Callable[[], I
                 yield Kind(item["kind"]), _RECORD.validate_python(item["record"])
 
     return records
+
+
+def load_result(store: PageStore, district_id: str, run_id: str) -> ValidateResult:
+    return ValidateResult.model_validate(store.get_json(result_key(district_id, run_id)))
 
 
 def rejected_ids(store: PageStore, result: ValidateResult) -> set[str]:

@@ -25,6 +25,7 @@ class RunStatus(StrEnum):
     FAILED = "failed"  # stopped part way; the next run completes it
     SKIPPED_LOCKED = "skipped_locked"  # another run of the district holds the lease
     SKIPPED_STALE = "skipped_stale"  # a newer run already started for the district
+    SKIPPED = "skipped"  # validate did not accept the district (e.g. district.empty): nothing to import
 
 
 FINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.HELD})

@@ -5,25 +5,22 @@ The only module of `importing` that touches boto3 (through the adapters).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection, Mapping
 from typing import Any
 
 from rostersync.adapters.page_store import S3PageStore
 from rostersync.adapters.roster_table import DynamoRosterTable
 from rostersync.importing.holds import PageStoreHoldStore
-from rostersync.importing.runs import ImportResult
-from rostersync.importing.safeguard import DEFAULT_ARCHIVE_PERCENT, SafeguardThresholds
+from rostersync.importing.runs import ImportResult, RunStatus
+from rostersync.importing.safeguard import SafeguardThresholds
 from rostersync.importing.service import Accepted, ReleaseResult, import_district, latest_runs, release_hold
 from rostersync.settings import Settings, get_settings
+from rostersync.validate_stage import ValidateStatus, accepted_records, load_result, rejected_ids
 
 
 def default_thresholds(settings: Settings) -> SafeguardThresholds:
     """SAFEGUARD_ARCHIVE_PERCENT (template parameter SafeguardArchivePercent), default 10."""
-    value: Any = getattr(settings, "safeguard_archive_percent", None)
-    if value is None:
-        value = os.environ.get("SAFEGUARD_ARCHIVE_PERCENT") or DEFAULT_ARCHIVE_PERCENT
-    return SafeguardThresholds(archive_percent=float(value))
+    return SafeguardThresholds(archive_percent=settings.safeguard_archive_percent)
 
 
 def roster_table(settings: Settings | None = None, client: Any | None = None) -> DynamoRosterTable:
@@ -56,6 +53,32 @@ def run_import(
         dry_run=dry_run,
         thresholds=default_thresholds(settings),
         fetched=fetched,
+    )
+
+
+def import_run(
+    district_id: str, run_id: str, *, dry_run: bool = False, settings: Settings | None = None
+) -> ImportResult:
+    """Import a validated run, read back from RAW_BUCKET; a run validate did not accept is skipped."""
+    settings = settings or get_settings()
+    store = S3PageStore(settings.raw_bucket)
+    validated = load_result(store, district_id, run_id)
+    if validated.status is not ValidateStatus.VALIDATED:
+        return ImportResult(
+            district_id=district_id,
+            run_id=run_id,
+            status=RunStatus.SKIPPED,
+            error=validated.reason,
+            dry_run=dry_run,
+        )
+    return run_import(
+        district_id,
+        run_id,
+        accepted_records(store, validated),
+        rejected_ids(store, validated),
+        dry_run=dry_run,
+        fetched=validated.fetched_by_type,
+        settings=settings,
     )
 
 
