@@ -106,6 +106,9 @@ class DistrictSpec:
     # sections (a deterministic choice per N) change one field the product uses; ids stay.
     revision: int = 0
     changed_percent: float = 1.0
+    # The first N students get names from generator.EXOTIC_NAMES (cycled): right-to-left scripts,
+    # emoji, combining marks, markup, formula-looking and very long strings.
+    exotic_names: int = 0
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -199,6 +202,7 @@ class Faults:
     empty_trailing_page: bool = False  # last page links `next` to an empty page
     off_host_next: bool = False  # `next` links are absolute URLs on trap_base
     repeat_cursor: bool = False  # `next` repeats the cursor of the request (from the 2nd page on)
+    duplicate_across_pages: bool = False  # every page after the first repeats the previous page's last record
 
     garbage_200: int = 0  # next K matching requests: 200 with a body violating the contract
     garbage_mode: str = "no_data"  # "no_data" -> {"links": []}; "no_id" -> records without "id"

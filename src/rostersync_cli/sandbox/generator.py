@@ -147,6 +147,20 @@ TERM_DATES = (
 )
 
 _FIRST_ASCII = tuple(_ascii(n) for n in FIRST_NAMES)
+
+# DistrictSpec.exotic_names: (first, last) pairs real rosters contain and naive code breaks on.
+EXOTIC_NAMES: tuple[tuple[str, str], ...] = (
+    ("مريم", "الحسيني"),  # Arabic, right to left
+    ("נועה", "כהן-לוי"),  # Hebrew, right to left
+    ("Zoë 🦄", "Nguyễn 👩🏽\u200d💻"),  # emoji, a skin tone and a zero-width joiner sequence
+    ("Jose\u0301", "Ame\u0301lie\u0308"),  # combining marks (NFD: must not be normalized)
+    ("Ali\u202eevil\u202c", "\u200fMansour"),  # bidi override and a right-to-left mark
+    ("<script>alert(1)</script>", "O'Brien & <b>Sons</b>"),  # markup
+    ('=HYPERLINK("http://x")', "@SUM(1)"),  # spreadsheet formulas
+    ("Ŵ" * 2048, "Long" + "ñ" * 4000),  # very long strings (multi-byte)
+    ("名前", "山田 太郎"),  # CJK
+    ("\U0001d4d0\U0001d4f5\U0001d4f2", "Ō\u0332"),  # astral-plane letters, combining underline
+)
 _LAST_ASCII = tuple(_ascii(n) for n in LAST_NAMES)
 
 SCOPES = (
@@ -563,6 +577,9 @@ class DistrictData:
             "last_modified": _timestamp(h2 >> 30),
             "roles": {"student": role},
         }
+        if i < self.spec.exotic_names:
+            first, last = EXOTIC_NAMES[i % len(EXOTIC_NAMES)]
+            rec["name"] = {"first": first, "middle": rec["name"]["middle"], "last": last}
         if self.changed(KIND_STUDENT, i):
             rec["email"] = (
                 f"{_FIRST_ASCII[fi][:1]}{_LAST_ASCII[li]}{sis}.r{self.spec.revision}@students.{self.domain}"

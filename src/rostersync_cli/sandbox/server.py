@@ -425,6 +425,8 @@ class CleverSandbox:
             return _json(400, {"message": "limit must be positive"})
         cursor = query.get("starting_after") or None
         start = listing.position_after(cursor)
+        if cursor and self.faults.duplicate_across_pages:
+            start = max(0, start - 1)  # the previous page's last record, served again
         items = page_items(listing, start, limit)
         target = path + ("?" + urlencode(query) if query else "")
         links: list[dict[str, str]] = [{"rel": "self", "uri": target}]

@@ -144,6 +144,30 @@ def district_disconnected(district_id: str, reason: str, *, district_name: str |
     )
 
 
+def import_locked(district_id: str, run_id: str, *, district_name: str | None = None) -> Alert:
+    """The import was refused: another run of the district holds its lease (or a dead one still did)."""
+    body = [
+        *_header(district_id, district_name, run_id),
+        "Tonight's roster import did not run for this district: another import run of the same district",
+        "held its lock. Either two runs overlapped (a manual run during the nightly one), or an earlier",
+        "attempt tonight stopped part way (for example a Lambda timeout) and its lock had not expired yet.",
+        "Smart Futures keeps the roster as it was; nothing was deleted. The next nightly sync finishes",
+        "any work a stopped run left.",
+        "",
+        "What to do",
+        "  Nothing, if tomorrow's sync succeeds. If this e-mail comes two nights in a row, send it to the",
+        "  RosterSync engineers: the run id finds the logs.",
+        "",
+        SIGNATURE,
+    ]
+    return Alert(
+        EventType.SYNC_FAILED,
+        district_id,
+        subject(district_id, district_name, "roster import skipped (locked)"),
+        "\n".join(body) + "\n",
+    )
+
+
 def deletions_held(
     district_id: str,
     run_id: str,

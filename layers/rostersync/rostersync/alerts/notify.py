@@ -38,7 +38,7 @@ from rostersync.alerts.state import (
     save_known_districts,
 )
 from rostersync.errors import StorageError
-from rostersync.importing.runs import ImportResult
+from rostersync.importing.runs import ImportResult, RunStatus
 from rostersync.manifest import FailureKind, ManifestStatus, Resource
 from rostersync.observability import logger, metrics
 from rostersync.sources import load_manifest
@@ -156,8 +156,14 @@ def notify_validation(
 def notify_import(
     result: ImportResult, publisher: AlertPublisher, *, threshold_percent: float
 ) -> AlertOutcome:
-    """Publish `deletions_held` when the safeguard held tonight's archive set (not again on a replay)."""
+    """Publish `deletions_held` when the safeguard held tonight's archive set (not again on a replay),
+    and `sync_failed` when the district's lease refused the run (`skipped_locked`): the run returns
+    normally, so nothing else (not the state machine's Catch) would tell anyone the district was
+    not imported, e.g. when Step Functions retries an import whose invocation timed out."""
     outcome = AlertOutcome()
+    if result.status is RunStatus.SKIPPED_LOCKED:
+        _send(publisher, messages.import_locked(result.district_id, result.run_id), outcome)
+        return outcome
     if not result.held or result.replayed:
         return outcome
     would_archive = {kind: counts.held for kind, counts in result.counts.items() if counts.held}

@@ -1,0 +1,299 @@
+"""The fault-injection suite's world: the sandbox, the embedded AWS, the handlers, an alert inbox.
+
+`FaultWorld.night()` runs one night the way the nightly state machine does, per district:
+Fetch -> (complete?) Validate -> (validated?) Import, and when a stage *raises* it publishes the
+state machine's `NotifyDistrictFailed` message (statemachine/nightly.asl.json) instead of
+stopping the test: in AWS that Catch is what alerts for a stage that failed after its retries.
+Stage results that say "failed" are alerted by the handlers themselves, which is what the
+invariants check.
+
+AWS faults moto cannot produce are injected at the botocore layer (`AwsFaults`: handlers on the
+default session's `before-parameter-build` events, so the adapters' own error handling runs) or by
+wrapping the roster table adapter.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from rostersync.adapters.page_store import S3PageStore
+from rostersync.settings import get_settings
+from rostersync_cli import runner as runner_module
+from rostersync_cli.provision import provision
+from rostersync_cli.runner import DistrictOutcome, PipelineRunner
+from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
+from rostersync_cli.template import load_template
+from tests.integration.alert_inbox import AlertInbox, ReceivedAlert
+from tests.integration.invariants import Roster, snapshot
+
+
+@dataclass
+class Night:
+    """One night's outcomes, the alerts it published and the exceptions its stages raised."""
+
+    outcomes: list[DistrictOutcome]
+    alerts: list[ReceivedAlert]
+    errors: dict[str, BaseException] = field(default_factory=dict)  # district id -> stage exception
+
+    def outcome(self, district_id: str) -> DistrictOutcome:
+        return next(o for o in self.outcomes if o.district_id == district_id)
+
+    def alerts_for(self, district_id: str) -> list[ReceivedAlert]:
+        return [a for a in self.alerts if a.attributes.get("district_id") == district_id]
+
+
+@cache
+def _parsed_template() -> dict[str, Any]:
+    return load_template()
+
+
+def _template(path: Any = None) -> dict[str, Any]:
+    """template.yaml parsed once per session (a deep copy each time: callers may not share it)."""
+    assert path is None
+    return copy.deepcopy(_parsed_template())
+
+
+class LambdaTimeout(BaseException):
+    """The invocation was killed: no `except Exception` cleanup runs (as when Lambda times out)."""
+
+
+class FaultWorld:
+    def __init__(
+        self, sandbox: CleverSandbox, monkeypatch: pytest.MonkeyPatch, aws: AwsFaults, stack: ExitStack
+    ) -> None:
+        self.sandbox = sandbox
+        self.monkeypatch = monkeypatch
+        self.aws = aws
+        self._stack = stack
+        self.use_sandbox(sandbox)
+        monkeypatch.setattr(runner_module, "load_template", _template)  # parsed once per session
+        resources = provision(
+            clever_credentials={"client_id": sandbox.client_id, "client_secret": sandbox.client_secret},
+            template=_template(),
+        )
+        for name, value in resources.environment().items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        self.runner = PipelineRunner()
+        self.inbox = AlertInbox(get_settings().alert_topic_arn)
+        self.nights: list[Night] = []
+
+    # ------------------------------------------------------------------ environment
+
+    def use_sandbox(self, sandbox: CleverSandbox) -> None:
+        """Point the fetch stage at `sandbox` (same client credentials: the sandbox default)."""
+        self.sandbox = sandbox
+        self.monkeypatch.setenv("CLEVER_API_BASE", sandbox.api_base)
+        self.monkeypatch.setenv("CLEVER_OAUTH_BASE", sandbox.oauth_base)
+        get_settings.cache_clear()
+
+    def serve(self, *districts: DistrictSpec) -> CleverSandbox:
+        """Tomorrow's Clever: a new sandbox serving these districts (e.g. a revision), used from now on."""
+        sandbox = self._stack.enter_context(CleverSandbox(SandboxConfig(districts=districts)))
+        self.use_sandbox(sandbox)
+        return sandbox
+
+    def setenv(self, name: str, value: str) -> None:
+        self.monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    @property
+    def store(self) -> S3PageStore:
+        return S3PageStore(get_settings().raw_bucket)
+
+    @property
+    def table_name(self) -> str:
+        return get_settings().roster_table
+
+    # ------------------------------------------------------------------------ nights
+
+    def night(self, district_ids: list[str], *, run_id: str | None = None) -> Night:
+        """One night for the named districts, stage by stage, as the state machine runs it."""
+        event: dict[str, Any] = {"district_ids": district_ids}
+        if run_id:
+            event["run_id"] = run_id
+        night = Night(outcomes=[], alerts=[])
+        try:
+            fetched = self.runner.invoke("FetchFunction", event)
+        except (Exception, LambdaTimeout) as exc:  # the fetch invocation failed as a whole
+            for district_id in district_ids:
+                night.errors[district_id] = exc
+                night.outcomes.append(
+                    DistrictOutcome(
+                        district_id, run_id or "", {"status": "error", "error": type(exc).__name__}
+                    )
+                )
+                notify_district_failed(district_id, run_id or "", type(exc).__name__)
+            fetched = {"districts": []}
+        for result in fetched["districts"]:
+            outcome = DistrictOutcome(
+                district_id=result["district_id"], run_id=result["run_id"], fetch=result
+            )
+            night.outcomes.append(outcome)
+            if result["status"] != "complete":
+                continue
+            try:
+                validated = self.runner.invoke("ValidateFunction", result)
+                outcome.stages["validate"] = validated
+                if validated["status"] == "validated":
+                    outcome.stages["import"] = self.runner.invoke("ImportFunction", validated)
+            except (Exception, LambdaTimeout) as exc:  # the state machine's Catch -> NotifyDistrictFailed
+                night.errors[outcome.district_id] = exc
+                outcome.stages["error"] = {"status": "failed", "error": type(exc).__name__}
+                notify_district_failed(outcome.district_id, outcome.run_id, type(exc).__name__)
+        night.alerts = self.inbox.receive()
+        self.nights.append(night)
+        return night
+
+    def clean_night(self, district_id: str) -> tuple[Night, Roster]:
+        """A night without faults; returns it and the roster it left (the baseline)."""
+        night = self.night([district_id])
+        outcome = night.outcome(district_id)
+        assert not outcome.failed, outcome
+        assert outcome.stages["import"]["status"] == "succeeded", outcome.stages
+        return night, snapshot(self.table_name, district_id)
+
+    def import_event(self, district_id: str, run_id: str) -> dict[str, Any]:
+        return {"district_id": district_id, "run_id": run_id}
+
+    def fetch_and_validate(self, district_id: str, run_id: str | None = None) -> dict[str, Any]:
+        """Fetch and validate one district (no import); returns validate's result."""
+        event: dict[str, Any] = {"district_ids": [district_id]}
+        if run_id:
+            event["run_id"] = run_id
+        [fetched] = self.runner.invoke("FetchFunction", event)["districts"]
+        assert fetched["status"] == "complete", fetched
+        validated: dict[str, Any] = self.runner.invoke("ValidateFunction", fetched)
+        assert validated["status"] == "validated", validated
+        return validated
+
+    def expire_lease(self, district_id: str) -> None:
+        """Time passes: the lease of a dead invocation (20 minutes) has expired by the next night."""
+        boto3.client("dynamodb").update_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": f"LEASE#{district_id}"}, "sk": {"S": "LEASE"}},
+            UpdateExpression="SET lease_expires = :past",
+            ExpressionAttributeValues={":past": {"N": "1"}},
+        )
+
+    # --------------------------------------------------------------------- reference
+
+    def reference_roster(self, district_id: str, run_ids: list[str]) -> Roster:
+        """The roster a clean import of these validated runs, in order, gives in a fresh table."""
+        ddb = boto3.client("dynamodb")
+        main = self.table_name
+        described = ddb.describe_table(TableName=main)["Table"]
+        fresh = f"{main}-ref{len(self.nights)}"
+        ddb.create_table(
+            TableName=fresh,
+            KeySchema=described["KeySchema"],
+            AttributeDefinitions=described["AttributeDefinitions"],
+            BillingMode="PAY_PER_REQUEST",
+            GlobalSecondaryIndexes=[
+                {"IndexName": g["IndexName"], "KeySchema": g["KeySchema"], "Projection": g["Projection"]}
+                for g in described.get("GlobalSecondaryIndexes", [])
+            ],
+        )
+        self.setenv("ROSTER_TABLE", fresh)
+        try:
+            for run_id in run_ids:
+                result = self.runner.invoke("ImportFunction", self.import_event(district_id, run_id))
+                assert result["status"] == "succeeded", result
+            return snapshot(fresh, district_id)
+        finally:
+            self.setenv("ROSTER_TABLE", main)
+            self.inbox.receive()  # the reference imports' alerts are not the scenario's
+
+
+def notify_district_failed(district_id: str, run_id: str, error: str) -> None:
+    """What nightly.asl.json's NotifyDistrictFailed state publishes (same subject and attributes)."""
+    boto3.client("sns").publish(
+        TopicArn=get_settings().alert_topic_arn,
+        Subject="RosterSync: a district's nightly sync step failed",
+        Message=(
+            f"The nightly RosterSync step failed for Clever district {district_id} (run {run_id}) "
+            f"after its retries. Error: {error}."
+        ),
+        MessageAttributes={
+            "event_type": {"DataType": "String", "StringValue": "sync_failed"},
+            "district_id": {"DataType": "String", "StringValue": district_id},
+        },
+    )
+
+
+@contextmanager
+def fault_world(config: SandboxConfig, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultWorld]:
+    with ExitStack() as stack:
+        sandbox = stack.enter_context(CleverSandbox(config))
+        aws = stack.enter_context(AwsFaults())
+        yield FaultWorld(sandbox, monkeypatch, aws, stack)
+
+
+# ---------------------------------------------------------------------------- AWS faults
+
+
+def client_error(code: str, operation: str, message: str = "injected fault") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+Predicate = Callable[[dict[str, Any]], bool]
+
+
+@dataclass
+class _Rule:
+    event: str
+    error: Callable[[], BaseException]
+    times: int
+    when: Predicate
+    fired: int = 0
+
+
+class AwsFaults:
+    """Makes botocore calls of the default session fail on demand (before they are sent).
+
+    `fail("s3", "PutObject", client_error(...), times=1, when=lambda params: ...)`: the next
+    `times` matching calls (`params`: the call's API parameters) raise the error from inside the
+    client, as a service error would. Clients created after `__enter__` see the rules.
+    """
+
+    def __init__(self) -> None:
+        self._rules: list[_Rule] = []
+        self._session = boto3._get_default_session()
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def fail(
+        self,
+        service: str,
+        operation: str,
+        error: BaseException | Callable[[], BaseException],
+        *,
+        times: int = 1,
+        when: Predicate = lambda params: True,
+    ) -> _Rule:
+        make = error if callable(error) and not isinstance(error, BaseException) else (lambda: error)
+        rule = _Rule(f"before-parameter-build.{service}.{operation}", make, times, when)  # type: ignore[arg-type]
+        self._rules.append(rule)
+        return rule
+
+    def _handler(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
+        for rule in self._rules:
+            if rule.event == event_name and rule.fired < rule.times and rule.when(params):
+                rule.fired += 1
+                raise rule.error()
+
+    def __enter__(self) -> AwsFaults:
+        self._session.events.register("before-parameter-build", self._handler, unique_id="fault-world")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._session.events.unregister("before-parameter-build", unique_id="fault-world")
+        self._rules.clear()

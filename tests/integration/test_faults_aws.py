@@ -1,0 +1,276 @@
+"""AWS faults moto cannot produce on its own, injected into botocore calls or the roster adapter.
+
+Each test imports a clean night first. Import-side faults need a night that writes, so the
+faulty night serves the district's revision 1 (about half its students, teachers and sections
+changed); "the clean roster" is then what importing the same validated runs into a fresh table
+without faults gives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import boto3
+import pytest
+
+from rostersync.adapters.roster_table import DynamoRosterTable
+from rostersync.ids import new_run_id
+from rostersync.importing import wiring
+from rostersync_cli.sandbox import DistrictSpec, Gaps, SandboxConfig
+from tests.integration.fault_world import FaultWorld, LambdaTimeout, client_error, fault_world
+from tests.integration.invariants import (
+    assert_completed_identically,
+    assert_failed_cleanly,
+    assert_same_roster,
+    check_invariants,
+    snapshot,
+)
+
+DISTRICT = DistrictSpec(
+    "Tioga Faults SD",
+    seed=9303,
+    schools=2,
+    students=24,
+    teachers=2,
+    counselors=0,
+    admins=1,
+    other_staff=1,
+    sections=2,
+    terms=1,
+    courses=1,
+    gaps=Gaps(missing_student_state_id=1),
+)
+REVISED = dataclasses.replace(DISTRICT, revision=1, changed_percent=50.0)
+
+
+@pytest.fixture
+def world(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultWorld]:
+    monkeypatch.setenv("CLEVER_PAGE_LIMIT", "12")
+    with fault_world(SandboxConfig(districts=(DISTRICT,)), monkeypatch) as w:
+        yield w
+
+
+def _tomorrow_changes(world: FaultWorld) -> None:
+    world.serve(REVISED)
+
+
+# --- S3 ----------------------------------------------------------------------------------------
+
+
+def test_an_s3_put_failure_during_fetch_fails_the_district_cleanly_and_the_next_night_completes(
+    world: FaultWorld,
+) -> None:
+    _, baseline = world.clean_night(DISTRICT.id)
+    world.aws.fail(
+        "s3", "PutObject", client_error("InternalError", "PutObject"), when=lambda p: "/students/" in p["Key"]
+    )
+
+    night = world.night([DISTRICT.id])
+
+    assert_failed_cleanly(world, night, baseline)
+    assert night.outcome(DISTRICT.id).fetch["failure"]["kind"] == "storage_error"
+    assert_completed_identically(world, world.night([DISTRICT.id]), baseline)
+
+
+def test_when_s3_fails_for_the_manifest_too_the_invocation_fails_and_alerts(world: FaultWorld) -> None:
+    _, baseline = world.clean_night(DISTRICT.id)
+
+    rule = world.aws.fail("s3", "PutObject", client_error("ServiceUnavailable", "PutObject"), times=1000)
+
+    night = world.night([DISTRICT.id])
+
+    assert_failed_cleanly(world, night, baseline)
+    assert type(night.errors[DISTRICT.id]).__name__ == "StorageError"
+    rule.times = 0  # S3 is back
+    assert_completed_identically(world, world.night([DISTRICT.id]), baseline)
+
+
+# --- DynamoDB ----------------------------------------------------------------------------------
+
+
+class _Unprocessed:
+    """A DynamoDB client that leaves the second half of each of the first `times` batches unprocessed."""
+
+    def __init__(self, client: Any, times: int) -> None:
+        self._client = client
+        self.left = times
+        self.unprocessed = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        if self.left <= 0:
+            return dict(self._client.batch_write_item(RequestItems=RequestItems))
+        self.left -= 1
+        [(table, requests)] = RequestItems.items()
+        keep, leave = requests[: len(requests) // 2], requests[len(requests) // 2 :]
+        if keep:
+            self._client.batch_write_item(RequestItems={table: keep})
+        self.unprocessed += len(leave)
+        return {"UnprocessedItems": {table: leave} if leave else {}}
+
+
+def test_dynamodb_throttling_and_unprocessed_items_during_import_complete_with_the_clean_roster(
+    world: FaultWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    baseline_night, baseline = world.clean_night(DISTRICT.id)
+    _tomorrow_changes(world)
+    throttled = client_error("ProvisionedThroughputExceededException", "BatchWriteItem")
+    rules = [
+        world.aws.fail("dynamodb", "BatchWriteItem", throttled, times=3),
+        world.aws.fail("dynamodb", "Query", client_error("ThrottlingException", "Query"), times=2),
+        world.aws.fail("dynamodb", "UpdateItem", client_error("RequestLimitExceeded", "UpdateItem"), times=1),
+    ]
+    flaky = _Unprocessed(boto3.client("dynamodb"), times=4)
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            wiring,
+            "roster_table",
+            lambda settings=None, client=None: DynamoRosterTable(world.table_name, flaky),
+        )
+        night = world.night([DISTRICT.id])
+
+    assert all(rule.fired == rule.times for rule in rules)
+    assert flaky.unprocessed > 0
+    after = check_invariants(world, night, baseline, same_content=False)
+    assert night.outcome(DISTRICT.id).stages["import"]["status"] == "succeeded"
+    runs = [baseline_night.outcome(DISTRICT.id).run_id, night.outcome(DISTRICT.id).run_id]
+    assert_same_roster(after, world.reference_roster(DISTRICT.id, runs))
+
+
+def test_a_concurrent_run_is_refused_by_the_lease_and_does_no_damage(
+    world: FaultWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, baseline = world.clean_night(DISTRICT.id)
+    older = world.fetch_and_validate(DISTRICT.id)
+    first = world.fetch_and_validate(DISTRICT.id)
+    second = world.fetch_and_validate(DISTRICT.id)
+    concurrent: dict[str, Any] = {}
+    existing = DynamoRosterTable.existing
+
+    def existing_while_another_run_starts(self: DynamoRosterTable, district_id: str) -> Iterator[Any]:
+        if not concurrent:  # the first run holds the lease now: the second one starts meanwhile
+            concurrent["second"] = world.runner.invoke("ImportFunction", second)
+        return existing(self, district_id)
+
+    monkeypatch.setattr(DynamoRosterTable, "existing", existing_while_another_run_starts)
+    result = world.runner.invoke("ImportFunction", first)
+    monkeypatch.setattr(DynamoRosterTable, "existing", existing)
+
+    assert result["status"] == "succeeded"
+    assert concurrent["second"]["status"] == "skipped_locked"
+    assert snapshot(world.table_name, DISTRICT.id).content() == baseline.content()
+    # The refused run can run once the first is done; an older run never can (it is stale).
+    assert world.runner.invoke("ImportFunction", second)["status"] == "succeeded"
+    assert world.runner.invoke("ImportFunction", older)["status"] == "skipped_stale"
+    assert_same_roster(snapshot(world.table_name, DISTRICT.id), baseline)
+    alerts = {(a.event_type, a.district_id) for a in world.inbox.receive()}
+    assert ("sync_failed", DISTRICT.id) in alerts, "a run the lease refused is announced"
+
+
+def _die_after(monkeypatch: pytest.MonkeyPatch, items: int) -> dict[str, int]:
+    """The import invocation dies (Lambda timeout) after writing `items` roster items."""
+    written = {"items": 0}
+    write = DynamoRosterTable.write
+
+    def write_then_die(
+        self: DynamoRosterTable, puts: Sequence[dict[str, Any]], deletes: Sequence[Any]
+    ) -> int:
+        roster = [p for p in puts if str(p["pk"]).startswith("DISTRICT#")]
+        if not roster:
+            return write(self, puts, deletes)
+        room = items - written["items"]
+        if room >= len(roster):
+            written["items"] += len(roster)
+            return write(self, puts, deletes)
+        write(self, roster[:room], [])
+        written["items"] += room
+        raise LambdaTimeout("Task timed out after 900.00 seconds")
+
+    monkeypatch.setattr(DynamoRosterTable, "write", write_then_die)
+    return written
+
+
+def test_a_lambda_timeout_in_the_middle_of_import_then_the_next_night_gives_the_clean_roster(
+    world: FaultWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    baseline_night, baseline = world.clean_night(DISTRICT.id)
+    _tomorrow_changes(world)
+    with monkeypatch.context() as patch:
+        written = _die_after(patch, items=7)
+        died = world.night([DISTRICT.id])
+    assert isinstance(died.errors[DISTRICT.id], LambdaTimeout) and written["items"] == 7
+    partial = check_invariants(world, died, baseline, same_content=False)
+    assert partial.content() != baseline.content(), "the dead run wrote part of its changes"
+
+    # The state machine retries the import at once: the dead invocation's lease still stands.
+    dead_run = died.outcome(DISTRICT.id).stages["validate"]
+    retried = world.runner.invoke("ImportFunction", dead_run)
+    assert retried["status"] == "skipped_locked"
+    assert ("sync_failed", DISTRICT.id) in {(a.event_type, a.district_id) for a in world.inbox.receive()}
+
+    world.expire_lease(DISTRICT.id)  # the next night: the 20-minute lease is long gone
+    resumed = world.night([DISTRICT.id])
+    after = check_invariants(world, resumed, baseline, same_content=False)
+    counts = resumed.outcome(DISTRICT.id).stages["import"]["counts"]
+    assert sum(c["repaired"] for c in counts.values()) >= 7
+    runs = [baseline_night.outcome(DISTRICT.id).run_id, resumed.outcome(DISTRICT.id).run_id]
+    assert_same_roster(after, world.reference_roster(DISTRICT.id, runs))
+
+
+def test_each_stage_event_delivered_twice_gives_the_same_result_and_no_double_writes(
+    world: FaultWorld,
+) -> None:
+    baseline_night, baseline = world.clean_night(DISTRICT.id)
+    _tomorrow_changes(world)
+    run_id = new_run_id()
+    event = {"district_ids": [DISTRICT.id], "run_id": run_id}
+
+    fetched = [world.runner.invoke("FetchFunction", event) for _ in range(2)]
+    assert fetched[0] == fetched[1]
+    [district] = fetched[0]["districts"]
+    validated = [world.runner.invoke("ValidateFunction", district) for _ in range(2)]
+    assert validated[0] == validated[1]
+    first = world.runner.invoke("ImportFunction", validated[0])
+    after_first = snapshot(world.table_name, DISTRICT.id)
+    second = world.runner.invoke("ImportFunction", validated[1])
+    after_second = snapshot(world.table_name, DISTRICT.id)
+
+    assert first["status"] == "succeeded" and first["roster_writes"] > 0
+    assert second["replayed"] is True and second["counts"] == first["counts"]
+    assert after_second.items == after_first.items, "the second delivery wrote nothing"
+    kinds = [a.event_type for a in world.inbox.receive()]
+    assert len(kinds) == len(set(kinds)), f"an alert was sent twice: {kinds}"
+    check_invariants(world, world.nights[-1], baseline, same_content=False)
+    runs = [baseline_night.outcome(DISTRICT.id).run_id, run_id]
+    assert_same_roster(after_second, world.reference_roster(DISTRICT.id, runs))
+
+
+# --- SNS ---------------------------------------------------------------------------------------
+
+SHRUNK = dataclasses.replace(DISTRICT, students=12)  # half the students gone: the safeguard holds
+
+
+def test_an_sns_publish_failure_fails_neither_validate_nor_import_and_the_alert_comes_next_night(
+    world: FaultWorld,
+) -> None:
+    _, baseline = world.clean_night(DISTRICT.id)
+    world.serve(SHRUNK)
+    rule = world.aws.fail("sns", "Publish", client_error("InternalError", "Publish"), times=1000)
+
+    night = world.night([DISTRICT.id])
+
+    stages = night.outcome(DISTRICT.id).stages
+    assert stages["validate"]["status"] == "validated"
+    assert stages["import"]["status"] == "held"  # deletions_held could not be published
+    assert rule.fired >= 1 and night.alerts == []
+    check_invariants(world, night, baseline, same_content=False)
+    assert snapshot(world.table_name, DISTRICT.id).active >= baseline.active
+
+    rule.times = 0  # SNS is back
+    again = world.night([DISTRICT.id])
+    kinds = {a.event_type for a in again.alerts}
+    assert "deletions_held" in kinds

@@ -1,0 +1,43 @@
+"""Bugs the fault-injection suite (tests/integration/test_faults_*.py) found, pinned at unit level."""
+
+from __future__ import annotations
+
+from rostersync.alerts import EventType, notify_import
+from rostersync.alerts.model import Alert
+from rostersync.importing.runs import ImportResult, RunStatus
+
+DISTRICT = "5f1a2b3c4d5e6f7a8b9c0d1e"
+RUN = "20261128T070000Z-3f9a1c"
+
+
+class _Publisher:
+    def __init__(self) -> None:
+        self.sent: list[Alert] = []
+
+    def publish(self, alert: Alert) -> bool:
+        self.sent.append(alert)
+        return True
+
+
+def test_bug_an_import_refused_by_the_lease_was_silent() -> None:
+    """A Lambda timeout mid-import leaves the district's lease held for 20 minutes; the state
+    machine's retry of the same import then returned `skipped_locked` *normally*, so its Catch
+    never fired and nobody was told the district was not imported that night."""
+    publisher = _Publisher()
+    result = ImportResult(district_id=DISTRICT, run_id=RUN, status=RunStatus.SKIPPED_LOCKED)
+
+    outcome = notify_import(result, publisher, threshold_percent=10)
+
+    [alert] = publisher.sent
+    assert alert.event_type is EventType.SYNC_FAILED
+    assert alert.district_id == DISTRICT and RUN in alert.body
+    assert outcome.published == [f"sync_failed:{DISTRICT}"]
+
+
+def test_a_stale_or_successful_import_sends_no_failure_alert() -> None:
+    for status in (RunStatus.SKIPPED_STALE, RunStatus.SUCCEEDED, RunStatus.SKIPPED):
+        publisher = _Publisher()
+        notify_import(
+            ImportResult(district_id=DISTRICT, run_id=RUN, status=status), publisher, threshold_percent=10
+        )
+        assert publisher.sent == [], status
