@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON313 ?= $(shell command -v python3.13 2>/dev/null)
 
-.PHONY: demo test lint typecheck build clean bench
+.PHONY: demo test lint typecheck build clean bench checkov
 
 $(VENV)/.installed: pyproject.toml
 	@if [ ! -x $(PY) ]; then \
@@ -44,3 +44,7 @@ build: .tools/.installed $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+# checkov lives in its own throwaway environment (see scripts/checkov.sh).
+checkov:
+	bash scripts/checkov.sh

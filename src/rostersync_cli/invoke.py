@@ -18,7 +18,7 @@ from typing import Any
 
 from rostersync.settings import Settings, get_settings
 from rostersync_cli.lambda_context import LocalLambdaContext
-from rostersync_cli.provision import BUCKET_ID, SECRET_ID, TABLE_ID, TOPIC_ID
+from rostersync_cli.provision import BUCKET_ID, SECRET_ID, TABLE_ID, TOPIC_ID, report_link_names
 from rostersync_cli.template import (
     FunctionSpec,
     TemplateError,
@@ -49,6 +49,7 @@ def names_from_settings(
         SECRET_ID: settings.clever_secret_id,
         f"{SECRET_ID}.Id": settings.clever_secret_id,
     }
+    names |= report_link_names(settings)
     for parameter, field in PARAMETERS_FROM_SETTINGS.items():
         names[parameter] = str(getattr(settings, field))
     return names

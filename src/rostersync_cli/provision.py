@@ -31,6 +31,10 @@ BUCKET_ID = "RawBucket"
 TABLE_ID = "RosterTable"
 TOPIC_ID = "AlertTopic"
 SECRET_ID = "CleverSecret"  # noqa: S105 - a logical id, not a secret
+REPORT_LINK_SECRET = "ReportLinkKeySecret"  # noqa: S105 - a logical id, not a secret
+REPORT_LINK_URL_ATT = "ReportLinkFunctionUrl.FunctionUrl"
+TOPIC_KEY_ID = "AlertTopicKey"
+LOCAL_TOPIC_KEY = "alias/aws/sns"
 
 _NOT_IMPLEMENTED_CODES = {"NotImplemented", "NotImplementedException", "InternalError", "500"}
 
@@ -54,6 +58,9 @@ class ProvisionedResources:
     tables: dict[str, str] = field(default_factory=dict)
     # Template settings the endpoint did not accept (moto lacking an API); informational.
     skipped: list[str] = field(default_factory=list)
+    # Not provisioned locally (see report_link_names): empty URL = S3 presigned links in alerts.
+    report_link_base_url: str = ""
+    report_link_secret_id: str = "rostersync/report-link-key"  # noqa: S105 - a secret's name
 
     @property
     def alert_topic_name(self) -> str:
@@ -73,6 +80,10 @@ class ProvisionedResources:
             SECRET_ID: self.clever_secret_arn,
             f"{SECRET_ID}.Id": self.clever_secret_arn,
         }
+        names |= {
+            REPORT_LINK_URL_ATT: self.report_link_base_url,
+            REPORT_LINK_SECRET: self.report_link_secret_id,
+        }
         for logical_id, table_name in self.tables.items():
             names.setdefault(logical_id, table_name)
         return names
@@ -85,6 +96,18 @@ class ProvisionedResources:
             "ALERT_TOPIC_ARN": self.alert_topic_arn,
             "CLEVER_SECRET_ID": self.clever_secret_arn,
         }
+
+
+def report_link_names(settings: Settings) -> dict[str, str]:
+    """The report-link function's URL and key secret as the functions' environment names them.
+
+    Not provisioned locally: REPORT_LINK_BASE_URL stays what the environment says (empty by
+    default), so local alerts carry plain S3 presigned links and the key secret is never read.
+    """
+    return {
+        REPORT_LINK_URL_ATT: settings.report_link_base_url,
+        REPORT_LINK_SECRET: settings.report_link_secret_id,
+    }
 
 
 def provision(
@@ -115,6 +138,8 @@ def provision(
         TOPIC_ID: settings.alert_topic_arn,
         f"{TOPIC_ID}.TopicName": topic_name,
         SECRET_ID: settings.clever_secret_id,
+        # The topic's customer managed key is not made locally; moto's topic takes the AWS one.
+        TOPIC_KEY_ID: LOCAL_TOPIC_KEY,
     }
     resolver = Resolver.for_template(template, names)
 
@@ -133,6 +158,8 @@ def provision(
         clever_secret_arn=secret_arn,
         tables={logical_id: name for logical_id, (name, _arn) in tables.items()},
         skipped=skipped,
+        report_link_base_url=settings.report_link_base_url,
+        report_link_secret_id=settings.report_link_secret_id,
     )
 
 

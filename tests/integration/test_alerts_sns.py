@@ -10,13 +10,15 @@ import requests
 
 from rostersync.adapters.alert_publisher import SnsAlertPublisher
 from rostersync.adapters.page_store import S3PageStore
-from rostersync.adapters.report_links import S3ReportLinks
+from rostersync.adapters.report_links import S3ReportLinks, report_links_for
 from rostersync.alerts import SUBJECT_MAX, notify_fetch, notify_validation
 from rostersync.clever.client import CleverClient, CleverCredentials
 from rostersync.fetch import fetch_districts
-from rostersync.settings import Settings
+from rostersync.settings import Settings, get_settings
 from rostersync.validate_stage import validate_run
+from rostersync_cli.lambda_context import LocalLambdaContext
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, Gaps, SandboxConfig
+from rostersync_cli.template import functions, load_handler, load_template
 from tests.integration.alert_inbox import AlertInbox
 
 GAPPY = DistrictSpec(
@@ -110,6 +112,54 @@ def test_findings_reach_the_subscription_with_attributes_a_working_link_and_no_p
 
     leaked = {value for value in _pii(sandbox) if value in alert.body or value in alert.subject}
     assert not leaked
+
+
+def test_in_aws_the_link_goes_through_the_report_link_function_and_lasts_seven_days(
+    settings: Settings,
+    raw_bucket: str,
+    topic_arn: str,
+    sandbox: CleverSandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With REPORT_LINK_BASE_URL set (as the template sets it), alerts carry a signed link, not a
+    presign; the report-link function turns it into a 302 to a short presign that serves the report."""
+    key_secret = f"{settings.clever_secret_id}/report-link-key"
+    boto3.client("secretsmanager").create_secret(Name=key_secret, SecretString="k" * 64)
+    for name, value in {
+        "REPORT_LINK_BASE_URL": "https://reports.lambda-url.us-east-1.on.aws/",
+        "REPORT_LINK_SECRET_ID": key_secret,
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    linked = get_settings()
+    inbox = AlertInbox(topic_arn)
+    store = S3PageStore(raw_bucket)
+    client = CleverClient(
+        linked.model_copy(
+            update={"clever_api_base": sandbox.api_base, "clever_oauth_base": sandbox.oauth_base}
+        ),
+        CleverCredentials(sandbox.client_id, sandbox.client_secret),
+    )
+    try:
+        [fetched] = fetch_districts(client, store, "20261128T070000Z-0a1b2c")
+    finally:
+        client.close()
+    result = validate_run(store, GAPPY.id, fetched.run_id)
+
+    notify_validation(result, store, SnsAlertPublisher(topic_arn), report_links_for(linked))
+
+    [alert] = inbox.receive()
+    [link] = alert.links()
+    assert link.startswith("https://reports.lambda-url.us-east-1.on.aws/?t=")
+    assert "X-Amz" not in link
+    token = link.partition("?t=")[2]
+    handler = load_handler(functions(load_template())["ReportLinkFunction"])
+    event = {"queryStringParameters": {"t": token}, "requestContext": {"http": {"method": "GET"}}}
+    response = handler(event, LocalLambdaContext("ReportLinkFunction"))
+    assert response["statusCode"] == 302
+    page = requests.get(response["headers"]["Location"], timeout=10)
+    assert page.status_code == 200
+    assert GAPPY.name in page.text
 
 
 def test_a_revoked_district_is_announced_once(

@@ -27,7 +27,9 @@ EXPECTED_FUNCTIONS = {
     "FetchFunction": ("functions/fetch", "fetch.handler.lambda_handler"),
     "ValidateFunction": ("functions/validate", "validate.handler.lambda_handler"),
     "ImportFunction": ("functions/importer", "importer.handler.lambda_handler"),
+    "ReportLinkFunction": ("functions/report_link", "report_link.handler.lambda_handler"),
 }
+PIPELINE_FUNCTIONS = ("FetchFunction", "ValidateFunction", "ImportFunction")
 REQUIRED_ENV = {
     "ROSTER_TABLE",
     "RAW_BUCKET",
@@ -41,6 +43,8 @@ LOCAL_NAMES = {
     "RosterTable": "rostersync-roster",
     "AlertTopic": "arn:aws:sns:us-east-1:123456789012:rostersync-alerts",
     "CleverSecret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rostersync/dev/clever-AbCdEf",
+    "ReportLinkKeySecret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rostersync/dev/report-link-key-AbCdEf",
+    "ReportLinkFunctionUrl.FunctionUrl": "https://abcdef.lambda-url.us-east-1.on.aws/",
 }
 
 
@@ -119,6 +123,8 @@ def test_logical_ids_are_the_agreed_ones(template: dict[str, Any]) -> None:
         "FetchFunction": "AWS::Serverless::Function",
         "ValidateFunction": "AWS::Serverless::Function",
         "ImportFunction": "AWS::Serverless::Function",
+        "ReportLinkFunction": "AWS::Serverless::Function",
+        "ReportLinkKeySecret": "AWS::SecretsManager::Secret",
     }
     assert {k: resources[k]["Type"] for k in expected_types} == expected_types
 
@@ -151,8 +157,11 @@ def test_runtime_and_globals_everywhere(specs: dict[str, FunctionSpec]) -> None:
     for spec in specs.values():
         assert spec.runtime == "python3.13"
         assert spec.architectures == ["arm64"]
-        assert spec.timeout == 900
-        assert spec.memory == 1024
+        if spec.logical_id in PIPELINE_FUNCTIONS:
+            assert spec.timeout == 900
+            assert spec.memory == 1024
+        else:  # the report-link function answers a click: small and quick
+            assert spec.timeout is not None and spec.timeout <= 30
         assert spec.layers == [{"Ref": "RosterSyncLayer"}]
         assert spec.layer_dirs == [REPO_ROOT / "layers/rostersync"]
 
@@ -271,11 +280,22 @@ def test_policies_are_scoped_to_named_resources(specs: dict[str, FunctionSpec]) 
         return {next(iter(p)) for p in spec.policies if isinstance(p, dict)}
 
     assert all(isinstance(p, dict) for spec in specs.values() for p in spec.policies)
-    assert "AWSSecretsManagerGetSecretValuePolicy" in policy_names(specs["FetchFunction"])
-    assert "AWSSecretsManagerGetSecretValuePolicy" not in policy_names(specs["ValidateFunction"])
-    assert "AWSSecretsManagerGetSecretValuePolicy" not in policy_names(specs["ImportFunction"])
-    for spec in specs.values():
-        assert {"S3CrudPolicy", "DynamoDBCrudPolicy", "SNSPublishMessagePolicy"} <= policy_names(spec)
+
+    def secrets(spec: FunctionSpec) -> set[str]:
+        return {
+            p["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]["Ref"]
+            for p in spec.policies
+            if "AWSSecretsManagerGetSecretValuePolicy" in p
+        }
+
+    assert secrets(specs["FetchFunction"]) == {"CleverSecret"}
+    assert secrets(specs["ValidateFunction"]) == {"ReportLinkKeySecret"}  # signs report links
+    assert secrets(specs["ImportFunction"]) == set()
+    assert secrets(specs["ReportLinkFunction"]) == {"ReportLinkKeySecret"}
+    for logical_id in PIPELINE_FUNCTIONS:
+        assert {"S3CrudPolicy", "SNSPublishMessagePolicy"} <= policy_names(specs[logical_id])
+    # The public report-link function reads report.html files and its key, nothing else.
+    assert policy_names(specs["ReportLinkFunction"]) == {"AWSSecretsManagerGetSecretValuePolicy", "Statement"}
 
 
 def test_secret_has_no_value_in_the_template(template: dict[str, Any]) -> None:

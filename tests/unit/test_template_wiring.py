@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -35,6 +36,9 @@ DEFAULTED_TUNING = {
     "CLEVER_MAX_RATE_LIMIT_WAIT",
     "CLEVER_PAGE_LIMIT",
 }
+# Read only by the code that makes or answers report links (rostersync.report_links); set for
+# those functions alone, and checked below.
+REPORT_LINK_VARIABLES = {"REPORT_LINK_BASE_URL", "REPORT_LINK_SECRET_ID"}
 _ENV_READ = re.compile(
     r"""(?:os\.environ(?:\.get)?\s*[\[(]|os\.getenv\s*\(|environ\.setdefault\s*\()\s*["']([A-Z][A-Z0-9_]+)["']"""
 )
@@ -65,6 +69,7 @@ def test_every_variable_a_function_reads_is_set_for_it(logical_id: str) -> None:
     spec = SPECS[logical_id]
     read = _settings_variables() | _variables_read(LAYER) | _variables_read(spec.code_uri)
     required = read - RUNTIME_VARIABLES - DEFAULTED_TUNING - {v for v in read if v.startswith("POWERTOOLS_")}
+    required -= REPORT_LINK_VARIABLES
     assert required, "the scan found nothing: the regex or the layout changed"
     missing = required - set(spec.environment)
     assert not missing, f"{logical_id} reads {sorted(missing)} but template.yaml does not set them"
@@ -160,3 +165,249 @@ def test_the_nightly_schedule_starts_the_state_machine_with_bounded_concurrency(
     assert event["Type"] == "ScheduleV2"
     assert props["DefinitionSubstitutions"]["MaxConcurrency"] == {"Ref": "MaxConcurrency"}
     assert TEMPLATE["Parameters"]["MaxConcurrency"]["MaxValue"] <= 40
+
+
+# ------------------------------------------------------------------------------ grants
+
+# The adapters that reach AWS resources, and the template resource each one reaches.
+ADAPTER_RESOURCES = {
+    "S3PageStore": {"RawBucket"},
+    "S3ReportLinks": {"RawBucket"},
+    "DynamoRosterTable": {"RosterTable"},
+    # The topic is encrypted with a customer managed key: publishing needs a data key from it.
+    "SnsAlertPublisher": {"AlertTopic", "AlertTopicKey"},
+    "clever_credentials": {"CleverSecret"},
+    "report_link_key": {"ReportLinkKeySecret"},
+}
+
+
+def _module_file(module: str, roots: list[Path]) -> Path | None:
+    for root in roots:
+        for candidate in (
+            root.joinpath(*module.split(".")).with_suffix(".py"),
+            root.joinpath(*module.split("."), "__init__.py"),
+        ):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _touched_resources(logical_id: str) -> set[str]:
+    """Resources the function's code can reach: adapter calls anywhere in its import closure."""
+    spec = SPECS[logical_id]
+    roots = [spec.code_uri, LAYER]
+    own = {spec.module.split(".")[0], "rostersync"}
+    seen: set[str] = set()
+    pending = [spec.module]
+    touched: set[str] = set()
+    while pending:
+        module = pending.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        path = _module_file(module, roots)
+        if path is None:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in own:
+                pending.append(node.module)
+                pending += [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                pending += [a.name for a in node.names if a.name.split(".")[0] in own]
+            elif isinstance(node, ast.Call):
+                func = node.func
+                name = (
+                    func.id
+                    if isinstance(func, ast.Name)
+                    else func.attr
+                    if isinstance(func, ast.Attribute)
+                    else ""
+                )
+                if name in ADAPTER_RESOURCES:
+                    touched |= ADAPTER_RESOURCES[name]
+    return touched
+
+
+def _referenced(value: Any) -> set[str]:
+    """Logical ids a policy refers to: !Ref X, !GetAtt X.Attr, ${X} and ${X.Attr} in !Sub."""
+    if isinstance(value, list):
+        return set().union(*map(_referenced, value)) if value else set()
+    if not isinstance(value, dict):
+        return set()
+    if set(value) == {"Ref"}:
+        return {value["Ref"]}
+    if set(value) == {"Fn::GetAtt"}:
+        return {value["Fn::GetAtt"][0]}
+    if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        return {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", value["Fn::Sub"])}
+    return set().union(*map(_referenced, value.values())) if value else set()
+
+
+def _granted(logical_id: str) -> set[str]:
+    return _referenced(SPECS[logical_id].policies) & set(TEMPLATE["Resources"])
+
+
+@pytest.mark.parametrize("logical_id", sorted(SPECS))
+def test_every_resource_a_function_touches_is_granted_and_nothing_else(logical_id: str) -> None:
+    touched = _touched_resources(logical_id)
+    assert touched, f"{logical_id}: the scan found no adapter use: ADAPTER_RESOURCES is stale"
+    granted = _granted(logical_id)
+    assert touched <= granted, f"{logical_id} uses {sorted(touched - granted)} without a grant"
+    assert granted <= touched, f"{logical_id} is granted {sorted(granted - touched)} it never uses"
+
+
+def test_every_data_statement_names_its_resource() -> None:
+    """No `*` resource for data actions in any inline statement (SAM policy templates are scoped)."""
+    for logical_id, spec in SPECS.items():
+        for policy in spec.policies:
+            for statement in policy.get("Statement", []):
+                resources = (
+                    statement["Resource"]
+                    if isinstance(statement["Resource"], list)
+                    else [statement["Resource"]]
+                )
+                assert "*" not in resources, f"{logical_id}: {statement}"
+                assert statement["Effect"] == "Allow" and statement["Action"]
+
+
+def test_report_links_are_signed_where_alerts_link_to_reports() -> None:
+    """The function that links alerts to reports gets the report-link URL and key; the function
+    answering the links gets the key; no other function carries either."""
+    for logical_id, spec in SPECS.items():
+        expected = {
+            "ValidateFunction": REPORT_LINK_VARIABLES,
+            "ReportLinkFunction": {"REPORT_LINK_SECRET_ID"},
+        }.get(logical_id, set())
+        assert REPORT_LINK_VARIABLES & set(spec.environment) == expected, logical_id
+    validate = SPECS["ValidateFunction"].environment
+    assert validate["REPORT_LINK_BASE_URL"] == {"Fn::GetAtt": ["ReportLinkFunctionUrl", "FunctionUrl"]}
+    assert validate["REPORT_LINK_SECRET_ID"] == {"Ref": "ReportLinkKeySecret"}
+    url = TEMPLATE["Resources"]["ReportLinkFunction"]["Properties"]["FunctionUrlConfig"]
+    assert url["AuthType"] == "NONE"
+    secret = TEMPLATE["Resources"]["ReportLinkKeySecret"]["Properties"]
+    assert "SecretString" not in secret and secret["GenerateSecretString"]["PasswordLength"] >= 32
+
+
+# ------------------------------------------------------------------------ production template
+
+
+def _alarms() -> list[dict[str, Any]]:
+    return [r["Properties"] for r in resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm").values()]
+
+
+def _alarmed(namespace: str, metric: str) -> list[Any]:
+    """The dimension values alarmed on for one metric (every such alarm notifies the alert topic)."""
+    out = []
+    for alarm in _alarms():
+        if alarm["Namespace"] == namespace and alarm["MetricName"] == metric:
+            assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}], alarm
+            assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+            out += [d["Value"] for d in alarm["Dimensions"]]
+    return out
+
+
+@pytest.mark.parametrize("metric", ["Errors", "Throttles"])
+def test_every_function_alarms_on_errors_and_throttles(metric: str) -> None:
+    assert sorted(v["Ref"] for v in _alarmed("AWS/Lambda", metric)) == sorted(SPECS)
+
+
+@pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsTimedOut"])
+def test_the_state_machine_alarms_on_failed_and_timed_out_runs(metric: str) -> None:
+    (machine_id,) = resources_of_type(TEMPLATE, "AWS::Serverless::StateMachine")
+    assert _alarmed("AWS/States", metric) == [{"Ref": machine_id}]
+
+
+def test_every_dead_letter_queue_is_encrypted_kept_and_alarmed() -> None:
+    queues = resources_of_type(TEMPLATE, "AWS::SQS::Queue")
+    assert len(queues) >= 3
+    for props in (q["Properties"] for q in queues.values()):
+        assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props
+        assert props["MessageRetentionPeriod"] >= 4 * 24 * 3600
+    alarmed = _alarmed("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert sorted(v["Fn::GetAtt"][0] for v in alarmed) == sorted(queues)
+
+
+def test_every_async_path_retries_a_bounded_number_of_times_then_dead_letters() -> None:
+    # The schedule -> the state machine.
+    (event,) = _machine()["Events"].values()
+    assert 0 < event["Properties"]["RetryPolicy"]["MaximumRetryAttempts"] <= 10
+    assert event["Properties"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0] in resources_of_type(
+        TEMPLATE, "AWS::SQS::Queue"
+    )
+    # Any asynchronous invocation of a function.
+    for logical_id in SPECS:
+        props = {**TEMPLATE["Globals"]["Function"], **TEMPLATE["Resources"][logical_id]["Properties"]}
+        assert props["EventInvokeConfig"]["MaximumRetryAttempts"] <= 2, logical_id
+        assert props["DeadLetterQueue"]["Type"] == "SQS", logical_id
+    # SNS -> the support mailbox.
+    subscription = TEMPLATE["Resources"]["AlertEmailSubscription"]["Properties"]
+    assert subscription["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0] in resources_of_type(
+        TEMPLATE, "AWS::SQS::Queue"
+    )
+
+
+def test_alarms_can_publish_to_the_encrypted_alert_topic() -> None:
+    """CloudWatch cannot use the AWS managed aws/sns key: the topic's key must let it in."""
+    topic = TEMPLATE["Resources"]["AlertTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlertTopicKey"}
+    key = TEMPLATE["Resources"]["AlertTopicKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    services = [s["Principal"].get("Service") for s in key["KeyPolicy"]["Statement"]]
+    assert "cloudwatch.amazonaws.com" in services
+
+
+def test_every_log_group_has_retention_and_the_state_machine_logs_and_traces() -> None:
+    groups = resources_of_type(TEMPLATE, "AWS::Logs::LogGroup")
+    for props in (g["Properties"] for g in groups.values()):
+        assert props["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    named = {g["Properties"]["LogGroupName"]["Fn::Sub"] for g in groups.values()}
+    for logical_id in SPECS:
+        assert f"/aws/lambda/${{{logical_id}}}" in named, logical_id
+    props = _machine()
+    assert props["Tracing"] == {"Enabled": True}
+    (destination,) = props["Logging"]["Destinations"]
+    assert destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0] in groups
+    assert props["Logging"]["IncludeExecutionData"] is False
+
+
+def test_outputs_name_every_function_queue_secret_and_the_state_machine() -> None:
+    referenced = _referenced([o["Value"] for o in TEMPLATE["Outputs"].values()])
+    expected = set(SPECS) | set(resources_of_type(TEMPLATE, "AWS::SQS::Queue"))
+    expected |= set(resources_of_type(TEMPLATE, "AWS::SecretsManager::Secret"))
+    expected |= {"NightlyStateMachine", "RawBucket", "RosterTable", "AlertTopic", "ReportLinkFunctionUrl"}
+    assert expected <= referenced, sorted(expected - referenced)
+
+
+def _path(document: Any, path: str) -> Any:
+    """`$.a.b` (all the JSONPath these Pass states use)."""
+    assert path.startswith("$")
+    for part in filter(None, path[1:].split(".")):
+        document = document[part]
+    return document
+
+
+def _through_the_start(execution_input: dict[str, Any], discovered: dict[str, Any]) -> dict[str, Any]:
+    """The input the Districts Map gets: Discover's result at its ResultPath, the Choice, the Pass."""
+    states = json.loads(ASL.read_text(encoding="utf-8"))["States"]
+    discover = states["Discover"]
+    assert discover["ResultPath"] == "$.discovered"
+    state_input = {**execution_input, "discovered": discovered}
+    choice = states[discover["Next"]]
+    (rule,) = choice["Choices"]
+    present = rule["Variable"].removeprefix("$.") in state_input
+    target = states[rule["Next"] if present == rule["IsPresent"] else choice["Default"]]
+    assert target["Type"] == "Pass" and target["Next"] == "Districts"
+    if "OutputPath" in target:
+        return dict(_path(state_input, target["OutputPath"]))
+    return {k.removesuffix(".$"): _path(state_input, v) for k, v in target["Parameters"].items()}
+
+
+def test_a_run_started_by_hand_with_district_ids_syncs_only_those() -> None:
+    discovered = {"run_id": "r1", "district_ids": ["a", "b", "c"], "max_concurrency": 10}
+    assert _through_the_start({}, discovered) == discovered
+    assert _through_the_start({"district_ids": ["b"]}, discovered) == {
+        "run_id": "r1",
+        "district_ids": ["b"],
+        "max_concurrency": 10,
+    }

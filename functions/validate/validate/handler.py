@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from rostersync.adapters.alert_publisher import SnsAlertPublisher
 from rostersync.adapters.page_store import S3PageStore
-from rostersync.adapters.report_links import S3ReportLinks
+from rostersync.adapters.report_links import report_links_for
 from rostersync.alerts import notify_validation, record_outcome
 from rostersync.observability import logger, metrics, tracer
 from rostersync.settings import get_settings
@@ -35,7 +35,7 @@ def lambda_handler(event: ValidateRequest, context: LambdaContext) -> dict[str, 
     store = S3PageStore(settings.raw_bucket)
     result = validate_run(store, event.district_id, event.run_id)
     publisher = SnsAlertPublisher(settings.alert_topic_arn)
-    record_outcome(notify_validation(result, store, publisher, S3ReportLinks(settings.raw_bucket)))
+    record_outcome(notify_validation(result, store, publisher, report_links_for(settings)))
     metrics.add_metric(name="RecordsAccepted", unit=MetricUnit.Count, value=result.accepted)
     metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=result.rejected)
     return result.model_dump(mode="json")

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     clever_max_rate_limit_wait: float = Field(65.0, alias="CLEVER_MAX_RATE_LIMIT_WAIT")
     clever_page_limit: int = Field(10000, alias="CLEVER_PAGE_LIMIT", ge=1, le=10000)
     stage: str = Field("dev", alias="STAGE")
+    # Report links in alerts: the report-link function's URL (ReportLinkFunctionUrl). Empty (local
+    # runs, the default) falls back to S3 presigned GETs, which die with the signing credentials.
+    report_link_base_url: str = Field("", alias="REPORT_LINK_BASE_URL")
+    # The HMAC key report links are signed with (ReportLinkKeySecret); read only when the URL is set.
+    report_link_secret_id: str = Field("rostersync/report-link-key", alias="REPORT_LINK_SECRET_ID")
     # Import safeguard: hold the archive set when a run would archive more than this share.
     safeguard_archive_percent: float = Field(10.0, alias="SAFEGUARD_ARCHIVE_PERCENT", gt=0, le=100)
 

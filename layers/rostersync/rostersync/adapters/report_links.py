@@ -2,8 +2,10 @@
 
 SigV4 presigned URLs are valid for at most 7 days (604,800 s), which is what alerts promise.
 A presigned URL also stops working when the credentials that signed it expire: signed with a
-Lambda execution role's temporary credentials it lasts hours, not days. See ARCHITECTURE.md
-("Report links") for how production gets the full 7 days.
+Lambda execution role's temporary credentials it lasts hours, not days. So in AWS, alerts use
+`rostersync.report_links.SignedReportLinks` (links answered by the report-link function, which
+presigns for 5 minutes on each click); `report_links_for` picks it whenever REPORT_LINK_BASE_URL
+is set and falls back to a plain 7-day presign when it is empty (local runs, the demo).
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
+
+from rostersync.adapters.secrets import report_link_key
+from rostersync.report_links import SignedReportLinks
+from rostersync.settings import Settings
 
 MAX_EXPIRES_IN = 7 * 24 * 3600
 
@@ -37,3 +43,11 @@ class S3ReportLinks:
                 "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
             )
         )
+
+
+def report_links_for(settings: Settings) -> ReportLinks:
+    """Signed links through the report-link function when it is deployed; S3 presigned GETs otherwise."""
+    if settings.report_link_base_url:
+        secret_id = settings.report_link_secret_id
+        return SignedReportLinks(settings.report_link_base_url, lambda: report_link_key(secret_id))
+    return S3ReportLinks(settings.raw_bucket)

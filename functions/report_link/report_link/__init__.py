@@ -1,0 +1,1 @@
+"""RosterSync report-link function."""
