@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -330,16 +329,11 @@ def test_big_district_renders_a_10000_page_fast() -> None:
         terms=4,
         courses=120,
     )
-    t0 = time.perf_counter()
+    # How fast this builds and renders is the benchmarks' business (benchmarks/, BENCHMARKS.md).
     data = DistrictData(spec)
-    built = time.perf_counter() - t0
-    assert built < 3
     for key, start in (("users?role=student", 110_000), ("sections", 50_000)):
         listing = data.listings[key]
-        t0 = time.perf_counter()
         body = dumps({"data": page_items(listing, start, 10_000), "links": []})
-        elapsed = time.perf_counter() - t0
-        assert elapsed < 1.0, (key, elapsed)
         assert body.count(b'"uri":"/v3.0/') == 10_000
     assert len(data.listings["users?role=student"]) == 120_000
 
