@@ -35,6 +35,7 @@ DEFAULTED_TUNING = {
     "CLEVER_BACKOFF_FACTOR",
     "CLEVER_MAX_RATE_LIMIT_WAIT",
     "CLEVER_PAGE_LIMIT",
+    "FETCH_PAUSE_MARGIN_SECONDS",
 }
 # Read only by the code that makes or answers report links (rostersync.report_links); set for
 # those functions alone, and checked below.
@@ -411,3 +412,150 @@ def test_a_run_started_by_hand_with_district_ids_syncs_only_those() -> None:
         "district_ids": ["b"],
         "max_concurrency": 10,
     }
+
+
+# ------------------------------------------------------------------ the per-district iteration
+
+_INTRINSIC = re.compile(r"^(States\.\w+)\((.*)\)$")
+
+
+def _value(document: Any, expression: str) -> Any:
+    """A `.$` value: a `$.a.b` / `$.a[0]` path, or the two intrinsics the machine uses."""
+    call = _INTRINSIC.match(expression)
+    if call:
+        name, raw = call.groups()
+        args = [
+            _value(document, a.strip()) if a.strip().startswith("$") else json.loads(a)
+            for a in raw.split(",")
+        ]
+        if name == "States.Array":
+            return list(args)
+        if name == "States.MathAdd":
+            return args[0] + args[1]
+        raise AssertionError(f"intrinsic {name} not modelled")
+    assert expression.startswith("$.") or expression == "$", expression
+    for part in filter(None, re.split(r"\.|(?=\[)", expression[1:])):
+        index = re.fullmatch(r"\[(\d+)\]", part)
+        document = document[int(index.group(1))] if index else document[part]
+    return document
+
+
+def _template(template: Any, document: Any) -> Any:
+    """Parameters / ResultSelector / ItemSelector applied to `document`."""
+    if isinstance(template, dict):
+        return {
+            (k.removesuffix(".$") if k.endswith(".$") else k): (
+                _value(document, v) if k.endswith(".$") else _template(v, document)
+            )
+            for k, v in template.items()
+        }
+    return template
+
+
+def _matches(rule: dict[str, Any], document: dict[str, Any]) -> bool:
+    value = _value(document, rule["Variable"])
+    if "StringEquals" in rule:
+        return bool(value == rule["StringEquals"])
+    if "NumericGreaterThanEquals" in rule:
+        return bool(value >= rule["NumericGreaterThanEquals"])
+    raise AssertionError(f"choice rule not modelled: {rule}")
+
+
+def _walk_district(
+    district_id: str, run_id: str, answer: dict[str, Any]
+) -> tuple[list[tuple[str, dict[str, Any]]], str, dict[str, Any]]:
+    """Run one Map iteration with fake Lambda answers (`answer[function](payload)`), without retries
+    or errors. Returns (function invoked, payload) in order, the state it ended in, and its input."""
+    definition = json.loads(ASL.read_text(encoding="utf-8"))
+    districts = definition["States"]["Districts"]
+    substitutions = _machine()["DefinitionSubstitutions"]
+    processor = districts["ItemProcessor"]
+    assert districts["ItemSelector"]["district_id.$"] == "$$.Map.Item.Value"
+    selector = {k: v for k, v in districts["ItemSelector"].items() if k != "district_id.$"}
+    document = {"district_id": district_id, **_template(selector, {"run_id": run_id})}
+    calls: list[tuple[str, dict[str, Any]]] = []
+    name = processor["StartAt"]
+    for _ in range(500):
+        state = processor["States"][name]
+        kind = state["Type"]
+        if kind in ("Succeed", "Fail"):
+            return calls, name, document
+        if kind == "Choice":
+            name = next((r["Next"] for r in state["Choices"] if _matches(r, document)), state["Default"])
+            continue
+        if kind == "Pass":
+            out = _template(state["Parameters"], document) if "Parameters" in state else document
+            document = _value(out, state.get("OutputPath", "$"))
+        elif state.get("Resource") == "arn:aws:states:::lambda:invoke":
+            function = substitutions[state["Parameters"]["FunctionName"][2:-1]]["Fn::GetAtt"][0]
+            params = _template(state["Parameters"], document)
+            calls.append((function, params["Payload"]))
+            result: Any = {"Payload": answer[function](params["Payload"])}
+            if "ResultSelector" in state:
+                result = _template(state["ResultSelector"], result)
+            if state.get("ResultPath", "$") == "$":
+                document = result
+            else:
+                assert re.fullmatch(r"\$\.\w+", state["ResultPath"]), state["ResultPath"]
+                document = {**document, state["ResultPath"][2:]: result}
+            document = _value(document, state.get("OutputPath", "$"))
+        elif state.get("Resource") == "arn:aws:states:::sns:publish":
+            attributes = _template(state["Parameters"]["MessageAttributes"], document)
+            calls.append(("sns:publish", {"MessageAttributes": attributes}))
+        else:
+            raise AssertionError(f"{name}: state not modelled")
+        if state.get("End"):
+            return calls, name, document
+        name = state["Next"]
+    raise AssertionError("the iteration never ended")
+
+
+def _fetch_answering(*statuses: str) -> Any:
+    answers = iter(statuses)
+
+    def fetch(payload: dict[str, Any]) -> dict[str, Any]:
+        [district_id] = payload["district_ids"]
+        result = {"district_id": district_id, "run_id": payload["run_id"], "status": next(answers)}
+        return {"run_id": payload["run_id"], "districts": [result | {"manifest_key": "m"}]}
+
+    return fetch
+
+
+def _passthrough(status: str) -> Any:
+    return lambda payload: {**payload, "status": status}
+
+
+def test_a_district_fetch_that_pauses_continues_from_its_checkpoint_then_validates_and_imports() -> None:
+    answers = {
+        "FetchFunction": _fetch_answering("in_progress", "in_progress", "complete"),
+        "ValidateFunction": _passthrough("validated"),
+        "ImportFunction": _passthrough("succeeded"),
+    }
+    calls, end, _ = _walk_district("d1", "r1", answers)
+
+    assert [c[0] for c in calls] == ["FetchFunction"] * 3 + ["ValidateFunction", "ImportFunction"]
+    fetches = [payload for function, payload in calls if function == "FetchFunction"]
+    assert fetches[0] == {"district_ids": ["d1"], "run_id": "r1", "resume": False}
+    assert fetches[1:] == [{"district_ids": ["d1"], "run_id": "r1", "resume": True}] * 2
+    # Validate gets the fetch result itself, as before the loop existed.
+    validate = calls[3][1]
+    assert validate == {"district_id": "d1", "run_id": "r1", "status": "complete", "manifest_key": "m"}
+    assert end == "Import"
+
+
+def test_a_fetch_that_never_finishes_stops_after_20_continuations_and_alerts() -> None:
+    answers = {"FetchFunction": _fetch_answering(*["in_progress"] * 100)}
+    calls, end, document = _walk_district("d1", "r1", answers)
+
+    fetches = [c for c in calls if c[0] == "FetchFunction"]
+    assert len(fetches) == 21
+    assert calls[-1][0] == "sns:publish"
+    alert = calls[-1][1]
+    assert alert["MessageAttributes"]["event_type"]["StringValue"] == "sync_failed"
+    assert alert["MessageAttributes"]["district_id"]["StringValue"] == "d1"
+    assert end == "DistrictFailed" and document["error"]["Error"] == "FetchDidNotFinish"
+
+
+def test_a_failed_fetch_still_stops_before_validate() -> None:
+    calls, end, _ = _walk_district("d1", "r1", {"FetchFunction": _fetch_answering("failed")})
+    assert [c[0] for c in calls] == ["FetchFunction"] and end == "NotFetched"

@@ -3,6 +3,7 @@
 Layout in RAW_BUCKET:
   raw/<district_id>/<run_id>/<resource>/<page:05d>.json.gz   one gzip JSON page each
   raw/<district_id>/<run_id>/manifest.json                    written last
+  raw/<district_id>/<run_id>/checkpoint.json                  only when a fetch paused (see Checkpoint)
 A page body is `{"source": "clever", "resource": ..., "page": n, "records": [...]}`, the
 records being the source's own objects reduced to the fields the product uses.
 """
@@ -31,8 +32,13 @@ class Resource(StrEnum):
 
 
 class ManifestStatus(StrEnum):
+    """`complete` and `failed` are the only statuses a manifest is written with. `in_progress` is
+    a fetch *result* only: the invocation paused at its deadline, wrote a Checkpoint and no
+    manifest, and a further invocation resumes it."""
+
     COMPLETE = "complete"
     FAILED = "failed"
+    IN_PROGRESS = "in_progress"
 
 
 class FailureKind(StrEnum):
@@ -87,6 +93,34 @@ class Manifest(BaseModel):
         return summary.records if summary else 0
 
 
+class Checkpoint(BaseModel):
+    """Where a paused fetch stopped: always between two pages, never inside one.
+
+    `resources` are the finished resources; `current` is the resource in progress (None when the
+    pause fell between two resources), `current_summary` its counts so far, `next_link` the
+    relative Clever link to request next (None: the resource's first page), `page_index` the
+    index the next page gets, `cursors` the links already requested for `current` (so a cursor
+    loop is still detected across invocations). `pages` are every PageRef written so far;
+    `requests` the Clever requests made by earlier invocations; `invocations` how many
+    invocations have worked on this fetch.
+    """
+
+    schema_version: Literal[1] = 1
+    source: Literal["clever"] = "clever"
+    district_id: str
+    run_id: str
+    started_at: datetime
+    resources: dict[Resource, ResourceSummary] = Field(default_factory=dict)
+    current: Resource | None = None
+    current_summary: ResourceSummary | None = None
+    next_link: str | None = None
+    page_index: int = 0
+    cursors: list[str] = Field(default_factory=list)
+    pages: list[PageRef] = Field(default_factory=list)
+    requests: int = 0
+    invocations: int = 0
+
+
 def raw_prefix(district_id: str, run_id: str) -> str:
     return f"raw/{district_id}/{run_id}/"
 
@@ -97,6 +131,10 @@ def page_key(district_id: str, run_id: str, resource: Resource, index: int) -> s
 
 def manifest_key(district_id: str, run_id: str) -> str:
     return f"{raw_prefix(district_id, run_id)}manifest.json"
+
+
+def checkpoint_key(district_id: str, run_id: str) -> str:
+    return f"{raw_prefix(district_id, run_id)}checkpoint.json"
 
 
 def report_prefix(district_id: str, run_id: str) -> str:

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     clever_backoff_factor: float = Field(1.0, alias="CLEVER_BACKOFF_FACTOR")
     clever_max_rate_limit_wait: float = Field(65.0, alias="CLEVER_MAX_RATE_LIMIT_WAIT")
     clever_page_limit: int = Field(10000, alias="CLEVER_PAGE_LIMIT", ge=1, le=10000)
+    # A fetch pauses between two pages (checkpoint, `in_progress`) once less than this much of
+    # the invocation remains: one page (a request, its retries, the S3 write) must fit in it.
+    fetch_pause_margin_seconds: float = Field(90.0, alias="FETCH_PAUSE_MARGIN_SECONDS", ge=0)
     stage: str = Field("dev", alias="STAGE")
     # Report links in alerts: the report-link function's URL (ReportLinkFunctionUrl). Empty (local
     # runs, the default) falls back to S3 presigned GETs, which die with the signing credentials.

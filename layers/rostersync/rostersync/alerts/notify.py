@@ -303,6 +303,8 @@ def notify_fetch_result(
         if _send(publisher, alert, outcome):
             _set_connection(store, district_id, ConnectionStatus.DISCONNECTED, result.run_id, name, clock)
         return outcome
+    if result.status is ManifestStatus.IN_PROGRESS:
+        return outcome  # paused at the invocation's deadline: a further invocation continues it
     if result.status is not ManifestStatus.COMPLETE:
         _send(
             publisher,

@@ -13,7 +13,7 @@ The token only ever goes to CLEVER_API_BASE's host, and never into a log or an e
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Self
 from urllib.parse import urljoin, urlsplit
@@ -136,11 +136,17 @@ def _short_reason(response: requests.Response) -> str:
 
 @dataclass
 class Page:
-    """One page of one resource, as Clever sent it: the records' `data` objects."""
+    """One page of one resource, as Clever sent it: the records' `data` objects.
+
+    `link` is the relative link the page was read from; `next` the relative link of the page
+    after it (already checked: same host, not a cursor seen before), None on the last page.
+    """
 
     resource: Resource
     index: int
     records: list[dict[str, Any]]
+    link: str = ""
+    next: str | None = None
 
 
 class CleverClient:
@@ -222,37 +228,69 @@ class DistrictFetch:
         self._refreshed = False
         self.requests = 0
 
-    def pages(self, resource: Resource) -> Iterator[Page]:
-        """Every page of `resource`, following `next` until there is none or a page is empty."""
+    def pages(
+        self,
+        resource: Resource,
+        start: str | None = None,
+        *,
+        index: int = 0,
+        seen: Iterable[str] = (),
+    ) -> Iterator[Page]:
+        """Every page of `resource`, following `next` until there is none or a page is empty.
+
+        `start` resumes a pagination at a relative link a previous invocation was given as a
+        page's `next` (its pages numbered from `index`, the links it already requested in
+        `seen`): it must be a path of the same endpoint on CLEVER_API_BASE's host, and no
+        cursor may repeat, across the invocations too.
+        """
         path, query = RESOURCE_QUERIES[resource]
-        params = "&".join(
-            f"{k}={v}" for k, v in {"limit": self._client._settings.clever_page_limit, **query}.items()
-        )
-        relative = f"{path}?{params}"
-        seen: set[str] = set()
-        index = 0
+        if start is None:
+            params = "&".join(
+                f"{k}={v}" for k, v in {"limit": self._client._settings.clever_page_limit, **query}.items()
+            )
+            relative = f"{path}?{params}"
+        else:
+            relative = self._checked_link(start, path)
+        seen_links = set(seen)
+        if relative in seen_links:
+            raise CleverProtocolError(
+                _endpoint(relative), "next link repeats an earlier cursor", 200, self.district_id
+            )
         while True:
-            seen.add(relative)
+            seen_links.add(relative)
             body = self._fetch(relative)
             records = _data_list(body, _endpoint(relative), self.district_id)
             page = [_record(item, relative, self.district_id) for item in records]
             if not page:
                 return
-            yield Page(resource, index, page)
-            index += 1
             next_uri = _next_link(body, relative, self.district_id)
-            if next_uri is None:
+            following = None if next_uri is None else self._checked_link(next_uri, None, relative)
+            if following is not None and following in seen_links:
+                raise CleverProtocolError(
+                    _endpoint(following), "next link repeats an earlier cursor", 200, self.district_id
+                )
+            yield Page(resource, index, page, link=relative, next=following)
+            index += 1
+            if following is None:
                 return
-            url = urljoin(self._client._api_base + "/", next_uri)
-            if (urlsplit(url).scheme, urlsplit(url).netloc) != self._client._api_origin:
-                raise CleverProtocolError(
-                    _endpoint(relative), "next link points to another host; refused", 200, self.district_id
-                )
-            relative = _relative(url)
-            if relative in seen:
-                raise CleverProtocolError(
-                    _endpoint(relative), "next link repeats an earlier cursor", 200, self.district_id
-                )
+            relative = following
+
+    def _checked_link(self, uri: str, path: str | None, came_from: str | None = None) -> str:
+        """`uri` as a relative link on CLEVER_API_BASE's host (and, when given, on `path`)."""
+        url = urljoin(self._client._api_base + "/", uri)
+        if (urlsplit(url).scheme, urlsplit(url).netloc) != self._client._api_origin:
+            raise CleverProtocolError(
+                _endpoint(came_from or uri),
+                "next link points to another host; refused",
+                200,
+                self.district_id,
+            )
+        relative = _relative(url)
+        if path is not None and _endpoint(relative) != path:
+            raise CleverProtocolError(
+                _endpoint(relative), "resume link is not this resource's endpoint", 200, self.district_id
+            )
+        return relative
 
     def _fetch(self, relative: str) -> dict[str, Any]:
         endpoint = _endpoint(relative)
