@@ -160,6 +160,21 @@ def test_every_transition_lands_and_every_lambda_step_retries_and_ends_in_an_ale
     assert districts["Type"] == "Map" and districts["MaxConcurrencyPath"] == "$.max_concurrency"
 
 
+def test_an_import_that_died_holding_its_lease_is_retried_once_after_the_lease_expires() -> None:
+    from rostersync.importing.service import LEASE_TTL_SECONDS
+
+    states = _states(json.loads(ASL.read_text(encoding="utf-8")))
+    retriers = states["Import"]["Retry"]
+    [died] = [r for r in retriers if "Sandbox.Timedout" in r["ErrorEquals"]]
+    assert "Lambda.Unknown" in died["ErrorEquals"]
+    assert died["MaxAttempts"] == 1
+    assert died["IntervalSeconds"] > LEASE_TTL_SECONDS
+    # Retriers are tried in order: the catch-all must not shadow it.
+    assert retriers.index(died) < next(
+        i for i, r in enumerate(retriers) if r["ErrorEquals"] == ["States.ALL"]
+    )
+
+
 def test_the_nightly_schedule_starts_the_state_machine_with_bounded_concurrency() -> None:
     props = _machine()
     (event,) = props["Events"].values()
