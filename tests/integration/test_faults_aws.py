@@ -221,6 +221,28 @@ def test_a_lambda_timeout_in_the_middle_of_import_then_the_next_night_gives_the_
     assert_same_roster(after, world.reference_roster(DISTRICT.id, runs))
 
 
+def test_the_state_machine_retry_after_the_lease_lets_the_dead_run_finish_itself(
+    world: FaultWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    baseline_night, baseline = world.clean_night(DISTRICT.id)
+    _tomorrow_changes(world)
+    with monkeypatch.context() as patch:
+        _die_after(patch, items=7)
+        died = world.night([DISTRICT.id])
+    assert isinstance(died.errors[DISTRICT.id], LambdaTimeout)
+
+    # The Import step's retrier for a dead invocation waits past the lease, then sends the same event.
+    world.expire_lease(DISTRICT.id)
+    dead_run = died.outcome(DISTRICT.id).stages["validate"]
+    retried = world.runner.invoke("ImportFunction", dead_run)
+
+    assert retried["status"] == "succeeded"
+    assert sum(c["repaired"] for c in retried["counts"].values()) >= 7
+    after = check_invariants(world, died, baseline, same_content=False)
+    runs = [baseline_night.outcome(DISTRICT.id).run_id, dead_run["run_id"]]
+    assert_same_roster(after, world.reference_roster(DISTRICT.id, runs))
+
+
 def test_each_stage_event_delivered_twice_gives_the_same_result_and_no_double_writes(
     world: FaultWorld,
 ) -> None:
