@@ -10,6 +10,9 @@ import pytest
 
 from rostersync.settings import Settings, get_settings
 from rostersync_cli.embedded import EmbeddedAws
+from rostersync_cli.provision import provision
+from rostersync_cli.runner import PipelineRunner
+from rostersync_cli.sandbox import CleverSandbox
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +54,29 @@ def settings(aws_env: dict[str, str]) -> Settings:
 def raw_bucket(settings: Settings) -> str:
     boto3.client("s3").create_bucket(Bucket=settings.raw_bucket)
     return settings.raw_bucket
+
+
+def connect_pipeline(monkeypatch: pytest.MonkeyPatch, sandbox: CleverSandbox, **env: str) -> None:
+    """Point the pipeline at `sandbox` (plus any extra variables) and provision from template.yaml."""
+    for name, value in {
+        "CLEVER_API_BASE": sandbox.api_base,
+        "CLEVER_OAUTH_BASE": sandbox.oauth_base,
+        **env,
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    resources = provision(
+        clever_credentials={"client_id": sandbox.client_id, "client_secret": sandbox.client_secret}
+    )
+    for name, value in resources.environment().items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def runner(
+    aws_env: dict[str, str], sandbox: CleverSandbox, monkeypatch: pytest.MonkeyPatch
+) -> PipelineRunner:
+    """The pipeline's handlers against the test module's `sandbox` fixture and the moto server."""
+    connect_pipeline(monkeypatch, sandbox)
+    return PipelineRunner()

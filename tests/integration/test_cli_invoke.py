@@ -14,9 +14,9 @@ import pytest
 from rostersync.settings import get_settings
 from rostersync_cli.invoke import function_environment
 from rostersync_cli.main import main
-from rostersync_cli.provision import provision
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
 from rostersync_cli.template import functions, load_template
+from tests.integration.conftest import connect_pipeline
 from tests.paths import EVENTS, REPO
 
 SMALL = DistrictSpec("Clarion Invoke SD", seed=8501, schools=1, students=20, teachers=2, sections=2)
@@ -32,15 +32,7 @@ def sandbox() -> Iterator[CleverSandbox]:
 def environment(
     aws_env: dict[str, str], sandbox: CleverSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, str]:
-    monkeypatch.setenv("CLEVER_API_BASE", sandbox.api_base)
-    monkeypatch.setenv("CLEVER_OAUTH_BASE", sandbox.oauth_base)
-    get_settings.cache_clear()
-    resources = provision(
-        clever_credentials={"client_id": sandbox.client_id, "client_secret": sandbox.client_secret}
-    )
-    for name, value in resources.environment().items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
+    connect_pipeline(monkeypatch, sandbox)
     return dict(os.environ)
 
 

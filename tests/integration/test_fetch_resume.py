@@ -12,9 +12,9 @@ from rostersync.adapters.page_store import S3PageStore
 from rostersync.manifest import Checkpoint, Manifest, Resource
 from rostersync.settings import get_settings
 from rostersync_cli.lambda_context import LocalLambdaContext
-from rostersync_cli.provision import provision
 from rostersync_cli.runner import PipelineRunner
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
+from tests.integration.conftest import connect_pipeline
 
 DISTRICT = DistrictSpec("Resume Test SD", seed=8303, schools=2, students=40, teachers=5, sections=6)
 RUN_A = "20261128T070000Z-aaaaaa"
@@ -43,16 +43,7 @@ def sandbox() -> Iterator[CleverSandbox]:
 def runner(
     aws_env: dict[str, str], sandbox: CleverSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> PipelineRunner:
-    monkeypatch.setenv("CLEVER_API_BASE", sandbox.api_base)
-    monkeypatch.setenv("CLEVER_OAUTH_BASE", sandbox.oauth_base)
-    monkeypatch.setenv("CLEVER_PAGE_LIMIT", "7")  # 40 students: 6 pages
-    get_settings.cache_clear()
-    resources = provision(
-        clever_credentials={"client_id": sandbox.client_id, "client_secret": sandbox.client_secret}
-    )
-    for name, value in resources.environment().items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
+    connect_pipeline(monkeypatch, sandbox, CLEVER_PAGE_LIMIT="7")  # 40 students: 6 pages
     return PipelineRunner()
 
 

@@ -11,10 +11,9 @@ import logging
 
 import pytest
 
-from rostersync.settings import get_settings
-from rostersync_cli.provision import provision
 from rostersync_cli.runner import PipelineRunner
 from rostersync_cli.sandbox import CleverSandbox
+from tests.integration.conftest import connect_pipeline
 
 
 def _sensitive_values(sandbox: CleverSandbox) -> set[str]:
@@ -55,17 +54,7 @@ def test_a_debug_run_logs_no_student_data_tokens_or_secrets(
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setenv("CLEVER_API_BASE", sandbox.api_base)
-    monkeypatch.setenv("CLEVER_OAUTH_BASE", sandbox.oauth_base)
-    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    get_settings.cache_clear()
-    resources = provision(
-        clever_credentials={"client_id": sandbox.client_id, "client_secret": sandbox.client_secret}
-    )
-    for name, value in resources.environment().items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
+    connect_pipeline(monkeypatch, sandbox, POWERTOOLS_LOG_LEVEL="DEBUG", POWERTOOLS_METRICS_DISABLED="true")
     caplog.set_level(logging.DEBUG)
     logging.getLogger("rostersync").setLevel(logging.DEBUG)
     sandbox.faults.unauthorized_once = {sandbox.district_ids()[0]}  # exercise the token-refresh path too

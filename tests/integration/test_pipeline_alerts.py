@@ -14,10 +14,10 @@ import requests
 
 from rostersync.alerts import SUBJECT_MAX
 from rostersync.settings import get_settings
-from rostersync_cli.provision import provision
 from rostersync_cli.runner import PipelineRunner
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, Gaps, SandboxConfig
 from tests.integration.alert_inbox import AlertInbox, ReceivedAlert
+from tests.integration.conftest import connect_pipeline
 
 CLEAN = DistrictSpec("Allegheny Clean SD", seed=8111, schools=2, students=40, teachers=4, sections=4)
 GAPPY = DistrictSpec(
@@ -43,16 +43,7 @@ def sandbox() -> Iterator[CleverSandbox]:
 def runner(
     aws_env: dict[str, str], sandbox: CleverSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> PipelineRunner:
-    monkeypatch.setenv("CLEVER_API_BASE", sandbox.api_base)
-    monkeypatch.setenv("CLEVER_OAUTH_BASE", sandbox.oauth_base)
-    monkeypatch.setenv("CLEVER_MAX_RETRIES", "1")
-    get_settings.cache_clear()
-    resources = provision(
-        clever_credentials={"client_id": sandbox.client_id, "client_secret": sandbox.client_secret}
-    )
-    for name, value in resources.environment().items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
+    connect_pipeline(monkeypatch, sandbox, CLEVER_MAX_RETRIES="1")
     return PipelineRunner()
 
 

@@ -16,7 +16,6 @@ import pytest
 from rostersync.adapters.page_store import S3PageStore
 from rostersync.manifest import Manifest, ManifestStatus, Resource
 from rostersync.settings import Settings, get_settings
-from rostersync_cli.provision import provision
 from rostersync_cli.runner import PipelineRunner
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, Gaps, SandboxConfig
 from tests.paths import EVENTS
@@ -37,22 +36,6 @@ GAPPY = DistrictSpec(
 def sandbox() -> Iterator[CleverSandbox]:
     with CleverSandbox(SandboxConfig(districts=(CLEAN, GAPPY))) as server:
         yield server
-
-
-@pytest.fixture
-def runner(
-    aws_env: dict[str, str], sandbox: CleverSandbox, monkeypatch: pytest.MonkeyPatch
-) -> PipelineRunner:
-    monkeypatch.setenv("CLEVER_API_BASE", sandbox.api_base)
-    monkeypatch.setenv("CLEVER_OAUTH_BASE", sandbox.oauth_base)
-    get_settings.cache_clear()
-    resources = provision(
-        clever_credentials={"client_id": sandbox.client_id, "client_secret": sandbox.client_secret}
-    )
-    for name, value in resources.environment().items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    return PipelineRunner()
 
 
 def _event(name: str, **overrides: Any) -> dict[str, Any]:
