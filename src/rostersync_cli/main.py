@@ -26,19 +26,25 @@ RESOURCE_COLUMNS = ("schools", "students", "teachers", "staff", "district_admins
 
 
 def _print_summary(outcomes: Sequence[DistrictOutcome], seconds: float) -> None:
-    header = f"{'district':<26} {'status':<10} " + " ".join(f"{c[:9]:>9}" for c in RESOURCE_COLUMNS)
+    header = f"{'district':<38} {'status':<11} " + " ".join(f"{c[:9]:>9}" for c in RESOURCE_COLUMNS)
     print(header + f" {'requests':>9}")
     print("-" * len(header + " " * 10))
     for outcome in outcomes:
         counts = outcome.fetch.get("counts", {})
         cells = " ".join(f"{counts.get(c, 0):>9}" for c in RESOURCE_COLUMNS)
         status = outcome.fetch["status"]
-        print(f"{outcome.district_id:<26} {status:<10} {cells} {outcome.fetch.get('requests', 0):>9}")
+        name = _label(outcome)[:38]
+        print(f"{name:<38} {status:<11} {cells} {outcome.fetch.get('requests', 0):>9}")
         failure = outcome.fetch.get("failure")
         if failure:
-            print(f"{'':<26} {failure['kind']}: {failure['reason']}")
+            print(f"{'':<38} {failure['kind']}: {failure['reason']}")
     failed = sum(1 for o in outcomes if o.failed)
     print(f"\n{len(outcomes)} districts, {failed} failed, in {seconds:.1f} s")
+
+
+def _label(outcome: DistrictOutcome) -> str:
+    """The district's name when the fetch read one, else its Clever id."""
+    return outcome.fetch.get("district_name") or outcome.district_id
 
 
 def _print_validation(outcomes: Sequence[DistrictOutcome], report_dir: Path) -> None:
@@ -48,7 +54,7 @@ def _print_validation(outcomes: Sequence[DistrictOutcome], report_dir: Path) -> 
         if not result:
             continue
         print(
-            f"\n{outcome.district_id}: {result['status']}, {result['fetched']} records fetched, "
+            f"\n{_label(outcome)} ({outcome.district_id}): {result['status']}, {result['fetched']} records fetched, "
             f"{result['accepted']} accepted, {result['rejected']} rejected "
             f"({result['errors']} errors, {result['warnings']} warnings)"
         )

@@ -37,6 +37,7 @@ def test_fetches_every_role_and_section_of_the_recorded_district(
     assert result.status is ManifestStatus.COMPLETE
     manifest = Manifest.model_validate(store.get_json(result.manifest_key))
     assert manifest.district_id == DISTRICT_ID
+    assert manifest.district_name == result.district_name == "#DEMO_DISTRICT"
     assert manifest.record_count(Resource.STUDENTS) == 1004
     assert manifest.record_count(Resource.TEACHERS) == 89
     assert manifest.record_count(Resource.DISTRICT_ADMINS) == 3

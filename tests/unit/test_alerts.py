@@ -321,23 +321,10 @@ def test_a_district_whose_announcement_failed_is_announced_next_night() -> None:
     assert notify_discovery({"a", "n"}, store, RecordingPublisher()).published == ["district_connected:n"]
 
 
-def test_a_full_fetch_names_new_districts_from_their_fetched_pages() -> None:
+def test_a_full_fetch_names_new_districts_as_the_fetch_read_them() -> None:
     store, publisher = MemoryStore(), RecordingPublisher()
     notify_discovery(set(), store, publisher)
-    result = _fetched("d9")
-    page_key = "raw/d9/20261128T070000Z-aaaaaa/districts/00000.json.gz"
-    store.put_json(page_key, {"records": [{"id": "d9", "name": "Nittany Valley SD"}]}, compress=True)
-    store.put_json(
-        result.manifest_key,
-        {
-            "district_id": "d9",
-            "run_id": result.run_id,
-            "status": "complete",
-            "started_at": NOW.isoformat(),
-            "finished_at": NOW.isoformat(),
-            "pages": [{"resource": "districts", "index": 0, "key": page_key, "records": 1, "bytes": 10}],
-        },
-    )
+    result = _fetched("d9").model_copy(update={"district_name": "Nittany Valley SD"})
     notify_fetch([result], store, publisher, discovered=["d9"])
     [alert] = publisher.alerts
     assert alert.subject == "RosterSync: Nittany Valley SD - connected in Clever"

@@ -65,6 +65,7 @@ class FetchResult(BaseModel):
     """What the fetch stage hands to validate: where the manifest is, and how it went."""
 
     district_id: str
+    district_name: str | None = None
     run_id: str
     status: ManifestStatus
     manifest_key: str
@@ -166,6 +167,7 @@ def fetch_district(
         manifest.failure = Failure(kind=FailureKind.CLEVER_ERROR, reason=str(exc), resource=current)
     except StorageError as exc:
         manifest.failure = Failure(kind=FailureKind.STORAGE_ERROR, reason=str(exc), resource=current)
+    manifest.district_name = progress.district_name
     manifest.resources = {r: progress.resources[r] for r in Resource if r in progress.resources}
     manifest.pages = progress.pages
     manifest.finished_at = clock()
@@ -191,6 +193,7 @@ def fetch_district(
     )
     return FetchResult(
         district_id=district_id,
+        district_name=manifest.district_name,
         run_id=run_id,
         status=manifest.status,
         manifest_key=key,
@@ -228,6 +231,7 @@ def _pause(
     )
     return FetchResult(
         district_id=progress.district_id,
+        district_name=progress.district_name,
         run_id=progress.run_id,
         status=ManifestStatus.IN_PROGRESS,
         manifest_key=manifest_key(progress.district_id, progress.run_id),
@@ -263,6 +267,8 @@ def _fetch_resource(
     pages = source.pages(resource, progress.next_link, index=progress.page_index, seen=progress.cursors)
     for page in pages:
         records = [minimize(resource, record) for record in page.records]
+        if resource is Resource.DISTRICTS and records and isinstance(records[0].get("name"), str):
+            progress.district_name = records[0]["name"]
         key = page_key(source.district_id, run_id, resource, page.index)
         size = store.put_json(
             key,

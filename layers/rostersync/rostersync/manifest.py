@@ -81,6 +81,7 @@ class Manifest(BaseModel):
     source: Literal["clever"] = "clever"
     district_id: str
     run_id: str
+    district_name: str | None = None  # from the `districts` page: people read names, not ids
     status: ManifestStatus
     started_at: datetime
     finished_at: datetime
@@ -110,6 +111,7 @@ class Checkpoint(BaseModel):
     district_id: str
     run_id: str
     started_at: datetime
+    district_name: str | None = None
     resources: dict[Resource, ResourceSummary] = Field(default_factory=dict)
     current: Resource | None = None
     current_summary: ResourceSummary | None = None

@@ -39,9 +39,8 @@ from rostersync.alerts.state import (
 )
 from rostersync.errors import StorageError
 from rostersync.importing.runs import ImportResult, RunStatus
-from rostersync.manifest import FailureKind, ManifestStatus, Resource
+from rostersync.manifest import FailureKind, ManifestStatus
 from rostersync.observability import logger, metrics
-from rostersync.sources import load_manifest
 from rostersync.validation.summary import Summary
 
 if TYPE_CHECKING:
@@ -211,7 +210,7 @@ def notify_fetch(
     """Alerts for one fetch invocation. `discovered`: every district id Clever lists (a full run);
     None when the invocation fetched named districts only (nothing can be said about the others)."""
     results = list(results)
-    names = {r.district_id: district_name(store, r) for r in results}
+    names = {r.district_id: r.district_name for r in results}
     outcome = AlertOutcome()
     if discovered is not None:
         outcome.merge(notify_discovery(discovered, store, publisher, run_id=run_id, names=names, clock=clock))
@@ -325,22 +324,6 @@ def _disconnect_reason(result: FetchResult) -> str:
     if result.failure is not None and "no token" in result.failure.reason:
         return "Clever lists no token for this district."
     return "Clever refused the district's token (revoked or the app was disconnected)."
-
-
-def district_name(store: PageStore, result: FetchResult) -> str | None:
-    """The district's name from its fetched `districts` page (None when the fetch has none)."""
-    if result.status is not ManifestStatus.COMPLETE:
-        return None
-    try:
-        manifest = load_manifest(store, result.district_id, result.run_id)
-        page = next((p for p in manifest.pages if p.resource is Resource.DISTRICTS), None)
-        if page is None:
-            return None
-        records = store.get_json(page.key).get("records") or []
-        name = records[0].get("name") if records else None
-    except (StorageError, ValueError, AttributeError, KeyError):
-        return None
-    return str(name) if name else None
 
 
 def _load_connection(store: PageStore, district_id: str) -> ConnectionState | None:
