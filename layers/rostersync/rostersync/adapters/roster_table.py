@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -74,8 +74,29 @@ def _from_ddb(value: Any) -> Any:
     return value
 
 
+_MAX_N = 10**38  # DynamoDB numbers have 38 digits of precision; larger ones take boto3's path (and error)
+
+
+def _attr(value: Any) -> dict[str, Any]:
+    """One value in DynamoDB's wire shape: the roster's types (str, int, bool, list, dict) inline,
+    anything else through boto3's TypeSerializer. Same output as `_serializer.serialize(_to_ddb(v))`
+    at a fraction of the cost: the import serializes ~11 items per roster record."""
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is int and -_MAX_N < value < _MAX_N:
+        return {"N": str(value)}
+    if kind is bool:
+        return {"BOOL": value}
+    if kind is list or kind is tuple:
+        return {"L": [_attr(v) for v in value]}
+    if kind is dict:
+        return {"M": {k: _attr(v) for k, v in value.items() if v is not None}}
+    return cast("dict[str, Any]", _serializer.serialize(_to_ddb(value)))
+
+
 def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(_to_ddb(v)) for k, v in item.items() if v is not None}
+    return {k: _attr(v) for k, v in item.items() if v is not None}
 
 
 def deserialize(item: Mapping[str, Any]) -> Item:

@@ -1,0 +1,747 @@
+"""RosterSync benchmark: one generated district through fetch -> validate -> import, against the floor.
+
+    make bench                                     # 50k, 100k, 190k
+    .venv/bin/python benchmarks/run.py --sizes 50k,100k,190k [--quick] [--profile] [--tag NAME]
+        [--runs first,unchanged,changed] [--stages fetch,validate,import]
+
+Against moto, a 190k district's import writes ~2.2M items at ~1,900 items/s (~20 min) and moto's
+Query scans the whole table per call, so the full default set takes well over an hour on 2 cores.
+
+Per size: a moto server (`python -m moto.server`) and the Clever sandbox (benchmarks/sandbox_proc.py)
+run in their own processes; every stage runs in a fresh `spawn` child that reports its own wall
+time, CPU seconds and peak RSS (`ru_maxrss`), so neither the servers nor earlier stages pollute the numbers.
+Three runs: the first sync, an unchanged re-run, and a re-run against sandbox revision 1 (about 1%
+of students, teachers and sections changed). The floor, on the same servers in the same run:
+(a) fetching the same pages raw (requests, limit=10000, following `next`, bodies discarded), and
+(b) BatchWriteItem of as many items as the first sync wrote, 25 per request, with the import's
+concurrency (DynamoRosterTable.workers), nothing else.
+
+Writes benchmarks/results/<size>.json and <size>.md (the markdown tables). `--profile` runs every
+stage under cProfile instead (timings then include the profiler's overhead) and writes
+benchmarks/results/<size>-<run>-<stage>.txt with the top entries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+PY = sys.executable
+
+# The issue's scale district (~190k records) and two scaled-down variants.
+SIZES: dict[str, dict[str, int]] = {
+    "190k": {
+        "schools": 200,
+        "students": 120_000,
+        "teachers": 10_000,
+        "counselors": 400,
+        "admins": 5,
+        "other_staff": 1_600,
+        "sections": 60_000,
+        "terms": 4,
+        "courses": 2_000,
+    },
+}
+for _label, _factor in (("100k", 100 / 194), ("50k", 50 / 194), ("5k", 5 / 194)):
+    SIZES[_label] = {
+        key: max(2 if key in ("terms", "admins") else 1, round(value * _factor))
+        for key, value in SIZES["190k"].items()
+    }
+    SIZES[_label]["terms"] = 4
+    SIZES[_label]["admins"] = 5
+
+OPERATIONAL_PREFIXES = ("RUN#", "RUNLOG", "LEASE#", "HOLD#", "CONFIG#")
+DDB_WRITES = ("BatchWriteItem", "PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems")
+STAGE_ENV = {
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "POWERTOOLS_SERVICE_NAME": "rostersync",
+    "POWERTOOLS_METRICS_NAMESPACE": "RosterSync",
+}
+
+
+# ----------------------------------------------------------------------------- child side
+
+
+def _install_counters() -> tuple[Counter[str], threading.Lock]:
+    """Count every AWS call the child makes (botocore's one entry point for API calls)."""
+    from botocore.client import BaseClient
+
+    counts: Counter[str] = Counter()
+    lock = threading.Lock()
+    original = BaseClient._make_api_call
+
+    def _pk(values: dict[str, Any]) -> str:
+        return str((values.get("pk") or {}).get("S", ""))
+
+    def counted(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        service = self.meta.service_model.service_name
+        local: Counter[str] = Counter({f"{service}.{operation_name}": 1})
+        if service == "dynamodb" and operation_name in DDB_WRITES:
+            local["ddb.write_requests"] += 1
+            keys: list[str] = []
+            if operation_name == "BatchWriteItem":
+                for requests in api_params.get("RequestItems", {}).values():
+                    for request in requests:
+                        body = request.get("PutRequest", {}).get("Item") or request.get(
+                            "DeleteRequest", {}
+                        ).get("Key", {})
+                        keys.append(_pk(body))
+            elif operation_name == "TransactWriteItems":
+                for entry in api_params.get("TransactItems", []):
+                    for body in entry.values():
+                        keys.append(_pk(body.get("Item") or body.get("Key") or {}))
+            else:
+                keys.append(_pk(api_params.get("Item") or api_params.get("Key") or {}))
+            for pk in keys:
+                local["ddb.items"] += 1
+                operational = pk.startswith(OPERATIONAL_PREFIXES)
+                local["ddb.items.operational" if operational else "ddb.items.roster"] += 1
+        if service == "s3" and operation_name in ("PutObject", "UploadPart"):
+            local["s3.put_requests"] += 1
+        if service == "s3" and operation_name == "GetObject":
+            local["s3.get_requests"] += 1
+        with lock:
+            counts.update(local)
+        return original(self, operation_name, api_params)
+
+    BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    return counts, lock
+
+
+def _child(kind: str, payload: dict[str, Any], env: dict[str, str], profile: str, conn: Any) -> None:
+    """One measured stage (or floor) in a fresh process; sends back its numbers."""
+    import resource
+
+    os.environ.update(env)
+    sys.path[:0] = [str(ROOT / "src"), str(ROOT / "layers" / "rostersync")]
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    counts, _lock = _install_counters()
+    target = {"stage": _stage, "floor_fetch": _floor_fetch, "floor_write": _floor_write}[kind]
+    prepared = target(payload, prepare=True)  # imports and setup, outside the timing
+    setup = resource.getrusage(resource.RUSAGE_SELF)
+    rss_before, cpu_before = setup.ru_maxrss, setup.ru_utime + setup.ru_stime
+    counts.clear()
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    started = time.perf_counter()
+    try:
+        result = target(payload, prepared=prepared)
+        error = None
+    except Exception as exc:
+        import traceback
+
+        result, error = None, traceback.format_exc()
+        print(error, file=sys.stderr)
+        del exc
+    wall = time.perf_counter() - started
+    if profiler is not None:
+        import io
+        import pstats
+
+        profiler.disable()
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        out.write(f"# {kind} {payload.get('stage', '')}: {wall:.1f} s under cProfile\n")
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(35)
+        Path(profile).write_text(out.getvalue(), encoding="utf-8")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak = usage.ru_maxrss
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before
+    conn.send(
+        {
+            "wall_s": round(wall, 3),
+            "cpu_s": round(cpu, 3),
+            "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
+            "peak_rss_mb": round(peak / 1024, 1),
+            "rss_after_setup_mb": round(rss_before / 1024, 1),
+            "aws": dict(counts),
+            "result": result,
+            "error": error,
+        }
+    )
+    conn.close()
+
+
+def _stage(payload: dict[str, Any], *, prepare: bool = False, prepared: Any = None) -> Any:
+    from rostersync_cli.runner import PipelineRunner
+
+    if prepare:
+        runner = PipelineRunner()
+        for logical_id in ("FetchFunction", "ValidateFunction", "ImportFunction"):
+            from rostersync_cli.template import load_handler
+
+            runner._handlers[logical_id] = load_handler(runner._specs[logical_id])
+        return runner
+    return prepared.invoke(payload["stage"], payload["event"])
+
+
+def _floor_fetch(payload: dict[str, Any], *, prepare: bool = False, prepared: Any = None) -> Any:
+    """The same pages as the fetch stage: token call, then every resource's first page + `next`."""
+    import requests
+
+    if prepare:
+        return requests.Session()
+    session = prepared
+    pages = 0
+    body_bytes = 0
+    token = None
+    for method, path, query in payload["first_requests"]:
+        if path == "/oauth/tokens":
+            response = session.request(
+                method,
+                payload["oauth_base"] + path,
+                params=query,
+                auth=(payload["client_id"], payload["client_secret"]),
+            )
+            response.raise_for_status()
+            for entry in response.json()["data"]:
+                if entry["owner"]["id"] == payload["district_id"]:
+                    token = entry["access_token"]
+            pages += 1
+            continue
+        headers = {"Authorization": f"Bearer {token}"}
+        url: str | None = payload["api_base"] + path
+        params: dict[str, str] | None = query
+        while url:
+            response = session.get(url, params=params, headers=headers)
+            response.raise_for_status()
+            pages += 1
+            body_bytes += len(response.content)
+            links = response.json().get("links", [])
+            nxt = next((link["uri"] for link in links if link.get("rel") == "next"), None)
+            url, params = (payload["api_base"] + nxt if nxt else None), None
+    return {"requests": pages, "bytes": body_bytes}
+
+
+def _floor_write(payload: dict[str, Any], *, prepare: bool = False, prepared: Any = None) -> Any:
+    """BatchWriteItem of `items` real-shaped items (25 a request, `workers` threads), nothing else."""
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+    table = payload["floor_table"]
+    if prepare:
+        return _floor_items(client, payload)
+    from concurrent.futures import ThreadPoolExecutor
+
+    chunks = [prepared[i : i + 25] for i in range(0, len(prepared), 25)]
+
+    def write(chunk: list[dict[str, Any]]) -> None:
+        requests = [{"PutRequest": {"Item": item}} for item in chunk]
+        while requests:
+            response = client.batch_write_item(RequestItems={table: requests})
+            requests = response.get("UnprocessedItems", {}).get(table, [])
+
+    with ThreadPoolExecutor(max_workers=payload["workers"]) as pool:
+        list(pool.map(write, chunks))
+    return {"items": len(prepared), "requests": len(chunks)}
+
+
+def _floor_items(client: Any, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The first sync's roster items read back, plus their membership edges, to `items` items."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "TableName": payload["roster_table"],
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": f"DISTRICT#{payload['district_id']}"}},
+    }
+    while True:
+        page = client.query(**kwargs)
+        items.extend(page["Items"])
+        if not page.get("LastEvaluatedKey"):
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    edges: list[dict[str, Any]] = []
+    district = payload["district_id"]
+    for item in items:
+        kind, _, clever = item["sk"]["S"].partition("#")
+        if kind == "SECTION":
+            members = [
+                ("SECTION", clever, mk, m["S"])
+                for mk, attr in (("STUDENT", "students"), ("TEACHER", "teachers"))
+                for m in item.get(attr, {}).get("L", [])
+            ]
+        elif kind in ("STUDENT", "TEACHER", "STAFF"):
+            members = [("SCHOOL", s["S"], kind, clever) for s in item.get("schools", {}).get("L", [])]
+        else:
+            members = []
+        for group_kind, group_id, member_kind, member_id in members:
+            edges.append(
+                {
+                    "pk": {"S": f"{group_kind}#{group_id}"},
+                    "sk": {"S": f"{member_kind}#{member_id}"},
+                    "item_type": {"S": "membership"},
+                    "district_id": {"S": district},
+                    "group_kind": {"S": group_kind},
+                    "group_id": {"S": group_id},
+                    "member_kind": {"S": member_kind},
+                    "member_id": {"S": member_id},
+                    "last_changed_run": {"S": "20261128T070000Z-0a1b2c"},
+                }
+            )
+    every = items + edges
+    wanted = payload["items"]
+    while len(every) < wanted:  # pad with copies under new keys (never expected: same mapping)
+        extra = dict(every[len(every) % max(1, len(items))])
+        extra["sk"] = {"S": f"PAD#{len(every)}"}
+        every.append(extra)
+    return every[:wanted]
+
+
+# ---------------------------------------------------------------------------- parent side
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Moto:
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.proc = subprocess.Popen(
+            [PY, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("moto server did not start")
+
+    def rss_mb(self) -> float:
+        return _rss_mb(self.proc.pid)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # werkzeug threads busy on a big table
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+
+class Sandbox:
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.proc = subprocess.Popen(
+            [PY, str(ROOT / "benchmarks" / "sandbox_proc.py"), json.dumps(spec)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'layers' / 'rostersync'}"},
+        )
+        assert self.proc.stdout is not None
+        self.info = json.loads(self.proc.stdout.readline())
+        self.seen = 0
+
+    def log(self) -> list[list[Any]]:
+        """Requests since the last call."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"log {self.seen}\n")
+        self.proc.stdin.flush()
+        answer = json.loads(self.proc.stdout.readline())
+        self.seen = answer["total"]
+        return list(answer["entries"])
+
+    def stop(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.flush()
+        self.proc.wait(timeout=30)
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def run_child(kind: str, payload: dict[str, Any], env: dict[str, str], profile: str = "") -> dict[str, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    started = time.perf_counter()
+    proc = ctx.Process(target=_child, args=(kind, payload, env, profile, send))
+    proc.start()
+    send.close()
+    try:
+        outcome: dict[str, Any] = receive.recv()
+    except EOFError:
+        outcome = {"error": f"child died with exit code {proc.join() or proc.exitcode}"}
+    proc.join()
+    outcome["process_s"] = round(time.perf_counter() - started, 3)
+    return outcome
+
+
+def _bucket_listing(env: dict[str, str]) -> dict[str, tuple[str, int]]:
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    out: dict[str, tuple[str, int]] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=env["RAW_BUCKET"]):
+        for obj in page.get("Contents", []):
+            out[obj["Key"]] = (obj["ETag"], int(obj["Size"]))
+    return out
+
+
+def _s3_written(before: dict[str, tuple[str, int]], after: dict[str, tuple[str, int]]) -> dict[str, int]:
+    written = {key: value for key, value in after.items() if before.get(key) != value}
+    return {"objects": len(written), "bytes": sum(size for _etag, size in written.values())}
+
+
+def _summarize(outcome: dict[str, Any], clever: list[list[Any]], s3: dict[str, int]) -> dict[str, Any]:
+    aws = outcome.get("aws", {})
+    return {
+        "wall_s": outcome.get("wall_s"),
+        "process_s": outcome.get("process_s"),
+        "cpu_s": outcome.get("cpu_s"),
+        "loadavg_1m_at_end": outcome.get("loadavg_1m_at_end"),
+        "peak_rss_mb": outcome.get("peak_rss_mb"),
+        "rss_after_setup_mb": outcome.get("rss_after_setup_mb"),
+        "clever_requests": len(clever),
+        "s3_put_requests": aws.get("s3.put_requests", 0),
+        "s3_get_requests": aws.get("s3.get_requests", 0),
+        "s3_objects_written": s3["objects"],
+        "s3_bytes_written": s3["bytes"],
+        "ddb_write_requests": aws.get("ddb.write_requests", 0),
+        "ddb_items_written": aws.get("ddb.items", 0),
+        "ddb_roster_items_written": aws.get("ddb.items.roster", 0),
+        "ddb_operational_items_written": aws.get("ddb.items.operational", 0),
+        "aws_calls": {k: v for k, v in sorted(aws.items()) if "." in k and not k.startswith(("ddb.", "s3."))},
+        "error": outcome.get("error"),
+    }
+
+
+def pipeline_run(
+    name: str,
+    env: dict[str, str],
+    sandbox: Sandbox,
+    district_id: str,
+    profile: bool,
+    size: str,
+    only: tuple[str, ...] = ("fetch", "validate", "import"),
+) -> dict[str, Any]:
+    stages: dict[str, Any] = {}
+    results: dict[str, Any] = {}
+    event: dict[str, Any] = {"district_ids": [district_id]}
+    for stage, logical_id in (
+        ("fetch", "FetchFunction"),
+        ("validate", "ValidateFunction"),
+        ("import", "ImportFunction"),
+    ):
+        if stage not in only:
+            break
+        before = _bucket_listing(env)
+        sandbox.log()
+        prof = str(RESULTS / f"{size}-{name}-{stage}.txt") if profile else ""
+        outcome = run_child("stage", {"stage": logical_id, "event": event}, env, prof)
+        clever = sandbox.log()
+        stages[stage] = _summarize(outcome, clever, _s3_written(before, _bucket_listing(env)))
+        result = outcome.get("result") or {}
+        print(
+            f"  {name:<10} {stage:<9} {outcome.get('wall_s', 0):8.1f} s  "
+            f"{outcome.get('peak_rss_mb', 0):7.0f} MB  {outcome.get('error') or ''}",
+            flush=True,
+        )
+        if outcome.get("error"):
+            break
+        if stage == "fetch":
+            results["fetch"] = result["districts"][0]
+            stages[stage]["clever_request_log"] = [row[:3] for row in clever]
+            if results["fetch"]["status"] != "complete":
+                break
+            event = results["fetch"]
+        elif stage == "validate":
+            results["validate"] = {k: v for k, v in result.items() if k != "rule_counts"}
+            if result.get("status") != "validated":
+                break
+            event = {**result, "dry_run": False}
+        else:
+            results["import"] = result
+    keys = ("wall_s", "cpu_s", "clever_requests", "s3_put_requests", "s3_objects_written", "s3_bytes_written")
+    keys += ("ddb_write_requests", "ddb_items_written", "ddb_roster_items_written")
+    total: dict[str, Any] = {key: sum(stage.get(key) or 0 for stage in stages.values()) for key in keys}
+    total["peak_rss_mb"] = max(stage.get("peak_rss_mb") or 0 for stage in stages.values())
+    total["process_s"] = round(sum(stage.get("process_s") or 0 for stage in stages.values()), 3)
+    total["wall_s"] = round(total["wall_s"], 3)
+    return {"stages": stages, "end_to_end": total, "results": results}
+
+
+def bench_size(size: str, profile: bool, runs: tuple[str, ...], stages: tuple[str, ...]) -> dict[str, Any]:
+    counts = SIZES[size]
+    spec = {"name": f"Scale {size}", "seed": 190_001, **counts}
+    records = sum(counts.values()) + 1
+    print(f"== {size}: {records} records ({counts})", flush=True)
+    moto = Moto()
+    sandbox = Sandbox(spec)
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": moto.endpoint,
+        "CLEVER_API_BASE": sandbox.info["api_base"],
+        "CLEVER_OAUTH_BASE": sandbox.info["oauth_base"],
+        **STAGE_ENV,
+    }
+    os.environ.update(env)
+    sys.path[:0] = [str(ROOT / "src"), str(ROOT / "layers" / "rostersync")]
+    from rostersync.adapters.roster_table import DynamoRosterTable
+    from rostersync.settings import get_settings
+    from rostersync_cli.provision import provision
+
+    get_settings.cache_clear()
+    creds = {"client_id": sandbox.info["client_id"], "client_secret": sandbox.info["client_secret"]}
+    resources = provision(clever_credentials=creds)
+    env.update(resources.environment())
+    district_id = sandbox.info["district_id"]
+    out: dict[str, Any] = {"size": size, "records": records, "spec": spec, "runs": {}, "floor": {}}
+    try:
+        out["runs"]["first_sync"] = pipeline_run("first", env, sandbox, district_id, profile, size, stages)
+        first = out["runs"]["first_sync"]
+        # The floor, on the same servers.
+        fetch_log = first["stages"]["fetch"].pop("clever_request_log")
+        first_requests = [
+            [method, path, query] for method, path, query in fetch_log if "starting_after" not in query
+        ]
+        floor_env = dict(env)
+        payload = {
+            "first_requests": first_requests,
+            "api_base": sandbox.info["api_base"],
+            "oauth_base": sandbox.info["oauth_base"],
+            "client_id": creds["client_id"],
+            "client_secret": creds["client_secret"],
+            "district_id": district_id,
+        }
+        sandbox.log()
+        fetch_floor = run_child("floor_fetch", payload, floor_env)
+        fetch_floor["clever_requests"] = len(sandbox.log())
+        print(
+            f"  floor      fetch     {fetch_floor.get('wall_s', 0):8.1f} s  {fetch_floor.get('error') or ''}"
+        )
+        items = first["stages"].get("import", {}).get("ddb_roster_items_written", 0)
+        floor_table = _floor_table(resources.roster_table)
+        payload = {
+            "items": items,
+            "workers": DynamoRosterTable.__init__.__kwdefaults__["workers"],  # type: ignore[index]
+            "roster_table": resources.roster_table,
+            "floor_table": floor_table,
+            "district_id": district_id,
+        }
+        write_floor = run_child("floor_write", payload, floor_env) if items else {"wall_s": 0.0}
+        _drop_table(floor_table)
+        print(
+            f"  floor      write     {write_floor.get('wall_s', 0):8.1f} s  {write_floor.get('error') or ''}"
+        )
+        out["floor"] = {
+            "fetch": _floor_summary(fetch_floor),
+            "write": _floor_summary(write_floor),
+        }
+        out["floor"]["end_to_end_wall_s"] = round(
+            (fetch_floor.get("wall_s") or 0) + (write_floor.get("wall_s") or 0), 3
+        )
+        if "unchanged" in runs:
+            out["runs"]["unchanged"] = pipeline_run(
+                "unchanged", env, sandbox, district_id, profile, size, stages
+            )
+            out["runs"]["unchanged"]["stages"]["fetch"].pop("clever_request_log", None)
+        if "changed" not in runs:
+            return out
+        sandbox.stop()
+        sandbox = Sandbox({**spec, "revision": 1, "changed_percent": 1.0})
+        out["changed_in_revision_1"] = sandbox.info["changed"]
+        env["CLEVER_API_BASE"] = sandbox.info["api_base"]
+        env["CLEVER_OAUTH_BASE"] = sandbox.info["oauth_base"]
+        new_creds = {"client_id": sandbox.info["client_id"], "client_secret": sandbox.info["client_secret"]}
+        if new_creds != creds:
+            os.environ.update(env)
+            get_settings.cache_clear()
+            provision(clever_credentials=new_creds)
+        out["runs"]["changed_1pct"] = pipeline_run(
+            "changed", env, sandbox, district_id, profile, size, stages
+        )
+        out["runs"]["changed_1pct"]["stages"]["fetch"].pop("clever_request_log", None)
+    finally:
+        out["moto_rss_mb_at_end"] = moto.rss_mb()
+        for stop in (sandbox.stop, moto.stop):
+            try:
+                stop()
+            except Exception as exc:  # never lose the measured numbers
+                print(f"  cleanup: {exc!r}", file=sys.stderr)
+    return out
+
+
+def _floor_summary(outcome: dict[str, Any]) -> dict[str, Any]:
+    aws = outcome.get("aws", {})
+    return {
+        "wall_s": outcome.get("wall_s"),
+        "cpu_s": outcome.get("cpu_s"),
+        "peak_rss_mb": outcome.get("peak_rss_mb"),
+        "result": outcome.get("result"),
+        "clever_requests": outcome.get("clever_requests"),
+        "ddb_write_requests": aws.get("ddb.write_requests", 0),
+        "ddb_items_written": aws.get("ddb.items", 0),
+        "error": outcome.get("error"),
+    }
+
+
+def _floor_table(roster_table: str) -> str:
+    import boto3
+
+    ddb = boto3.client("dynamodb")
+    table = ddb.describe_table(TableName=roster_table)["Table"]
+    name = f"{roster_table}-floor"
+    gsis = [
+        {"IndexName": g["IndexName"], "KeySchema": g["KeySchema"], "Projection": g["Projection"]}
+        for g in table.get("GlobalSecondaryIndexes", [])
+    ]
+    kwargs: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": table["KeySchema"],
+        "AttributeDefinitions": table["AttributeDefinitions"],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if gsis:
+        kwargs["GlobalSecondaryIndexes"] = gsis
+    ddb.create_table(**kwargs)
+    return name
+
+
+def _drop_table(name: str) -> None:
+    import boto3
+
+    boto3.client("dynamodb").delete_table(TableName=name)
+
+
+# ------------------------------------------------------------------------------- report
+
+
+def _fmt_bytes(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
+
+
+def markdown(out: dict[str, Any]) -> str:
+    lines = [
+        f"### {out['size']}: {out['records']:,} records",
+        "",
+        "| run | stage | wall s | stage CPU s | peak RSS MB | Clever req | S3 PUTs | S3 objects | S3 bytes "
+        "| DDB write req | DDB items | roster+membership items |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run, data in out["runs"].items():
+        rows = [*data["stages"].items(), ("**end to end**", data["end_to_end"])]
+        for stage, s in rows:
+            lines.append(
+                f"| {run} | {stage} | {s.get('wall_s') or 0:.1f} | {s.get('cpu_s') or 0:.1f} "
+                f"| {s.get('peak_rss_mb') or 0:.0f} "
+                f"| {s.get('clever_requests', 0)} | {s.get('s3_put_requests', 0)} "
+                f"| {s.get('s3_objects_written', 0)} | {_fmt_bytes(s.get('s3_bytes_written', 0))} "
+                f"| {s.get('ddb_write_requests', 0):,} | {s.get('ddb_items_written', 0):,} "
+                f"| {s.get('ddb_roster_items_written', 0):,} |"
+            )
+    floor = out.get("floor") or {}
+    if floor:
+        ff, fw = floor["fetch"], floor["write"]
+        lines += [
+            f"| floor | fetch raw | {ff.get('wall_s') or 0:.1f} | {ff.get('cpu_s') or 0:.1f} "
+            f"| {ff.get('peak_rss_mb') or 0:.0f} "
+            f"| {ff.get('clever_requests')} | | | | | | |",
+            f"| floor | batch write | {fw.get('wall_s') or 0:.1f} | {fw.get('cpu_s') or 0:.1f} "
+            f"| {fw.get('peak_rss_mb') or 0:.0f} "
+            f"| | | | | {fw.get('ddb_write_requests', 0):,} | {fw.get('ddb_items_written', 0):,} | |",
+            f"| floor | **end to end** | {floor['end_to_end_wall_s']:.1f} | | | | | | | | | |",
+        ]
+    lines.append("")
+    first = out["runs"].get("first_sync", {})
+    if floor and first:
+        e2e = first["end_to_end"]["wall_s"]
+        stages = first["stages"]
+        lines += [
+            f"- first sync / floor: **{e2e / floor['end_to_end_wall_s']:.2f}x** "
+            f"({e2e:.1f} s vs {floor['end_to_end_wall_s']:.1f} s); "
+            f"fetch / raw fetch {stages['fetch']['wall_s'] / max(floor['fetch']['wall_s'], 1e-9):.2f}x, "
+            f"import / batch write "
+            f"{stages.get('import', {}).get('wall_s', 0) / max(floor['write']['wall_s'], 1e-9):.2f}x",
+        ]
+    unchanged = out["runs"].get("unchanged", {})
+    if unchanged and first:
+        lines.append(
+            f"- unchanged re-run: {unchanged['end_to_end']['ddb_roster_items_written']} roster item writes, "
+            f"{unchanged['end_to_end']['wall_s'] / first['end_to_end']['wall_s']:.0%} of the first sync's time"
+        )
+    changed = out["runs"].get("changed_1pct", {})
+    if changed:
+        expected = sum(out.get("changed_in_revision_1", {}).values())
+        lines.append(
+            f"- 1% changed: {changed['end_to_end']['ddb_roster_items_written']} roster item writes for "
+            f"{expected} changed records in the source ({out.get('changed_in_revision_1')})"
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="50k,100k,190k", help=f"comma-separated, of {', '.join(SIZES)}")
+    parser.add_argument("--quick", action="store_true", help="only the 5k district (a smoke test)")
+    parser.add_argument("--profile", action="store_true", help="run every stage under cProfile")
+    parser.add_argument("--runs", default="first,unchanged,changed", help="which runs (first always runs)")
+    parser.add_argument("--stages", default="fetch,validate,import", help="stop each run after these stages")
+    parser.add_argument("--tag", default="", help="suffix for the result files")
+    args = parser.parse_args()
+    sizes = ["5k"] if args.quick else [s.strip() for s in args.sizes.split(",") if s.strip()]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for size in sizes:
+        if size not in SIZES:
+            parser.error(f"unknown size {size}")
+    for size in sizes:
+        started = time.perf_counter()
+        out = bench_size(size, args.profile, tuple(args.runs.split(",")), tuple(args.stages.split(",")))
+        out["machine"] = {"nproc": os.cpu_count(), "python": sys.version.split()[0]}
+        out["bench_wall_s"] = round(time.perf_counter() - started, 1)
+        out["profiled"] = args.profile
+        suffix = ("-profile" if args.profile else "") + (f"-{args.tag}" if args.tag else "")
+        (RESULTS / f"{size}{suffix}.json").write_text(
+            json.dumps(out, indent=2, default=str), encoding="utf-8"
+        )
+        table = markdown(out)
+        (RESULTS / f"{size}{suffix}.md").write_text(table, encoding="utf-8")
+        print(table, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
