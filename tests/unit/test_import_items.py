@@ -103,9 +103,9 @@ def test_membership_items_are_derived_from_the_owner() -> None:
         ("SCHOOL#b", "STUDENT#s1"),
     }
     assert desired_edges(Kind.STAFF, teacher("t1", schools=("a",))) == {("SCHOOL#a", "STAFF#t1")}
+    # A section's students live on its item (`students`), not in membership items.
     assert desired_edges(Kind.SECTION, section("se1", teachers=("t1",), students=("s1",))) == {
         ("SECTION#se1", "TEACHER#t1"),
-        ("SECTION#se1", "STUDENT#s1"),
     }
     assert desired_edges(Kind.SCHOOL, school("a")) == set()
     stored = roster_item(

@@ -5,7 +5,10 @@ The table layout is documented in docs/DATA_MODEL.md; this module is its single 
 * Roster item: pk `DISTRICT#<district>`, sk `<KIND>#<clever id>`; `status` active|archived.
 * Membership (edge) item, derived from one owning roster item and present only while it is
   active: pk `SCHOOL#<school>` sk `<STUDENT|TEACHER|STAFF>#<person>` (owned by the person),
-  pk `SECTION#<section>` sk `STUDENT#<id>` / `TEACHER#<id>` (owned by the section).
+  pk `SECTION#<section>` sk `TEACHER#<id>` (owned by the section). A section's students are
+  its item's `students` list, not membership items: at 25 to 35 students a section, one item
+  per student would be most of a district's items (11 items per record instead of 2), and a
+  first import of the largest district would not fit in one invocation.
 
 The content hash covers every attribute that comes from the record (never bookkeeping such as
 status, run ids or timestamps), over canonical JSON, so the same record always hashes the same
@@ -199,9 +202,7 @@ def desired_edges(kind: Kind, record: Record) -> set[Key]:
         return {(school_pk(school), sk) for school in record.schools if school}
     if kind is Kind.SECTION and isinstance(record, SectionRecord):
         pk = section_pk(record.id)
-        return {(pk, roster_sk(Kind.STUDENT, s)) for s in record.students if s} | {
-            (pk, roster_sk(Kind.TEACHER, t)) for t in record.teachers if t
-        }
+        return {(pk, roster_sk(Kind.TEACHER, t)) for t in record.teachers if t}
     return set()
 
 
@@ -218,7 +219,5 @@ def stored_edges(item: Item | None) -> set[Key]:
         return {(school_pk(s), str(item["sk"])) for s in item.get("schools") or [] if s}
     if kind is Kind.SECTION:
         pk = section_pk(clever_id)
-        return {(pk, roster_sk(Kind.STUDENT, s)) for s in item.get("students") or [] if s} | {
-            (pk, roster_sk(Kind.TEACHER, t)) for t in item.get("teachers") or [] if t
-        }
+        return {(pk, roster_sk(Kind.TEACHER, t)) for t in item.get("teachers") or [] if t}
     return set()
