@@ -284,8 +284,14 @@ def _import(
             continue
         if owns_edges(kind):
             want = desired_edges(kind, record)
-            fresh = action is Action.CREATED and sk not in repair
-            have = set() if fresh else table.member_edges(sk)
+            if sk in repair:  # a failed run may have left its membership half written: read it
+                have = table.member_edges(sk)
+            elif action is Action.CREATED:
+                have = set()
+            else:
+                # After a committed run an item's membership is exactly what the item implies, so
+                # one GetItem tells it: no index query (GSIs lag; moto scans for every query).
+                have = stored_edges(table.get_item(district_pk(district_id), sk))
             writer.edges(
                 [edge_item(pk, member, district_id, run_id) for pk, member in sorted(want - have)],
                 sorted(have - want),
