@@ -256,7 +256,8 @@ def _fetch_resource(
     _Paused (with `progress` pointing at the next page) when `pause()` says so between pages."""
     resource = progress.current
     summary = progress.current_summary
-    assert resource is not None and summary is not None
+    if resource is None or summary is None:
+        raise RuntimeError(f"district {source.district_id}: no resource in progress to fetch")
     started = time.perf_counter()
     requests_before = source.requests
 
