@@ -27,14 +27,11 @@ for _p in ("layers/rostersync", "src"):
     if str(ROOT / _p) not in sys.path:
         sys.path.insert(0, str(ROOT / _p))
 
-from rostersync.clever.client import CleverClient, CleverCredentials  # noqa: E402
-from rostersync.clever.normalize import minimize, normalize  # noqa: E402
-from rostersync.manifest import Resource  # noqa: E402
-from rostersync.settings import Settings  # noqa: E402
-from rostersync.validation.engine import CollectingSink, Record, validate_district  # noqa: E402
+from rostersync.validation.engine import CollectingSink, validate_district  # noqa: E402
 from rostersync.validation.report_html import render_html  # noqa: E402
 from rostersync.validation.summary import Summary  # noqa: E402
 from rostersync_cli.sandbox import CleverSandbox  # noqa: E402
+from rostersync_cli.sandbox.records import fetch_normalized  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 DEFAULT_OUT = ROOT / "docs" / "report-screenshot.png"
@@ -54,26 +51,12 @@ CHROMIUM_FLAGS = (
 
 def fetch_and_validate() -> list[Summary]:
     """Every default sandbox district, fetched over HTTP and validated, as Summaries."""
-    summaries: list[Summary] = []
     with CleverSandbox() as sandbox:
-        settings = Settings().model_copy(  # type: ignore[call-arg]
-            update={"clever_api_base": sandbox.api_base, "clever_oauth_base": sandbox.oauth_base}
-        )
-        client = CleverClient(settings, CleverCredentials(sandbox.client_id, sandbox.client_secret))
-        client._session.trust_env = False  # loopback only, never a proxy
-        try:
-            for district_id, token in client.district_tokens().items():
-                fetch = client.district(district_id, token)
-                records: list[Record] = []
-                for resource in Resource:
-                    for page in fetch.pages(resource):
-                        for raw in page.records:
-                            records.extend(normalize(resource, minimize(resource, raw), district_id))
-                sink = CollectingSink()
-                summaries.append(validate_district(district_id, records.copy, sink))
-        finally:
-            client.close()
-    return summaries
+        fetched = fetch_normalized(sandbox)
+    return [
+        validate_district(district_id, records.copy, CollectingSink())
+        for district_id, records in fetched.items()
+    ]
 
 
 def richest(summaries: Sequence[Summary]) -> Summary:

@@ -15,7 +15,7 @@ from rostersync.alerts import SUBJECT_MAX, notify_fetch, notify_validation
 from rostersync.clever.client import CleverClient, CleverCredentials
 from rostersync.fetch import fetch_districts
 from rostersync.settings import Settings, get_settings
-from rostersync.validate_stage import validate_run
+from rostersync.validate_stage import ValidateResult, validate_run
 from rostersync_cli.lambda_context import LocalLambdaContext
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, Gaps, SandboxConfig
 from rostersync_cli.template import functions, load_handler, load_template
@@ -69,11 +69,8 @@ def _pii(sandbox: CleverSandbox) -> set[str]:
     return out
 
 
-def test_findings_reach_the_subscription_with_attributes_a_working_link_and_no_pii(
-    settings: Settings, raw_bucket: str, topic_arn: str, sandbox: CleverSandbox
-) -> None:
-    inbox = AlertInbox(topic_arn)
-    store = S3PageStore(raw_bucket)
+def _fetch_and_validate(settings: Settings, sandbox: CleverSandbox, store: S3PageStore) -> ValidateResult:
+    """The gappy district fetched over HTTP into `store`, then validated: what validate hands alerts."""
     client = CleverClient(
         settings.model_copy(
             update={"clever_api_base": sandbox.api_base, "clever_oauth_base": sandbox.oauth_base}
@@ -84,7 +81,15 @@ def test_findings_reach_the_subscription_with_attributes_a_working_link_and_no_p
         [fetched] = fetch_districts(client, store, "20261128T070000Z-0a1b2c")
     finally:
         client.close()
-    result = validate_run(store, GAPPY.id, fetched.run_id)
+    return validate_run(store, GAPPY.id, fetched.run_id)
+
+
+def test_findings_reach_the_subscription_with_attributes_a_working_link_and_no_pii(
+    settings: Settings, raw_bucket: str, topic_arn: str, sandbox: CleverSandbox
+) -> None:
+    inbox = AlertInbox(topic_arn)
+    store = S3PageStore(raw_bucket)
+    result = _fetch_and_validate(settings, sandbox, store)
     publisher = SnsAlertPublisher(topic_arn)
     links = S3ReportLinks(raw_bucket)
 
@@ -134,17 +139,7 @@ def test_in_aws_the_link_goes_through_the_report_link_function_and_lasts_seven_d
     linked = get_settings()
     inbox = AlertInbox(topic_arn)
     store = S3PageStore(raw_bucket)
-    client = CleverClient(
-        linked.model_copy(
-            update={"clever_api_base": sandbox.api_base, "clever_oauth_base": sandbox.oauth_base}
-        ),
-        CleverCredentials(sandbox.client_id, sandbox.client_secret),
-    )
-    try:
-        [fetched] = fetch_districts(client, store, "20261128T070000Z-0a1b2c")
-    finally:
-        client.close()
-    result = validate_run(store, GAPPY.id, fetched.run_id)
+    result = _fetch_and_validate(linked, sandbox, store)
 
     notify_validation(result, store, SnsAlertPublisher(topic_arn), report_links_for(linked))
 

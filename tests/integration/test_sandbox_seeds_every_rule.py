@@ -12,14 +12,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from rostersync.clever.client import CleverClient, CleverCredentials
-from rostersync.clever.normalize import minimize, normalize
-from rostersync.manifest import Resource
-from rostersync.settings import Settings
-from rostersync.validation.engine import CollectingSink, Record, validate_district
+from rostersync.validation.engine import CollectingSink, validate_district
 from rostersync.validation.rules import RULES
 from rostersync.validation.summary import Summary
 from rostersync_cli.sandbox import CleverSandbox
+from rostersync_cli.sandbox.records import fetch_normalized
 
 pytestmark = [
     pytest.mark.integration,
@@ -28,32 +25,10 @@ pytestmark = [
 ]
 
 
-def fetch_records(sandbox: CleverSandbox) -> dict[str, list[Record]]:
-    """district id -> its normalized records, in fetch order, fetched over HTTP like the Lambda does."""
-    settings = Settings().model_copy(  # type: ignore[call-arg]
-        update={"clever_api_base": sandbox.api_base, "clever_oauth_base": sandbox.oauth_base}
-    )
-    client = CleverClient(settings, CleverCredentials(sandbox.client_id, sandbox.client_secret))
-    client._session.trust_env = False  # loopback only, never a proxy
-    out: dict[str, list[Record]] = {}
-    try:
-        for district_id, token in client.district_tokens().items():
-            fetch = client.district(district_id, token)
-            records: list[Record] = []
-            for resource in Resource:
-                for page in fetch.pages(resource):
-                    for raw in page.records:
-                        records.extend(normalize(resource, minimize(resource, raw), district_id))
-            out[district_id] = records
-    finally:
-        client.close()
-    return out
-
-
 @pytest.fixture(scope="module")
 def validated() -> Iterator[dict[str, tuple[Summary, CollectingSink]]]:
     with CleverSandbox() as sandbox:
-        records = fetch_records(sandbox)
+        records = fetch_normalized(sandbox)
         names = {d.id: d.name for d in sandbox.config.districts}
     assert set(records) == set(names), "every default district must be discoverable"
     out: dict[str, tuple[Summary, CollectingSink]] = {}

@@ -94,13 +94,6 @@ class S3PageStore:
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"could not read s3://{self.bucket}/{key}: {_code(exc)}") from None
 
-    def presigned_url(self, key: str, expires_in: int) -> str:
-        return str(
-            self._s3.generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
-            )
-        )
-
 
 def _code(exc: Exception) -> str:
     if isinstance(exc, ClientError):
