@@ -18,6 +18,7 @@ import pytest
 from rostersync.adapters.roster_table import DynamoRosterTable
 from rostersync.ids import new_run_id
 from rostersync.importing import wiring
+from rostersync.importing.holds import PageStoreHoldStore
 from rostersync_cli.sandbox import DistrictSpec, Gaps, SandboxConfig
 from tests.integration.fault_world import FaultWorld, LambdaTimeout, client_error, fault_world
 from tests.integration.invariants import (
@@ -149,16 +150,16 @@ def test_a_concurrent_run_is_refused_by_the_lease_and_does_no_damage(
     first = world.fetch_and_validate(DISTRICT.id)
     second = world.fetch_and_validate(DISTRICT.id)
     concurrent: dict[str, Any] = {}
-    existing = DynamoRosterTable.existing
+    plan = PageStoreHoldStore.write_changeset
 
-    def existing_while_another_run_starts(self: DynamoRosterTable, district_id: str) -> Iterator[Any]:
+    def plan_while_another_run_starts(self: PageStoreHoldStore, *args: Any) -> str:
         if not concurrent:  # the first run holds the lease now: the second one starts meanwhile
             concurrent["second"] = world.runner.invoke("ImportFunction", second)
-        return existing(self, district_id)
+        return plan(self, *args)
 
-    monkeypatch.setattr(DynamoRosterTable, "existing", existing_while_another_run_starts)
+    monkeypatch.setattr(PageStoreHoldStore, "write_changeset", plan_while_another_run_starts)
     result = world.runner.invoke("ImportFunction", first)
-    monkeypatch.setattr(DynamoRosterTable, "existing", existing)
+    monkeypatch.setattr(PageStoreHoldStore, "write_changeset", plan)
 
     assert result["status"] == "succeeded"
     assert concurrent["second"]["status"] == "skipped_locked"

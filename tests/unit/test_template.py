@@ -252,8 +252,11 @@ def test_raw_bucket_is_locked_down(template: dict[str, Any]) -> None:
     assert len(props["PublicAccessBlockConfiguration"]) == 4
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
-    prefixes = {r["Prefix"] for r in props["LifecycleConfiguration"]["Rules"]}
-    assert prefixes == {"raw/", "validated/"}
+    rules = {r["Prefix"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+    assert set(rules) == {"raw/", "validated/", "roster-index/"}
+    # The current roster index never expires (the next diff needs it); replaced versions do.
+    assert "ExpirationInDays" not in rules["roster-index/"]
+    assert rules["roster-index/"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 7}
     policy = resolve(
         template,
         template["Resources"]["RawBucketPolicy"]["Properties"],

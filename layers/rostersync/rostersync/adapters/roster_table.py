@@ -9,6 +9,7 @@ a partition, or Query on a GSI: never a Scan.
 from __future__ import annotations
 
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -122,14 +123,20 @@ class DynamoRosterTable:
         workers: int = 8,
     ) -> None:
         self.table_name = table_name
+        # parameter_validation off: botocore's client-side walk of every request against the
+        # service model was the import's largest CPU cost (a 25-item batch is ~1,000 values to
+        # check); our requests are built by `serialize` and the server still validates them.
         self._ddb: Any = client or boto3.client(
-            "dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 5})
+            "dynamodb",
+            config=Config(retries={"mode": "standard", "max_attempts": 5}, parameter_validation=False),
         )
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._sleep = sleep
         self.workers = workers
+        self._executor: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     # ------------------------------------------------------------------ retries
 
@@ -300,14 +307,32 @@ class DynamoRosterTable:
         chunks = [pending[start : start + BATCH_SIZE] for start in range(0, len(pending), BATCH_SIZE)]
         if self.workers > 1 and len(chunks) > 1:
             # boto3 clients are thread-safe; every chunk is done (or raised) before this returns,
-            # so callers' ordering between write() calls holds.
-            with ThreadPoolExecutor(max_workers=self.workers) as pool:
-                for future in [pool.submit(self._batch, chunk) for chunk in chunks]:
+            # so callers' ordering between write() calls holds. One pool for every caller: two
+            # write() calls in flight at once share `workers` requests, not twice as many.
+            futures = [self._pool().submit(self._batch, chunk) for chunk in chunks]
+            try:
+                for future in futures:
                     future.result()
+            finally:
+                for future in futures:
+                    future.cancel()  # after a failure: the rest of this call is not sent
         else:
             for chunk in chunks:
                 self._batch(chunk)
         return len(pending)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="ddb-batch")
+            return self._executor
+
+    def close(self) -> None:
+        """Stop the batch threads (a Lambda container keeps them between invocations otherwise)."""
+        with self._pool_lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
 
     def _batch(self, requests: list[dict[str, Any]]) -> None:
         attempt = 0
@@ -342,6 +367,9 @@ class DynamoRosterTable:
             values[":runs"] = {"SS": [fence_run]}
             update += ", latest_run = :run ADD repair_runs :runs"
             condition += " AND (attribute_not_exists(latest_run) OR latest_run <= :run)"
+        else:
+            # Not an import (a hold release): it writes the roster, so no index survives it.
+            update += " REMOVE roster_index"
         try:
             response = self._call(
                 "update_item",
@@ -365,7 +393,8 @@ class DynamoRosterTable:
             ) from None
         attributes = deserialize(response.get("Attributes", {}))
         repair = tuple(sorted(str(r) for r in attributes.get("repair_runs") or ()))
-        return Lease(district_id, holder, token, fence_run, repair)
+        index_run = attributes.get("roster_index")
+        return Lease(district_id, holder, token, fence_run, repair, str(index_run) if index_run else None)
 
     def renew_lease(self, lease: Lease, *, now: int, ttl: int) -> None:
         try:
@@ -382,16 +411,30 @@ class DynamoRosterTable:
                 raise LeaseLost(f"district {lease.district_id}: lease of {lease.holder} was taken") from None
             raise
 
-    def release_lease(self, lease: Lease, *, completed: Collection[str] | None) -> None:
-        """Give the lease up; `completed` runs leave the repair list (their work is whole)."""
-        update = "REMOVE #h, lease_token, lease_expires"
+    def release_lease(
+        self, lease: Lease, *, completed: Collection[str] | None, index_run: str | None = None
+    ) -> None:
+        """Give the lease up; `completed` runs leave the repair list (their work is whole).
+
+        A commit records `index_run` (the run whose roster index is the table's state) in the same
+        conditional update; every other release forgets the index.
+        """
+        removes = ["#h", "lease_token", "lease_expires"]
+        sets: list[str] = []
         values: dict[str, Any] = {":token": {"S": lease.token}}
+        committing = bool(completed) and bool(lease.fence_run)
+        if committing:
+            sets.append("committed_run = :run")
+            values[":run"] = {"S": str(lease.fence_run)}
+        if committing and index_run:
+            sets.append("roster_index = :index")
+            values[":index"] = {"S": index_run}
+        else:
+            removes.append("roster_index")
+        update = ("SET " + ", ".join(sets) + " " if sets else "") + "REMOVE " + ", ".join(removes)
         if completed:
             update += " DELETE repair_runs :done"
             values[":done"] = {"SS": sorted(completed)}
-            if lease.fence_run:
-                update = "SET committed_run = :run " + update
-                values[":run"] = {"S": lease.fence_run}
         try:
             self._call(
                 "update_item",

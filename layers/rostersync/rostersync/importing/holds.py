@@ -6,6 +6,8 @@
 * `changesets/<district>/<run_id>.json.gz`: every change of a run (action, kind, clever_id) and
   its counts. Written by dry runs (their whole output) and by real runs BEFORE their first
   write, where it doubles as the plan the next run repairs from if this one fails part way.
+* `roster-index/<district>/index.json.gz`: the roster index of the district's last committed
+  run (importing/roster_index.py), one object per district, overwritten by every commit.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Protocol
 
 from rostersync.adapters.page_store import PageStore
 from rostersync.importing.diff import Candidate
+from rostersync.importing.roster_index import RosterIndex, index_key
 
 HOLD_COLUMNS = ("kind", "clever_id", "sis_id")
 
@@ -38,6 +41,8 @@ class HoldStore(Protocol):
     def read_hold(self, district_id: str, run_id: str) -> list[dict[str, str]]: ...
     def write_changeset(self, district_id: str, run_id: str, body: dict[str, Any]) -> str: ...
     def read_changeset(self, district_id: str, run_id: str) -> dict[str, Any] | None: ...
+    def write_index(self, index: RosterIndex) -> str: ...
+    def read_index(self, district_id: str) -> RosterIndex | None: ...
 
 
 class PageStoreHoldStore:
@@ -78,3 +83,15 @@ class PageStoreHoldStore:
             return None
         body = self.store.get_json(key)
         return body if isinstance(body, dict) else None
+
+    def write_index(self, index: RosterIndex) -> str:
+        key = index_key(index.district_id)
+        self.store.put_json(key, index.to_json(), compress=True)
+        return key
+
+    def read_index(self, district_id: str) -> RosterIndex | None:
+        """None when there is no index or it is not one of this schema; a store failure raises."""
+        key = index_key(district_id)
+        if not self.store.exists(key):
+            return None
+        return RosterIndex.from_json(self.store.get_json(key))

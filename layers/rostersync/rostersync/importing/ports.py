@@ -34,6 +34,7 @@ class Lease:
     token: str
     fence_run: str | None  # the run id the lease fences others with (None for a release)
     repair_runs: tuple[str, ...] = ()  # runs that started and never committed
+    index_run: str | None = None  # the committed run whose roster index is the table's state
 
 
 class RosterTable(Protocol):
@@ -67,4 +68,10 @@ class RosterTable(Protocol):
         self, district_id: str, holder: str, *, now: int, ttl: int, fence_run: str | None
     ) -> Lease: ...
     def renew_lease(self, lease: Lease, *, now: int, ttl: int) -> None: ...
-    def release_lease(self, lease: Lease, *, completed: Collection[str] | None) -> None: ...
+    def release_lease(
+        self, lease: Lease, *, completed: Collection[str] | None, index_run: str | None = None
+    ) -> None:
+        """Give the lease up. `completed` runs leave the repair list; a commit (`completed` and a
+        fencing run) records `index_run` as the run whose roster index is valid, anything else
+        forgets any index (the partition may have changed in ways no index knows)."""
+        ...

@@ -63,6 +63,7 @@ class ImportResult(BaseModel):
     trips: list[SafeguardTrip] = Field(default_factory=list)
     hold_key: str | None = None
     changeset_key: str | None = None
+    diff_source: str | None = None  # "index" (the last commit's roster index) or "table" (a Query)
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None

@@ -5,21 +5,25 @@ Order of work (each step safe to repeat; see docs/DATA_MODEL.md):
 1. A replayed run (same run id, already committed) returns its recorded result.
 2. The district's lease (pk LEASE#<district>): one run at a time, and a run older than the
    newest run that started for the district is refused (fencing). A dry run takes no lease.
-3. Pass 1 over `accepted`: sk -> content hash. One Query of the district's partition: the diff.
+3. Pass 1 over `accepted`: sk -> content hash, diffed against what the table holds: the roster
+   index of the last committed run when it provably is the table's state (roster_index.py),
+   else one Query of the district's partition.
 4. Safeguard: too large an archive set is held (written to S3), not applied.
 5. The change set is written to S3 before any roster write: the dry run's output, and the plan
    the next run repairs from if this one stops part way.
 6. Pass 2 over `accepted`: changed records only. Membership items first, then the roster item
    (its content hash last), so a failure leaves the old hash and the next diff redoes it.
 7. Archives (conditional updates), then their membership items removed.
-8. The run item, then the lease released (which marks the run's repairs done).
+8. The roster index of what the run left, then the run item, then the lease released (which
+   marks the run's repairs done and names the index valid, in one conditional update).
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Collection, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,6 +46,7 @@ from rostersync.importing.items import (
     stored_edges,
 )
 from rostersync.importing.ports import Lease, LeaseBusy, RosterTable, StaleRun
+from rostersync.importing.roster_index import MAX_GENERATIONS, IndexTracker, RosterIndex
 from rostersync.importing.runs import (
     FINAL,
     RUNLOG_PK,
@@ -66,6 +71,7 @@ Accepted = Callable[[], Iterable[tuple[Kind, Record]]]
 LEASE_TTL_SECONDS = 20 * 60
 LEASE_RENEW_SECONDS = 60
 WRITE_CHUNK = 2000  # items per write() call: 80 BatchWriteItem requests, run in parallel
+SENDERS = 2  # chunks in flight at once (their requests share the table's pool of 8)
 SAFEGUARD_SK = "SAFEGUARD"
 HOLD_HELD = "held"
 HOLD_RELEASED = "released"
@@ -90,7 +96,17 @@ def dry_run_sk(run_id: str) -> str:
 
 
 class _Writer:
-    """Buffers membership and roster writes: membership first, in chunks; renews the lease."""
+    """Buffers membership and roster writes and sends them while the caller builds the next chunk.
+
+    A chunk ends at a record boundary (a record's membership and roster items travel together)
+    and goes out on a background sender as membership items first, then roster items (their
+    content hash last), so every record's membership is written before its roster item, as the
+    order of work requires. Up to SENDERS chunks are in flight (their batches share the table's
+    request pool, so the table never waits on the gap between two chunks) while the import's
+    own CPU work (reading, hashing, building items) goes on. A failed chunk raises from the next
+    `flush` or `drain`; a chunk already in flight finishes, none is handed over after that
+    (the change set written before the first chunk names them all for the repair). Renews the lease.
+    """
 
     def __init__(self, table: RosterTable, lease: Lease | None, clock: Clock) -> None:
         self.table = table
@@ -101,28 +117,56 @@ class _Writer:
         self.items: list[Item] = []
         self.written = 0
         self._renewed = time.monotonic()
+        self._sender: ThreadPoolExecutor | None = None
+        self._inflight: deque[Future[int]] = deque()
 
     def edges(self, puts: Iterable[Item], deletes: Iterable[Key]) -> None:
+        """A record's membership changes; its roster item (if any) follows through `item`."""
         self.edge_puts.extend(puts)
         self.edge_deletes.extend(deletes)
-        self._maybe_flush()
+        if not self.items and len(self.edge_puts) + len(self.edge_deletes) >= WRITE_CHUNK:
+            self.flush()  # membership-only work (archives, reconcile): no record to keep whole
 
     def item(self, item: Item) -> None:
         self.items.append(item)
-        self._maybe_flush()
-
-    def _maybe_flush(self) -> None:
         if len(self.items) + len(self.edge_puts) + len(self.edge_deletes) >= WRITE_CHUNK:
             self.flush()
 
     def flush(self) -> None:
+        """Hand the buffered writes to a sender (waiting while SENDERS chunks are in flight)."""
         self.tick()
-        if self.edge_puts or self.edge_deletes:
-            self.written += self.table.write(self.edge_puts, self.edge_deletes)
-            self.edge_puts, self.edge_deletes = [], []
-        if self.items:
-            self.written += self.table.write(self.items, [])
-            self.items = []
+        while self._inflight and (self._inflight[0].done() or len(self._inflight) >= SENDERS):
+            self._collect_oldest()
+        if not (self.edge_puts or self.edge_deletes or self.items):
+            return
+        chunk = (self.edge_puts, self.edge_deletes, self.items)
+        self.edge_puts, self.edge_deletes, self.items = [], [], []
+        if self._sender is None:
+            self._sender = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="roster-writer")
+        self._inflight.append(self._sender.submit(self._send, *chunk))
+
+    def drain(self) -> None:
+        """Everything buffered is written (or its failure raised) when this returns."""
+        self.flush()
+        while self._inflight:
+            self._collect_oldest()
+
+    def close(self) -> None:
+        """Stop the senders; waits for chunks in flight (their outcome is the caller's to raise)."""
+        if self._sender is not None:
+            self._sender.shutdown(wait=True)
+            self._sender = None
+
+    def _collect_oldest(self) -> None:
+        self.written += self._inflight.popleft().result()
+
+    def _send(self, edge_puts: list[Item], edge_deletes: list[Key], items: list[Item]) -> int:
+        written = 0
+        if edge_puts or edge_deletes:
+            written += self.table.write(edge_puts, edge_deletes)
+        if items:
+            written += self.table.write(items, [])
+        return written
 
     def tick(self) -> None:
         if self.lease and time.monotonic() - self._renewed >= LEASE_RENEW_SECONDS:
@@ -248,7 +292,12 @@ def _import(
         tonight[roster_sk(kind, record.id)] = bytes.fromhex(record_hash(kind, record))
         counts[kind].accepted += 1
 
-    diff = compute_diff(tonight, table.existing(district_id), rejected_ids, repair)
+    # Dry runs take no lease, so they cannot prove an index current: they read the table.
+    tracker = IndexTracker() if lease is not None else None
+    index = _usable_index(district_id, lease, repair, holds)
+    result.diff_source = "index" if index else "table"
+    existing = iter(index.items) if index else table.existing(district_id)
+    diff = compute_diff(tonight, tracker.read(existing) if tracker else existing, rejected_ids, repair)
     result.trips = check(diff.candidates, diff.active_by_kind, diff.students_by_school, thresholds)
     held = bool(result.trips)
     _count(diff, counts, held, fetched)
@@ -276,54 +325,107 @@ def _import(
         )
 
     writer = _Writer(table, lease, clock)
-    # Pass 2: changed records only.
-    for kind, record in accepted():
-        sk = roster_sk(kind, record.id)
-        action = diff.changes.pop(sk, None)
-        if action is None:
-            continue
-        if owns_edges(kind):
-            want = desired_edges(kind, record)
-            if sk in repair:  # a failed run may have left its membership half written: read it
-                have = table.member_edges(sk)
-            elif action is Action.CREATED:
-                have = set()
-            else:
-                # After a committed run an item's membership is exactly what the item implies, so
-                # one GetItem tells it: no index query (GSIs lag; moto scans for every query).
-                have = stored_edges(table.get_item(district_pk(district_id), sk))
-            writer.edges(
-                [edge_item(pk, member, district_id, run_id) for pk, member in sorted(want - have)],
-                sorted(have - want),
-            )
-        writer.item(roster_item(kind, record, run_id=run_id, now=now))
-    writer.flush()
-
-    if not held:
-        for candidate in diff.candidates:
-            writer.tick()
-            if table.archive(district_id, candidate.sk, run_id=run_id, now=now, fence_run=run_id):
-                writer.written += 1
-                if owns_edges(candidate.kind):
-                    writer.edges([], sorted(table.member_edges(candidate.sk)))
-            else:  # changed under us (cannot happen under the lease): leave it, say so
-                counts[candidate.kind].archived -= 1
-                logger.warning(
-                    "archive skipped: item changed", extra={"district_id": district_id, "sk": candidate.sk}
+    try:
+        # Pass 2: changed records only.
+        for kind, record in accepted():
+            sk = roster_sk(kind, record.id)
+            action = diff.changes.pop(sk, None)
+            if action is None:
+                continue
+            if owns_edges(kind):
+                want = desired_edges(kind, record)
+                if sk in repair:  # a failed run may have left its membership half written: read it
+                    have = table.member_edges(sk)
+                elif action is Action.CREATED:
+                    have = set()
+                else:
+                    # After a committed run an item's membership is exactly what the item implies, so
+                    # one GetItem tells it: no index query (GSIs lag; moto scans for every query).
+                    have = stored_edges(table.get_item(district_pk(district_id), sk))
+                writer.edges(
+                    [edge_item(pk, member, district_id, run_id) for pk, member in sorted(want - have)],
+                    sorted(have - want),
                 )
-    for sk in diff.reconcile:
-        _reconcile(table, writer, district_id, sk, run_id)
-    writer.flush()
+            item = roster_item(kind, record, run_id=run_id, now=now)
+            writer.item(item)
+            if tracker:
+                tracker.written(item)
+        writer.drain()
+
+        if not held:
+            for candidate in diff.candidates:
+                writer.tick()
+                if table.archive(district_id, candidate.sk, run_id=run_id, now=now, fence_run=run_id):
+                    writer.written += 1
+                    if tracker:
+                        tracker.archived(candidate.sk)
+                    if owns_edges(candidate.kind):
+                        writer.edges([], sorted(table.member_edges(candidate.sk)))
+                else:  # changed under us (cannot happen under the lease): leave it, say so
+                    counts[candidate.kind].archived -= 1
+                    tracker = None  # what the table holds for it is unknown: no index this time
+                    logger.warning(
+                        "archive skipped: item changed",
+                        extra={"district_id": district_id, "sk": candidate.sk},
+                    )
+        for sk in diff.reconcile:
+            _reconcile(table, writer, district_id, sk, run_id)
+        writer.drain()
+    finally:
+        writer.close()
 
     _supersede_holds(table, district_id, run_id, now)
     if lease is None:
         raise RuntimeError(f"district {district_id} run {run_id}: committing without a lease")
     table.renew_lease(lease, now=_epoch(clock()), ttl=LEASE_TTL_SECONDS)  # still ours?
+    generation = index.generation + 1 if index else 0
+    index_run = _write_index(holds, tracker, district_id, run_id, generation) if tracker else None
     result.roster_writes = writer.written
     result.status = RunStatus.HELD if held else RunStatus.SUCCEEDED
     result.finished_at = clock()
     _record(table, result, clock)
-    table.release_lease(lease, completed=set(lease.repair_runs) | {run_id})
+    table.release_lease(lease, completed=set(lease.repair_runs) | {run_id}, index_run=index_run)
+
+
+def _usable_index(
+    district_id: str, lease: Lease | None, repair: Collection[str], holds: HoldStore
+) -> RosterIndex | None:
+    """The last committed run's roster index, if it is provably the table's state (else None)."""
+    log = {"district_id": district_id}
+    if lease is None or not lease.index_run:
+        return None
+    if repair:  # an unfinished run planned writes the index does not know
+        logger.info("diff reads the table: an unfinished run is being repaired", extra=log)
+        return None
+    try:
+        index = holds.read_index(district_id)
+    except Exception as exc:  # the table is always there to read: a lost index is not fatal
+        logger.warning(
+            "roster index unreadable; diff reads the table", extra={**log, "reason": type(exc).__name__}
+        )
+        return None
+    if index is None or index.district_id != district_id or index.run_id != lease.index_run:
+        logger.info("roster index missing or not the committed run's; diff reads the table", extra=log)
+        return None
+    if index.generation >= MAX_GENERATIONS:
+        logger.info("roster index is due a table read; diff reads the table", extra=log)
+        return None
+    return index
+
+
+def _write_index(
+    holds: HoldStore, tracker: IndexTracker, district_id: str, run_id: str, generation: int
+) -> str | None:
+    """The run's roster index; on failure none is named valid and the next run reads the table."""
+    try:
+        holds.write_index(tracker.build(district_id, run_id, generation))
+    except Exception as exc:
+        logger.warning(
+            "roster index not written; the next run reads the table",
+            extra={"district_id": district_id, "run_id": run_id, "reason": type(exc).__name__},
+        )
+        return None
+    return run_id
 
 
 def _reconcile(table: RosterTable, writer: _Writer, district_id: str, sk: str, run_id: str) -> None:
@@ -505,7 +607,7 @@ def release_hold(
             # Archived now or by an earlier, interrupted release: no membership items left.
             if owns_edges(kind):
                 writer.edges([], sorted(table.member_edges(sk)))
-        writer.flush()
+        writer.drain()
         table.set_status(
             hold_pk(district_id),
             run_id,
@@ -514,6 +616,7 @@ def release_hold(
             {"released_at": _iso(clock()), "archived": result.archived, "skipped": result.skipped},
         )
     finally:
+        writer.close()
         table.release_lease(lease, completed=None)
     logger.info("hold released", extra=result.model_dump())
     return result

@@ -43,17 +43,21 @@ def run_import(
 ) -> ImportResult:
     """import_district on ROSTER_TABLE and RAW_BUCKET. The caller publishes alerts on `held`."""
     settings = settings or get_settings()
-    return import_district(
-        district_id,
-        run_id,
-        accepted,
-        rejected_ids,
-        roster_table(settings),
-        holds=hold_store(settings),
-        dry_run=dry_run,
-        thresholds=default_thresholds(settings),
-        fetched=fetched,
-    )
+    table = roster_table(settings)
+    try:
+        return import_district(
+            district_id,
+            run_id,
+            accepted,
+            rejected_ids,
+            table,
+            holds=hold_store(settings),
+            dry_run=dry_run,
+            thresholds=default_thresholds(settings),
+            fetched=fetched,
+        )
+    finally:
+        table.close()  # its request threads would outlive the invocation in a warm container
 
 
 def import_run(
@@ -86,7 +90,11 @@ def run_release(
     district_id: str, run_id: str | None = None, *, settings: Settings | None = None
 ) -> ReleaseResult:
     settings = settings or get_settings()
-    return release_hold(district_id, run_id, table=roster_table(settings), holds=hold_store(settings))
+    table = roster_table(settings)
+    try:
+        return release_hold(district_id, run_id, table=table, holds=hold_store(settings))
+    finally:
+        table.close()
 
 
 def run_status(
