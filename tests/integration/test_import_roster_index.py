@@ -11,7 +11,7 @@ from rostersync.importing.diff import ExistingItem
 from rostersync.importing.roster_index import MAX_GENERATIONS, RosterIndex, index_key
 from rostersync.importing.runs import ImportResult, RunStatus
 from rostersync.importing.safeguard import SafeguardThresholds
-from rostersync.importing.service import import_district, release_hold
+from rostersync.importing.service import import_district, latest_runs, release_hold
 from rostersync.records import Kind
 from rostersync.settings import Settings
 from rostersync_cli.provision import provision
@@ -162,9 +162,15 @@ def test_a_run_that_died_without_releasing_is_repaired_from_the_table(env: Env, 
         )
     lease = _lease(env)
     assert lease.get("roster_index") and dead_run in lease["repair_runs"]
+    assert latest_runs(env.table, D, limit=1)[0].status is RunStatus.RUNNING  # as it died
     resumed = env.run(roster)
     assert resumed.status is RunStatus.SUCCEEDED and resumed.diff_source == "table"
     assert_index_is_the_table(env)
+    # The dead run's record (and its RUNLOG copy) no longer claims to be running.
+    dead = {r.run_id: r for r in latest_runs(env.table, D, limit=5)}[dead_run]
+    assert dead.status is RunStatus.FAILED and dead.error and resumed.run_id in dead.error
+    overall = {r.run_id: r for r in latest_runs(env.table, None, limit=5)}[dead_run]
+    assert overall.status is RunStatus.FAILED
 
 
 def _corrupt(env: Env, body: Any) -> None:

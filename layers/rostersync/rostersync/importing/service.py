@@ -282,6 +282,7 @@ def _import(
         table.get_item(config_pk(district_id), SAFEGUARD_SK), default_thresholds or SafeguardThresholds()
     )
     repair = _repair_set(district_id, lease, holds)
+    _close_abandoned(table, district_id, run_id, lease, now)
     counts: defaultdict[Kind, KindCounts] = defaultdict(KindCounts)
 
     # Pass 1: tonight's records reduced to sk -> 16-byte hash.
@@ -439,6 +440,33 @@ def _reconcile(table: RosterTable, writer: _Writer, district_id: str, sk: str, r
         [edge_item(pk, member, district_id, run_id) for pk, member in sorted(want - have)],
         sorted(have - want),
     )
+
+
+def _close_abandoned(
+    table: RosterTable, district_id: str, run_id: str, lease: Lease | None, now: str
+) -> None:
+    """Run records an invocation left `running` when it died (timeout, out of memory) say so now.
+
+    Conditional (running -> failed), so a run that did record its failure keeps its own error.
+    """
+    for dead_run in lease.repair_runs if lease else ():
+        if dead_run == run_id:
+            continue  # this very run, redelivered: its record is rewritten as it goes
+        extra = {
+            "error": f"stopped before committing (invocation ended); completed by run {run_id}",
+            "finished_at": now,
+        }
+        closed = table.set_status(
+            run_pk(district_id), dead_run, RunStatus.RUNNING.value, RunStatus.FAILED.value, extra
+        )
+        table.set_status(
+            RUNLOG_PK, f"{dead_run}#{district_id}", RunStatus.RUNNING.value, RunStatus.FAILED.value, extra
+        )
+        if closed:
+            logger.warning(
+                "closed the record of a run that stopped before committing",
+                extra={"district_id": district_id, "dead_run": dead_run, "run_id": run_id},
+            )
 
 
 def _repair_set(district_id: str, lease: Lease | None, holds: HoldStore) -> set[str]:
