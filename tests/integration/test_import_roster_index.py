@@ -56,6 +56,8 @@ def test_first_run_reads_the_table_and_leaves_an_index_of_it(env: Env) -> None:
     assert first.status is RunStatus.SUCCEEDED and first.diff_source == "table"
     index = assert_index_is_the_table(env)
     assert index.generation == 0 and index.run_id == first.run_id
+    assert set(first.phase_seconds) == {"diff", "write", "commit"}
+    assert all(seconds >= 0 for seconds in first.phase_seconds.values())
 
 
 def test_unchanged_night_diffs_against_the_index_without_reading_the_partition(env: Env) -> None:

@@ -71,7 +71,7 @@ Accepted = Callable[[], Iterable[tuple[Kind, Record]]]
 LEASE_TTL_SECONDS = 20 * 60
 LEASE_RENEW_SECONDS = 60
 WRITE_CHUNK = 2000  # items per write() call: 80 BatchWriteItem requests, run in parallel
-SENDERS = 2  # chunks in flight at once (their requests share the table's pool of 8)
+SENDERS = 4  # chunks in flight at once (their requests share the table's pool of 8)
 SAFEGUARD_SK = "SAFEGUARD"
 HOLD_HELD = "held"
 HOLD_RELEASED = "released"
@@ -278,6 +278,7 @@ def _import(
     clock: Clock,
 ) -> None:
     now = _iso(result.started_at or clock())
+    phase = _Phases(result)
     thresholds = SafeguardThresholds.from_item(
         table.get_item(config_pk(district_id), SAFEGUARD_SK), default_thresholds or SafeguardThresholds()
     )
@@ -304,6 +305,7 @@ def _import(
     _count(diff, counts, held, fetched)
     result.counts = {kind.value: counts[kind] for kind in Kind if kind in counts}
     result.changeset_key = holds.write_changeset(district_id, run_id, _changeset(result, diff, held))
+    phase.done("diff")
 
     if result.dry_run:
         result.status = RunStatus.DRY_RUN
@@ -374,6 +376,7 @@ def _import(
         writer.drain()
     finally:
         writer.close()
+    phase.done("write")
 
     _supersede_holds(table, district_id, run_id, now)
     if lease is None:
@@ -381,11 +384,25 @@ def _import(
     table.renew_lease(lease, now=_epoch(clock()), ttl=LEASE_TTL_SECONDS)  # still ours?
     generation = index.generation + 1 if index else 0
     index_run = _write_index(holds, tracker, district_id, run_id, generation) if tracker else None
+    phase.done("commit")
     result.roster_writes = writer.written
     result.status = RunStatus.HELD if held else RunStatus.SUCCEEDED
     result.finished_at = clock()
     _record(table, result, clock)
     table.release_lease(lease, completed=set(lease.repair_runs) | {run_id}, index_run=index_run)
+
+
+class _Phases:
+    """Seconds spent in each phase of the run (diff, write, commit), recorded on the result."""
+
+    def __init__(self, result: ImportResult) -> None:
+        self.result = result
+        self._mark = time.monotonic()
+
+    def done(self, name: str) -> None:
+        now = time.monotonic()
+        self.result.phase_seconds[name] = round(now - self._mark, 3)
+        self._mark = now
 
 
 def _usable_index(
@@ -566,6 +583,8 @@ def _log_done(result: ImportResult) -> None:
             "records_held": result.total("held"),
             "records_rejected_kept": result.total("rejected_kept"),
             "roster_writes": result.roster_writes,
+            "diff_source": result.diff_source,
+            "phase_seconds": result.phase_seconds,
         },
     )
 
