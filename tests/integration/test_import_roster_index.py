@@ -56,7 +56,7 @@ def test_first_run_reads_the_table_and_leaves_an_index_of_it(env: Env) -> None:
     assert first.status is RunStatus.SUCCEEDED and first.diff_source == "table"
     index = assert_index_is_the_table(env)
     assert index.generation == 0 and index.run_id == first.run_id
-    assert set(first.phase_seconds) == {"diff", "write", "commit"}
+    assert set(first.phase_seconds) == {"diff", "write", "finish"}
     assert all(seconds >= 0 for seconds in first.phase_seconds.values())
 
 
@@ -163,7 +163,8 @@ def test_a_run_that_died_without_releasing_is_repaired_from_the_table(env: Env, 
             clock=env.clock,
         )
     lease = _lease(env)
-    assert lease.get("roster_index") and dead_run in lease["repair_runs"]
+    # Taking the lease removed the index's name: only a clean commit names one again.
+    assert "roster_index" not in lease and dead_run in lease["repair_runs"]
     assert latest_runs(env.table, D, limit=1)[0].status is RunStatus.RUNNING  # as it died
     resumed = env.run(roster)
     assert resumed.status is RunStatus.SUCCEEDED and resumed.diff_source == "table"
@@ -257,3 +258,27 @@ def test_index_round_trips_through_json() -> None:
     )
     index = RosterIndex(D, "run-1", 3, items)
     assert RosterIndex.from_json(index.to_json()) == index
+
+
+def test_a_dry_run_of_a_dead_runs_id_cannot_erase_its_repair_plan(env: Env, settings: Settings) -> None:
+    """The dry run's change set sits beside the real run's (`<run_id>~dry`), never over it."""
+    roster = small_roster(students=30, schools=2)
+    env.run(roster)
+    roster.remove(Kind.STUDENT, "st0002")
+    dead_run = env.clock.next_run()
+    with pytest.raises(RuntimeError):
+        import_district(
+            D,
+            dead_run,
+            roster.accepted(),
+            set(),
+            FailingTable(settings.roster_table, env.client, fail_at=1),
+            holds=env.holds,
+            clock=env.clock,
+        )
+    plan = env.holds.read_changeset(D, dead_run)
+    dry = env.run(roster, run_id=dead_run, dry_run=True)
+    assert dry.changeset_key and dry.changeset_key.endswith(f"{dead_run}~dry.json.gz")
+    assert env.holds.read_changeset(D, dead_run) == plan
+    assert env.run(roster).status is RunStatus.SUCCEEDED
+    assert_index_is_the_table(env)

@@ -141,3 +141,32 @@ def test_parallel_chunks_all_land_and_unprocessed_are_retried() -> None:
     assert _table(client, sleeps, workers=4).write(_items(260), []) == 260
     assert sum(1 for v in client.stored.values() if v) == 260
     assert len(client.calls) >= 11  # 11 chunks, plus the retries of whichever got unprocessed items
+
+
+def test_a_failed_parallel_write_returns_only_after_every_started_batch_has_landed() -> None:
+    """A failure must not leave batches in flight: the caller releases the lease right after."""
+    import threading
+    import time
+
+    started = threading.Event()
+    release = threading.Event()
+    landed: list[int] = []
+
+    class SlowAndFailing(FakeClient):
+        def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+            first = RequestItems[TABLE][0]["PutRequest"]["Item"]["n"]["N"]
+            if first == "25":  # the slow batch: still sending when the first one fails
+                started.set()
+                release.wait(timeout=10)
+                time.sleep(0.2)  # lands well after the failure is known
+                landed.append(25)
+                return {"UnprocessedItems": {}}
+            started.wait(timeout=10)
+            release.set()
+            raise ClientError({"Error": {"Code": "ValidationException", "Message": "bad"}}, "BatchWriteItem")
+
+    table = _table(SlowAndFailing([]), [], workers=2)
+    with pytest.raises(ClientError):
+        table.write(_items(50), [])
+    assert landed == [25]
+    table.close()

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from decimal import Decimal
 from typing import Any, cast
 
@@ -315,7 +315,8 @@ class DynamoRosterTable:
                     future.result()
             finally:
                 for future in futures:
-                    future.cancel()  # after a failure: the rest of this call is not sent
+                    future.cancel()  # after a failure: the rest of this call is not sent...
+                wait(futures)  # ...and what is being sent has landed (or failed) before we return
         else:
             for chunk in chunks:
                 self._batch(chunk)
@@ -367,9 +368,10 @@ class DynamoRosterTable:
             values[":runs"] = {"SS": [fence_run]}
             update += ", latest_run = :run ADD repair_runs :runs"
             condition += " AND (attribute_not_exists(latest_run) OR latest_run <= :run)"
-        else:
-            # Not an import (a hold release): it writes the roster, so no index survives it.
-            update += " REMOVE roster_index"
+        # Whoever takes the lease may write the roster, so the index it names stops being valid
+        # now: only this holder's clean commit names one again (release_lease). The name is read
+        # from the old image, for an import to use until then.
+        update += " REMOVE roster_index"
         try:
             response = self._call(
                 "update_item",
@@ -379,7 +381,7 @@ class DynamoRosterTable:
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
+                ReturnValues="ALL_OLD",
             )
         except ClientError as exc:
             if _code(exc) != "ConditionalCheckFailedException":
@@ -391,10 +393,17 @@ class DynamoRosterTable:
             raise LeaseBusy(
                 f"district {district_id}: held by {current.get('holder')} until {current.get('lease_expires')}"
             ) from None
-        attributes = deserialize(response.get("Attributes", {}))
-        repair = tuple(sorted(str(r) for r in attributes.get("repair_runs") or ()))
-        index_run = attributes.get("roster_index")
-        return Lease(district_id, holder, token, fence_run, repair, str(index_run) if index_run else None)
+        old = deserialize(response.get("Attributes", {}))
+        repair = {str(r) for r in old.get("repair_runs") or ()} | ({fence_run} if fence_run else set())
+        index_run = old.get("roster_index") if fence_run is not None else None
+        return Lease(
+            district_id,
+            holder,
+            token,
+            fence_run,
+            tuple(sorted(repair)),
+            str(index_run) if index_run else None,
+        )
 
     def renew_lease(self, lease: Lease, *, now: int, ttl: int) -> None:
         try:

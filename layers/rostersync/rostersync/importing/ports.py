@@ -34,7 +34,9 @@ class Lease:
     token: str
     fence_run: str | None  # the run id the lease fences others with (None for a release)
     repair_runs: tuple[str, ...] = ()  # runs that started and never committed
-    index_run: str | None = None  # the committed run whose roster index is the table's state
+    # The committed run whose roster index was the table's state when this lease was taken (the
+    # LEASE item named it; taking the lease removed the name until this holder commits).
+    index_run: str | None = None
 
 
 class RosterTable(Protocol):

@@ -9,12 +9,11 @@ plus what it wrote and archived), so it writes that, compact and gzipped, to S3
 the index belongs to. The next run reads the index instead of the partition when, and only when,
 it is provably the table's state:
 
-* the LEASE item names this index's run (`roster_index`), set in the same conditional update
-  that records the commit and releases the lease;
-* no other run is unfinished (`repair_runs` holds only this run): a run that died part way
-  may have written items the index does not know;
-* nothing else wrote the partition since: a hold release removes `roster_index` when it takes
-  the lease, a failed run when it releases it;
+* the LEASE item named this index's run (`roster_index`) when this run took the lease. The name
+  is set only by a clean commit (in the conditional update that releases the lease) and removed
+  by whoever takes the lease next, in the update that takes it; so a run that failed, died or
+  was fenced, and a hold release, leave no name behind;
+* no run in `repair_runs` left a plan (implied by the above; checked anyway);
 * the object is readable, of this schema, this district, this run, and younger than
   `MAX_GENERATIONS` index-based runs: every week-ish the diff reads the table again anyway,
   so that an index that drifted for a reason nobody foresaw (a hand edit) heals itself.

@@ -64,7 +64,8 @@ class ImportResult(BaseModel):
     hold_key: str | None = None
     changeset_key: str | None = None
     diff_source: str | None = None  # "index" (the last commit's roster index) or "table" (a Query)
-    # Seconds per phase: diff (read tonight's records and the table side, plan), write, commit.
+    # Seconds per phase: diff (tonight's records against the table side, the plan), write (roster
+    # and membership items, archives), finish (older holds, the roster index; not the run record).
     phase_seconds: dict[str, float] = Field(default_factory=dict)
     started_at: datetime | None = None
     finished_at: datetime | None = None

@@ -104,8 +104,8 @@ class _Writer:
     order of work requires. Up to SENDERS chunks are in flight (their batches share the table's
     request pool, so the table never waits on the gap between two chunks) while the import's
     own CPU work (reading, hashing, building items) goes on. A failed chunk raises from the next
-    `flush` or `drain`; a chunk already in flight finishes, none is handed over after that
-    (the change set written before the first chunk names them all for the repair). Renews the lease.
+    `flush` or `drain` (chunks already in flight finish; the change set written before the first
+    chunk names all of them for the repair). Renews the lease.
     """
 
     def __init__(self, table: RosterTable, lease: Lease | None, clock: Clock) -> None:
@@ -121,20 +121,27 @@ class _Writer:
         self._inflight: deque[Future[int]] = deque()
 
     def edges(self, puts: Iterable[Item], deletes: Iterable[Key]) -> None:
-        """A record's membership changes; its roster item (if any) follows through `item`."""
+        """A record's membership changes. Never sent alone: its roster item (if any) follows
+        through `item`, and membership-only work calls `maybe_flush` between records."""
         self.edge_puts.extend(puts)
         self.edge_deletes.extend(deletes)
-        if not self.items and len(self.edge_puts) + len(self.edge_deletes) >= WRITE_CHUNK:
-            self.flush()  # membership-only work (archives, reconcile): no record to keep whole
 
     def item(self, item: Item) -> None:
+        """A record's roster item, after its membership changes: the record is whole."""
         self.items.append(item)
+        self.maybe_flush()
+
+    def maybe_flush(self) -> None:
+        """At a record boundary: send the buffer if it is a chunk's worth."""
         if len(self.items) + len(self.edge_puts) + len(self.edge_deletes) >= WRITE_CHUNK:
             self.flush()
 
     def flush(self) -> None:
         """Hand the buffered writes to a sender (waiting while SENDERS chunks are in flight)."""
         self.tick()
+        for inflight in self._inflight:  # a failure anywhere stops the handing over at once
+            if inflight.done() and inflight.exception() is not None:
+                inflight.result()
         while self._inflight and (self._inflight[0].done() or len(self._inflight) >= SENDERS):
             self._collect_oldest()
         if not (self.edge_puts or self.edge_deletes or self.items):
@@ -304,7 +311,10 @@ def _import(
     held = bool(result.trips)
     _count(diff, counts, held, fetched)
     result.counts = {kind.value: counts[kind] for kind in Kind if kind in counts}
-    result.changeset_key = holds.write_changeset(district_id, run_id, _changeset(result, diff, held))
+    # A dry run's change set sits beside the real run's, never over it: the real one is the plan
+    # the next run repairs from.
+    changeset_id = dry_run_sk(run_id) if result.dry_run else run_id
+    result.changeset_key = holds.write_changeset(district_id, changeset_id, _changeset(result, diff, held))
     phase.done("diff")
 
     if result.dry_run:
@@ -329,8 +339,8 @@ def _import(
 
     writer = _Writer(table, lease, clock)
     try:
-        # Pass 2: changed records only.
-        for kind, record in accepted():
+        # Pass 2: changed records only (none: tonight's records need not be read again).
+        for kind, record in accepted() if diff.changes else ():
             sk = roster_sk(kind, record.id)
             action = diff.changes.pop(sk, None)
             if action is None:
@@ -364,6 +374,7 @@ def _import(
                         tracker.archived(candidate.sk)
                     if owns_edges(candidate.kind):
                         writer.edges([], sorted(table.member_edges(candidate.sk)))
+                        writer.maybe_flush()
                 else:  # changed under us (cannot happen under the lease): leave it, say so
                     counts[candidate.kind].archived -= 1
                     tracker = None  # what the table holds for it is unknown: no index this time
@@ -384,7 +395,7 @@ def _import(
     table.renew_lease(lease, now=_epoch(clock()), ttl=LEASE_TTL_SECONDS)  # still ours?
     generation = index.generation + 1 if index else 0
     index_run = _write_index(holds, tracker, district_id, run_id, generation) if tracker else None
-    phase.done("commit")
+    phase.done("finish")
     result.roster_writes = writer.written
     result.status = RunStatus.HELD if held else RunStatus.SUCCEEDED
     result.finished_at = clock()
@@ -457,6 +468,7 @@ def _reconcile(table: RosterTable, writer: _Writer, district_id: str, sk: str, r
         [edge_item(pk, member, district_id, run_id) for pk, member in sorted(want - have)],
         sorted(have - want),
     )
+    writer.maybe_flush()
 
 
 def _close_abandoned(
@@ -470,7 +482,7 @@ def _close_abandoned(
         if dead_run == run_id:
             continue  # this very run, redelivered: its record is rewritten as it goes
         extra = {
-            "error": f"stopped before committing (invocation ended); completed by run {run_id}",
+            "error": f"stopped before committing (invocation ended); taken over by run {run_id}",
             "finished_at": now,
         }
         closed = table.set_status(
@@ -654,6 +666,7 @@ def release_hold(
             # Archived now or by an earlier, interrupted release: no membership items left.
             if owns_edges(kind):
                 writer.edges([], sorted(table.member_edges(sk)))
+                writer.maybe_flush()
         writer.drain()
         table.set_status(
             hold_pk(district_id),
