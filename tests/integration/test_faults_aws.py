@@ -22,6 +22,7 @@ from rostersync.importing.holds import PageStoreHoldStore
 from rostersync_cli.sandbox import DistrictSpec, Gaps, SandboxConfig
 from tests.integration.fault_world import FaultWorld, LambdaTimeout, client_error, fault_world
 from tests.integration.invariants import (
+    Roster,
     assert_completed_identically,
     assert_failed_cleanly,
     assert_same_roster,
@@ -138,8 +139,14 @@ def test_dynamodb_throttling_and_unprocessed_items_during_import_complete_with_t
     assert flaky.unprocessed > 0
     after = check_invariants(world, night, baseline, same_content=False)
     assert night.outcome(DISTRICT.id).stages["import"]["status"] == "succeeded"
-    runs = [baseline_night.outcome(DISTRICT.id).run_id, night.outcome(DISTRICT.id).run_id]
-    assert_same_roster(after, world.reference_roster(DISTRICT.id, runs))
+    _assert_clean_import_of(
+        world, after, baseline_night.outcome(DISTRICT.id).run_id, night.outcome(DISTRICT.id).run_id
+    )
+
+
+def _assert_clean_import_of(world: FaultWorld, after: Roster, *run_ids: str) -> None:
+    """`after` is exactly what clean imports of these runs' validated data give a fresh table."""
+    assert_same_roster(after, world.reference_roster(DISTRICT.id, list(run_ids)))
 
 
 def test_a_concurrent_run_is_refused_by_the_lease_and_does_no_damage(
@@ -218,8 +225,9 @@ def test_a_lambda_timeout_in_the_middle_of_import_then_the_next_night_gives_the_
     after = check_invariants(world, resumed, baseline, same_content=False)
     counts = resumed.outcome(DISTRICT.id).stages["import"]["counts"]
     assert sum(c["repaired"] for c in counts.values()) >= 7
-    runs = [baseline_night.outcome(DISTRICT.id).run_id, resumed.outcome(DISTRICT.id).run_id]
-    assert_same_roster(after, world.reference_roster(DISTRICT.id, runs))
+    _assert_clean_import_of(
+        world, after, baseline_night.outcome(DISTRICT.id).run_id, resumed.outcome(DISTRICT.id).run_id
+    )
 
 
 def test_the_state_machine_retry_after_the_lease_lets_the_dead_run_finish_itself(
@@ -240,8 +248,7 @@ def test_the_state_machine_retry_after_the_lease_lets_the_dead_run_finish_itself
     assert retried["status"] == "succeeded"
     assert sum(c["repaired"] for c in retried["counts"].values()) >= 7
     after = check_invariants(world, died, baseline, same_content=False)
-    runs = [baseline_night.outcome(DISTRICT.id).run_id, dead_run["run_id"]]
-    assert_same_roster(after, world.reference_roster(DISTRICT.id, runs))
+    _assert_clean_import_of(world, after, baseline_night.outcome(DISTRICT.id).run_id, dead_run["run_id"])
 
 
 def test_each_stage_event_delivered_twice_gives_the_same_result_and_no_double_writes(
@@ -268,8 +275,7 @@ def test_each_stage_event_delivered_twice_gives_the_same_result_and_no_double_wr
     kinds = [a.event_type for a in world.inbox.receive()]
     assert len(kinds) == len(set(kinds)), f"an alert was sent twice: {kinds}"
     check_invariants(world, world.nights[-1], baseline, same_content=False)
-    runs = [baseline_night.outcome(DISTRICT.id).run_id, run_id]
-    assert_same_roster(after_second, world.reference_roster(DISTRICT.id, runs))
+    _assert_clean_import_of(world, after_second, baseline_night.outcome(DISTRICT.id).run_id, run_id)
 
 
 # --- SNS ---------------------------------------------------------------------------------------

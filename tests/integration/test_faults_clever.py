@@ -78,6 +78,13 @@ def test_429_on_every_other_request_completes_identically(world: FaultWorld) -> 
     assert 429 in {r.status for r in world.sandbox.requests}
 
 
+def _inject_mid_pagination(world: FaultWorld, fault: dict[str, Any]) -> None:
+    """The sandbox's faults, on a page in the middle of a resource's pagination."""
+    world.sandbox.faults.match_path = MID_PAGINATION
+    for name, value in fault.items():
+        setattr(world.sandbox.faults, name, value)
+
+
 @pytest.mark.parametrize(
     "fault",
     [
@@ -90,9 +97,7 @@ def test_transient_failures_in_the_middle_of_pagination_complete_identically(
     world: FaultWorld, fault: dict[str, Any]
 ) -> None:
     _, baseline = world.clean_night(DISTRICT.id)
-    world.sandbox.faults.match_path = MID_PAGINATION
-    for name, value in fault.items():
-        setattr(world.sandbox.faults, name, value)
+    _inject_mid_pagination(world, fault)
 
     night = world.night([DISTRICT.id])
 
@@ -164,9 +169,7 @@ def test_a_broken_page_in_the_middle_of_pagination_fails_the_district_cleanly(
     world: FaultWorld, fault: dict[str, Any], failure_kind: str
 ) -> None:
     _, baseline = world.clean_night(DISTRICT.id)
-    world.sandbox.faults.match_path = MID_PAGINATION
-    for name, value in fault.items():
-        setattr(world.sandbox.faults, name, value)
+    _inject_mid_pagination(world, fault)
 
     night = world.night([DISTRICT.id])
 

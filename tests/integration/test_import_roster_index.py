@@ -9,9 +9,9 @@ import pytest
 
 from rostersync.importing.diff import ExistingItem
 from rostersync.importing.roster_index import MAX_GENERATIONS, RosterIndex, index_key
-from rostersync.importing.runs import ImportResult, RunStatus
+from rostersync.importing.runs import RunStatus
 from rostersync.importing.safeguard import SafeguardThresholds
-from rostersync.importing.service import import_district, latest_runs, release_hold
+from rostersync.importing.service import latest_runs, release_hold
 from rostersync.records import Kind
 from rostersync.settings import Settings
 from rostersync_cli.provision import provision
@@ -122,11 +122,8 @@ def test_after_a_failed_run_the_diff_reads_the_table(env: Env, settings: Setting
     env.run(roster)
     roster.add(Kind.STUDENT, student("st0001", ("sch1", "sch2"), grade="12"))
     roster.remove(Kind.STUDENT, "st0002")
-    failing = FailingTable(settings.roster_table, env.client, fail_at=fail_at)
     with pytest.raises(RuntimeError):
-        import_district(
-            D, env.clock.next_run(), roster.accepted(), set(), failing, holds=env.holds, clock=env.clock
-        )
+        env.run(roster, table=FailingTable(settings.roster_table, env.client, fail_at=fail_at))
     assert "roster_index" not in _lease(env)
     resumed = env.run(roster)
     assert resumed.status is RunStatus.SUCCEEDED and resumed.diff_source == "table"
@@ -135,7 +132,7 @@ def test_after_a_failed_run_the_diff_reads_the_table(env: Env, settings: Setting
 
 
 def test_a_run_that_died_without_releasing_is_repaired_from_the_table(env: Env, settings: Settings) -> None:
-    """A killed invocation never releases: its plan in repair_runs keeps the index out of use."""
+    """A killed invocation never releases: taking the lease already removed the index's name."""
     roster = small_roster(students=30, schools=2)
     env.run(roster)
     roster.add(Kind.STUDENT, student("st0001", ("sch1", "sch2"), grade="12"))
@@ -153,15 +150,7 @@ def test_a_run_that_died_without_releasing_is_repaired_from_the_table(env: Env, 
             return super(FailingTable, self).write(puts, deletes)
 
     with pytest.raises(Killed):
-        import_district(
-            D,
-            dead_run,
-            roster.accepted(),
-            set(),
-            DyingTable(settings.roster_table, env.client, fail_at=2),
-            holds=env.holds,
-            clock=env.clock,
-        )
+        env.run(roster, run_id=dead_run, table=DyingTable(settings.roster_table, env.client, fail_at=2))
     lease = _lease(env)
     # Taking the lease removed the index's name: only a clean commit names one again.
     assert "roster_index" not in lease and dead_run in lease["repair_runs"]
@@ -237,15 +226,7 @@ def test_an_index_that_cannot_be_written_is_not_named_valid(env: Env) -> None:
             raise OSError("disk full")
 
     roster.add(Kind.STUDENT, student("st0001", ("sch1", "sch2"), grade="12"))
-    result: ImportResult = import_district(
-        D,
-        env.clock.next_run(),
-        roster.accepted(),
-        set(),
-        env.table,
-        holds=NoIndexStore(env.store),
-        clock=env.clock,
-    )
+    result = env.run(roster, holds=NoIndexStore(env.store))
     assert result.status is RunStatus.SUCCEEDED
     assert "roster_index" not in _lease(env)
     assert env.run(roster).diff_source == "table"
@@ -267,16 +248,9 @@ def test_a_dry_run_of_a_dead_runs_id_cannot_erase_its_repair_plan(env: Env, sett
     roster.remove(Kind.STUDENT, "st0002")
     dead_run = env.clock.next_run()
     with pytest.raises(RuntimeError):
-        import_district(
-            D,
-            dead_run,
-            roster.accepted(),
-            set(),
-            FailingTable(settings.roster_table, env.client, fail_at=1),
-            holds=env.holds,
-            clock=env.clock,
-        )
+        env.run(roster, run_id=dead_run, table=FailingTable(settings.roster_table, env.client, fail_at=1))
     plan = env.holds.read_changeset(D, dead_run)
+    assert plan is not None and plan["dry_run"] is False  # the plan the next run repairs from
     dry = env.run(roster, run_id=dead_run, dry_run=True)
     assert dry.changeset_key and dry.changeset_key.endswith(f"{dead_run}~dry.json.gz")
     assert env.holds.read_changeset(D, dead_run) == plan
