@@ -271,11 +271,11 @@ def _floor_items(client: Any, payload: dict[str, Any]) -> list[dict[str, Any]]:
     floor writes the same items the import wrote, in DynamoDB's wire shape; not read back from moto,
     whose Query is O(table) per page.
     """
-    from rostersync.adapters.page_store import S3PageStore
-    from rostersync.adapters.roster_table import serialize
-    from rostersync.importing.items import desired_edges, edge_item, roster_item
+    from rostersync.adapters.dynamodb_roster_table import serialize
+    from rostersync.adapters.s3_page_store import S3PageStore
+    from rostersync.importer.items import desired_edges, edge_item, roster_item
     from rostersync.settings import get_settings
-    from rostersync.validate_stage import accepted_records, load_result
+    from rostersync.validate.pages import accepted_records, load_result
 
     district, run_id = payload["district_id"], payload["run_id"]
     store = S3PageStore(get_settings().raw_bucket)
@@ -503,7 +503,7 @@ def bench_size(
     }
     os.environ.update(env)
     sys.path[:0] = [str(ROOT / "src"), str(ROOT / "layers" / "rostersync")]
-    from rostersync.adapters.roster_table import DynamoRosterTable
+    from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
     from rostersync.settings import get_settings
     from rostersync_cli.provision import provision
 

@@ -27,9 +27,9 @@ for _p in ("layers/rostersync", "src"):
     if str(ROOT / _p) not in sys.path:
         sys.path.insert(0, str(ROOT / _p))
 
-from rostersync.validation.engine import CollectingSink, validate_district  # noqa: E402
-from rostersync.validation.report_html import render_html  # noqa: E402
-from rostersync.validation.summary import Summary  # noqa: E402
+from rostersync.validate.engine import CollectingSink, validate_district  # noqa: E402
+from rostersync.validate.reports.report_html import render_html  # noqa: E402
+from rostersync.validate.summary import Summary  # noqa: E402
 from rostersync_cli.sandbox import CleverSandbox  # noqa: E402
 from rostersync_cli.sandbox.records import fetch_normalized  # noqa: E402
 

@@ -7,13 +7,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from rostersync.importing.items import Record
 from rostersync.records import (
     CourseRecord,
     DistrictRecord,
     Kind,
     PersonName,
     PersonRecord,
+    Record,
     SchoolRecord,
     SectionRecord,
     SourceRole,

@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rostersync.adapters.page_store import S3PageStore
-from rostersync.importing.wiring import run_release, run_status
 from rostersync.settings import get_settings
+from rostersync.wiring import download_report, run_release, run_status
 from rostersync_cli.embedded import EmbeddedAws
 from rostersync_cli.invoke import invoke
 from rostersync_cli.provision import provision
@@ -48,7 +47,6 @@ def _label(outcome: DistrictOutcome) -> str:
 
 
 def _print_validation(outcomes: Sequence[DistrictOutcome], report_dir: Path) -> None:
-    store = S3PageStore(get_settings().raw_bucket)
     for outcome in outcomes:
         result = outcome.stages.get("validate")
         if not result:
@@ -64,7 +62,7 @@ def _print_validation(outcomes: Sequence[DistrictOutcome], report_dir: Path) -> 
         if result.get("report_key"):
             local = report_dir / result["report_key"]
             local.parent.mkdir(parents=True, exist_ok=True)
-            store.download(result["report_key"], local)
+            download_report(result["report_key"], local)
             print(f"  report: {local}")
         if outcome.stages.get("import"):
             _print_import(outcome.stages["import"])

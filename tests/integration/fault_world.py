@@ -25,7 +25,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from rostersync.adapters.page_store import S3PageStore
+from rostersync.adapters.s3_page_store import S3PageStore
 from rostersync.settings import get_settings
 from rostersync_cli import runner as runner_module
 from rostersync_cli.provision import provision

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from boto3.dynamodb.conditions import Key
 
-from rostersync.importing.runs import FINAL, RunStatus
-from rostersync.importing.wiring import run_status
+from rostersync.importer.contract import FINAL, RunStatus
+from rostersync.wiring import run_status
 
 if TYPE_CHECKING:
     from tests.integration.fault_world import FaultWorld, Night
@@ -175,9 +175,9 @@ def check_invariants(
 
 def assert_roster_index_current(world: FaultWorld, district_id: str) -> None:
     """(5) An index the LEASE item names equals the district's partition, item for item."""
-    from rostersync.adapters.page_store import S3PageStore
-    from rostersync.adapters.roster_table import DynamoRosterTable
-    from rostersync.importing.holds import PageStoreHoldStore
+    from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
+    from rostersync.adapters.s3_page_store import S3PageStore
+    from rostersync.importer.holds import PageStoreHoldStore
     from rostersync.settings import get_settings
 
     table = DynamoRosterTable(world.table_name)

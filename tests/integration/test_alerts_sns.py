@@ -8,14 +8,18 @@ import boto3
 import pytest
 import requests
 
-from rostersync.adapters.alert_publisher import SnsAlertPublisher
-from rostersync.adapters.page_store import S3PageStore
-from rostersync.adapters.report_links import S3ReportLinks, report_links_for
-from rostersync.alerts import SUBJECT_MAX, notify_fetch, notify_validation
-from rostersync.clever.client import CleverClient, CleverCredentials
-from rostersync.fetch import fetch_districts
+from rostersync.adapters.s3_page_store import S3PageStore
+from rostersync.adapters.s3_report_links import S3ReportLinks
+from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
+from rostersync.alerts.model import SUBJECT_MAX
+from rostersync.alerts.notify import notify_fetch, notify_validation
+from rostersync.fetch.stage import fetch_districts
 from rostersync.settings import Settings, get_settings
-from rostersync.validate_stage import ValidateResult, validate_run
+from rostersync.sources.clever.client import CleverClient, CleverCredentials
+from rostersync.sources.clever.source import CleverSource
+from rostersync.validate.contract import ValidateResult
+from rostersync.validate.stage import validate_run
+from rostersync.wiring import report_links_for
 from rostersync_cli.lambda_context import LocalLambdaContext
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, Gaps, SandboxConfig
 from rostersync_cli.template import functions, load_handler, load_template
@@ -78,7 +82,7 @@ def _fetch_and_validate(settings: Settings, sandbox: CleverSandbox, store: S3Pag
         CleverCredentials(sandbox.client_id, sandbox.client_secret),
     )
     try:
-        [fetched] = fetch_districts(client, store, "20261128T070000Z-0a1b2c")
+        [fetched] = fetch_districts(CleverSource(client), store, "20261128T070000Z-0a1b2c")
     finally:
         client.close()
     return validate_run(store, GAPPY.id, fetched.run_id)
@@ -172,7 +176,9 @@ def test_a_revoked_district_is_announced_once(
     try:
         for run_id in ("20261128T070000Z-0a1b2c", "20261129T070000Z-0a1b2c"):
             notify_fetch(
-                fetch_districts(client, store, run_id, [GAPPY.id]), store, SnsAlertPublisher(topic_arn)
+                fetch_districts(CleverSource(client), store, run_id, [GAPPY.id]),
+                store,
+                SnsAlertPublisher(topic_arn),
             )
     finally:
         client.close()

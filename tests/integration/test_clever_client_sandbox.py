@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from rostersync.clever.client import CleverClient, CleverCredentials
 from rostersync.errors import CleverError, CleverProtocolError, DistrictDisconnected
-from rostersync.manifest import Resource
 from rostersync.settings import Settings
+from rostersync.sources.clever.client import CleverClient, CleverCredentials
+from rostersync.sources.clever.resources import Resource
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
 
 SMALL = DistrictSpec("Juniata Test SD", seed=7001, schools=2, students=120, teachers=8, sections=10)

@@ -15,10 +15,10 @@ from typing import Any
 import boto3
 import pytest
 
-from rostersync.adapters.roster_table import DynamoRosterTable
+from rostersync import wiring
+from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
 from rostersync.ids import new_run_id
-from rostersync.importing import wiring
-from rostersync.importing.holds import PageStoreHoldStore
+from rostersync.importer.holds import PageStoreHoldStore
 from rostersync_cli.sandbox import DistrictSpec, Gaps, SandboxConfig
 from tests.integration.fault_world import FaultWorld, LambdaTimeout, client_error, fault_world
 from tests.integration.invariants import (

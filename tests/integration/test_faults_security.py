@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from rostersync.adapters.roster_table import DynamoRosterTable
+from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, Gaps, SandboxConfig
 from rostersync_cli.sandbox.generator import EXOTIC_NAMES
 from tests.integration.fault_world import FaultWorld, LambdaTimeout, client_error, fault_world

@@ -5,11 +5,13 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from rostersync.adapters.page_store import S3PageStore
-from rostersync.clever.client import CleverClient, CleverCredentials
-from rostersync.fetch import fetch_districts
-from rostersync.manifest import Manifest, ManifestStatus, Resource
+from rostersync.adapters.s3_page_store import S3PageStore
+from rostersync.fetch.contract import Manifest, ManifestStatus
+from rostersync.fetch.stage import fetch_districts
 from rostersync.settings import Settings
+from rostersync.sources.clever.client import CleverClient, CleverCredentials
+from rostersync.sources.clever.resources import Resource
+from rostersync.sources.clever.source import CleverSource
 from tests.integration.recorded_clever import DISTRICT_ID, RecordedClever
 
 CREDENTIALS = CleverCredentials("recorded-client", "recorded-secret")
@@ -32,7 +34,9 @@ def test_fetches_every_role_and_section_of_the_recorded_district(
 ) -> None:
     store = S3PageStore(raw_bucket)
 
-    [result] = fetch_districts(_client(settings, recorded.base), store, "20261128T020000Z-abcdef")
+    [result] = fetch_districts(
+        CleverSource(_client(settings, recorded.base)), store, "20261128T020000Z-abcdef"
+    )
 
     assert result.status is ManifestStatus.COMPLETE
     manifest = Manifest.model_validate(store.get_json(result.manifest_key))
@@ -50,7 +54,9 @@ def test_fetches_every_role_and_section_of_the_recorded_district(
 def test_never_asks_for_contacts_and_always_pages_at_the_documented_maximum(
     settings: Settings, raw_bucket: str, recorded: RecordedClever
 ) -> None:
-    fetch_districts(_client(settings, recorded.base), S3PageStore(raw_bucket), "20261128T020000Z-abcdef")
+    fetch_districts(
+        CleverSource(_client(settings, recorded.base)), S3PageStore(raw_bucket), "20261128T020000Z-abcdef"
+    )
 
     api_paths = [p for p in recorded.paths if p.startswith("/v3.0/")]
     assert not any("contact" in p for p in api_paths)
@@ -62,10 +68,12 @@ def test_stored_pages_keep_only_the_fields_the_product_uses(
     settings: Settings, raw_bucket: str, recorded: RecordedClever
 ) -> None:
     store = S3PageStore(raw_bucket)
-    [result] = fetch_districts(_client(settings, recorded.base), store, "20261128T020000Z-abcdef")
+    [result] = fetch_districts(
+        CleverSource(_client(settings, recorded.base)), store, "20261128T020000Z-abcdef"
+    )
     manifest = Manifest.model_validate(store.get_json(result.manifest_key))
 
-    student_page = next(p for p in manifest.pages if p.resource is Resource.STUDENTS)
+    student_page = next(p for p in manifest.pages if p.resource == Resource.STUDENTS)
     raw_object = boto3.client("s3").get_object(Bucket=raw_bucket, Key=student_page.key)
     assert raw_object["ContentEncoding"] == "gzip"
     student = store.get_json(student_page.key)["records"][0]

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from rostersync.adapters.page_store import S3PageStore
-from rostersync.manifest import Checkpoint, Manifest, Resource
+from rostersync.adapters.s3_page_store import S3PageStore
+from rostersync.fetch.contract import Checkpoint, Manifest
 from rostersync.settings import get_settings
+from rostersync.sources.clever.resources import Resource
 from rostersync_cli.lambda_context import LocalLambdaContext
 from rostersync_cli.runner import PipelineRunner
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig

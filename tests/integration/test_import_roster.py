@@ -10,13 +10,15 @@ from typing import Any
 import boto3
 import pytest
 
-from rostersync.adapters.page_store import S3PageStore
-from rostersync.adapters.roster_table import DynamoRosterTable
-from rostersync.importing.holds import PageStoreHoldStore
-from rostersync.importing.ports import LeaseLost
-from rostersync.importing.runs import ImportResult, RunStatus
-from rostersync.importing.safeguard import SafeguardThresholds
-from rostersync.importing.service import import_district, latest_runs, release_hold, set_thresholds
+from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
+from rostersync.adapters.s3_page_store import S3PageStore
+from rostersync.importer.contract import ImportResult, RunStatus
+from rostersync.importer.holds import PageStoreHoldStore
+from rostersync.importer.release import release_hold
+from rostersync.importer.runs import latest_runs, set_thresholds
+from rostersync.importer.safeguard import SafeguardThresholds
+from rostersync.importer.service import import_district
+from rostersync.ports import LeaseLost
 from rostersync.records import Kind, PersonName, SectionRecord
 from rostersync.settings import Settings
 from rostersync_cli.provision import provision
@@ -498,8 +500,8 @@ def test_a_failed_run_is_completed_by_the_next(env: Env, settings: Settings, fai
 
 
 def test_run_import_from_settings(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    from rostersync.importing.wiring import default_thresholds, run_import, run_release, run_status
     from rostersync.settings import get_settings
+    from rostersync.wiring import default_thresholds, run_import, run_release, run_status
 
     monkeypatch.setenv("SAFEGUARD_ARCHIVE_PERCENT", "5")
     get_settings.cache_clear()

@@ -7,11 +7,13 @@ from typing import Any
 
 import pytest
 
-from rostersync.importing.diff import ExistingItem
-from rostersync.importing.roster_index import MAX_GENERATIONS, RosterIndex, index_key
-from rostersync.importing.runs import RunStatus
-from rostersync.importing.safeguard import SafeguardThresholds
-from rostersync.importing.service import latest_runs, release_hold
+from rostersync.importer.contract import RunStatus
+from rostersync.importer.diff import ExistingItem
+from rostersync.importer.release import release_hold
+from rostersync.importer.roster_index import MAX_GENERATIONS, RosterIndex
+from rostersync.importer.runs import latest_runs
+from rostersync.importer.safeguard import SafeguardThresholds
+from rostersync.layout import roster_index_key
 from rostersync.records import Kind
 from rostersync.settings import Settings
 from rostersync_cli.provision import provision
@@ -166,7 +168,7 @@ def test_a_run_that_died_without_releasing_is_repaired_from_the_table(env: Env, 
 
 
 def _corrupt(env: Env, body: Any) -> None:
-    env.store.put_json(index_key(D), body, compress=True)
+    env.store.put_json(roster_index_key(D), body, compress=True)
 
 
 @pytest.mark.parametrize(
@@ -194,7 +196,7 @@ def test_an_index_that_is_not_the_committed_runs_is_ignored(env: Env, body: Any)
 def test_a_missing_index_object_is_not_fatal(env: Env) -> None:
     roster = small_roster()
     env.run(roster)
-    env.store._s3.delete_object(Bucket=env.settings.raw_bucket, Key=index_key(D))
+    env.store._s3.delete_object(Bucket=env.settings.raw_bucket, Key=roster_index_key(D))
     result = env.run(roster)
     assert (
         result.status is RunStatus.SUCCEEDED and result.diff_source == "table" and result.roster_writes == 0

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from rostersync.alerts import SUBJECT_MAX
+from rostersync.alerts.model import SUBJECT_MAX
 from rostersync.settings import get_settings
 from rostersync_cli.runner import PipelineRunner
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, Gaps, SandboxConfig

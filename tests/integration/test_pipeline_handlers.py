@@ -13,9 +13,10 @@ from typing import Any
 import boto3
 import pytest
 
-from rostersync.adapters.page_store import S3PageStore
-from rostersync.manifest import Manifest, ManifestStatus, Resource
+from rostersync.adapters.s3_page_store import S3PageStore
+from rostersync.fetch.contract import Manifest, ManifestStatus
 from rostersync.settings import Settings, get_settings
+from rostersync.sources.clever.resources import Resource
 from rostersync_cli.runner import PipelineRunner
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, Gaps, SandboxConfig
 from tests.paths import EVENTS

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from rostersync.validation.engine import CollectingSink, validate_district
-from rostersync.validation.rules import RULES
-from rostersync.validation.summary import Summary
+from rostersync.validate.engine import CollectingSink, validate_district
+from rostersync.validate.rules import RULES
+from rostersync.validate.summary import Summary
 from rostersync_cli.sandbox import CleverSandbox
 from rostersync_cli.sandbox.records import fetch_normalized
 

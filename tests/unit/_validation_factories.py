@@ -10,12 +10,14 @@ from rostersync.records import (
     DistrictRecord,
     PersonName,
     PersonRecord,
+    Record,
     SchoolRecord,
     SectionRecord,
     SourceRole,
     TermRecord,
 )
-from rostersync.validation import CollectingSink, Record, Summary, validate_district
+from rostersync.validate.engine import CollectingSink, validate_district
+from rostersync.validate.summary import Summary
 
 D = "dist1"
 _state = itertools.count(1000000000)

@@ -10,18 +10,19 @@ from typing import IO, Any
 import pytest
 from botocore.exceptions import ClientError
 
-from rostersync.adapters.alert_publisher import SnsAlertPublisher
-from rostersync.adapters.page_store import decode_json, encode_json
-from rostersync.alerts import SUBJECT_MAX, Alert, EventType, notify_discovery, notify_fetch, notify_validation
+from rostersync.adapters.s3_page_store import decode_json, encode_json
+from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
 from rostersync.alerts.messages import Change, district_disconnected, sync_failed, validation_findings
-from rostersync.alerts.model import subject
-from rostersync.alerts.state import findings_fingerprint, fingerprint_key
+from rostersync.alerts.model import SUBJECT_MAX, Alert, EventType, subject
+from rostersync.alerts.notify import notify_discovery, notify_fetch, notify_validation
+from rostersync.alerts.state import findings_fingerprint
 from rostersync.errors import StorageError
-from rostersync.fetch import FetchResult
-from rostersync.manifest import Failure, FailureKind, ManifestStatus, Resource
-from rostersync.validate_stage import ValidateResult, ValidateStatus
-from rostersync.validation.rules import RULES
-from rostersync.validation.summary import Summary
+from rostersync.fetch.contract import Failure, FailureKind, FetchResult, ManifestStatus
+from rostersync.layout import alert_fingerprint_key
+from rostersync.sources.clever.resources import Resource
+from rostersync.validate.contract import ValidateResult, ValidateStatus
+from rostersync.validate.rules import RULES
+from rostersync.validate.summary import Summary
 from tests.unit import _validation_factories as f
 
 NOW = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
@@ -212,7 +213,7 @@ def test_a_failed_publish_keeps_the_old_state_so_the_next_run_tries_again() -> N
     failing = RecordingPublisher(ok=False)
     outcome = notify_validation(_validated(store, _gappy_summary()), store, failing, store)
     assert outcome.failed == ["validation_findings:dist1"]
-    assert fingerprint_key("dist1") not in store.objects
+    assert alert_fingerprint_key("dist1") not in store.objects
 
     working = RecordingPublisher()
     notify_validation(_validated(store, _gappy_summary(), "r-next"), store, working, store)
@@ -234,7 +235,7 @@ def test_unreadable_alert_state_alerts_anyway() -> None:
     result = _validated(store, _gappy_summary())
     notify_validation(result, store, publisher, store)
     summary_bytes = store.objects[result.summary_key or ""]
-    store.objects[fingerprint_key("dist1")] = b"not json"
+    store.objects[alert_fingerprint_key("dist1")] = b"not json"
     store.objects[result.summary_key or ""] = summary_bytes
     assert notify_validation(result, store, publisher, store).published
 
@@ -394,7 +395,7 @@ def test_an_alert_without_a_link_is_still_sent() -> None:
 
 
 def test_report_links_last_at_most_seven_days() -> None:
-    from rostersync.adapters.report_links import S3ReportLinks
+    from rostersync.adapters.s3_report_links import S3ReportLinks
 
     with pytest.raises(ValueError, match="7 days"):
         S3ReportLinks("bucket", client=object()).presigned_url("k", 7 * 24 * 3600 + 1)

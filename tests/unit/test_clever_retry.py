@@ -3,8 +3,8 @@
 from urllib3 import HTTPHeaderDict
 from urllib3.response import HTTPResponse
 
-from rostersync.clever.client import CleverRetry, build_session
 from rostersync.settings import Settings
+from rostersync.sources.clever.client import CleverRetry, build_session
 
 NOW = 1_800_000_000.0
 

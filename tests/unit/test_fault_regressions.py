@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from rostersync.alerts import EventType, notify_import
-from rostersync.alerts.model import Alert
-from rostersync.importing.runs import ImportResult, RunStatus
+from rostersync.alerts.model import Alert, EventType
+from rostersync.alerts.notify import notify_import
+from rostersync.importer.contract import ImportResult, RunStatus
 
 DISTRICT = "5f1a2b3c4d5e6f7a8b9c0d1e"
 RUN = "20261128T070000Z-3f9a1c"
@@ -26,7 +26,7 @@ def test_bug_an_import_refused_by_the_lease_was_silent() -> None:
     publisher = _Publisher()
     result = ImportResult(district_id=DISTRICT, run_id=RUN, status=RunStatus.SKIPPED_LOCKED)
 
-    outcome = notify_import(result, publisher, threshold_percent=10)
+    outcome = notify_import(result, publisher)
 
     [alert] = publisher.sent
     assert alert.event_type is EventType.SYNC_FAILED
@@ -37,7 +37,5 @@ def test_bug_an_import_refused_by_the_lease_was_silent() -> None:
 def test_a_stale_or_successful_import_sends_no_failure_alert() -> None:
     for status in (RunStatus.SKIPPED_STALE, RunStatus.SUCCEEDED, RunStatus.SKIPPED):
         publisher = _Publisher()
-        notify_import(
-            ImportResult(district_id=DISTRICT, run_id=RUN, status=status), publisher, threshold_percent=10
-        )
+        notify_import(ImportResult(district_id=DISTRICT, run_id=RUN, status=status), publisher)
         assert publisher.sent == [], status

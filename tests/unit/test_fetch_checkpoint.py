@@ -8,11 +8,13 @@ from typing import IO, Any
 
 import pytest
 
-from rostersync.adapters.page_store import encode_json
-from rostersync.clever.client import Page
+from rostersync.adapters.s3_page_store import encode_json
 from rostersync.errors import CleverProtocolError
-from rostersync.fetch import FetchResult, fetch_district, load_checkpoint, pause_near_deadline
-from rostersync.manifest import Checkpoint, Manifest, ManifestStatus, Resource, checkpoint_key
+from rostersync.fetch.contract import Checkpoint, FetchResult, Manifest, ManifestStatus
+from rostersync.fetch.stage import fetch_district, load_checkpoint, pause_near_deadline
+from rostersync.layout import checkpoint_key
+from rostersync.ports import Page
+from rostersync.sources.clever.resources import Resource
 
 DISTRICT = "d-0001"
 RUN = "20261128T070000Z-3f9a1c"
@@ -50,6 +52,8 @@ class FakeStore:
 class FakeSource:
     """Clever-like pagination: `next` links are `/<resource>?after=<n>`; `start` must be one."""
 
+    source = "clever"
+    resources = tuple(resource.value for resource in Resource)
     district_id = DISTRICT
 
     def __init__(self) -> None:
@@ -59,6 +63,7 @@ class FakeSource:
     def pages(
         self, resource: Resource, start: str | None = None, *, index: int = 0, seen: Iterable[str] = ()
     ) -> Iterator[Page]:
+        resource = Resource(resource)
         self.starts.append((resource, start, index))
         total = SIZES.get(resource, 0)
         offset = 0 if start is None else int(start.rsplit("=", 1)[1])
@@ -81,6 +86,9 @@ class FakeSource:
             index += 1
             if following is None:
                 return
+
+    def district_name(self, page: Page) -> str | None:
+        return None
 
 
 class PauseAfter:
@@ -142,7 +150,7 @@ def test_a_fetch_pauses_between_pages_with_a_checkpoint_and_no_manifest() -> Non
     # districts (1 page) + schools (1) + students pages 0 and 1: paused inside students.
     assert checkpoint.resources.keys() == {Resource.DISTRICTS, Resource.SCHOOLS}
     assert all(summary.complete for summary in checkpoint.resources.values())
-    assert checkpoint.current is Resource.STUDENTS
+    assert checkpoint.current == Resource.STUDENTS
     assert checkpoint.next_link == "/students?after=6" and checkpoint.page_index == 2
     assert checkpoint.current_summary is not None and checkpoint.current_summary.records == 6
     assert checkpoint.cursors == ["/students?after=0", "/students?after=3"]

@@ -9,8 +9,8 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from rostersync.adapters.roster_table import DynamoRosterTable, serialize
-from rostersync.importing.ports import RosterWriteError
+from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable, serialize
+from rostersync.ports import RosterWriteError
 
 TABLE = "roster"
 

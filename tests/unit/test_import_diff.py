@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rostersync.importing.diff import Action, Candidate, ExistingItem, compute_diff
+from rostersync.importer.diff import Action, Candidate, ExistingItem, compute_diff
 from rostersync.records import Kind
 
 H1 = "11" * 16

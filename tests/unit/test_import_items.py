@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from rostersync.importing.items import (
+from rostersync.importer.items import (
     BOOKKEEPING,
     content_hash,
     content_of,
     desired_edges,
     record_hash,
     roster_item,
-    roster_sk,
-    split_sk,
     stored_edges,
 )
+from rostersync.layout import roster_sk, split_sk
 from rostersync.records import Kind, PersonName
 from tests._import_factories import D, course, district, school, section, student, teacher, term
 

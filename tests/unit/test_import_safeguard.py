@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rostersync.importing.diff import Candidate
-from rostersync.importing.safeguard import SafeguardThresholds, check
+from rostersync.importer.diff import Candidate
+from rostersync.importer.safeguard import SafeguardThresholds, check
 from rostersync.records import Kind
 
 DEFAULT = SafeguardThresholds()

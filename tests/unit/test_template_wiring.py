@@ -84,9 +84,9 @@ def _policy_names(policies: list[Any]) -> set[str]:
 @pytest.mark.parametrize("logical_id", sorted(SPECS))
 def test_a_function_that_alerts_may_publish_to_the_alert_topic(logical_id: str) -> None:
     spec = SPECS[logical_id]
-    code = "".join(p.read_text(encoding="utf-8") for p in spec.code_uri.rglob("*.py"))
-    if "SnsAlertPublisher" not in code:
-        pytest.skip(f"{logical_id} publishes no alerts")
+    if "AlertTopic" not in _touched_resources(logical_id):
+        assert logical_id == "ReportLinkFunction", f"{logical_id} is expected to alert"
+        return
     grants = [p["SNSPublishMessagePolicy"] for p in spec.policies if "SNSPublishMessagePolicy" in p]
     assert {"TopicName": {"Fn::GetAtt": ["AlertTopic", "TopicName"]}} in grants
 
@@ -161,7 +161,7 @@ def test_every_transition_lands_and_every_lambda_step_retries_and_ends_in_an_ale
 
 
 def test_an_import_that_died_holding_its_lease_is_retried_once_after_the_lease_expires() -> None:
-    from rostersync.importing.service import LEASE_TTL_SECONDS
+    from rostersync.importer.writer import LEASE_TTL_SECONDS
 
     states = _states(json.loads(ASL.read_text(encoding="utf-8")))
     retriers = states["Import"]["Retry"]
@@ -197,51 +197,44 @@ ADAPTER_RESOURCES = {
 }
 
 
-def _module_file(module: str, roots: list[Path]) -> Path | None:
-    for root in roots:
-        for candidate in (
-            root.joinpath(*module.split(".")).with_suffix(".py"),
-            root.joinpath(*module.split("."), "__init__.py"),
-        ):
-            if candidate.is_file():
-                return candidate
-    return None
+WIRING = LAYER / "rostersync" / "wiring.py"
+
+
+def _called_names(node: ast.AST) -> set[str]:
+    names = set()
+    for call in ast.walk(node):
+        if isinstance(call, ast.Call):
+            func = call.func
+            if isinstance(func, ast.Name):
+                names.add(func.id)
+            elif isinstance(func, ast.Attribute):
+                names.add(func.attr)
+    return names
 
 
 def _touched_resources(logical_id: str) -> set[str]:
-    """Resources the function's code can reach: adapter calls anywhere in its import closure."""
+    """Resources the function's code can reach: the adapters its wiring entry point builds.
+
+    A handler makes one call into `rostersync.wiring` (the only module that builds adapters);
+    from there the wiring's own functions are followed call by call, so a handler is charged
+    only with the adapters its entry point actually reaches, not with the whole module."""
     spec = SPECS[logical_id]
-    roots = [spec.code_uri, LAYER]
-    own = {spec.module.split(".")[0], "rostersync"}
+    handler = ast.parse(spec.module_path.read_text(encoding="utf-8"))
+    wiring = ast.parse(WIRING.read_text(encoding="utf-8"))
+    functions = {node.name: node for node in wiring.body if isinstance(node, ast.FunctionDef)}
+    pending = [name for name in _called_names(handler) if name in functions]
+    assert pending, f"{logical_id}: its handler calls nothing in rostersync.wiring"
     seen: set[str] = set()
-    pending = [spec.module]
     touched: set[str] = set()
     while pending:
-        module = pending.pop()
-        if module in seen:
+        name = pending.pop()
+        if name in seen:
             continue
-        seen.add(module)
-        path = _module_file(module, roots)
-        if path is None:
-            continue
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in own:
-                pending.append(node.module)
-                pending += [f"{node.module}.{alias.name}" for alias in node.names]
-            elif isinstance(node, ast.Import):
-                pending += [a.name for a in node.names if a.name.split(".")[0] in own]
-            elif isinstance(node, ast.Call):
-                func = node.func
-                name = (
-                    func.id
-                    if isinstance(func, ast.Name)
-                    else func.attr
-                    if isinstance(func, ast.Attribute)
-                    else ""
-                )
-                if name in ADAPTER_RESOURCES:
-                    touched |= ADAPTER_RESOURCES[name]
+        seen.add(name)
+        for called in _called_names(functions[name]):
+            touched |= ADAPTER_RESOURCES.get(called, set())
+            if called in functions:
+                pending.append(called)
     return touched
 
 

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from rostersync.clever.normalize import normalize
-from rostersync.manifest import Resource
-from rostersync.records import Kind, SchoolRecord
-from rostersync.validation import CollectingSink, validate_district
-from rostersync.validation.engine import Record
+from rostersync.records import Kind, Record, SchoolRecord
+from rostersync.sources.clever.normalize import normalize
+from rostersync.sources.clever.resources import Resource
+from rostersync.validate.engine import CollectingSink, validate_district
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared/reference/clever/samples/clever-go"
 ROLE_RESOURCES = {

@@ -8,16 +8,9 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rostersync.records import PersonName, PersonRecord, SchoolRecord, SectionRecord, SourceRole
-from rostersync.validation import (
-    CollectingSink,
-    nces_id_problem,
-    state_id_problem,
-    trimmed_nces_id,
-    trimmed_state_id,
-    validate_district,
-)
-from rostersync.validation.engine import Record, record_type
+from rostersync.records import PersonName, PersonRecord, Record, SchoolRecord, SectionRecord, SourceRole
+from rostersync.validate.engine import CollectingSink, record_type, validate_district
+from rostersync.validate.rules import nces_id_problem, state_id_problem, trimmed_nces_id, trimmed_state_id
 
 STATE_REF = re.compile(r"[0-9]{10}")
 NCES_REF = re.compile(r"[0-9]{12}")

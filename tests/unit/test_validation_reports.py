@@ -7,15 +7,11 @@ import io
 import json
 from datetime import UTC, datetime
 
-from rostersync.validation import (
-    RULES,
-    FindingsCsvWriter,
-    Summary,
-    render_html,
-    write_findings_csv,
-    write_summary_json,
-)
-from rostersync.validation.summary import Finding
+from rostersync.validate.reports.findings_csv import FindingsCsvWriter, write_findings_csv
+from rostersync.validate.reports.report_html import render_html
+from rostersync.validate.reports.summary_json import write_summary_json
+from rostersync.validate.rules import RULES
+from rostersync.validate.summary import Finding, Summary
 from tests.unit._validation_factories import base, district, run, school, staff, student, teacher
 
 RUN = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)

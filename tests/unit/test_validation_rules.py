@@ -7,7 +7,7 @@ import re
 import pytest
 
 from rostersync.records import Kind, SourceRole
-from rostersync.validation import RULES, Severity, matching
+from rostersync.validate.rules import RULES, Severity, matching
 from tests.unit._validation_factories import (
     D,
     accepted,

@@ -9,28 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from rostersync.adapters.report_links import S3ReportLinks
-from rostersync.adapters.secrets import report_link_key
+from rostersync import wiring
 from rostersync.observability import logger, metrics, tracer
-from rostersync.report_links import answer
-from rostersync.settings import get_settings
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = get_settings()
-    response = answer(
-        event,
-        key=lambda: report_link_key(settings.report_link_secret_id),
-        presign=S3ReportLinks(settings.raw_bucket).presigned_url,
-    )
-    served = response["statusCode"] == 302
-    metrics.add_metric(
-        name="ReportLinksServed" if served else "ReportLinksRefused", unit=MetricUnit.Count, value=1
-    )
-    return response
+    return wiring.report_link(event)

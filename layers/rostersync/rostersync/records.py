@@ -10,6 +10,7 @@ here so that validation, not parsing, reports them (`record.malformed`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -122,7 +123,8 @@ class CourseRecord(_Record):
     number: str | None = None
 
 
-RosterRecord = Annotated[
-    DistrictRecord | SchoolRecord | PersonRecord | SectionRecord | TermRecord | CourseRecord,
-    Field(discriminator="record_type"),
-]
+# The one union of normalized records, and the same union as a pydantic discriminated type.
+Record = DistrictRecord | SchoolRecord | PersonRecord | SectionRecord | TermRecord | CourseRecord
+RosterRecord = Annotated[Record, Field(discriminator="record_type")]
+# A re-iterable stream of a district's records: each call reads them again from the start.
+RecordFactory = Callable[[], Iterator[Record]]

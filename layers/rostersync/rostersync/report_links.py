@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from rostersync.layout import REPORT_KEY_PATTERN, report_key
 from rostersync.observability import logger
 
 TOKEN_VERSION = 1
@@ -41,7 +42,6 @@ _MAX_FUTURE_SECONDS = REPORT_LINK_SECONDS + 3600
 MIN_KEY_BYTES = 32
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_REPORT_KEY = re.compile(r"reports/(?P<d>[A-Za-z0-9_-]{1,64})/(?P<r>[A-Za-z0-9_-]{1,64})/report\.html")
 
 KeyProvider = Callable[[], bytes]
 Presigner = Callable[[str, int], str]
@@ -69,12 +69,12 @@ class LinkClaims:
 
     @property
     def report_key(self) -> str:
-        return f"reports/{self.district_id}/{self.run_id}/report.html"
+        return report_key(self.district_id, self.run_id)
 
     @classmethod
     def for_report_key(cls, key: str, expires_at: int) -> LinkClaims:
         """Claims for `reports/<district>/<run>/report.html`; anything else is refused."""
-        match = _REPORT_KEY.fullmatch(key)
+        match = REPORT_KEY_PATTERN.fullmatch(key)
         if match is None:
             raise ValueError("report links point at reports/<district>/<run>/report.html only")
         return cls(match["d"], match["r"], expires_at)

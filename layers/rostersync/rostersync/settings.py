@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Where the pipeline's data lives. The defaults are for the local CLI and the demo only: in
+# Lambda a missing one fails the cold start, since a default bucket name is one anyone in the
+# world could own.
+REQUIRED_IN_LAMBDA = ("RAW_BUCKET", "ROSTER_TABLE", "ALERT_TOPIC_ARN")
 
 
 class Settings(BaseSettings):
@@ -39,6 +45,20 @@ class Settings(BaseSettings):
     report_link_secret_id: str = Field("rostersync/report-link-key", alias="REPORT_LINK_SECRET_ID")
     # Import safeguard: hold the archive set when a run would archive more than this share.
     safeguard_archive_percent: float = Field(10.0, alias="SAFEGUARD_ARCHIVE_PERCENT", gt=0, le=100)
+    # Set by Lambda itself: the function's name (None outside Lambda: the CLI, tests).
+    lambda_function_name: str | None = Field(None, alias="AWS_LAMBDA_FUNCTION_NAME")
+
+    @model_validator(mode="after")
+    def _locations_are_explicit_in_lambda(self) -> Self:
+        if self.lambda_function_name:
+            given = {str(type(self).model_fields[name].alias) for name in self.model_fields_set}
+            missing = [name for name in REQUIRED_IN_LAMBDA if name not in given]
+            if missing:
+                raise ValueError(
+                    f"{', '.join(missing)} must be set in the function's environment (template.yaml);"
+                    " the local defaults are not used in Lambda"
+                )
+        return self
 
 
 @lru_cache(maxsize=1)

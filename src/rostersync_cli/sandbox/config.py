@@ -236,7 +236,7 @@ def default_config() -> SandboxConfig:
     tiny, and (appended last, so the others keep their positions) one that shares schools but no
     students yet (district.empty).
 
-    Together they make the validation engine fire every rule in `rostersync.validation.rules.RULES`
+    Together they make the validation engine fire every rule in `rostersync.validate.rules.RULES`
     at least once (tests/integration/test_sandbox_seeds_every_rule.py).
     """
     clean = DistrictSpec(

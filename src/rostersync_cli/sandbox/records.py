@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from rostersync.clever.client import CleverClient, CleverCredentials
-from rostersync.clever.normalize import minimize, normalize
-from rostersync.manifest import Resource
+from rostersync.records import Record
 from rostersync.settings import Settings
-from rostersync.sources import Record
+from rostersync.sources.clever.client import CleverClient, CleverCredentials
+from rostersync.sources.clever.normalize import minimize, normalize
+from rostersync.sources.clever.resources import Resource
 from rostersync_cli.sandbox.server import CleverSandbox
 
 

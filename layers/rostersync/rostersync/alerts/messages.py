@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from rostersync.alerts.model import Alert, EventType, district_label, subject
-from rostersync.manifest import Failure, FailureKind
-from rostersync.validation.rules import RULES, Severity
-from rostersync.validation.summary import SchoolSummary, Summary
+from rostersync.fetch.contract import Failure, FailureKind
+from rostersync.validate.rules import RULES, Severity
+from rostersync.validate.summary import SchoolSummary, Summary
 
 SIGNATURE = "-- RosterSync, the nightly Clever roster sync for Smart Futures"
 
@@ -75,7 +75,7 @@ def sync_failed(
     district_id: str, run_id: str, failure: Failure | None, *, district_name: str | None = None
 ) -> Alert:
     kind = failure.kind if failure else FailureKind.INTERNAL_ERROR
-    where = f" while fetching {failure.resource.value}" if failure and failure.resource else ""
+    where = f" while fetching {failure.resource}" if failure and failure.resource else ""
     reason = (failure.reason if failure else "the fetch did not complete")[:500]
     body = [
         *_header(district_id, district_name, run_id),

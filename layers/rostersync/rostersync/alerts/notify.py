@@ -16,11 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from rostersync.adapters.page_store import PageStore
 from rostersync.alerts import messages
 from rostersync.alerts.model import Alert, EventType
 from rostersync.alerts.state import (
@@ -38,15 +36,13 @@ from rostersync.alerts.state import (
     save_known_districts,
 )
 from rostersync.errors import StorageError
-from rostersync.importing.runs import ImportResult, RunStatus
-from rostersync.manifest import FailureKind, ManifestStatus
+from rostersync.fetch.contract import FailureKind, FetchResult, ManifestStatus
+from rostersync.importer.contract import ImportResult, RunStatus
+from rostersync.importer.safeguard import DEFAULT_ARCHIVE_PERCENT
 from rostersync.observability import logger, metrics
-from rostersync.validation.summary import Summary
-
-if TYPE_CHECKING:
-    from rostersync.adapters.alert_publisher import AlertPublisher
-    from rostersync.fetch import FetchResult
-    from rostersync.validate_stage import ValidateResult
+from rostersync.ports import AlertPublisher, PageStore, ReportLinks
+from rostersync.validate.contract import ValidateResult
+from rostersync.validate.summary import Summary
 
 REPORT_LINK_SECONDS = 7 * 24 * 3600
 Clock = Callable[[], datetime]
@@ -54,12 +50,6 @@ Clock = Callable[[], datetime]
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-class ReportLinks(Protocol):
-    """Hands out a time-limited link to one object (adapters.report_links.S3ReportLinks)."""
-
-    def presigned_url(self, key: str, expires_in: int) -> str: ...
 
 
 @dataclass
@@ -152,9 +142,7 @@ def notify_validation(
     return outcome
 
 
-def notify_import(
-    result: ImportResult, publisher: AlertPublisher, *, threshold_percent: float
-) -> AlertOutcome:
+def notify_import(result: ImportResult, publisher: AlertPublisher) -> AlertOutcome:
     """Publish `deletions_held` when the safeguard held tonight's archive set (not again on a replay),
     and `sync_failed` when the district's lease refused the run (`skipped_locked`): the run returns
     normally, so nothing else (not the state machine's Catch) would tell anyone the district was
@@ -170,7 +158,11 @@ def notify_import(
         c.unchanged + c.updated + c.rejected_kept + c.held for c in result.counts.values()
     )
     alert = messages.deletions_held(
-        result.district_id, result.run_id, would_archive, previously_active, threshold_percent
+        result.district_id,
+        result.run_id,
+        would_archive,
+        previously_active,
+        result.safeguard_percent if result.safeguard_percent is not None else DEFAULT_ARCHIVE_PERCENT,
     )
     _send(publisher, alert, outcome)
     return outcome

@@ -1,8 +1,6 @@
-"""What alerting remembers between nights, kept in RAW_BUCKET through the PageStore:
-
-  state/<district>/alert-fingerprint.json   the findings last alerted for the district
-  state/<district>/connection.json          connected | disconnected, as last announced
-  state/districts.json                      the district ids the last discovery saw
+"""What alerting remembers between nights, kept in RAW_BUCKET through the PageStore (keys in
+`rostersync.layout`): the findings last alerted per district, each district's connection as
+last announced, and the district ids the last discovery saw.
 
 The fingerprint is a sha256 over a canonical JSON of the counts per rule and per school, so
 the same gaps on the next night give the same fingerprint, whatever the run id or order.
@@ -18,18 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from rostersync.adapters.page_store import PageStore
-from rostersync.validation.summary import Summary
-
-DISTRICTS_KEY = "state/districts.json"
-
-
-def fingerprint_key(district_id: str) -> str:
-    return f"state/{district_id}/alert-fingerprint.json"
-
-
-def connection_key(district_id: str) -> str:
-    return f"state/{district_id}/connection.json"
+from rostersync.layout import KNOWN_DISTRICTS_KEY, alert_fingerprint_key, connection_key
+from rostersync.ports import PageStore
+from rostersync.validate.summary import Summary
 
 
 def findings_fingerprint(summary: Summary) -> str:
@@ -78,12 +67,12 @@ class KnownDistricts(BaseModel):
 
 
 def load_findings_state(store: PageStore, district_id: str) -> FindingsState | None:
-    key = fingerprint_key(district_id)
+    key = alert_fingerprint_key(district_id)
     return FindingsState.model_validate(store.get_json(key)) if store.exists(key) else None
 
 
 def save_findings_state(store: PageStore, district_id: str, state: FindingsState) -> None:
-    store.put_json(fingerprint_key(district_id), state.model_dump(mode="json"))
+    store.put_json(alert_fingerprint_key(district_id), state.model_dump(mode="json"))
 
 
 def load_connection(store: PageStore, district_id: str) -> ConnectionState | None:
@@ -97,9 +86,11 @@ def save_connection(store: PageStore, district_id: str, state: ConnectionState) 
 
 def load_known_districts(store: PageStore) -> KnownDistricts | None:
     return (
-        KnownDistricts.model_validate(store.get_json(DISTRICTS_KEY)) if store.exists(DISTRICTS_KEY) else None
+        KnownDistricts.model_validate(store.get_json(KNOWN_DISTRICTS_KEY))
+        if store.exists(KNOWN_DISTRICTS_KEY)
+        else None
     )
 
 
 def save_known_districts(store: PageStore, known: KnownDistricts) -> None:
-    store.put_json(DISTRICTS_KEY, known.model_dump(mode="json"))
+    store.put_json(KNOWN_DISTRICTS_KEY, known.model_dump(mode="json"))

@@ -1,0 +1,163 @@
+"""The fetch stage's contract: its request, its result, and what it leaves in the raw bucket.
+
+Per district and run (keys in `rostersync.layout`): one gzip JSON page per source page, a
+manifest written last, and a checkpoint only when a fetch paused. A page body is
+`{"source": <source name>, "resource": ..., "page": n, "records": [...]}`, the records being the
+source's own objects reduced to the fields the product uses. Resources are the source's own
+names (Clever: `districts`, `schools`, `students`, ...), in the order the source fetches them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# A source's name as stored in pages, manifests and checkpoints ("clever", later "oneroster").
+SOURCE_NAME = r"^[a-z][a-z0-9_]{0,31}$"
+RUN_ID = r"^[0-9]{8}T[0-9]{6}([0-9]{6})?Z-[0-9a-f]{6}$"
+
+
+class ManifestStatus(StrEnum):
+    """`complete` and `failed` are the only statuses a manifest is written with. `in_progress` is
+    a fetch *result* only: the invocation paused at its deadline, wrote a Checkpoint and no
+    manifest, and a further invocation resumes it."""
+
+    COMPLETE = "complete"
+    FAILED = "failed"
+    IN_PROGRESS = "in_progress"
+
+
+class FailureKind(StrEnum):
+    """Why a district's fetch failed; `disconnected` means its token is gone (401 twice, or 404)."""
+
+    DISCONNECTED = "disconnected"
+    CLEVER_ERROR = "clever_error"
+    PROTOCOL_ERROR = "protocol_error"
+    STORAGE_ERROR = "storage_error"
+    INTERNAL_ERROR = "internal_error"
+
+
+class PageRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    resource: str
+    index: int
+    key: str
+    records: int
+    bytes: int
+
+
+class ResourceSummary(BaseModel):
+    resource: str
+    pages: int = 0
+    records: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+    complete: bool = False
+
+
+class Failure(BaseModel):
+    kind: FailureKind
+    reason: str
+    resource: str | None = None
+
+
+class Manifest(BaseModel):
+    schema_version: Literal[1] = 1
+    source: str = Field("clever", pattern=SOURCE_NAME)
+    district_id: str
+    run_id: str
+    district_name: str | None = None  # from the `districts` page: people read names, not ids
+    status: ManifestStatus
+    started_at: datetime
+    finished_at: datetime
+    resources: dict[str, ResourceSummary] = Field(default_factory=dict)
+    pages: list[PageRef] = Field(default_factory=list)
+    failure: Failure | None = None
+
+    def record_count(self, resource: str) -> int:
+        summary = self.resources.get(resource)
+        return summary.records if summary else 0
+
+
+class Checkpoint(BaseModel):
+    """Where a paused fetch stopped: always between two pages, never inside one.
+
+    `resources` are the finished resources; `current` is the resource in progress (None when the
+    pause fell between two resources), `current_summary` its counts so far, `next_link` the
+    relative Clever link to request next (None: the resource's first page), `page_index` the
+    index the next page gets, `cursors` the links already requested for `current` (so a cursor
+    loop is still detected across invocations). `pages` are every PageRef written so far;
+    `requests` the Clever requests made by earlier invocations; `invocations` how many
+    invocations have worked on this fetch.
+    """
+
+    schema_version: Literal[1] = 1
+    source: str = Field("clever", pattern=SOURCE_NAME)
+    district_id: str
+    run_id: str
+    started_at: datetime
+    district_name: str | None = None
+    resources: dict[str, ResourceSummary] = Field(default_factory=dict)
+    current: str | None = None
+    current_summary: ResourceSummary | None = None
+    next_link: str | None = None
+    page_index: int = 0
+    cursors: list[str] = Field(default_factory=list)
+    pages: list[PageRef] = Field(default_factory=list)
+    requests: int = 0
+    invocations: int = 0
+
+
+class FetchRequest(BaseModel):
+    """The fetch function's event. `{}` fetches every district; an operator may name districts and
+    a run id. The nightly state machine first sends `{"discover": true}` (list the districts,
+    fetch nothing), then one `{"district_ids": [id], "run_id": ...}` per district, and
+    `"resume": true` with the same ids while the district's fetch answers `in_progress` (it
+    continues from its checkpoint)."""
+
+    discover: bool = False
+    district_ids: list[str] | None = Field(default=None, min_length=1)
+    run_id: str | None = Field(default=None, pattern=RUN_ID)
+    resume: bool = False
+
+    @model_validator(mode="after")
+    def _resume_names_its_run(self) -> Self:
+        if self.resume and (self.run_id is None or not self.district_ids or self.discover):
+            raise ValueError("resume needs the run_id and district_ids of the fetch it continues")
+        return self
+
+
+class FetchResult(BaseModel):
+    """What the fetch stage hands to validate: where the manifest is, and how it went."""
+
+    district_id: str
+    district_name: str | None = None
+    run_id: str
+    status: ManifestStatus
+    manifest_key: str
+    records: int
+    pages: int
+    requests: int
+    counts: dict[str, int] = Field(default_factory=dict)
+    failure: Failure | None = None
+    # Set when status is `in_progress`: where the fetch stopped, for the next invocation.
+    checkpoint_key: str | None = None
+    invocations: int = 1
+
+
+class FetchOutcome(BaseModel):
+    """What one fetch invocation did: discovered the districts, or fetched some."""
+
+    run_id: str
+    district_ids: list[str] | None = None
+    districts: list[FetchResult] | None = None
+
+    def response(self) -> dict[str, object]:
+        """The function's JSON answer (what the state machine reads)."""
+        if self.districts is None:
+            return {"run_id": self.run_id, "district_ids": self.district_ids}
+        return {"run_id": self.run_id, "districts": [r.model_dump(mode="json") for r in self.districts]}

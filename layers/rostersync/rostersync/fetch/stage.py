@@ -1,0 +1,327 @@
+"""The fetch stage: one district's pages from its source into the raw-page store, then its manifest.
+
+Pages are minimized and written as they arrive, so memory stays flat however large the
+district. The manifest is written last and says `complete` only when every resource finished;
+a failed district gets a manifest saying `failed` with the reason, and goes no further.
+
+A district too large for one invocation pauses between two pages when `should_pause()` says
+the invocation's time is nearly up: it writes `checkpoint.json` (no manifest) and returns
+`in_progress`; a further invocation given that checkpoint continues where it stopped. Each
+invocation fetches at least one page before it may pause, so a resumed fetch always advances.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from rostersync.errors import CleverError, CleverProtocolError, DistrictDisconnected, StorageError
+from rostersync.fetch.contract import (
+    Checkpoint,
+    Failure,
+    FailureKind,
+    FetchResult,
+    Manifest,
+    ManifestStatus,
+    PageRef,
+    ResourceSummary,
+)
+from rostersync.layout import checkpoint_key, manifest_key, page_key
+from rostersync.observability import logger
+from rostersync.ports import DistrictPages, PageStore, Source
+
+Pause = Callable[[], bool]
+
+
+def pause_near_deadline(remaining_ms: Callable[[], int], margin_seconds: float) -> Pause:
+    """A `should_pause` that says yes once less than `margin_seconds` of the invocation remain
+    (`remaining_ms` is the Lambda context's get_remaining_time_in_millis)."""
+    return lambda: remaining_ms() < margin_seconds * 1000
+
+
+def _never() -> bool:
+    return False
+
+
+class _Paused(Exception):
+    """Raised inside fetch_district when it stops at a page boundary to checkpoint."""
+
+
+def fetch_district(
+    source: DistrictPages,
+    store: PageStore,
+    run_id: str,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    should_pause: Pause | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> FetchResult:
+    """Fetch every resource of one district into `store`.
+
+    Leaves a manifest behind (`complete` or `failed`), or, when `should_pause()` turned true
+    between two pages, a checkpoint and an `in_progress` result. Given a `checkpoint`, continues
+    from it: the pages already written are kept, the rest are fetched, and the manifest is the
+    one an uninterrupted fetch would have written.
+    """
+    district_id, source_name, resources = source.district_id, source.source, source.resources
+    if checkpoint is not None and (checkpoint.district_id, checkpoint.run_id) != (district_id, run_id):
+        raise ValueError(
+            f"checkpoint of {checkpoint.district_id}/{checkpoint.run_id} given for {district_id}/{run_id}"
+        )
+    progress = (
+        checkpoint.model_copy(deep=True)
+        if checkpoint is not None
+        else Checkpoint(district_id=district_id, run_id=run_id, started_at=clock(), source=source_name)
+    )
+    progress.invocations += 1
+    earlier_requests = progress.requests
+    manifest = Manifest(
+        source=source_name,
+        district_id=district_id,
+        run_id=run_id,
+        status=ManifestStatus.FAILED,
+        started_at=progress.started_at,
+        finished_at=clock(),
+    )
+    advanced = False
+    wants_pause = should_pause or _never
+
+    def pause() -> bool:
+        # Only once this invocation has written a page: a resumed fetch always advances.
+        return advanced and wants_pause()
+
+    def page_written() -> None:
+        nonlocal advanced
+        advanced = True
+
+    current: str | None = progress.current
+    try:
+        for resource in resources:
+            if resource in progress.resources:
+                continue
+            current = resource
+            if progress.current != resource:
+                if pause():
+                    progress.current, progress.current_summary = None, None
+                    raise _Paused
+                progress.current = resource
+                progress.current_summary = ResourceSummary(resource=resource)
+                progress.next_link, progress.page_index, progress.cursors = None, 0, []
+            _fetch_resource(source, store, run_id, progress, pause, page_written)
+        manifest.status = ManifestStatus.COMPLETE
+    except _Paused:
+        return _pause(source, store, progress, earlier_requests)
+    except DistrictDisconnected as exc:
+        manifest.failure = Failure(kind=FailureKind.DISCONNECTED, reason=str(exc), resource=current)
+    except CleverProtocolError as exc:
+        manifest.failure = Failure(kind=FailureKind.PROTOCOL_ERROR, reason=str(exc), resource=current)
+    except CleverError as exc:
+        manifest.failure = Failure(kind=FailureKind.CLEVER_ERROR, reason=str(exc), resource=current)
+    except StorageError as exc:
+        manifest.failure = Failure(kind=FailureKind.STORAGE_ERROR, reason=str(exc), resource=current)
+    manifest.district_name = progress.district_name
+    manifest.resources = {r: progress.resources[r] for r in resources if r in progress.resources}
+    manifest.pages = progress.pages
+    manifest.finished_at = clock()
+    key = manifest_key(district_id, run_id)
+    # If this write fails too, the StorageError propagates: the invocation fails and is retried,
+    # which is the right outcome when the store itself is down.
+    store.put_json(key, manifest.model_dump(mode="json"))
+    total = sum(summary.records for summary in manifest.resources.values())
+    requests = earlier_requests + source.requests
+    log = logger.info if manifest.status is ManifestStatus.COMPLETE else logger.warning
+    log(
+        "district fetched",
+        extra={
+            "district_id": district_id,
+            "run_id": run_id,
+            "status": manifest.status.value,
+            "records": total,
+            "pages": len(manifest.pages),
+            "requests": requests,
+            "invocations": progress.invocations,
+            "failure_kind": manifest.failure.kind.value if manifest.failure else None,
+        },
+    )
+    return FetchResult(
+        district_id=district_id,
+        district_name=manifest.district_name,
+        run_id=run_id,
+        status=manifest.status,
+        manifest_key=key,
+        records=total,
+        pages=len(manifest.pages),
+        requests=requests,
+        counts={resource: summary.records for resource, summary in manifest.resources.items()},
+        failure=manifest.failure,
+        invocations=progress.invocations,
+    )
+
+
+def _pause(
+    source: DistrictPages, store: PageStore, progress: Checkpoint, earlier_requests: int
+) -> FetchResult:
+    """Write the checkpoint (a StorageError propagates: the invocation fails and is retried from
+    the previous checkpoint, whose pages are rewritten with the same content)."""
+    progress.requests = earlier_requests + source.requests
+    key = checkpoint_key(progress.district_id, progress.run_id)
+    store.put_json(key, progress.model_dump(mode="json"))
+    done = list(progress.resources.values()) + (
+        [progress.current_summary] if progress.current_summary else []
+    )
+    counts = {summary.resource: summary.records for summary in done}
+    logger.info(
+        "district fetch paused at the invocation's deadline; it continues from the checkpoint",
+        extra={
+            "district_id": progress.district_id,
+            "run_id": progress.run_id,
+            "resource": progress.current,
+            "page_index": progress.page_index,
+            "pages": len(progress.pages),
+            "invocations": progress.invocations,
+        },
+    )
+    return FetchResult(
+        district_id=progress.district_id,
+        district_name=progress.district_name,
+        run_id=progress.run_id,
+        status=ManifestStatus.IN_PROGRESS,
+        manifest_key=manifest_key(progress.district_id, progress.run_id),
+        records=sum(counts.values()),
+        pages=len(progress.pages),
+        requests=progress.requests,
+        counts=counts,
+        checkpoint_key=key,
+        invocations=progress.invocations,
+    )
+
+
+def _fetch_resource(
+    source: DistrictPages,
+    store: PageStore,
+    run_id: str,
+    progress: Checkpoint,
+    pause: Pause,
+    page_written: Callable[[], None],
+) -> None:
+    """Fetch `progress.current` from where `progress` says, recording each page in it; raises
+    _Paused (with `progress` pointing at the next page) when `pause()` says so between pages."""
+    resource = progress.current
+    summary = progress.current_summary
+    if resource is None or summary is None:
+        raise RuntimeError(f"district {source.district_id}: no resource in progress to fetch")
+    started = time.perf_counter()
+    requests_before = source.requests
+
+    def account() -> None:
+        summary.requests += source.requests - requests_before
+        summary.seconds = round(summary.seconds + time.perf_counter() - started, 3)
+
+    pages = source.pages(resource, progress.next_link, index=progress.page_index, seen=progress.cursors)
+    for page in pages:
+        records = page.records
+        progress.district_name = source.district_name(page) or progress.district_name
+        key = page_key(source.district_id, run_id, resource, page.index)
+        size = store.put_json(
+            key,
+            {"source": progress.source, "resource": resource, "page": page.index, "records": records},
+            compress=True,
+        )
+        progress.pages.append(
+            PageRef(resource=resource, index=page.index, key=key, records=len(records), bytes=size)
+        )
+        progress.cursors.append(page.link)
+        progress.next_link, progress.page_index = page.next, page.index + 1
+        summary.pages += 1
+        summary.records += len(records)
+        page_written()
+        if page.next is not None and pause():
+            account()
+            raise _Paused
+    account()
+    summary.complete = True
+    progress.resources[resource] = summary
+    progress.current, progress.current_summary = None, None
+    progress.next_link, progress.page_index, progress.cursors = None, 0, []
+
+
+def fetch_districts(
+    source: Source,
+    store: PageStore,
+    run_id: str,
+    district_ids: list[str] | None = None,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    should_pause: Pause | None = None,
+    resume: bool = False,
+) -> list[FetchResult]:
+    """Fetch the named districts, or every district that shares data with us, one after another.
+
+    A district asked for by id that the source does not serve gets a `failed` (disconnected)
+    manifest, so the caller sees it rather than a silent skip. A failure to list the districts at
+    all propagates. With `resume`, each district continues from its stored checkpoint; one
+    without a checkpoint is fetched from the start, which is safe: pages are rewritten under the
+    same keys and the manifest is still written last.
+    """
+    results: list[FetchResult] = []
+    for district_id in district_ids or source.district_ids():
+        reader = source.district(district_id)
+        if reader is None:
+            results.append(_disconnected(store, source.name, district_id, run_id, clock()))
+            continue
+        checkpoint = load_checkpoint(store, district_id, run_id) if resume else None
+        results.append(
+            fetch_district(
+                reader,
+                store,
+                run_id,
+                clock=clock,
+                should_pause=should_pause,
+                checkpoint=checkpoint,
+            )
+        )
+    return results
+
+
+def load_checkpoint(store: PageStore, district_id: str, run_id: str) -> Checkpoint | None:
+    """The checkpoint a paused fetch of this district and run left, or None (logged)."""
+    key = checkpoint_key(district_id, run_id)
+    if not store.exists(key):
+        logger.warning(
+            "resume asked for but no checkpoint is stored; fetching from the start",
+            extra={"district_id": district_id, "run_id": run_id},
+        )
+        return None
+    return Checkpoint.model_validate(store.get_json(key))
+
+
+def _disconnected(store: PageStore, source: str, district_id: str, run_id: str, now: datetime) -> FetchResult:
+    reason = (
+        "Clever lists no token for this district"
+        if source == "clever"
+        else f"{source} does not list this district"
+    )
+    failure = Failure(kind=FailureKind.DISCONNECTED, reason=reason)
+    manifest = Manifest(
+        source=source,
+        district_id=district_id,
+        run_id=run_id,
+        status=ManifestStatus.FAILED,
+        started_at=now,
+        finished_at=now,
+        failure=failure,
+    )
+    key = manifest_key(district_id, run_id)
+    store.put_json(key, manifest.model_dump(mode="json"))
+    logger.warning("district not served by its source", extra={"district_id": district_id, "run_id": run_id})
+    return FetchResult(
+        district_id=district_id,
+        run_id=run_id,
+        status=ManifestStatus.FAILED,
+        manifest_key=key,
+        records=0,
+        pages=0,
+        requests=0,
+        failure=failure,
+    )

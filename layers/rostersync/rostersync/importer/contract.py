@@ -1,0 +1,90 @@
+"""The import stage's contract: its request, its result, and a hold release's result."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class ImportRequest(BaseModel):
+    """Validate's result for one district (other fields are ignored: the stored result is read)."""
+
+    district_id: str
+    run_id: str
+    dry_run: bool = False
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"  # every change applied
+    HELD = "held"  # creates/updates applied, the archive set held by the safeguard
+    DRY_RUN = "dry_run"  # nothing written to the roster; the change set is in S3
+    FAILED = "failed"  # stopped part way; the next run completes it
+    SKIPPED_LOCKED = "skipped_locked"  # another run of the district holds the lease
+    SKIPPED_STALE = "skipped_stale"  # a newer run already started for the district
+    SKIPPED = "skipped"  # validate did not accept the district (e.g. district.empty): nothing to import
+
+
+FINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.HELD})
+
+
+class KindCounts(BaseModel):
+    fetched: int | None = None  # when the caller knows it (validate's summary)
+    accepted: int = 0
+    rejected_kept: int = 0  # rejected tonight, last good version kept active
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    archived: int = 0
+    restored: int = 0
+    held: int = 0  # would have been archived; held by the safeguard
+    repaired: int = 0  # unchanged, but rewritten to finish a failed run's work
+
+
+class SafeguardTrip(BaseModel):
+    scope: str  # "kind" or "school"
+    key: str  # the kind, or the school's clever id
+    active: int
+    archiving: int
+
+
+class ImportResult(BaseModel):
+    district_id: str
+    run_id: str
+    status: RunStatus
+    dry_run: bool = False
+    replayed: bool = False  # the run had already been committed; this is the recorded result
+    counts: dict[str, KindCounts] = Field(default_factory=dict)
+    rejected: int = 0  # clever ids rejected tonight (all kinds)
+    roster_writes: int = 0  # roster + membership items written or deleted
+    trips: list[SafeguardTrip] = Field(default_factory=list)
+    hold_key: str | None = None
+    changeset_key: str | None = None
+    diff_source: str | None = None  # "index" (the last commit's roster index) or "table" (a Query)
+    # Seconds per phase: diff (tonight's records against the table side, the plan), write (roster
+    # and membership items, archives), finish (older holds, the roster index; not the run record).
+    phase_seconds: dict[str, float] = Field(default_factory=dict)
+    # The safeguard threshold this run applied: the district's own (CONFIG#<d>/SAFEGUARD) or the
+    # default (SAFEGUARD_ARCHIVE_PERCENT). Alerts quote it; they never recompute it.
+    safeguard_percent: float | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+
+    @property
+    def held(self) -> bool:
+        return self.status is RunStatus.HELD
+
+    def total(self, field: str) -> int:
+        return sum(int(getattr(c, field) or 0) for c in self.counts.values())
+
+
+class ReleaseResult(BaseModel):
+    district_id: str
+    run_id: str | None
+    status: str  # released | already_released | superseded | not_found | skipped_locked
+    archived: int = 0
+    skipped: int = 0  # came back (changed or restored) since the hold, left active
+    counts: dict[str, int] = Field(default_factory=dict)

@@ -1,0 +1,118 @@
+"""Tonight's records against what the table holds: which items to create, update, restore, archive.
+
+Memory stays compact for the largest districts (~190,000 items): tonight's records are reduced
+to `sk -> 16-byte hash`, the table is streamed (sk, status, content_hash, and for archive
+candidates only their schools and sis_id), and only changes are kept.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Iterable, MutableMapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import NamedTuple
+
+from rostersync.importer.items import ACTIVE, ARCHIVED
+from rostersync.layout import split_sk
+from rostersync.records import Kind
+
+
+class Action(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    RESTORED = "restored"
+    ARCHIVED = "archived"
+    HELD = "held"
+    REPAIRED = "repaired"  # unchanged content, rewritten to finish a failed run
+    RECONCILE = "reconcile"  # no record tonight: membership items re-derived from the stored item
+
+
+class ExistingItem(NamedTuple):
+    """What the table's district partition says about one roster item."""
+
+    sk: str
+    status: str
+    content_hash: str | None
+    schools: tuple[str, ...] = ()
+    sis_id: str | None = None
+
+
+class Candidate(NamedTuple):
+    """An active item missing from tonight's complete fetch."""
+
+    kind: Kind
+    clever_id: str
+    sis_id: str | None
+    schools: tuple[str, ...]
+
+    @property
+    def sk(self) -> str:
+        return f"{self.kind.value}#{self.clever_id}"
+
+
+@dataclass
+class Diff:
+    changes: dict[str, Action] = field(default_factory=dict)  # sk -> created/updated/restored/repaired
+    candidates: list[Candidate] = field(default_factory=list)  # archive set, before the safeguard
+    # sks (no record tonight) whose membership items must be re-derived from the stored item:
+    # work a failed run may have left half done.
+    reconcile: list[str] = field(default_factory=list)
+    unchanged: Counter[Kind] = field(default_factory=Counter)
+    rejected_kept: Counter[Kind] = field(default_factory=Counter)
+    active_by_kind: Counter[Kind] = field(default_factory=Counter)  # active before this run
+    students_by_school: Counter[str] = field(default_factory=Counter)  # active students before
+
+
+def hash_bytes(value: str | None) -> bytes:
+    try:
+        return bytes.fromhex(value) if value else b""
+    except ValueError:
+        return b""
+
+
+def compute_diff(
+    tonight: MutableMapping[str, bytes],
+    existing: Iterable[ExistingItem],
+    rejected_ids: Collection[str],
+    repair: Collection[str] = (),
+) -> Diff:
+    """Classify every item. CONSUMES `tonight` (what is left at the end is created)."""
+    diff = Diff()
+    rejected = rejected_ids if isinstance(rejected_ids, (set, frozenset)) else set(rejected_ids)
+    for item in existing:
+        kind, clever_id = split_sk(item.sk)
+        active = item.status != ARCHIVED
+        if active:
+            diff.active_by_kind[kind] += 1
+            if kind is Kind.STUDENT:
+                for school in item.schools:
+                    diff.students_by_school[school] += 1
+        new = tonight.pop(item.sk, None)
+        if new is not None:
+            if not active:
+                diff.changes[item.sk] = Action.RESTORED
+            elif new != hash_bytes(item.content_hash):
+                diff.changes[item.sk] = Action.UPDATED
+            elif item.sk in repair:
+                diff.changes[item.sk] = Action.REPAIRED
+            else:
+                diff.unchanged[kind] += 1
+        elif active and clever_id in rejected:
+            diff.rejected_kept[kind] += 1
+            if item.sk in repair:
+                diff.reconcile.append(item.sk)
+        elif active:
+            diff.candidates.append(Candidate(kind, clever_id, item.sis_id, item.schools))
+        elif item.sk in repair:
+            diff.reconcile.append(item.sk)
+    for sk in tonight:
+        diff.changes[sk] = Action.CREATED
+    # A failed run may have written membership items for records it never created.
+    seen = set(diff.changes) | {c.sk for c in diff.candidates} | set(diff.reconcile)
+    diff.reconcile.extend(sk for sk in repair if sk not in seen and "#" in sk)
+    tonight.clear()
+    return diff
+
+
+__all__ = ["ACTIVE", "ARCHIVED", "Action", "Candidate", "Diff", "ExistingItem", "compute_diff"]

@@ -1,0 +1,502 @@
+"""import_district: one district's accepted records into the roster table, as plan -> apply -> commit.
+
+Order of work (each step safe to repeat; see docs/DATA_MODEL.md):
+
+1. A replayed run (same run id, already committed) returns its recorded result.
+2. The district's lease (pk LEASE#<district>): one run at a time, and a run older than the
+   newest run that started for the district is refused (fencing). A dry run takes no lease.
+3. Plan. Pass 1 over `accepted`: sk -> content hash, diffed against what the table holds: the
+   roster index of the last committed run when it provably is the table's state
+   (roster_index.py), else one Query of the district's partition. The safeguard decides
+   whether the archive set is held. The change set is written to S3 before any roster write:
+   the dry run's output, and the plan the next run repairs from if this one stops part way.
+4. Apply. Pass 2 over `accepted`: changed records only. Membership items first, then the roster
+   item (its content hash last), so a failure leaves the old hash and the next diff redoes it.
+   Then archives (conditional updates) and their membership items removed.
+5. Commit. Older holds superseded, the roster index of what the run left, the run item, then the
+   lease released (which marks the run's repairs done and names the index valid, in one
+   conditional update).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from rostersync.importer.contract import FINAL, ImportResult, KindCounts, RunStatus
+from rostersync.importer.diff import Action, Diff, compute_diff
+from rostersync.importer.items import (
+    desired_edges,
+    edge_item,
+    owns_edges,
+    record_hash,
+    roster_item,
+    stored_edges,
+)
+from rostersync.importer.release import HOLD_HELD, HOLD_SUPERSEDED
+from rostersync.importer.roster_index import MAX_GENERATIONS, IndexTracker, RosterIndex
+from rostersync.importer.runs import RUNLOG_TTL_DAYS, result_from_item, run_item, runlog_item
+from rostersync.importer.safeguard import SafeguardThresholds, check
+from rostersync.importer.writer import LEASE_TTL_SECONDS, Clock, RosterWriter, epoch, iso, utcnow
+from rostersync.layout import (
+    RUNLOG_PK,
+    SAFEGUARD_SK,
+    config_pk,
+    district_pk,
+    dry_run_sk,
+    hold_pk,
+    roster_sk,
+    run_pk,
+    split_sk,
+)
+from rostersync.observability import logger
+from rostersync.ports import HoldStore, Lease, LeaseBusy, RosterTable, StaleRun
+from rostersync.records import Kind, Record
+
+Accepted = Callable[[], Iterable[tuple[Kind, Record]]]
+
+
+@dataclass
+class _Run:
+    """One import run's context: who, what, where, and the result it fills in."""
+
+    district_id: str
+    run_id: str
+    accepted: Accepted
+    rejected_ids: Collection[str]
+    table: RosterTable
+    holds: HoldStore
+    lease: Lease | None
+    result: ImportResult
+    clock: Clock
+    now: str  # the run's timestamp on every item it writes
+
+    @property
+    def log(self) -> dict[str, Any]:
+        return {"district_id": self.district_id, "run_id": self.run_id}
+
+
+@dataclass
+class _Plan:
+    """What pass 1 decided: the diff, whether the archive set is held, and what to rebuild."""
+
+    diff: Diff
+    held: bool
+    repair: set[str]
+    index: RosterIndex | None
+    tracker: IndexTracker | None
+    counts: defaultdict[Kind, KindCounts] = field(default_factory=lambda: defaultdict(KindCounts))
+
+
+def import_district(
+    district_id: str,
+    run_id: str,
+    accepted: Accepted,
+    rejected_ids: Collection[str],
+    table: RosterTable,
+    *,
+    holds: HoldStore,
+    dry_run: bool = False,
+    thresholds: SafeguardThresholds | None = None,
+    fetched: Mapping[str, int] | None = None,
+    clock: Clock = utcnow,
+) -> ImportResult:
+    """Import one district's accepted records (see the module docstring for the order of work).
+
+    `accepted` is called twice (two passes); `rejected_ids` are the record ids fetched tonight
+    but rejected, whose last good version stays. `thresholds` is the default safeguard, which a
+    district's CONFIG#<district>/SAFEGUARD item overrides. `fetched` (per kind) is recorded.
+    """
+    started = clock()
+    result = ImportResult(
+        district_id=district_id,
+        run_id=run_id,
+        status=RunStatus.RUNNING,
+        dry_run=dry_run,
+        rejected=len(rejected_ids),
+        started_at=started,
+    )
+    log = {"district_id": district_id, "run_id": run_id, "dry_run": dry_run}
+    lease: Lease | None = None
+    if not dry_run:
+        recorded = table.get_item(run_pk(district_id), run_id)
+        if recorded and recorded.get("status") in FINAL:
+            replay = result_from_item(recorded)
+            replay.replayed = True
+            logger.info("import already committed; returning the recorded result", extra=log)
+            return replay
+        try:
+            lease = table.acquire_lease(
+                district_id, run_id, now=epoch(started), ttl=LEASE_TTL_SECONDS, fence_run=run_id
+            )
+        except LeaseBusy as exc:
+            logger.warning("district locked by another run; skipped", extra={**log, "reason": str(exc)})
+            return result.model_copy(update={"status": RunStatus.SKIPPED_LOCKED, "finished_at": clock()})
+        except StaleRun as exc:
+            logger.warning("a newer run exists for the district; skipped", extra={**log, "reason": str(exc)})
+            return result.model_copy(update={"status": RunStatus.SKIPPED_STALE, "finished_at": clock()})
+        _record(table, result, clock)
+    run = _Run(district_id, run_id, accepted, rejected_ids, table, holds, lease, result, clock, iso(started))
+    try:
+        phase = _Phases(result)
+        plan = _plan(run, thresholds or SafeguardThresholds(), fetched)
+        phase.done("diff")
+        if result.dry_run:
+            result.status = RunStatus.DRY_RUN
+            result.finished_at = clock()
+            table.put_item({**run_item(result), "sk": dry_run_sk(run_id)})
+        else:
+            written = _apply(run, plan)
+            phase.done("write")
+            _commit(run, plan, written, phase)
+    except Exception as exc:
+        result.status = RunStatus.FAILED
+        result.error = f"{type(exc).__name__}: {exc}"[:1000]
+        result.finished_at = clock()
+        logger.exception("import failed", extra=log)
+        if lease is not None:
+            failed_lease = lease
+            _best_effort(lambda: _record(table, result, clock))
+            _best_effort(lambda: table.release_lease(failed_lease, completed=None))
+        raise
+    _log_done(result)
+    return result
+
+
+# ------------------------------------------------------------------------------------- plan
+
+
+def _plan(run: _Run, default_thresholds: SafeguardThresholds, fetched: Mapping[str, int] | None) -> _Plan:
+    """Pass 1, the diff, the safeguard and the change set (written before any roster write)."""
+    result = run.result
+    thresholds = SafeguardThresholds.from_item(
+        run.table.get_item(config_pk(run.district_id), SAFEGUARD_SK), default_thresholds
+    )
+    result.safeguard_percent = thresholds.archive_percent
+    repair = _repair_set(run)
+    _close_abandoned(run)
+
+    # Pass 1: tonight's records reduced to sk -> 16-byte hash.
+    counts: defaultdict[Kind, KindCounts] = defaultdict(KindCounts)
+    tonight: dict[str, bytes] = {}
+    for kind, record in run.accepted():
+        if record.district_id != run.district_id:
+            raise ValueError(f"record {kind.value} {record.id} belongs to district {record.district_id}")
+        tonight[roster_sk(kind, record.id)] = bytes.fromhex(record_hash(kind, record))
+        counts[kind].accepted += 1
+
+    # Dry runs take no lease, so they cannot prove an index current: they read the table.
+    tracker = IndexTracker() if run.lease is not None else None
+    index = _usable_index(run, repair)
+    result.diff_source = "index" if index else "table"
+    existing = iter(index.items) if index else run.table.existing(run.district_id)
+    diff = compute_diff(tonight, tracker.read(existing) if tracker else existing, run.rejected_ids, repair)
+    result.trips = check(diff.candidates, diff.active_by_kind, diff.students_by_school, thresholds)
+    plan = _Plan(
+        diff=diff, held=bool(result.trips), repair=repair, index=index, tracker=tracker, counts=counts
+    )
+    _count(plan, fetched)
+    result.counts = {kind.value: counts[kind] for kind in Kind if kind in counts}
+    # A dry run's change set sits beside the real run's, never over it: the real one is the plan
+    # the next run repairs from.
+    changeset_id = dry_run_sk(run.run_id) if result.dry_run else run.run_id
+    result.changeset_key = run.holds.write_changeset(run.district_id, changeset_id, _changeset(result, plan))
+    return plan
+
+
+def _usable_index(run: _Run, repair: Collection[str]) -> RosterIndex | None:
+    """The last committed run's roster index, if it is provably the table's state (else None)."""
+    log = {"district_id": run.district_id}
+    if run.lease is None or not run.lease.index_run:
+        return None
+    if repair:  # an unfinished run planned writes the index does not know
+        logger.info("diff reads the table: an unfinished run is being repaired", extra=log)
+        return None
+    try:
+        index = run.holds.read_index(run.district_id)
+    except Exception as exc:  # the table is always there to read: a lost index is not fatal
+        logger.warning(
+            "roster index unreadable; diff reads the table", extra={**log, "reason": type(exc).__name__}
+        )
+        return None
+    if index is None or index.district_id != run.district_id or index.run_id != run.lease.index_run:
+        logger.info("roster index missing or not the committed run's; diff reads the table", extra=log)
+        return None
+    if index.generation >= MAX_GENERATIONS:
+        logger.info("roster index is due a table read; diff reads the table", extra=log)
+        return None
+    return index
+
+
+def _repair_set(run: _Run) -> set[str]:
+    """sks a run that started and never committed planned to change (its change set)."""
+    repair: set[str] = set()
+    for failed_run in run.lease.repair_runs if run.lease else ():
+        plan = run.holds.read_changeset(run.district_id, failed_run)
+        if not plan:
+            continue  # stopped before planning: it wrote nothing
+        repair.update(f"{kind}#{record_id}" for _action, kind, record_id in plan.get("changes", []))
+        logger.info(
+            "repairing after an unfinished run",
+            extra={**run.log, "failed_run": failed_run, "records": len(plan.get("changes", []))},
+        )
+    return repair
+
+
+def _close_abandoned(run: _Run) -> None:
+    """Run records an invocation left `running` when it died (timeout, out of memory) say so now.
+
+    Conditional (running -> failed), so a run that did record its failure keeps its own error.
+    """
+    for dead_run in run.lease.repair_runs if run.lease else ():
+        if dead_run == run.run_id:
+            continue  # this very run, redelivered: its record is rewritten as it goes
+        extra = {
+            "error": f"stopped before committing (invocation ended); taken over by run {run.run_id}",
+            "finished_at": run.now,
+        }
+        running, failed = RunStatus.RUNNING.value, RunStatus.FAILED.value
+        closed = run.table.set_status(run_pk(run.district_id), dead_run, running, failed, extra)
+        run.table.set_status(RUNLOG_PK, f"{dead_run}#{run.district_id}", running, failed, extra)
+        if closed:
+            logger.warning(
+                "closed the record of a run that stopped before committing",
+                extra={**run.log, "dead_run": dead_run},
+            )
+
+
+def _count(plan: _Plan, fetched: Mapping[str, int] | None) -> None:
+    diff, counts = plan.diff, plan.counts
+    for kind, n in diff.unchanged.items():
+        counts[kind].unchanged += n
+    for kind, n in diff.rejected_kept.items():
+        counts[kind].rejected_kept += n
+    for sk, action in diff.changes.items():
+        c = counts[split_sk(sk)[0]]
+        setattr(c, action.value, getattr(c, action.value) + 1)
+    for candidate in diff.candidates:
+        if plan.held:
+            counts[candidate.kind].held += 1
+        else:
+            counts[candidate.kind].archived += 1
+    for kind_name, n in (fetched or {}).items():
+        named = Kind.__members__.get(str(kind_name).upper())
+        if named is not None:  # informational: an unknown key is ignored, not fatal
+            counts[named].fetched = n
+
+
+def _changeset(result: ImportResult, plan: _Plan) -> dict[str, Any]:
+    diff = plan.diff
+    changes: list[list[str]] = []
+    for sk, action in sorted(diff.changes.items()):
+        kind, record_id = split_sk(sk)
+        changes.append([action.value, kind.value, record_id])
+    archive_action = Action.HELD if plan.held else Action.ARCHIVED
+    changes += [[archive_action.value, c.kind.value, c.clever_id] for c in sorted(diff.candidates)]
+    for sk in sorted(diff.reconcile):
+        kind, record_id = split_sk(sk)
+        changes.append([Action.RECONCILE.value, kind.value, record_id])
+    return {
+        "schema_version": 1,
+        "district_id": result.district_id,
+        "run_id": result.run_id,
+        "dry_run": result.dry_run,
+        "held": plan.held,
+        "trips": [t.model_dump() for t in result.trips],
+        "counts": {kind: c.model_dump(exclude_none=True) for kind, c in result.counts.items()},
+        "columns": ["action", "kind", "clever_id"],
+        "changes": changes,
+    }
+
+
+# ------------------------------------------------------------------------------------ apply
+
+
+def _apply(run: _Run, plan: _Plan) -> int:
+    """The planned writes: a held set's record, changed records (pass 2), archives, reconciles.
+    Returns the items written."""
+    if plan.held:
+        run.result.hold_key = run.holds.write_hold(run.district_id, run.run_id, plan.diff.candidates)
+        run.table.put_item(
+            {
+                "pk": hold_pk(run.district_id),
+                "sk": run.run_id,
+                "status": HOLD_HELD,
+                "records": len(plan.diff.candidates),
+                "hold_key": run.result.hold_key,
+                "created_at": run.now,
+                "trips": [t.model_dump() for t in run.result.trips],
+            }
+        )
+    writer = RosterWriter(run.table, run.lease, run.clock)
+    try:
+        _write_changes(run, plan, writer)
+        writer.drain()
+        if not plan.held:
+            _archive(run, plan, writer)
+        for sk in plan.diff.reconcile:
+            _reconcile(run, writer, sk)
+        writer.drain()
+    finally:
+        writer.close()
+    return writer.written
+
+
+def _write_changes(run: _Run, plan: _Plan, writer: RosterWriter) -> None:
+    """Pass 2: changed records only (none: tonight's records need not be read again)."""
+    changes = plan.diff.changes
+    for kind, record in run.accepted() if changes else ():
+        sk = roster_sk(kind, record.id)
+        action = changes.pop(sk, None)
+        if action is None:
+            continue
+        if owns_edges(kind):
+            want = desired_edges(kind, record)
+            if sk in plan.repair:  # a failed run may have left its membership half written: read it
+                have = run.table.member_edges(sk)
+            elif action is Action.CREATED:
+                have = set()
+            else:
+                # After a committed run an item's membership is exactly what the item implies, so
+                # one GetItem tells it: no index query (GSIs lag; moto scans for every query).
+                have = stored_edges(run.table.get_item(district_pk(run.district_id), sk))
+            writer.edges(
+                [edge_item(pk, member, run.district_id, run.run_id) for pk, member in sorted(want - have)],
+                sorted(have - want),
+            )
+        item = roster_item(kind, record, run_id=run.run_id, now=run.now)
+        writer.item(item)
+        if plan.tracker:
+            plan.tracker.written(item)
+
+
+def _archive(run: _Run, plan: _Plan, writer: RosterWriter) -> None:
+    for candidate in plan.diff.candidates:
+        writer.tick()
+        if run.table.archive(
+            run.district_id, candidate.sk, run_id=run.run_id, now=run.now, fence_run=run.run_id
+        ):
+            writer.written += 1
+            if plan.tracker:
+                plan.tracker.archived(candidate.sk)
+            if owns_edges(candidate.kind):
+                writer.edges([], sorted(run.table.member_edges(candidate.sk)))
+                writer.maybe_flush()
+        else:  # changed under us (cannot happen under the lease): leave it, say so
+            plan.counts[candidate.kind].archived -= 1
+            plan.tracker = None  # what the table holds for it is unknown: no index this time
+            logger.warning("archive skipped: item changed", extra={**run.log, "sk": candidate.sk})
+
+
+def _reconcile(run: _Run, writer: RosterWriter, sk: str) -> None:
+    """Membership items of an item with no record tonight, re-derived from the stored item."""
+    kind, _ = split_sk(sk)
+    if not owns_edges(kind):
+        return
+    want = stored_edges(run.table.get_item(district_pk(run.district_id), sk))
+    have = run.table.member_edges(sk)
+    writer.edges(
+        [edge_item(pk, member, run.district_id, run.run_id) for pk, member in sorted(want - have)],
+        sorted(have - want),
+    )
+    writer.maybe_flush()
+
+
+# ----------------------------------------------------------------------------------- commit
+
+
+def _commit(run: _Run, plan: _Plan, written: int, phase: _Phases) -> None:
+    """Older holds superseded, the lease checked, the roster index, the run record, the lease
+    released (naming the index valid)."""
+    lease = run.lease
+    if lease is None:
+        raise RuntimeError(f"district {run.district_id} run {run.run_id}: committing without a lease")
+    _supersede_holds(run)
+    run.table.renew_lease(lease, now=epoch(run.clock()), ttl=LEASE_TTL_SECONDS)  # still ours?
+    generation = plan.index.generation + 1 if plan.index else 0
+    index_run = _write_index(run, plan.tracker, generation) if plan.tracker else None
+    phase.done("finish")
+    result = run.result
+    result.roster_writes = written
+    result.status = RunStatus.HELD if plan.held else RunStatus.SUCCEEDED
+    result.finished_at = run.clock()
+    _record(run.table, result, run.clock)
+    run.table.release_lease(lease, completed=set(lease.repair_runs) | {run.run_id}, index_run=index_run)
+
+
+def _supersede_holds(run: _Run) -> None:
+    """A committed run recomputed the archive set from a complete fetch: older holds are moot."""
+    pk = hold_pk(run.district_id)
+    for hold in run.table.query(pk):
+        if hold.get("status") == HOLD_HELD and str(hold["sk"]) < run.run_id:
+            run.table.set_status(
+                pk,
+                str(hold["sk"]),
+                HOLD_HELD,
+                HOLD_SUPERSEDED,
+                {"superseded_by": run.run_id, "superseded_at": run.now},
+            )
+
+
+def _write_index(run: _Run, tracker: IndexTracker, generation: int) -> str | None:
+    """The run's roster index; on failure none is named valid and the next run reads the table."""
+    try:
+        run.holds.write_index(tracker.build(run.district_id, run.run_id, generation))
+    except Exception as exc:
+        logger.warning(
+            "roster index not written; the next run reads the table",
+            extra={**run.log, "reason": type(exc).__name__},
+        )
+        return None
+    return run.run_id
+
+
+def _record(table: RosterTable, result: ImportResult, clock: Clock) -> None:
+    table.put_item(run_item(result))
+    expires = epoch(clock() + timedelta(days=RUNLOG_TTL_DAYS))
+    table.put_item(runlog_item(result, expires))
+
+
+def _best_effort(action: Callable[[], Any]) -> None:
+    try:
+        action()
+    except Exception:  # the original failure is what matters; the lease expires anyway
+        logger.exception("cleanup after a failed import also failed")
+
+
+class _Phases:
+    """Seconds spent in each phase of the run (diff, write, finish), recorded on the result."""
+
+    def __init__(self, result: ImportResult) -> None:
+        self.result = result
+        self._mark = time.monotonic()
+
+    def done(self, name: str) -> None:
+        now = time.monotonic()
+        self.result.phase_seconds[name] = round(now - self._mark, 3)
+        self._mark = now
+
+
+def _log_done(result: ImportResult) -> None:
+    logger.info(
+        "district imported",
+        extra={
+            "district_id": result.district_id,
+            "run_id": result.run_id,
+            "status": result.status.value,
+            "records_created": result.total("created"),
+            "records_updated": result.total("updated"),
+            "records_unchanged": result.total("unchanged"),
+            "records_archived": result.total("archived"),
+            "records_restored": result.total("restored"),
+            "records_held": result.total("held"),
+            "records_rejected_kept": result.total("rejected_kept"),
+            "roster_writes": result.roster_writes,
+            "diff_source": result.diff_source,
+            "phase_seconds": result.phase_seconds,
+        },
+    )

@@ -1,0 +1,184 @@
+"""Every storage key RosterSync reads or writes, built in one place.
+
+RAW_BUCKET (S3), by the stage that writes it:
+
+  fetch     raw/<district>/<run>/<resource>/<page:05d>.json.gz   one gzip JSON page each
+            raw/<district>/<run>/manifest.json                    written last
+            raw/<district>/<run>/checkpoint.json                  only when a fetch paused
+  validate  reports/<district>/<run>/findings.csv, summary.json, report.html
+            validated/<district>/<run>/accepted/<n:05d>.json.gz   accepted records, for import
+            validated/<district>/<run>/rejected.json.gz           ids fetched but rejected
+            validated/<district>/<run>/result.json                the stage's result, written last
+  import    changesets/<district>/<run>.json.gz                   every change of a run (its plan)
+            holds/<district>/<run>/archive.csv, archive.json      an archive set the safeguard held
+            roster-index/<district>/index.json.gz                 the last committed run's roster
+  alerts    state/<district>/alert-fingerprint.json               the findings last alerted
+            state/<district>/connection.json                      connected | disconnected
+            state/districts.json                                  the ids the last discovery saw
+
+ROSTER_TABLE (DynamoDB), pk / sk (docs/DATA_MODEL.md is the contract with the application):
+
+  DISTRICT#<d>  / <KIND>#<id>        roster items
+  SCHOOL#<id>   / <KIND>#<id>        school membership of people and sections
+  SECTION#<id>  / TEACHER#<id>       a section's teachers (its students are a list on its item)
+  LEASE#<d>     / LEASE              one import or release at a time, fencing stale runs
+  RUN#<d>       / <run>[~dry]        one record per import run
+  RUNLOG        / <run>#<d>          the cross-district run listing (expires)
+  HOLD#<d>      / <run>              an archive set held by the safeguard
+  CONFIG#<d>    / SAFEGUARD          a district's own safeguard threshold
+
+Ids in keys are the ids a district's source gave us; they are checked before they get here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rostersync.records import Kind
+
+# ---------------------------------------------------------------------------------- S3: fetch
+
+
+def raw_prefix(district_id: str, run_id: str) -> str:
+    return f"raw/{district_id}/{run_id}/"
+
+
+def page_key(district_id: str, run_id: str, resource: str, index: int) -> str:
+    return f"{raw_prefix(district_id, run_id)}{resource}/{index:05d}.json.gz"
+
+
+def manifest_key(district_id: str, run_id: str) -> str:
+    return f"{raw_prefix(district_id, run_id)}manifest.json"
+
+
+def checkpoint_key(district_id: str, run_id: str) -> str:
+    return f"{raw_prefix(district_id, run_id)}checkpoint.json"
+
+
+# ------------------------------------------------------------------------------- S3: validate
+
+
+def report_prefix(district_id: str, run_id: str) -> str:
+    return f"reports/{district_id}/{run_id}/"
+
+
+def findings_key(district_id: str, run_id: str) -> str:
+    return f"{report_prefix(district_id, run_id)}findings.csv"
+
+
+def summary_key(district_id: str, run_id: str) -> str:
+    return f"{report_prefix(district_id, run_id)}summary.json"
+
+
+def report_key(district_id: str, run_id: str) -> str:
+    return f"{report_prefix(district_id, run_id)}report.html"
+
+
+# A report key names exactly one district and run (the report-link function serves nothing else).
+REPORT_KEY_PATTERN = re.compile(r"reports/(?P<d>[A-Za-z0-9_-]{1,64})/(?P<r>[A-Za-z0-9_-]{1,64})/report\.html")
+
+
+def validated_prefix(district_id: str, run_id: str) -> str:
+    return f"validated/{district_id}/{run_id}/"
+
+
+def accepted_chunk_key(district_id: str, run_id: str, index: int) -> str:
+    return f"{validated_prefix(district_id, run_id)}accepted/{index:05d}.json.gz"
+
+
+def rejected_key(district_id: str, run_id: str) -> str:
+    return f"{validated_prefix(district_id, run_id)}rejected.json.gz"
+
+
+def validate_result_key(district_id: str, run_id: str) -> str:
+    return f"{validated_prefix(district_id, run_id)}result.json"
+
+
+# --------------------------------------------------------------------------------- S3: import
+
+
+def changeset_key(district_id: str, changeset_id: str) -> str:
+    return f"changesets/{district_id}/{changeset_id}.json.gz"
+
+
+def hold_prefix(district_id: str, run_id: str) -> str:
+    return f"holds/{district_id}/{run_id}/"
+
+
+def hold_csv_key(district_id: str, run_id: str) -> str:
+    return f"{hold_prefix(district_id, run_id)}archive.csv"
+
+
+def hold_json_key(district_id: str, run_id: str) -> str:
+    return f"{hold_prefix(district_id, run_id)}archive.json"
+
+
+def roster_index_key(district_id: str) -> str:
+    return f"roster-index/{district_id}/index.json.gz"
+
+
+# --------------------------------------------------------------------------------- S3: alerts
+
+KNOWN_DISTRICTS_KEY = "state/districts.json"
+
+
+def alert_fingerprint_key(district_id: str) -> str:
+    return f"state/{district_id}/alert-fingerprint.json"
+
+
+def connection_key(district_id: str) -> str:
+    return f"state/{district_id}/connection.json"
+
+
+# ----------------------------------------------------------------------------------- DynamoDB
+
+LEASE_SK = "LEASE"
+RUNLOG_PK = "RUNLOG"
+SAFEGUARD_SK = "SAFEGUARD"
+SCHOOL_PK_PREFIX = "SCHOOL#"
+
+
+def district_pk(district_id: str) -> str:
+    return f"DISTRICT#{district_id}"
+
+
+def roster_sk(kind: Kind | str, record_id: str) -> str:
+    return f"{Kind(kind).value}#{record_id}"
+
+
+def split_sk(sk: str) -> tuple[Kind, str]:
+    kind, _, record_id = sk.partition("#")
+    return Kind(kind), record_id
+
+
+def school_pk(school_id: str) -> str:
+    return f"{SCHOOL_PK_PREFIX}{school_id}"
+
+
+def section_pk(section_id: str) -> str:
+    return f"SECTION#{section_id}"
+
+
+def lease_pk(district_id: str) -> str:
+    return f"LEASE#{district_id}"
+
+
+def run_pk(district_id: str) -> str:
+    return f"RUN#{district_id}"
+
+
+def runlog_sk(run_id: str, district_id: str) -> str:
+    return f"{run_id}#{district_id}"
+
+
+def dry_run_sk(run_id: str) -> str:
+    """Dry runs are recorded beside real ones (sorting just after) without replacing them."""
+    return f"{run_id}~dry"
+
+
+def hold_pk(district_id: str) -> str:
+    return f"HOLD#{district_id}"
+
+
+def config_pk(district_id: str) -> str:
+    return f"CONFIG#{district_id}"

@@ -1,0 +1,383 @@
+"""Clever Data API v3.0 client (requests + urllib3 retries), from Clever's official spec.
+
+- District discovery: `GET {oauth}/oauth/tokens?owner_type=district`, HTTP Basic.
+- Per district: Bearer token, `limit=10000` pages following the relative `next` link.
+- Rate limits: on 429, wait until the latest `X-Ratelimit-Reset` (several buckets may each send
+  one); without it, exponential backoff with jitter. 5xx, resets and read timeouts: retried with
+  backoff. Every retry, wait and timeout is bounded, so a fetch never hangs.
+- 401: re-fetch the district's token once, then the district is disconnected. 404: disconnected.
+- Every 200 is checked: JSON, a `data` list, every record with an `id`.
+The token only ever goes to CLEVER_API_BASE's host, and never into a log or an error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Self
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.response import BaseHTTPResponse
+from urllib3.util.retry import Retry
+
+from rostersync.errors import CleverError, CleverProtocolError, DistrictDisconnected
+from rostersync.observability import logger
+from rostersync.ports import Page
+from rostersync.settings import Settings
+from rostersync.sources.clever.normalize import minimize
+from rostersync.sources.clever.resources import SOURCE_NAME, Resource
+
+# Resource -> (path, query) as Clever's v3.0 spec names them. No `contact` role: the product
+# has no use for parent data.
+RESOURCE_QUERIES: dict[Resource, tuple[str, dict[str, str]]] = {
+    Resource.DISTRICTS: ("/v3.0/districts", {}),
+    Resource.SCHOOLS: ("/v3.0/schools", {}),
+    Resource.STUDENTS: ("/v3.0/users", {"role": "student"}),
+    Resource.TEACHERS: ("/v3.0/users", {"role": "teacher"}),
+    Resource.STAFF: ("/v3.0/users", {"role": "staff"}),
+    Resource.DISTRICT_ADMINS: ("/v3.0/users", {"role": "district_admin"}),
+    Resource.SECTIONS: ("/v3.0/sections", {}),
+    Resource.TERMS: ("/v3.0/terms", {}),
+    Resource.COURSES: ("/v3.0/courses", {}),
+}
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_REASON_LIMIT = 160
+
+
+@dataclass(frozen=True)
+class CleverCredentials:
+    client_id: str
+    client_secret: str = field(repr=False)
+
+
+class CleverRetry(Retry):
+    """urllib3 Retry that honours Clever's `X-Ratelimit-Reset` (epoch seconds) on 429.
+
+    Several rate-limit buckets may each send the header; the latest reset wins. The wait is
+    capped, so a misbehaving clock cannot stall a fetch for long.
+    """
+
+    max_rate_limit_wait: float = 65.0
+    clock: Callable[[], float] = time.time
+
+    def new(self, **kw: Any) -> Self:
+        retry = super().new(**kw)
+        retry.max_rate_limit_wait = self.max_rate_limit_wait
+        retry.clock = self.clock
+        return retry
+
+    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
+        if response.status == 429:
+            resets = _header_values(response, "X-Ratelimit-Reset")
+            if resets:
+                wait = max(resets) - self.clock()
+                return min(max(wait, 0.0), self.max_rate_limit_wait)
+        retry_after = super().get_retry_after(response)
+        if retry_after is None:
+            return None
+        return min(retry_after, self.max_rate_limit_wait)
+
+
+def _header_values(response: BaseHTTPResponse, name: str) -> list[float]:
+    values: list[float] = []
+    for raw in response.headers.getlist(name):
+        for part in str(raw).split(","):
+            try:
+                values.append(float(part.strip()))
+            except ValueError:
+                continue
+    return values
+
+
+def build_session(settings: Settings) -> requests.Session:
+    """A session whose adapter retries transient failures, boundedly."""
+    retry = CleverRetry(
+        total=settings.clever_max_retries,
+        connect=settings.clever_max_retries,
+        read=settings.clever_max_retries,
+        status=settings.clever_max_retries,
+        other=0,
+        redirect=0,
+        allowed_methods=frozenset({"GET"}),
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=settings.clever_backoff_factor,
+        backoff_max=30.0,
+        backoff_jitter=settings.clever_backoff_factor,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+        raise_on_redirect=False,
+    )
+    retry.max_rate_limit_wait = settings.clever_max_rate_limit_wait
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=4)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _short_reason(response: requests.Response) -> str:
+    """A short, token-free reason from a JSON (`message`/`error`) or HTML error body."""
+    content_type = response.headers.get("Content-Type", "")
+    if "json" in content_type:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            for key in ("message", "error", "error_description"):
+                if isinstance(body.get(key), str) and body[key]:
+                    return body[key][:_REASON_LIMIT]
+    if "html" in content_type or response.text.lstrip()[:1] == "<":
+        return f"HTML error page ({response.reason or 'no reason given'})"
+    return (response.reason or "no reason given")[:_REASON_LIMIT]
+
+
+class CleverClient:
+    """Talks to Clever for one sync: discovers districts and opens a fetch per district."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        credentials: CleverCredentials,
+        session: requests.Session | None = None,
+    ) -> None:
+        self._settings = settings
+        self._credentials = credentials
+        self._session = session or build_session(settings)
+        self._api_base = settings.clever_api_base.rstrip("/")
+        api = urlsplit(self._api_base)
+        self._api_origin = (api.scheme, api.netloc)
+        self._timeout = (settings.clever_connect_timeout, settings.clever_read_timeout)
+
+    def close(self) -> None:
+        self._session.close()
+
+    # District discovery -------------------------------------------------------------------
+    def district_tokens(self, district_id: str | None = None) -> dict[str, str]:
+        """district id -> Bearer token, for every district that shares data with us (or just one)."""
+        params = {"owner_type": "district"}
+        if district_id:
+            params["district"] = district_id
+        endpoint = "/oauth/tokens"
+        try:
+            response = self._session.get(
+                f"{self._settings.clever_oauth_base.rstrip('/')}{endpoint}",
+                params=params,
+                auth=(self._credentials.client_id, self._credentials.client_secret),
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise CleverError(endpoint, _transport_reason(exc), district_id=district_id) from None
+        if response.status_code != 200:
+            raise CleverError(endpoint, _short_reason(response), response.status_code, district_id)
+        body = _json_body(response, endpoint, district_id)
+        tokens: dict[str, str] = {}
+        for item in _data_list(body, endpoint, district_id):
+            owner = item.get("owner") if isinstance(item, dict) else None
+            token = item.get("access_token") if isinstance(item, dict) else None
+            if not (isinstance(owner, dict) and owner.get("type") == "district" and isinstance(token, str)):
+                raise CleverProtocolError(
+                    endpoint, "token entry without a district owner or access_token", 200
+                )
+            tokens[str(owner.get("id"))] = token
+        return tokens
+
+    def district(self, district_id: str, token: str) -> DistrictFetch:
+        return DistrictFetch(self, district_id, token)
+
+    # Shared request path ---------------------------------------------------------------
+    def _get(self, url: str, token: str) -> requests.Response:
+        scheme, netloc = urlsplit(url)[:2]
+        if (scheme, netloc) != self._api_origin:
+            # Checked before every request, not only for `next` links: the Bearer token never
+            # leaves for another host.
+            raise CleverProtocolError(_endpoint(url), "link points to another host; refused", 200)
+        return self._session.get(
+            url,
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=self._timeout,
+            allow_redirects=False,
+        )
+
+
+class DistrictFetch:
+    """Paginated reads of one district's resources with its token; refreshes the token once on 401."""
+
+    source = SOURCE_NAME
+    resources = tuple(resource.value for resource in Resource)
+
+    def __init__(self, client: CleverClient, district_id: str, token: str) -> None:
+        self._client = client
+        self.district_id = district_id
+        self._token = token
+        self._refreshed = False
+        self.requests = 0
+
+    def pages(
+        self,
+        resource: Resource | str,
+        start: str | None = None,
+        *,
+        index: int = 0,
+        seen: Iterable[str] = (),
+    ) -> Iterator[Page]:
+        """Every page of `resource`, following `next` until there is none or a page is empty; each
+        page's records are minimized to the fields the product uses (clever/normalize.py).
+
+        `start` resumes a pagination at a relative link a previous invocation was given as a
+        page's `next` (its pages numbered from `index`, the links it already requested in
+        `seen`): it must be a path of the same endpoint on CLEVER_API_BASE's host, and no
+        cursor may repeat, across the invocations too.
+        """
+        resource = Resource(resource)
+        path, query = RESOURCE_QUERIES[resource]
+        if start is None:
+            params = "&".join(
+                f"{k}={v}" for k, v in {"limit": self._client._settings.clever_page_limit, **query}.items()
+            )
+            relative = f"{path}?{params}"
+        else:
+            relative = self._checked_link(start, path)
+        seen_links = set(seen)
+        if relative in seen_links:
+            raise CleverProtocolError(
+                _endpoint(relative), "next link repeats an earlier cursor", 200, self.district_id
+            )
+        while True:
+            seen_links.add(relative)
+            body = self._fetch(relative)
+            records = _data_list(body, _endpoint(relative), self.district_id)
+            page = [_record(item, relative, self.district_id) for item in records]
+            if not page:
+                return
+            next_uri = _next_link(body, relative, self.district_id)
+            following = None if next_uri is None else self._checked_link(next_uri, None, relative)
+            if following is not None and following in seen_links:
+                raise CleverProtocolError(
+                    _endpoint(following), "next link repeats an earlier cursor", 200, self.district_id
+                )
+            minimized = [minimize(resource, record) for record in page]
+            yield Page(resource.value, index, minimized, link=relative, next=following)
+            index += 1
+            if following is None:
+                return
+            relative = following
+
+    def district_name(self, page: Page) -> str | None:
+        """The district's name, from its `districts` page."""
+        if (
+            page.resource == Resource.DISTRICTS
+            and page.records
+            and isinstance(page.records[0].get("name"), str)
+        ):
+            return str(page.records[0]["name"])
+        return None
+
+    def _checked_link(self, uri: str, path: str | None, came_from: str | None = None) -> str:
+        """`uri` as a relative link on CLEVER_API_BASE's host (and, when given, on `path`)."""
+        url = urljoin(self._client._api_base + "/", uri)
+        if (urlsplit(url).scheme, urlsplit(url).netloc) != self._client._api_origin:
+            raise CleverProtocolError(
+                _endpoint(came_from or uri),
+                "next link points to another host; refused",
+                200,
+                self.district_id,
+            )
+        relative = _relative(url)
+        if path is not None and _endpoint(relative) != path:
+            raise CleverProtocolError(
+                _endpoint(relative), "resume link is not this resource's endpoint", 200, self.district_id
+            )
+        return relative
+
+    def _fetch(self, relative: str) -> dict[str, Any]:
+        endpoint = _endpoint(relative)
+        while True:
+            self.requests += 1
+            try:
+                response = self._client._get(f"{self._client._api_base}{relative}", self._token)
+            except CleverError as exc:
+                exc.district_id = self.district_id
+                raise
+            except requests.RequestException as exc:
+                raise CleverError(endpoint, _transport_reason(exc), None, self.district_id) from None
+            status = response.status_code
+            if status == 200:
+                return _json_body(response, endpoint, self.district_id)
+            if status == 401 and not self._refreshed:
+                self._refreshed = True
+                logger.info(
+                    "Clever token rejected; fetching a new one", extra={"district_id": self.district_id}
+                )
+                fresh = self._client.district_tokens(self.district_id).get(self.district_id)
+                if fresh is None:
+                    raise DistrictDisconnected(endpoint, "token revoked", 401, self.district_id)
+                self._token = fresh
+                continue
+            if status in (401, 404):
+                raise DistrictDisconnected(endpoint, _short_reason(response), status, self.district_id)
+            raise CleverError(endpoint, _short_reason(response), status, self.district_id)
+
+
+def _endpoint(relative_or_url: str) -> str:
+    """The path of a URL, without query string: safe to log and to put in errors."""
+    return urlsplit(relative_or_url).path or "/"
+
+
+def _relative(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+def _transport_reason(exc: requests.RequestException) -> str:
+    # After urllib3 exhausts its retries, requests reports a ConnectionError wrapping the last cause.
+    cause = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(exc, requests.Timeout) or isinstance(cause, TimeoutError | urllib3.exceptions.TimeoutError):
+        return "timed out after retries"
+    if isinstance(exc, requests.ConnectionError):
+        return "connection failed after retries"
+    return f"request failed ({type(exc).__name__})"
+
+
+def _json_body(response: requests.Response, endpoint: str, district_id: str | None) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except (ValueError, requests.exceptions.ChunkedEncodingError):
+        raise CleverProtocolError(
+            endpoint, "200 with a body that is not valid JSON", 200, district_id
+        ) from None
+    if not isinstance(body, dict):
+        raise CleverProtocolError(endpoint, "200 with a JSON body that is not an object", 200, district_id)
+    return body
+
+
+def _data_list(body: dict[str, Any], endpoint: str, district_id: str | None) -> list[Any]:
+    data = body.get("data")
+    if not isinstance(data, list):
+        raise CleverProtocolError(endpoint, "200 without a `data` list", 200, district_id)
+    return data
+
+
+def _record(item: Any, relative: str, district_id: str) -> dict[str, Any]:
+    data = item.get("data") if isinstance(item, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
+        raise CleverProtocolError(_endpoint(relative), "a record without an `id`", 200, district_id)
+    return data
+
+
+def _next_link(body: dict[str, Any], relative: str, district_id: str) -> str | None:
+    links = body.get("links") or []
+    if not isinstance(links, list):
+        raise CleverProtocolError(_endpoint(relative), "`links` is not a list", 200, district_id)
+    for link in links:
+        if isinstance(link, dict) and link.get("rel") == "next":
+            uri = link.get("uri")
+            if not isinstance(uri, str) or not uri:
+                raise CleverProtocolError(_endpoint(relative), "`next` link without a uri", 200, district_id)
+            return uri
+    return None

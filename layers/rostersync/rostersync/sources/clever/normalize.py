@@ -1,0 +1,224 @@
+"""Clever v3.0 objects: reduced to what the product uses, then normalized.
+
+`minimize` runs in the fetch stage before a page is stored, so fields the product
+never uses (date of birth, gender, race, ethnicity, home address, ELL status,
+credentials, contacts' relationships) are never written anywhere.
+`normalize` turns a stored Clever object into the source-independent records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from rostersync.records import (
+    CourseRecord,
+    DistrictRecord,
+    PersonName,
+    PersonRecord,
+    Record,
+    SchoolRecord,
+    SectionRecord,
+    SourceRole,
+    TermRecord,
+)
+from rostersync.sources.clever.resources import Resource
+
+# Fields kept per resource. Nested dicts list the fields kept inside them.
+_NAME = {"first": None, "middle": None, "last": None}
+_KEEP: dict[Resource, dict[str, Any]] = {
+    Resource.DISTRICTS: {"id": None, "name": None, "nces_id": None},
+    Resource.SCHOOLS: {
+        "id": None,
+        "district": None,
+        "name": None,
+        "nces_id": None,
+        "sis_id": None,
+        "school_number": None,
+        "state_id": None,
+        "low_grade": None,
+        "high_grade": None,
+    },
+    Resource.SECTIONS: {
+        "id": None,
+        "district": None,
+        "name": None,
+        "school": None,
+        "sis_id": None,
+        "section_number": None,
+        "period": None,
+        "subject": None,
+        "grade": None,
+        "course": None,
+        "term_id": None,
+        "teacher": None,
+        "teachers": None,
+        "students": None,
+    },
+    Resource.TERMS: {"id": None, "district": None, "name": None, "start_date": None, "end_date": None},
+    Resource.COURSES: {"id": None, "district": None, "name": None, "number": None},
+}
+_USER_BASE = {"id": None, "district": None, "email": None, "name": _NAME}
+_ROLE_FIELDS: dict[SourceRole, dict[str, Any]] = {
+    SourceRole.STUDENT: {
+        "school": None,
+        "schools": None,
+        "sis_id": None,
+        "state_id": None,
+        "student_number": None,
+        "grade": None,
+        "graduation_year": None,
+    },
+    SourceRole.TEACHER: {
+        "school": None,
+        "schools": None,
+        "sis_id": None,
+        "teacher_number": None,
+        "title": None,
+    },
+    SourceRole.STAFF: {"schools": None, "staff_id": None, "title": None, "department": None},
+    SourceRole.DISTRICT_ADMIN: {"title": None},
+}
+USER_RESOURCES: dict[Resource, SourceRole] = {
+    Resource.STUDENTS: SourceRole.STUDENT,
+    Resource.TEACHERS: SourceRole.TEACHER,
+    Resource.STAFF: SourceRole.STAFF,
+    Resource.DISTRICT_ADMINS: SourceRole.DISTRICT_ADMIN,
+}
+
+
+def _project(obj: Mapping[str, Any], keep: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field, nested in keep.items():
+        if field not in obj:
+            continue
+        value = obj[field]
+        out[field] = _project(value, nested) if nested and isinstance(value, Mapping) else value
+    return out
+
+
+def minimize(resource: Resource | str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep only the fields the product uses. Users keep the roles we fetch, nothing of `contact`."""
+    resource = Resource(resource)
+    if resource in USER_RESOURCES:
+        out = _project(record, _USER_BASE)
+        roles = record.get("roles")
+        if isinstance(roles, Mapping):
+            out["roles"] = {
+                role.value: _project(roles[role.value], fields)
+                for role, fields in _ROLE_FIELDS.items()
+                if isinstance(roles.get(role.value), Mapping)
+            }
+        return out
+    return _project(record, _KEEP[resource])
+
+
+def _str(value: Any) -> str | None:
+    """Clever strings; other JSON types are coerced so validation, not parsing, judges them."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return str(value)
+    return None
+
+
+def _ids(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(dict.fromkeys(v for v in value if isinstance(v, str) and v))
+
+
+def _name(value: Any) -> PersonName | None:
+    if not isinstance(value, Mapping):
+        return None
+    return PersonName(
+        first=_str(value.get("first")), middle=_str(value.get("middle")), last=_str(value.get("last"))
+    )
+
+
+def _person(role: SourceRole, record: Mapping[str, Any], district_id: str) -> PersonRecord:
+    roles = record.get("roles")
+    data: Mapping[str, Any] = {}
+    if isinstance(roles, Mapping) and isinstance(roles.get(role.value), Mapping):
+        data = roles[role.value]
+    schools = _ids(data.get("schools"))
+    primary = _str(data.get("school"))
+    if primary and primary not in schools:
+        schools = (primary, *schools)
+    local = data.get("student_number") or data.get("teacher_number") or data.get("staff_id")
+    return PersonRecord(
+        id=str(record["id"]),
+        district_id=district_id,
+        role=role,
+        name=_name(record.get("name")),
+        email=_str(record.get("email")),
+        sis_id=_str(data.get("sis_id")),
+        state_id=_str(data.get("state_id")) if role is SourceRole.STUDENT else None,
+        local_number=_str(local),
+        grade=_str(data.get("grade")),
+        graduation_year=_str(data.get("graduation_year")),
+        title=_str(data.get("title")),
+        department=_str(data.get("department")),
+        schools=schools,
+    )
+
+
+def normalize(resource: Resource | str, record: Mapping[str, Any], district_id: str) -> Iterator[Record]:
+    """One Clever object as normalized records (exactly one; users are fetched one role at a time)."""
+    resource = Resource(resource)
+    rid = str(record["id"])
+    if resource is Resource.DISTRICTS:
+        yield DistrictRecord(
+            id=rid,
+            district_id=district_id,
+            name=_str(record.get("name")),
+            nces_id=_str(record.get("nces_id")),
+        )
+    elif resource is Resource.SCHOOLS:
+        yield SchoolRecord(
+            id=rid,
+            district_id=district_id,
+            name=_str(record.get("name")),
+            nces_id=_str(record.get("nces_id")),
+            sis_id=_str(record.get("sis_id")),
+            school_number=_str(record.get("school_number")),
+            state_id=_str(record.get("state_id")),
+            low_grade=_str(record.get("low_grade")),
+            high_grade=_str(record.get("high_grade")),
+        )
+    elif resource in USER_RESOURCES:
+        yield _person(USER_RESOURCES[resource], record, district_id)
+    elif resource is Resource.SECTIONS:
+        teachers = _ids(record.get("teachers"))
+        primary = _str(record.get("teacher"))
+        if primary and primary not in teachers:
+            teachers = (primary, *teachers)
+        yield SectionRecord(
+            id=rid,
+            district_id=district_id,
+            name=_str(record.get("name")),
+            school=_str(record.get("school")),
+            sis_id=_str(record.get("sis_id")),
+            section_number=_str(record.get("section_number")),
+            period=_str(record.get("period")),
+            subject=_str(record.get("subject")),
+            grade=_str(record.get("grade")),
+            course=_str(record.get("course")),
+            term=_str(record.get("term_id")),
+            teachers=teachers,
+            students=_ids(record.get("students")),
+        )
+    elif resource is Resource.TERMS:
+        yield TermRecord(
+            id=rid,
+            district_id=district_id,
+            name=_str(record.get("name")),
+            start_date=_str(record.get("start_date")),
+            end_date=_str(record.get("end_date")),
+        )
+    elif resource is Resource.COURSES:
+        yield CourseRecord(
+            id=rid, district_id=district_id, name=_str(record.get("name")), number=_str(record.get("number"))
+        )

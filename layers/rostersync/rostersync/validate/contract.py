@@ -1,0 +1,52 @@
+"""The validate stage's contract: its request and its result (what import and the alerts read)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from rostersync.records import Kind
+
+
+class ValidateRequest(BaseModel):
+    """The fetch stage's result for one district (extra fields such as counts are ignored)."""
+
+    district_id: str
+    run_id: str
+
+
+class ValidateStatus(StrEnum):
+    VALIDATED = "validated"  # accepted records are ready for import
+    REJECTED = "rejected"  # the district as a whole was rejected (district.empty): do not import
+    SKIPPED = "skipped"  # the fetch did not complete: nothing to validate
+
+
+class ValidateResult(BaseModel):
+    """What validate hands to import, and what the runner prints."""
+
+    district_id: str
+    run_id: str
+    status: ValidateStatus
+    reason: str | None = None
+    accepted_keys: list[str] = Field(default_factory=list)
+    rejected_key: str | None = None
+    report_key: str | None = None
+    findings_key: str | None = None
+    summary_key: str | None = None
+    fetched: int = 0
+    fetched_by_type: dict[str, int] = Field(default_factory=dict)
+    accepted: int = 0
+    rejected: int = 0
+    imported: dict[Kind, int] = Field(default_factory=dict)
+    rule_counts: dict[str, int] = Field(default_factory=dict)
+    errors: int = 0
+    warnings: int = 0
+
+
+def validated_prefix(district_id: str, run_id: str) -> str:
+    return f"validated/{district_id}/{run_id}/"
+
+
+def result_key(district_id: str, run_id: str) -> str:
+    return f"{validated_prefix(district_id, run_id)}result.json"

@@ -1,0 +1,637 @@
+"""validate_district: two streaming passes over a district's normalized records.
+
+Pass 1 reads every record once and keeps only compact indexes: school facts (few), for each
+student id one int (state id + an index into the distinct school sets), state-id counts, for
+each adult id its roles and schools, per-school counts, and per school the ids of the teachers
+of its well-formed sections. Between the passes every decision that depends on other records
+(accepted schools, unique state ids, accepted students, each adult's account kind) is settled.
+Pass 2 re-reads the records and decides them one at a time, streaming accepted records and
+findings to the sink. Records are never held in memory.
+
+Decisions (documented in docs, tested in tests/unit/test_validation_rules.py):
+
+* district.empty: a district that shared no school or no student gets ONE finding (record type
+  `district`) and every record of it is rejected (counted, no per-record finding), so import
+  never runs on it.
+* Every input record ends exactly once as accepted or rejected, so per record type
+  fetched == accepted + rejected. A person shared under several adult roles is several input
+  records (counted under each role's type) but ONE accepted record: the record of the chosen
+  role is handed to the sink; the others count as accepted and `merged`. Exact duplicates (same
+  id and type twice) follow the first copy's outcome and count as `merged` if accepted.
+* A person who is a student and also holds an adult role keeps only the student account: the
+  adult records are rejected with `user.student_and_adult` (an account with staff access for a
+  student would expose other students' data). The student record is judged on its own.
+* Students, like teachers and staff, keep only their accepted schools.
+* A district_admin is district-wide: never rejected for dependent.school_rejected.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Protocol
+
+import rostersync.validate.rules as R
+from rostersync.records import (
+    DistrictRecord,
+    Kind,
+    PersonRecord,
+    Record,
+    SchoolRecord,
+    SectionRecord,
+    SourceRole,
+)
+from rostersync.validate.rules import RULES, Severity
+from rostersync.validate.summary import (
+    Example,
+    Finding,
+    RecordType,
+    RuleSummary,
+    SchoolCounts,
+    SchoolSummary,
+    Summary,
+)
+
+MAX_EXAMPLES = 5
+_SHIFT = 32  # student index value: ((state id + 1) << _SHIFT) | school-set index; 0 state = none
+_MASK = (1 << _SHIFT) - 1
+
+_ADULT_BITS = {SourceRole.TEACHER: 1, SourceRole.STAFF: 2, SourceRole.DISTRICT_ADMIN: 4}
+_ROLE_ORDER = (SourceRole.TEACHER, SourceRole.STAFF, SourceRole.DISTRICT_ADMIN)
+
+
+class ValidationSink(Protocol):
+    """Where validation streams its output. Called in input order; never buffered by the engine."""
+
+    def accepted(self, kind: Kind, record: Record) -> None: ...
+
+    def finding(self, finding: Finding) -> None: ...
+
+
+@dataclass
+class CollectingSink:
+    """A sink that keeps everything in lists: for tests and small tools, not for Lambda."""
+
+    records: list[tuple[Kind, Record]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    def accepted(self, kind: Kind, record: Record) -> None:
+        self.records.append((kind, record))
+
+    def finding(self, finding: Finding) -> None:
+        self.findings.append(finding)
+
+
+def record_type(rec: Record) -> RecordType:
+    if isinstance(rec, PersonRecord):
+        return rec.role.value
+    return rec.record_type
+
+
+def display_name(rec: Record) -> str | None:
+    if isinstance(rec, PersonRecord):
+        return rec.name.display() if rec.name else None
+    return getattr(rec, "name", None)
+
+
+def _blank(v: str | None) -> bool:
+    return v is None or not v.strip()
+
+
+def malformed_fields(rec: Record) -> list[str]:
+    """Fields the Clever spec guarantees that this record lacks."""
+    missing = ["id"] if _blank(rec.id) else []
+    if isinstance(rec, PersonRecord):
+        if rec.name is None or _blank(rec.name.first):
+            missing.append("name.first")
+        if rec.name is None or _blank(rec.name.last):
+            missing.append("name.last")
+        if rec.role in (SourceRole.STUDENT, SourceRole.TEACHER) and not rec.schools:
+            missing.append("school")
+    elif isinstance(rec, SchoolRecord | DistrictRecord):
+        if _blank(rec.name):
+            missing.append("name")
+    elif isinstance(rec, SectionRecord):
+        if _blank(rec.name):
+            missing.append("name")
+        if _blank(rec.school):
+            missing.append("school")
+    return missing
+
+
+@dataclass(slots=True)
+class _School:
+    name: str | None
+    nces: str | None
+    wellformed: bool
+    accepted: bool = False
+
+
+@dataclass(slots=True)
+class _Adult:
+    roles: int = 0  # valid (well-formed) adult roles
+    records: int = 0  # input records, valid or not
+    schools: dict[str, None] = field(default_factory=dict)  # ordered union over valid records
+    email: str | None = None
+    # settled between the passes
+    kind: Kind | None = None
+    primary: SourceRole | None = None
+    accepted: bool = False
+    kept: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class _Outcome:
+    accepted: bool
+    warned: bool
+
+
+class _Emitter:
+    """Emits findings about one record and remembers whether an error or a warning was reported."""
+
+    def __init__(self, v: _Validator, rtype: RecordType, rec: Record) -> None:
+        self.v, self.rtype, self.rec = v, rtype, rec
+        self.name = display_name(rec)
+        self.sis: str | None = getattr(rec, "sis_id", None)
+        self.errors = 0
+        self.warned = False
+
+    def __call__(self, rule_id: str, fld: str | None, message: str) -> None:
+        error = RULES[rule_id].severity is Severity.ERROR
+        reported = self.v._emit(
+            rtype=self.rtype,
+            clever_id=self.rec.id,
+            sis_id=self.sis,
+            name=self.name,
+            rule_id=rule_id,
+            fld=fld,
+            message=message,
+        )
+        if error:
+            self.errors += 1
+        elif reported:
+            self.warned = True
+
+
+class _Validator:
+    def __init__(self, district_id: str, sink: ValidationSink, suppress: Collection[str]) -> None:
+        self.district_id = district_id
+        self.sink = sink
+        self.suppress = tuple(suppress)
+        self.summary = Summary(
+            district_id=district_id,
+            rules={r.id: RuleSummary(rule=r.id, severity=r.severity, title=r.title) for r in RULES.values()},
+        )
+        # pass-1 indexes
+        self.schools: dict[str, _School] = {}
+        self.nces_counts: Counter[str] = Counter()
+        self.schoolsets: dict[tuple[str, ...], int] = {}
+        self.schoolset_list: list[tuple[str, ...]] = []
+        self.students: dict[str, int] = {}
+        self.state_counts: Counter[int] = Counter()
+        self.adults: dict[str, _Adult] = {}
+        self.seen: dict[RecordType, set[str]] = defaultdict(set)  # non-person record ids
+        self.dups: set[tuple[RecordType, str]] = set()
+        self.n_students = 0
+        self.school_students: Counter[str] = Counter()
+        self.school_teachers: Counter[str] = Counter()
+        self.school_sections: Counter[str] = Counter()
+        self.teaching_by_school: dict[str, set[str]] = defaultdict(set)
+        # settled between passes
+        self.empty = False
+        self.accepted_schools: set[str] = set()
+        self.teaching: set[str] = set()
+        self.accepted_students: set[str] = set()
+        self.accepted_teachers: set[str] = set()
+        # pass-2 state
+        self.first_outcome: dict[tuple[RecordType, str], bool] = {}
+        self.emitted_people: set[str] = set()
+        self.per_school: dict[str, SchoolSummary] = {}
+        self.imported: Counter[Kind] = Counter()
+
+    # ------------------------------------------------------------------ pass 1
+
+    def index(self, rec: Record) -> None:
+        if isinstance(rec, PersonRecord):
+            if rec.role is SourceRole.STUDENT:
+                self._index_student(rec)
+            else:
+                self._index_adult(rec)
+            return
+        rtype = record_type(rec)
+        if rec.id in self.seen[rtype]:
+            self.dups.add((rtype, rec.id))
+            return
+        self.seen[rtype].add(rec.id)
+        if isinstance(rec, DistrictRecord):
+            if self.summary.district_name is None:
+                self.summary.district_name = rec.name
+        elif isinstance(rec, SchoolRecord):
+            self.schools[rec.id] = _School(rec.name, rec.nces_id, not malformed_fields(rec))
+            nces = R.trimmed_nces_id(rec.nces_id)
+            if nces:
+                self.nces_counts[nces] += 1
+        elif isinstance(rec, SectionRecord) and rec.school:
+            self.school_sections[rec.school] += 1
+            if not malformed_fields(rec):
+                self.teaching_by_school[rec.school].update(rec.teachers)
+
+    def _schoolset(self, schools: tuple[str, ...]) -> int:
+        idx = self.schoolsets.get(schools)
+        if idx is None:
+            idx = self.schoolsets[schools] = len(self.schoolset_list)
+            self.schoolset_list.append(schools)
+        return idx
+
+    def _index_student(self, rec: PersonRecord) -> None:
+        if rec.id in self.students:
+            self.dups.add(("student", rec.id))
+            return
+        self.n_students += 1
+        state = None if malformed_fields(rec) else R.trimmed_state_id(rec.state_id)
+        value = 0 if state is None else int(state) + 1
+        self.students[rec.id] = (value << _SHIFT) | self._schoolset(rec.schools)
+        if state is not None:
+            self.state_counts[int(state)] += 1
+        for s in rec.schools:
+            self.school_students[s] += 1
+
+    def _index_adult(self, rec: PersonRecord) -> None:
+        a = self.adults.get(rec.id)
+        if a is None:
+            a = self.adults[rec.id] = _Adult()
+        a.records += 1
+        if rec.role is SourceRole.TEACHER:
+            for s in rec.schools:
+                self.school_teachers[s] += 1
+        if malformed_fields(rec):
+            return
+        a.roles |= _ADULT_BITS[rec.role]
+        for s in rec.schools:
+            a.schools[s] = None
+        if a.email is None and not _blank(rec.email):
+            a.email = rec.email
+
+    # ------------------------------------------------------------ between passes
+
+    def settle(self) -> None:
+        self.empty = not self.schools or self.n_students == 0
+        for sid, s in self.schools.items():
+            s.accepted = s.wellformed and R.trimmed_nces_id(s.nces) is not None
+            if s.accepted:
+                self.accepted_schools.add(sid)
+            self.per_school[sid] = SchoolSummary(
+                school_id=sid, name=s.name, nces_id=s.nces, accepted=s.accepted and not self.empty
+            )
+        for sid in self.accepted_schools:
+            self.teaching |= self.teaching_by_school.get(sid, set())
+        self.teaching_by_school.clear()
+        for pid, v in self.students.items():
+            state = (v >> _SHIFT) - 1
+            schools = self.schoolset_list[v & _MASK]
+            if (
+                state >= 0
+                and self.state_counts[state] == 1
+                and any(s in self.accepted_schools for s in schools)
+            ):
+                self.accepted_students.add(pid)
+        for pid, a in self.adults.items():
+            self._settle_adult(pid, a)
+        if self.empty:
+            self._empty_finding()
+
+    def _settle_adult(self, pid: str, a: _Adult) -> None:
+        if a.roles == 0 or pid in self.students:
+            return
+        roles = [r for r in _ROLE_ORDER if a.roles & _ADULT_BITS[r]]
+        teaches = SourceRole.TEACHER in roles and (len(roles) == 1 or pid in self.teaching)
+        a.kind = Kind.TEACHER if teaches else Kind.STAFF
+        if a.kind is Kind.TEACHER:
+            a.primary = SourceRole.TEACHER
+        else:
+            a.primary = next(r for r in (SourceRole.STAFF, SourceRole.DISTRICT_ADMIN) if r in roles)
+        a.kept = tuple(s for s in a.schools if s in self.accepted_schools)
+        a.accepted = bool(a.kept) or SourceRole.DISTRICT_ADMIN in roles
+        if a.accepted and a.kind is Kind.TEACHER:
+            self.accepted_teachers.add(pid)
+
+    def _empty_finding(self) -> None:
+        n_schools, n_students = len(self.schools), self.n_students
+        self._emit(
+            rtype="district",
+            clever_id=self.district_id,
+            sis_id=None,
+            name=self.summary.district_name,
+            rule_id=R.DISTRICT_EMPTY,
+            fld="schools" if n_schools == 0 else "students",
+            message=f"Clever shared {n_schools} school(s) and {n_students} student(s) with Smart Futures; "
+            "nothing from this district was imported.",
+        )
+
+    # ------------------------------------------------------------------ pass 2
+
+    def _emit(
+        self,
+        *,
+        rtype: RecordType,
+        clever_id: str,
+        sis_id: str | None,
+        name: str | None,
+        rule_id: str,
+        fld: str | None,
+        message: str,
+    ) -> bool:
+        rule = RULES[rule_id]
+        if rule.severity is Severity.WARNING and any(fnmatchcase(rule_id, p) for p in self.suppress):
+            return False
+        f = Finding(
+            district_id=self.district_id,
+            record_type=rtype,
+            clever_id=clever_id,
+            sis_id=sis_id,
+            name=name,
+            rule=rule_id,
+            severity=rule.severity,
+            field=fld,
+            message=message,
+        )
+        self.sink.finding(f)
+        rs = self.summary.rules[rule_id]
+        rs.count += 1
+        if len(rs.examples) < MAX_EXAMPLES:
+            rs.examples.append(
+                Example(record_type=rtype, clever_id=clever_id, sis_id=sis_id, name=name, message=message)
+            )
+        return True
+
+    def decide(self, rec: Record) -> None:
+        rtype = record_type(rec)
+        counts = self.summary.records[rtype]
+        counts.fetched += 1
+        if self.empty:
+            outcome = _Outcome(False, False)
+        elif isinstance(rec, PersonRecord) and rec.role is not SourceRole.STUDENT:
+            outcome = self._adult(rec, rtype)
+        else:
+            key = (rtype, rec.id)
+            if key in self.dups and key in self.first_outcome:
+                outcome = _Outcome(self.first_outcome[key], False)
+                if outcome.accepted:
+                    counts.merged += 1
+                self._tally_dup(rec, outcome.accepted)
+            else:
+                outcome = self._single(rec, rtype)
+                if key in self.dups:
+                    self.first_outcome[key] = outcome.accepted
+        if outcome.accepted:
+            counts.accepted += 1
+        else:
+            counts.rejected += 1
+        if outcome.warned or not outcome.accepted:
+            self.summary.needs_attention += 1
+
+    def _tally_dup(self, rec: Record, accepted: bool) -> None:
+        if isinstance(rec, PersonRecord):
+            self._tally("students", rec.schools, accepted)
+        elif isinstance(rec, SectionRecord) and rec.school:
+            self._tally("sections", (rec.school,), accepted)
+
+    def _tally(self, what: str, schools: Iterable[str], accepted: bool) -> None:
+        for s in schools:
+            summ = self.per_school.get(s)
+            if summ is None:
+                continue
+            c: SchoolCounts = getattr(summ, what)
+            c.shared += 1
+            if accepted and s in self.accepted_schools:
+                c.accepted += 1
+            else:
+                c.rejected += 1
+
+    def _single(self, rec: Record, rtype: RecordType) -> _Outcome:
+        """Students, schools, sections, district, terms, courses: first copy of each id."""
+        emit = _Emitter(self, rtype, rec)
+
+        missing = malformed_fields(rec)
+        if missing:
+            emit(
+                R.RECORD_MALFORMED,
+                ",".join(missing),
+                f"This {rtype.replace('_', ' ')} record has no {', '.join(missing)}, which Clever requires.",
+            )
+        if isinstance(rec, PersonRecord):
+            return self._student(rec, missing, emit)
+        if isinstance(rec, SchoolRecord):
+            self._school_checks(rec, emit)
+            if emit.errors:
+                return _Outcome(False, emit.warned)
+            self._accept(Kind.SCHOOL, rec.model_copy(update={"nces_id": R.trimmed_nces_id(rec.nces_id)}))
+            return _Outcome(True, emit.warned)
+        if isinstance(rec, SectionRecord):
+            return self._section(rec, missing, emit)
+        if emit.errors:
+            return _Outcome(False, emit.warned)
+        kind = {"district": Kind.DISTRICT, "term": Kind.TERM, "course": Kind.COURSE}[rtype]
+        self._accept(kind, rec)
+        return _Outcome(True, emit.warned)
+
+    def _school_checks(self, rec: SchoolRecord, emit: _Emitter) -> None:
+        problem = R.nces_id_problem(rec.nces_id)
+        if problem:
+            emit(problem[0], "nces_id", problem[1])
+        nces = R.trimmed_nces_id(rec.nces_id)
+        if nces and self.nces_counts[nces] > 1:
+            others = self.nces_counts[nces] - 1
+            emit(
+                R.SCHOOL_NCES_DUPLICATE,
+                "nces_id",
+                f"NCES id {nces} is also used by {others} other shared school(s).",
+            )
+        for rule_id, counter, what in (
+            (R.SCHOOL_NO_STUDENTS, self.school_students, "students"),
+            (R.SCHOOL_NO_TEACHERS, self.school_teachers, "teachers"),
+            (R.SCHOOL_NO_SECTIONS, self.school_sections, "sections"),
+        ):
+            if counter[rec.id] == 0:
+                emit(rule_id, None, f"School '{rec.name or rec.id}' was shared with no {what}.")
+
+    def _school_label(self, sid: str) -> str:
+        s = self.schools.get(sid)
+        return f"'{s.name or sid}'" if s else f"with Clever id {sid}"
+
+    def _school_reason(self, schools: Iterable[str]) -> str:
+        parts = []
+        for sid in schools:
+            s = self.schools.get(sid)
+            if s is None:
+                parts.append(f"school {sid} was not shared with Smart Futures")
+            else:
+                parts.append(f"school {self._school_label(sid)} was rejected (see its own finding)")
+        return "; ".join(parts) if parts else "it is not linked to any school"
+
+    def _student(self, rec: PersonRecord, missing: list[str], emit: _Emitter) -> _Outcome:
+        if not missing:
+            problem = R.state_id_problem(rec.state_id)
+            if problem:
+                emit(problem[0], "state_id", problem[1])
+            else:
+                state = int(R.trimmed_state_id(rec.state_id) or 0)
+                n = self.state_counts[state]
+                if n > 1:
+                    emit(
+                        R.STUDENT_STATE_ID_DUPLICATE,
+                        "state_id",
+                        f"{n} students of this district share this student's PA Secure ID; all of them "
+                        "were held back.",
+                    )
+            kept = tuple(s for s in rec.schools if s in self.accepted_schools)
+            if not kept:
+                emit(
+                    R.DEPENDENT_SCHOOL_REJECTED,
+                    "school",
+                    f"Student not imported: {self._school_reason(rec.schools)}.",
+                )
+        accepted = emit.errors == 0
+        self._tally("students", rec.schools, accepted)
+        if accepted:
+            update = {"state_id": R.trimmed_state_id(rec.state_id), "schools": kept}
+            self._accept(Kind.STUDENT, rec.model_copy(update=update))
+        return _Outcome(accepted, emit.warned)
+
+    def _section(self, rec: SectionRecord, missing: list[str], emit: _Emitter) -> _Outcome:
+        school = rec.school or ""
+        if not missing and school not in self.accepted_schools:
+            emit(
+                R.DEPENDENT_SCHOOL_REJECTED,
+                "school",
+                f"Section not imported: {self._school_reason((school,))}.",
+            )
+        if emit.errors:
+            self._tally("sections", (school,), False)
+            return _Outcome(False, emit.warned)
+        students = tuple(s for s in rec.students if s in self.accepted_students)
+        teachers = tuple(t for t in rec.teachers if t in self.accepted_teachers)
+        for fld, listed, kept, shared in (
+            ("students", rec.students, students, self.students),
+            ("teachers", rec.teachers, teachers, self.adults),
+        ):
+            keep = set(kept)
+            dropped = [u for u in listed if u not in keep]
+            if dropped:
+                unshared = sum(1 for u in dropped if u not in shared)
+                ids = ", ".join(dropped[:5]) + (", ..." if len(dropped) > 5 else "")
+                emit(
+                    R.SECTION_UNKNOWN_USER,
+                    fld,
+                    f"{len(dropped)} {fld} listed in this section were left out: {unshared} not shared "
+                    f"with Smart Futures, {len(dropped) - unshared} rejected or not shared as "
+                    f"{fld[:-1]} (Clever ids: {ids}).",
+                )
+        if not teachers:
+            why = "lists no teacher" if not rec.teachers else "has no teacher left after dropping those above"
+            emit(R.SECTION_NO_TEACHER, "teachers", f"Section {why}; nobody will see its students.")
+        self._tally("sections", (school,), True)
+        self._accept(Kind.SECTION, rec.model_copy(update={"students": students, "teachers": teachers}))
+        return _Outcome(True, emit.warned)
+
+    def _adult(self, rec: PersonRecord, rtype: RecordType) -> _Outcome:
+        a = self.adults[rec.id]
+        emit = _Emitter(self, rtype, rec)
+
+        missing = malformed_fields(rec)
+        tally = rec.role is SourceRole.TEACHER
+        if missing:
+            emit(
+                R.RECORD_MALFORMED,
+                ",".join(missing),
+                f"This {rtype.replace('_', ' ')} record has no {', '.join(missing)}, which Clever requires.",
+            )
+            if tally:
+                self._tally("teachers", rec.schools, False)
+            return _Outcome(False, emit.warned)
+        if rec.id in self.students:
+            emit(
+                R.USER_STUDENT_AND_ADULT,
+                "role",
+                f"This person is also shared as a student; only the student account is kept, the "
+                f"{rtype.replace('_', ' ')} role was not imported.",
+            )
+            if tally:
+                self._tally("teachers", rec.schools, False)
+            return _Outcome(False, emit.warned)
+        first = rec.role is a.primary and rec.id not in self.emitted_people
+        if a.records > 1 and first:
+            self.emitted_people.add(rec.id)
+        if tally:
+            self._tally("teachers", rec.schools, a.accepted)
+        if not first:
+            if a.accepted:
+                self.summary.records[rtype].merged += 1
+            return _Outcome(a.accepted, False)
+        if not a.accepted:
+            emit(
+                R.DEPENDENT_SCHOOL_REJECTED,
+                "schools",
+                f"Not imported: {self._school_reason(a.schools)}.",
+            )
+            return _Outcome(False, emit.warned)
+        roles = [r for r in _ROLE_ORDER if a.roles & _ADULT_BITS[r]]
+        if len(roles) > 1:
+            because = "teaches a shared section" if a.kind is Kind.TEACHER else "teaches no shared section"
+            emit(
+                R.USER_MULTIPLE_ACCOUNT_TYPES,
+                "role",
+                f"Shared as {' and '.join(r.value.replace('_', ' ') for r in roles)}; imported once, as "
+                f"{a.kind.value.lower() if a.kind else ''} (this person {because}).",
+            )
+        if a.kind is Kind.TEACHER and rec.id not in self.teaching:
+            emit(
+                R.TEACHER_NO_SECTIONS,
+                "sections",
+                "Teacher is not the teacher of any shared section. If this is a counselor, share them as "
+                "staff.",
+            )
+        if a.email is None:
+            emit(R.USER_EMAIL_MISSING, "email", "No email address.")
+        update: dict[str, object] = {"schools": a.kept}
+        if _blank(rec.email) and a.email is not None:
+            update["email"] = a.email
+        if a.kind is None:
+            raise RuntimeError(f"record {rec.id}: account kind left undecided between the passes")
+        self._accept(a.kind, rec.model_copy(update=update))
+        return _Outcome(True, emit.warned)
+
+    def _accept(self, kind: Kind, rec: Record) -> None:
+        self.imported[kind] += 1
+        self.sink.accepted(kind, rec)
+
+    def finish(self) -> Summary:
+        s = self.summary
+        s.imported = {k: self.imported[k] for k in Kind if self.imported[k]}
+        s.empty = self.empty
+        s.schools = list(self.per_school.values())
+        return s
+
+
+def validate_district(
+    district_id: str,
+    records: Callable[[], Iterable[Record]],
+    sink: ValidationSink,
+    *,
+    suppress: Collection[str] = (),
+) -> Summary:
+    """Validate one district's records, streaming accepted records and findings to `sink`.
+
+    `records` is called twice (two passes) and must yield the same records in the same order
+    each time. `suppress` holds rule-id patterns (`school.no_*`) of WARNINGS not to report; errors
+    cannot be suppressed because they decide what is imported.
+    """
+    v = _Validator(district_id, sink, suppress)
+    for rec in records():
+        v.index(rec)
+    v.settle()
+    for rec in records():
+        v.decide(rec)
+    return v.finish()

@@ -1,0 +1,70 @@
+"""What the validate stage reads and what it leaves for import, read back from the page store.
+
+* Fetched pages (the fetch stage's manifest and pages) as normalized records: each page is read
+  with the normalizer of the source that wrote it (`rostersync.sources.normalize`), so
+  validation and import never ask which source a record came from.
+* A validated run's result, accepted records and rejected ids (what import reads).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from pydantic import TypeAdapter
+
+from rostersync.errors import StorageError
+from rostersync.fetch.contract import Manifest, ManifestStatus
+from rostersync.layout import manifest_key, validate_result_key
+from rostersync.ports import PageStore
+from rostersync.records import Kind, Record, RecordFactory, RosterRecord
+from rostersync.sources import normalize
+from rostersync.validate.contract import ValidateResult
+
+_RECORD: TypeAdapter[Record] = TypeAdapter(RosterRecord)
+
+
+def load_manifest(store: PageStore, district_id: str, run_id: str) -> Manifest:
+    """The run's manifest; a missing or unreadable one is a StorageError naming the key."""
+    return Manifest.model_validate(store.get_json(manifest_key(district_id, run_id)))
+
+
+def manifest_records(store: PageStore, manifest: Manifest) -> RecordFactory:
+    """A re-iterable stream of the run's records: each call re-reads the pages, one at a time."""
+    if manifest.status is not ManifestStatus.COMPLETE:
+        raise StorageError(
+            f"district {manifest.district_id} run {manifest.run_id} did not fetch completely; nothing to read"
+        )
+
+    def records() -> Iterator[Record]:
+        for page in manifest.pages:
+            body = store.get_json(page.key)
+            items = body.get("records") if isinstance(body, dict) else None
+            if not isinstance(items, list) or len(items) != page.records:
+                raise StorageError(
+                    f"page {page.key} does not hold the {page.records} records its manifest lists"
+                )
+            for item in items:
+                yield from normalize(manifest.source, page.resource, item, manifest.district_id)
+
+    return records
+
+
+def load_result(store: PageStore, district_id: str, run_id: str) -> ValidateResult:
+    return ValidateResult.model_validate(store.get_json(validate_result_key(district_id, run_id)))
+
+
+def accepted_records(store: PageStore, result: ValidateResult) -> Callable[[], Iterator[tuple[Kind, Record]]]:
+    """The accepted records of a validated run, re-readable, one chunk in memory at a time."""
+
+    def records() -> Iterator[tuple[Kind, Record]]:
+        for key in result.accepted_keys:
+            for item in store.get_json(key)["records"]:
+                yield Kind(item["kind"]), _RECORD.validate_python(item["record"])
+
+    return records
+
+
+def rejected_ids(store: PageStore, result: ValidateResult) -> set[str]:
+    if result.rejected_key is None:
+        return set()
+    return set(store.get_json(result.rejected_key)["ids"])

@@ -1,0 +1,129 @@
+"""What validation produces besides accepted records: findings and the run summary."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rostersync.records import Kind
+from rostersync.validate.rules import Severity
+
+RecordType = Literal[
+    "district", "school", "student", "teacher", "staff", "district_admin", "section", "term", "course"
+]
+RECORD_TYPES: tuple[RecordType, ...] = (
+    "district",
+    "school",
+    "student",
+    "teacher",
+    "staff",
+    "district_admin",
+    "section",
+    "term",
+    "course",
+)
+
+FINDING_FIELDS = (
+    "district_id",
+    "record_type",
+    "clever_id",
+    "sis_id",
+    "name",
+    "rule",
+    "severity",
+    "field",
+    "message",
+)
+
+
+class Finding(BaseModel):
+    """One rule that fired for one record. Never carries a student's state id value."""
+
+    model_config = ConfigDict(frozen=True)
+
+    district_id: str
+    record_type: RecordType
+    clever_id: str
+    sis_id: str | None = None
+    name: str | None = None
+    """People "Last, First"; schools and sections by name."""
+    rule: str
+    severity: Severity
+    field: str | None = None
+    message: str
+
+
+class TypeCounts(BaseModel):
+    """Input records of one type. fetched == accepted + rejected, always.
+
+    A person shared under two roles is two input records: each counts under its own type, and
+    a record folded into the person's one account (see `Summary.imported`) counts as accepted.
+    """
+
+    fetched: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    merged: int = 0
+    """Accepted records that were folded into another record of the same person (or an exact
+    duplicate of a record already accepted), so not imported separately. Part of `accepted`."""
+
+
+class SchoolCounts(BaseModel):
+    shared: int = 0
+    accepted: int = 0
+    rejected: int = 0
+
+
+class SchoolSummary(BaseModel):
+    """Per shared school: input records that name it, and how many of those are imported into it."""
+
+    school_id: str
+    name: str | None = None
+    nces_id: str | None = None
+    accepted: bool = False
+    students: SchoolCounts = Field(default_factory=SchoolCounts)
+    teachers: SchoolCounts = Field(default_factory=SchoolCounts)
+    sections: SchoolCounts = Field(default_factory=SchoolCounts)
+
+
+class Example(BaseModel):
+    record_type: RecordType
+    clever_id: str
+    sis_id: str | None = None
+    name: str | None = None
+    message: str
+
+
+class RuleSummary(BaseModel):
+    rule: str
+    severity: Severity
+    title: str
+    count: int = 0
+    examples: list[Example] = Field(default_factory=list)
+
+
+class Summary(BaseModel):
+    district_id: str
+    district_name: str | None = None
+    empty: bool = False
+    records: dict[RecordType, TypeCounts] = Field(
+        default_factory=lambda: {t: TypeCounts() for t in RECORD_TYPES}
+    )
+    imported: dict[Kind, int] = Field(default_factory=dict)
+    """Records handed to the sink as accepted, per account kind (one per person)."""
+    needs_attention: int = 0
+    """Input records that were rejected or imported with at least one warning."""
+    rules: dict[str, RuleSummary] = Field(default_factory=dict)
+    schools: list[SchoolSummary] = Field(default_factory=list)
+
+    @property
+    def imported_total(self) -> int:
+        return sum(self.imported.values())
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(c.rejected for c in self.records.values())
+
+    def rule_counts(self) -> dict[str, int]:
+        return {rid: r.count for rid, r in self.rules.items()}

@@ -1,0 +1,254 @@
+"""Settings -> adapters -> stage -> alerts, for every handler and for the CLI.
+
+The only module that builds adapters (boto3, Secrets Manager, the sources' HTTP clients). Each
+Lambda handler parses its event into the stage's request model and makes one call here; the
+stage runs on ports, then the alerts read the stage's result and publish through SNS; metrics
+are recorded here, once per invocation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
+from rostersync.adapters.s3_page_store import S3PageStore
+from rostersync.adapters.s3_report_links import S3ReportLinks
+from rostersync.adapters.secrets_manager import clever_credentials, report_link_key
+from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
+from rostersync.alerts.notify import (
+    notify_discovery,
+    notify_fetch,
+    notify_import,
+    notify_validation,
+    record_outcome,
+)
+from rostersync.fetch.contract import FetchOutcome, FetchRequest, ManifestStatus
+from rostersync.fetch.stage import fetch_districts, pause_near_deadline
+from rostersync.ids import new_run_id
+from rostersync.importer.contract import ImportRequest, ImportResult, ReleaseResult, RunStatus
+from rostersync.importer.holds import PageStoreHoldStore
+from rostersync.importer.release import release_hold
+from rostersync.importer.runs import latest_runs
+from rostersync.importer.safeguard import SafeguardThresholds
+from rostersync.importer.service import Accepted, import_district
+from rostersync.observability import logger, metrics
+from rostersync.ports import ReportLinks
+from rostersync.report_links import SignedReportLinks, answer
+from rostersync.settings import Settings, get_settings
+from rostersync.sources.clever.client import CleverClient
+from rostersync.sources.clever.source import CleverSource
+from rostersync.validate.contract import ValidateRequest, ValidateResult, ValidateStatus
+from rostersync.validate.pages import accepted_records, load_result, rejected_ids
+from rostersync.validate.stage import validate_run
+
+RemainingMillis = Callable[[], int]
+
+# ------------------------------------------------------------------------------------ adapters
+
+
+def page_store(settings: Settings | None = None, client: Any | None = None) -> S3PageStore:
+    return S3PageStore((settings or get_settings()).raw_bucket, client)
+
+
+def roster_table(settings: Settings | None = None, client: Any | None = None) -> DynamoRosterTable:
+    return DynamoRosterTable((settings or get_settings()).roster_table, client)
+
+
+def hold_store(settings: Settings | None = None, client: Any | None = None) -> PageStoreHoldStore:
+    return PageStoreHoldStore(page_store(settings, client))
+
+
+def alert_publisher(settings: Settings | None = None) -> SnsAlertPublisher:
+    return SnsAlertPublisher((settings or get_settings()).alert_topic_arn)
+
+
+def clever_source(settings: Settings | None = None) -> CleverSource:
+    settings = settings or get_settings()
+    return CleverSource(CleverClient(settings, clever_credentials(settings.clever_secret_id)))
+
+
+def report_links_for(settings: Settings) -> ReportLinks:
+    """Signed links through the report-link function when it is deployed; S3 presigned GETs otherwise."""
+    if settings.report_link_base_url:
+        secret_id = settings.report_link_secret_id
+        return SignedReportLinks(settings.report_link_base_url, lambda: report_link_key(secret_id))
+    return S3ReportLinks(settings.raw_bucket)
+
+
+def default_thresholds(settings: Settings) -> SafeguardThresholds:
+    """SAFEGUARD_ARCHIVE_PERCENT (template parameter SafeguardArchivePercent), default 10."""
+    return SafeguardThresholds(archive_percent=settings.safeguard_archive_percent)
+
+
+# -------------------------------------------------------------------------------------- fetch
+
+
+def fetch(request: FetchRequest, remaining_ms: RemainingMillis) -> dict[str, Any]:
+    """The fetch function: discover the districts, or fetch (resume) some or all, then alert."""
+    settings = get_settings()
+    run_id = request.run_id or new_run_id()
+    logger.append_keys(run_id=run_id)
+    store, publisher = page_store(settings), alert_publisher(settings)
+    source = clever_source(settings)
+    try:
+        if request.discover:
+            ids = source.district_ids()
+            record_outcome(notify_discovery(ids, store, publisher, run_id=run_id))
+            return FetchOutcome(run_id=run_id, district_ids=ids).response()
+        results = fetch_districts(
+            source,
+            store,
+            run_id,
+            request.district_ids,
+            should_pause=pause_near_deadline(remaining_ms, settings.fetch_pause_margin_seconds),
+            resume=request.resume,
+        )
+    finally:
+        source.close()
+    # A full run (no ids) is also the discovery the connection alerts need.
+    discovered = [r.district_id for r in results] if request.district_ids is None else None
+    record_outcome(notify_fetch(results, store, publisher, discovered=discovered, run_id=run_id))
+    for result in results:
+        if result.status is ManifestStatus.IN_PROGRESS:  # counted once, when the fetch ends
+            metrics.add_metric(name="FetchesPaused", unit=MetricUnit.Count, value=1)
+            continue
+        metrics.add_metric(name="RecordsFetched", unit=MetricUnit.Count, value=result.records)
+        metrics.add_metric(name="CleverRequests", unit=MetricUnit.Count, value=result.requests)
+        if result.status is ManifestStatus.FAILED:
+            metrics.add_metric(name="DistrictsFailed", unit=MetricUnit.Count, value=1)
+    return FetchOutcome(run_id=run_id, districts=results).response()
+
+
+# ----------------------------------------------------------------------------------- validate
+
+
+def validate(request: ValidateRequest) -> dict[str, Any]:
+    """The validate function: one district's fetched run -> accepted records and reports, then alert."""
+    logger.append_keys(district_id=request.district_id, run_id=request.run_id)
+    settings = get_settings()
+    store = page_store(settings)
+    result: ValidateResult = validate_run(store, request.district_id, request.run_id)
+    outcome = notify_validation(result, store, alert_publisher(settings), report_links_for(settings))
+    record_outcome(outcome)
+    metrics.add_metric(name="RecordsAccepted", unit=MetricUnit.Count, value=result.accepted)
+    metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=result.rejected)
+    return result.model_dump(mode="json")
+
+
+# ------------------------------------------------------------------------------------- import
+
+
+def import_(request: ImportRequest) -> dict[str, Any]:
+    """The import function: one district's validated run -> the roster table, then alert."""
+    logger.append_keys(district_id=request.district_id, run_id=request.run_id)
+    settings = get_settings()
+    result = import_run(request.district_id, request.run_id, dry_run=request.dry_run, settings=settings)
+    record_outcome(notify_import(result, alert_publisher(settings)))
+    for field in ("created", "updated", "unchanged", "archived", "restored", "held"):
+        metrics.add_metric(
+            name=f"Records{field.capitalize()}", unit=MetricUnit.Count, value=result.total(field)
+        )
+    return result.model_dump(mode="json")
+
+
+def run_import(
+    district_id: str,
+    run_id: str,
+    accepted: Accepted,
+    rejected: Collection[str],
+    *,
+    dry_run: bool = False,
+    fetched: Mapping[str, int] | None = None,
+    settings: Settings | None = None,
+) -> ImportResult:
+    """import_district on ROSTER_TABLE and RAW_BUCKET. The caller publishes alerts."""
+    settings = settings or get_settings()
+    table = roster_table(settings)
+    try:
+        return import_district(
+            district_id,
+            run_id,
+            accepted,
+            rejected,
+            table,
+            holds=hold_store(settings),
+            dry_run=dry_run,
+            thresholds=default_thresholds(settings),
+            fetched=fetched,
+        )
+    finally:
+        table.close()  # its request threads would outlive the invocation in a warm container
+
+
+def import_run(
+    district_id: str, run_id: str, *, dry_run: bool = False, settings: Settings | None = None
+) -> ImportResult:
+    """Import a validated run, read back from RAW_BUCKET; a run validate did not accept is skipped."""
+    settings = settings or get_settings()
+    store = page_store(settings)
+    validated = load_result(store, district_id, run_id)
+    if validated.status is not ValidateStatus.VALIDATED:
+        return ImportResult(
+            district_id=district_id,
+            run_id=run_id,
+            status=RunStatus.SKIPPED,
+            error=validated.reason,
+            dry_run=dry_run,
+        )
+    return run_import(
+        district_id,
+        run_id,
+        accepted_records(store, validated),
+        rejected_ids(store, validated),
+        dry_run=dry_run,
+        fetched=validated.fetched_by_type,
+        settings=settings,
+    )
+
+
+def run_release(
+    district_id: str, run_id: str | None = None, *, settings: Settings | None = None
+) -> ReleaseResult:
+    settings = settings or get_settings()
+    table = roster_table(settings)
+    try:
+        return release_hold(district_id, run_id, table=table, holds=hold_store(settings))
+    finally:
+        table.close()
+
+
+def run_status(
+    district_id: str | None = None, limit: int = 20, *, settings: Settings | None = None
+) -> list[ImportResult]:
+    table = roster_table(settings or get_settings())
+    try:
+        return latest_runs(table, district_id, limit)
+    finally:
+        table.close()
+
+
+# -------------------------------------------------------------------------------- report link
+
+
+def report_link(event: dict[str, Any]) -> dict[str, Any]:
+    """The report-link function: a signed link -> 302 to a fresh presigned report.html, or 403."""
+    settings = get_settings()
+    response = answer(
+        event,
+        key=lambda: report_link_key(settings.report_link_secret_id),
+        presign=S3ReportLinks(settings.raw_bucket).presigned_url,
+    )
+    served = response["statusCode"] == 302
+    metrics.add_metric(
+        name="ReportLinksServed" if served else "ReportLinksRefused", unit=MetricUnit.Count, value=1
+    )
+    return response
+
+
+def download_report(key: str, path: Path, settings: Settings | None = None) -> None:
+    """Copy one report object to a local file (the CLI's `run` and `demo`)."""
+    page_store(settings).download(key, path)
