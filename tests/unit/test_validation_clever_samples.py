@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +11,8 @@ from rostersync.manifest import Resource
 from rostersync.records import Kind, SchoolRecord
 from rostersync.validation import CollectingSink, validate_district
 from rostersync.validation.engine import Record
+from tests.paths import CLEVER_SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared/reference/clever/samples/clever-go"
 ROLE_RESOURCES = {
     "student": Resource.STUDENTS,
     "teacher": Resource.TEACHERS,
@@ -21,13 +20,9 @@ ROLE_RESOURCES = {
     "district_admin": Resource.DISTRICT_ADMINS,
 }
 
-pytestmark = pytest.mark.skipif(
-    not (SAMPLES / "users.json").exists(), reason="shared/ reference data not present"
-)
-
 
 def _objects(name: str) -> list[dict]:
-    return [item["data"] for item in json.loads((SAMPLES / name).read_text())["data"]]
+    return [item["data"] for item in json.loads((CLEVER_SAMPLES / name).read_text())["data"]]
 
 
 @pytest.fixture(scope="module")
