@@ -7,7 +7,6 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ import requests
 import yaml
 
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig, default_config
+from tests.paths import CLEVER_SPEC_V30
 
 pytestmark = [
     pytest.mark.integration,
@@ -22,8 +22,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::UserWarning"),
 ]
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-SPEC_PATH = SHARED / "reference" / "clever" / "v3.0.yml"
 ROLES = ("student", "teacher", "staff", "district_admin", "contact")
 
 
@@ -400,13 +398,11 @@ def test_stop_is_prompt_with_a_slow_request_in_flight(capfd: pytest.CaptureFixtu
 def swagger() -> Any:
     from bravado_core.spec import Spec
 
-    if not SPEC_PATH.exists():
-        pytest.skip(f"{SPEC_PATH} not found")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return Spec.from_dict(
-            yaml.safe_load(SPEC_PATH.read_text()),
-            origin_url=SPEC_PATH.as_uri(),
+            yaml.safe_load(CLEVER_SPEC_V30.read_text()),
+            origin_url=CLEVER_SPEC_V30.as_uri(),
             config={"validate_responses": True, "use_models": False, "validate_swagger_spec": True},
         )
 

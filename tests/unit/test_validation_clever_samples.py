@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -11,8 +10,8 @@ from rostersync.records import Kind, Record, SchoolRecord
 from rostersync.sources.clever.normalize import normalize
 from rostersync.sources.clever.resources import Resource
 from rostersync.validate.engine import CollectingSink, validate_district
+from tests.paths import CLEVER_SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared/reference/clever/samples/clever-go"
 ROLE_RESOURCES = {
     "student": Resource.STUDENTS,
     "teacher": Resource.TEACHERS,
@@ -20,13 +19,9 @@ ROLE_RESOURCES = {
     "district_admin": Resource.DISTRICT_ADMINS,
 }
 
-pytestmark = pytest.mark.skipif(
-    not (SAMPLES / "users.json").exists(), reason="shared/ reference data not present"
-)
-
 
 def _objects(name: str) -> list[dict]:
-    return [item["data"] for item in json.loads((SAMPLES / name).read_text())["data"]]
+    return [item["data"] for item in json.loads((CLEVER_SAMPLES / name).read_text())["data"]]
 
 
 @pytest.fixture(scope="module")
