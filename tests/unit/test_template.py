@@ -211,6 +211,40 @@ def test_parameters_in_names_override_defaults(specs: dict[str, FunctionSpec]) -
     assert env["STAGE"] == "prod"
 
 
+def _bounds(field: Any) -> tuple[float | None, bool, float | None, bool]:
+    """(low, low inclusive, high, high inclusive) of a pydantic field's numeric constraints."""
+    low: float | None = None
+    high: float | None = None
+    low_inclusive = high_inclusive = True
+    for meta in field.metadata:
+        for name in ("ge", "gt", "le", "lt"):
+            value = getattr(meta, name, None)
+            if value is None:
+                continue
+            if name in ("ge", "gt"):
+                low, low_inclusive = float(value), name == "ge"
+            else:
+                high, high_inclusive = float(value), name == "le"
+    return low, low_inclusive, high, high_inclusive
+
+
+@pytest.mark.parametrize(
+    ("parameter", "setting"), [("SafeguardArchivePercent", "safeguard_archive_percent")]
+)
+def test_a_numeric_parameter_allows_exactly_what_its_setting_accepts(
+    template: dict[str, Any], parameter: str, setting: str
+) -> None:
+    """CloudFormation's MinValue/MaxValue are inclusive: the setting's bounds must be ge/le and the
+    same numbers, or a value the stack accepts makes every function fail at its cold start."""
+    from rostersync.settings import Settings
+
+    spec = template["Parameters"][parameter]
+    low, low_inclusive, high, high_inclusive = _bounds(Settings.model_fields[setting])
+    assert (low, low_inclusive) == (float(spec["MinValue"]), True), (parameter, low, low_inclusive)
+    assert (high, high_inclusive) == (float(spec["MaxValue"]), True), (parameter, high, high_inclusive)
+    assert low <= float(spec["Default"]) <= high
+
+
 def test_unresolvable_reference_is_an_error(specs: dict[str, FunctionSpec]) -> None:
     names = {k: v for k, v in LOCAL_NAMES.items() if k != "RosterTable"}
     with pytest.raises(TemplateError, match="RosterTable"):
