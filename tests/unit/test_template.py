@@ -286,8 +286,12 @@ def test_raw_bucket_is_locked_down(template: dict[str, Any]) -> None:
     assert len(props["PublicAccessBlockConfiguration"]) == 4
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
-    rules = {r["Prefix"]: r for r in props["LifecycleConfiguration"]["Rules"]}
-    assert set(rules) == {"raw/", "validated/", "roster-index/"}
+    rules = {r.get("Prefix", ""): r for r in props["LifecycleConfiguration"]["Rules"]}
+    assert set(rules) == {"raw/", "validated/", "roster-index/", ""}
+    # Multipart uploads that died between parts are dropped after a day, under every prefix, by
+    # one bucket-wide rule (overlapping rules may not repeat an action).
+    assert rules[""]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert [r for r in rules.values() if "AbortIncompleteMultipartUpload" in r] == [rules[""]]
     # The current roster index never expires (the next diff needs it); replaced versions do.
     assert "ExpirationInDays" not in rules["roster-index/"]
     assert rules["roster-index/"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 7}
@@ -310,6 +314,26 @@ def test_the_nightly_schedule_starts_the_state_machine(
     assert event["Type"] == "ScheduleV2"
     assert event["Properties"]["ScheduleExpression"] == {"Ref": "ScheduleExpression"}
     assert event["Properties"]["ScheduleExpressionTimezone"] == {"Ref": "ScheduleTimezone"}
+    # Named from the stack: SAM's default name is the same in every stack of an account and region.
+    assert event["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-nightly"}
+
+
+def test_report_link_reserved_concurrency_is_a_parameter_off_by_default(template: dict[str, Any]) -> None:
+    """Reserving concurrency fails the deploy where the account quota is low (new accounts: 10)."""
+    parameter = template["Parameters"]["ReportLinkReservedConcurrency"]
+    assert parameter["Default"] == 0 and parameter["MinValue"] == 0
+    props = template["Resources"]["ReportLinkFunction"]["Properties"]
+    assert props["ReservedConcurrentExecutions"] == {
+        "Fn::If": [
+            "HasReportLinkReservedConcurrency",
+            {"Ref": "ReportLinkReservedConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    condition = {"Fn::If": ["HasReportLinkReservedConcurrency", "on", "off"]}
+    assert resolve(template, condition, {}) == "off"
+    assert resolve(template, condition, {"ReportLinkReservedConcurrency": 5}) == "on"
+    assert "ReservedConcurrentExecutions" not in template["Globals"]["Function"]
 
 
 def test_policies_are_scoped_to_named_resources(specs: dict[str, FunctionSpec]) -> None:
