@@ -228,9 +228,7 @@ def _bounds(field: Any) -> tuple[float | None, bool, float | None, bool]:
     return low, low_inclusive, high, high_inclusive
 
 
-@pytest.mark.parametrize(
-    ("parameter", "setting"), [("SafeguardArchivePercent", "safeguard_archive_percent")]
-)
+@pytest.mark.parametrize(("parameter", "setting"), [("SafeguardArchivePercent", "safeguard_archive_percent")])
 def test_a_numeric_parameter_allows_exactly_what_its_setting_accepts(
     template: dict[str, Any], parameter: str, setting: str
 ) -> None:
@@ -354,7 +352,9 @@ def test_policies_are_scoped_to_named_resources(specs: dict[str, FunctionSpec]) 
     assert secrets(specs["ImportFunction"]) == set()
     assert secrets(specs["ReportLinkFunction"]) == {"ReportLinkKeySecret"}
     for logical_id in PIPELINE_FUNCTIONS:
-        assert {"S3CrudPolicy", "SNSPublishMessagePolicy"} <= policy_names(specs[logical_id])
+        # S3 and DynamoDB as inline statements, prefix by prefix (test_template_wiring.py).
+        assert {"Statement", "SNSPublishMessagePolicy"} <= policy_names(specs[logical_id])
+        assert not {"S3CrudPolicy", "DynamoDBCrudPolicy"} & policy_names(specs[logical_id])
     # The public report-link function reads report.html files and its key, nothing else.
     assert policy_names(specs["ReportLinkFunction"]) == {"AWSSecretsManagerGetSecretValuePolicy", "Statement"}
 
