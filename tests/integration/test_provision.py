@@ -65,7 +65,9 @@ def test_provision_twice_builds_the_template_resources(settings: Settings) -> No
     rules = s3.get_bucket_lifecycle_configuration(Bucket=settings.raw_bucket)["Rules"]
     expiring = {r["Filter"]["Prefix"]: r["Expiration"]["Days"] for r in rules if "Expiration" in r}
     assert expiring == {"raw/": 30, "validated/": 30}
-    assert {r["Filter"]["Prefix"] for r in rules} == {"raw/", "validated/", "roster-index/"}
+    assert {r["Filter"]["Prefix"] for r in rules} == {"raw/", "validated/", "roster-index/", ""}
+    aborting = [r for r in rules if "AbortIncompleteMultipartUpload" in r]
+    assert [r["Filter"]["Prefix"] for r in aborting] == [""]  # one bucket-wide rule
     # The TLS-only policy is the template's, for AWS; moto on loopback is plain HTTP, where that
     # policy would deny every request, so provision leaves it out and says so.
     assert any("TLS-only" in note for note in first.skipped)

@@ -211,6 +211,38 @@ def test_parameters_in_names_override_defaults(specs: dict[str, FunctionSpec]) -
     assert env["STAGE"] == "prod"
 
 
+def _bounds(field: Any) -> tuple[float | None, bool, float | None, bool]:
+    """(low, low inclusive, high, high inclusive) of a pydantic field's numeric constraints."""
+    low: float | None = None
+    high: float | None = None
+    low_inclusive = high_inclusive = True
+    for meta in field.metadata:
+        for name in ("ge", "gt", "le", "lt"):
+            value = getattr(meta, name, None)
+            if value is None:
+                continue
+            if name in ("ge", "gt"):
+                low, low_inclusive = float(value), name == "ge"
+            else:
+                high, high_inclusive = float(value), name == "le"
+    return low, low_inclusive, high, high_inclusive
+
+
+@pytest.mark.parametrize(("parameter", "setting"), [("SafeguardArchivePercent", "safeguard_archive_percent")])
+def test_a_numeric_parameter_allows_exactly_what_its_setting_accepts(
+    template: dict[str, Any], parameter: str, setting: str
+) -> None:
+    """CloudFormation's MinValue/MaxValue are inclusive: the setting's bounds must be ge/le and the
+    same numbers, or a value the stack accepts makes every function fail at its cold start."""
+    from rostersync.settings import Settings
+
+    spec = template["Parameters"][parameter]
+    low, low_inclusive, high, high_inclusive = _bounds(Settings.model_fields[setting])
+    assert (low, low_inclusive) == (float(spec["MinValue"]), True), (parameter, low, low_inclusive)
+    assert (high, high_inclusive) == (float(spec["MaxValue"]), True), (parameter, high, high_inclusive)
+    assert low <= float(spec["Default"]) <= high
+
+
 def test_unresolvable_reference_is_an_error(specs: dict[str, FunctionSpec]) -> None:
     names = {k: v for k, v in LOCAL_NAMES.items() if k != "RosterTable"}
     with pytest.raises(TemplateError, match="RosterTable"):
@@ -252,8 +284,12 @@ def test_raw_bucket_is_locked_down(template: dict[str, Any]) -> None:
     assert len(props["PublicAccessBlockConfiguration"]) == 4
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
-    rules = {r["Prefix"]: r for r in props["LifecycleConfiguration"]["Rules"]}
-    assert set(rules) == {"raw/", "validated/", "roster-index/"}
+    rules = {r.get("Prefix", ""): r for r in props["LifecycleConfiguration"]["Rules"]}
+    assert set(rules) == {"raw/", "validated/", "roster-index/", ""}
+    # Multipart uploads that died between parts are dropped after a day, under every prefix, by
+    # one bucket-wide rule (overlapping rules may not repeat an action).
+    assert rules[""]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert [r for r in rules.values() if "AbortIncompleteMultipartUpload" in r] == [rules[""]]
     # The current roster index never expires (the next diff needs it); replaced versions do.
     assert "ExpirationInDays" not in rules["roster-index/"]
     assert rules["roster-index/"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 7}
@@ -276,6 +312,26 @@ def test_the_nightly_schedule_starts_the_state_machine(
     assert event["Type"] == "ScheduleV2"
     assert event["Properties"]["ScheduleExpression"] == {"Ref": "ScheduleExpression"}
     assert event["Properties"]["ScheduleExpressionTimezone"] == {"Ref": "ScheduleTimezone"}
+    # Named from the stack: SAM's default name is the same in every stack of an account and region.
+    assert event["Properties"]["Name"] == {"Fn::Sub": "${AWS::StackName}-nightly"}
+
+
+def test_report_link_reserved_concurrency_is_a_parameter_off_by_default(template: dict[str, Any]) -> None:
+    """Reserving concurrency fails the deploy where the account quota is low (new accounts: 10)."""
+    parameter = template["Parameters"]["ReportLinkReservedConcurrency"]
+    assert parameter["Default"] == 0 and parameter["MinValue"] == 0
+    props = template["Resources"]["ReportLinkFunction"]["Properties"]
+    assert props["ReservedConcurrentExecutions"] == {
+        "Fn::If": [
+            "HasReportLinkReservedConcurrency",
+            {"Ref": "ReportLinkReservedConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    condition = {"Fn::If": ["HasReportLinkReservedConcurrency", "on", "off"]}
+    assert resolve(template, condition, {}) == "off"
+    assert resolve(template, condition, {"ReportLinkReservedConcurrency": 5}) == "on"
+    assert "ReservedConcurrentExecutions" not in template["Globals"]["Function"]
 
 
 def test_policies_are_scoped_to_named_resources(specs: dict[str, FunctionSpec]) -> None:
@@ -296,7 +352,9 @@ def test_policies_are_scoped_to_named_resources(specs: dict[str, FunctionSpec]) 
     assert secrets(specs["ImportFunction"]) == set()
     assert secrets(specs["ReportLinkFunction"]) == {"ReportLinkKeySecret"}
     for logical_id in PIPELINE_FUNCTIONS:
-        assert {"S3CrudPolicy", "SNSPublishMessagePolicy"} <= policy_names(specs[logical_id])
+        # S3 and DynamoDB as inline statements, prefix by prefix (test_template_wiring.py).
+        assert {"Statement", "SNSPublishMessagePolicy"} <= policy_names(specs[logical_id])
+        assert not {"S3CrudPolicy", "DynamoDBCrudPolicy"} & policy_names(specs[logical_id])
     # The public report-link function reads report.html files and its key, nothing else.
     assert policy_names(specs["ReportLinkFunction"]) == {"AWSSecretsManagerGetSecretValuePolicy", "Statement"}
 

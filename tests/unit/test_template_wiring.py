@@ -5,8 +5,9 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -184,6 +185,16 @@ def test_the_nightly_schedule_starts_the_state_machine_with_bounded_concurrency(
 
 
 # ------------------------------------------------------------------------------ grants
+
+
+class CodeUse(NamedTuple):
+    """What a function's reachable code does with the raw bucket and the roster table."""
+
+    prefixes: frozenset[str]
+    s3_actions: frozenset[str]
+    dynamodb_actions: frozenset[str]
+    indexes: frozenset[str]
+
 
 # The adapters that reach AWS resources, and the template resource each one reaches.
 ADAPTER_RESOURCES = {
@@ -567,3 +578,363 @@ def test_a_fetch_that_never_finishes_stops_after_20_continuations_and_alerts() -
 def test_a_failed_fetch_still_stops_before_validate() -> None:
     calls, end, _ = _walk_district("d1", "r1", {"FetchFunction": _fetch_answering("failed")})
     assert [c[0] for c in calls] == ["FetchFunction"] and end == "NotFetched"
+
+
+# ----------------------------------------------------------------- data grants, action by action
+
+# boto3 S3 client method (called, or named as a string: a paginator, a presigned request) -> the
+# IAM actions it needs. Object actions apply to the key's prefix; s3:ListBucket to the bucket.
+S3_OPERATIONS = {
+    "get_object": {"s3:GetObject"},
+    # A HEAD of a missing key answers 404 only to a caller allowed s3:ListBucket (403 otherwise).
+    "head_object": {"s3:GetObject", "s3:ListBucket"},
+    "download_file": {"s3:GetObject"},
+    "download_fileobj": {"s3:GetObject"},
+    "put_object": {"s3:PutObject"},
+    "upload_file": {"s3:PutObject", "s3:AbortMultipartUpload"},
+    "upload_fileobj": {"s3:PutObject", "s3:AbortMultipartUpload"},
+    "copy_object": {"s3:GetObject", "s3:PutObject"},
+    "delete_object": {"s3:DeleteObject"},
+    "delete_objects": {"s3:DeleteObject"},
+    "list_objects_v2": {"s3:ListBucket"},
+    "list_objects": {"s3:ListBucket"},
+    "put_object_acl": {"s3:PutObjectAcl"},
+    "put_bucket_lifecycle_configuration": {"s3:PutLifecycleConfiguration"},
+}
+# boto3 DynamoDB client method -> its IAM action.
+DYNAMODB_OPERATIONS = {
+    "get_item": "dynamodb:GetItem",
+    "batch_get_item": "dynamodb:BatchGetItem",
+    "query": "dynamodb:Query",
+    "scan": "dynamodb:Scan",
+    "put_item": "dynamodb:PutItem",
+    "update_item": "dynamodb:UpdateItem",
+    "delete_item": "dynamodb:DeleteItem",
+    "batch_write_item": "dynamodb:BatchWriteItem",
+    "transact_write_items": "dynamodb:TransactWriteItems",  # + the item actions it carries
+    "transact_get_items": "dynamodb:TransactGetItems",
+    "describe_table": "dynamodb:DescribeTable",
+}
+# A string literal starting `word/` is an S3 key prefix, unless it is a media type (IANA's
+# top-level types) or a name outside S3 (the secrets' default names, `rostersync/<...>`).
+MIME_TYPES = {"application", "audio", "font", "image", "message", "model", "multipart", "text", "video"}
+NOT_KEY_PREFIXES = {"rostersync/"}
+_KEY_PREFIX = re.compile(r"^([a-z][a-z0-9-]*/)")
+
+
+def _module_file(module: str, roots: list[Path]) -> Path | None:
+    for root in roots:
+        for candidate in (
+            root.joinpath(*module.split(".")).with_suffix(".py"),
+            root.joinpath(*module.split("."), "__init__.py"),
+        ):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _closure_trees(logical_id: str) -> list[ast.Module]:
+    spec = SPECS[logical_id]
+    roots = [spec.code_uri, LAYER]
+    own = {spec.module.split(".")[0], "rostersync"}
+    seen: set[str] = set()
+    pending = [spec.module]
+    trees: list[ast.Module] = []
+    while pending:
+        module = pending.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        path = _module_file(module, roots)
+        if path is None:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        trees.append(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in own:
+                pending.append(node.module)
+                pending += [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                pending += [a.name for a in node.names if a.name.split(".")[0] in own]
+    return trees
+
+
+def _definitions(trees: list[ast.Module]) -> dict[str, list[ast.AST]]:
+    """name -> the nodes defining it: functions and methods at any depth, classes, and module- or
+    class-level names (constants). A function's local variables are not definitions."""
+    out: dict[str, list[ast.AST]] = {}
+
+    def add(name: str, node: ast.AST) -> None:
+        out.setdefault(name, []).append(node)
+
+    def scope(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        add(target.id, node)
+            elif isinstance(node, ast.ClassDef):
+                add(node.name, node)
+                scope(node.body)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                add(node.name, node)
+            elif isinstance(node, ast.If | ast.Try):
+                scope(node.body)
+
+    for tree in trees:
+        scope(tree.body)
+        for node in ast.walk(tree):  # nested functions
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node not in out.get(
+                node.name, []
+            ):
+                add(node.name, node)
+    return out
+
+
+def _own_nodes(node: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of one definition: not its nested definitions (reached by name), not docstrings,
+    and of an f-string only its leading text (what follows the first {} is not a key's start)."""
+    stack = list(ast.iter_child_nodes(node))
+    while stack:
+        child = stack.pop()
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        if isinstance(child, ast.Expr) and isinstance(child.value, ast.Constant):
+            continue  # a docstring
+        yield child
+        if isinstance(child, ast.JoinedStr):
+            stack.extend(v.value for v in child.values if isinstance(v, ast.FormattedValue))
+            continue
+        stack.extend(ast.iter_child_nodes(child))
+
+
+ADAPTERS = LAYER / "rostersync" / "adapters"
+
+
+def _adapter_methods(logical_id: str) -> dict[int, str]:
+    """id(method node) -> its class, for every method of a class defined in rostersync/adapters:
+    such a method is reached only once its class is (a `.write(` elsewhere is not the table's)."""
+    owners: dict[int, str] = {}
+    for path in ADAPTERS.glob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ClassDef):
+                for method in node.body:
+                    if isinstance(method, ast.FunctionDef):
+                        owners[_node_key(method)] = node.name
+    return owners
+
+
+def _node_key(node: ast.AST) -> Any:
+    return (
+        type(node).__name__,
+        getattr(node, "name", None),
+        node.lineno,
+        node.col_offset,
+        ast.dump(node)[:200],
+    )
+
+
+def _code_uses(logical_id: str) -> CodeUse:
+    """What a function's code can reach from its handler: names called or referenced, resolved by
+    name alone (over-approximate), from the handler function through every definition reached;
+    a method of an adapter class counts only once the class itself is reached."""
+    spec = SPECS[logical_id]
+    trees = _closure_trees(logical_id)
+    defs = _definitions(trees)
+    owners = _adapter_methods(logical_id)
+    prefixes: set[str] = set()
+    s3: set[str] = set()
+    ddb: set[str] = set()
+    strings: set[str] = set()
+    calls: set[str] = set()
+    seen: set[str] = set()
+    deferred: dict[str, list[ast.AST]] = {}
+    pending: list[str | ast.AST] = [spec.function_name]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            name = item
+            if name in seen or (name.startswith("__") and name.endswith("__")):
+                continue  # dunders are reached with their class, not by name
+            seen.add(name)
+            pending += deferred.pop(name, [])
+            reached: list[ast.AST] = []
+            for definition in defs.get(name, []):
+                owner = owners.get(_node_key(definition)) if isinstance(definition, ast.FunctionDef) else None
+                if owner is not None and owner not in seen:
+                    deferred.setdefault(owner, []).append(definition)
+                else:
+                    reached.append(definition)
+        else:
+            reached = [item]
+        for definition in reached:
+            nodes = list(_own_nodes(definition))
+            if isinstance(definition, ast.ClassDef):
+                # A class reached: its fields, bases, decorators and constructor; other methods
+                # when something names them.
+                for method in definition.body:
+                    if isinstance(method, ast.FunctionDef) and method.name in ("__init__", "__post_init__"):
+                        nodes += list(_own_nodes(method))
+            for node in nodes:
+                # Only names read: an assignment's target or a field declaration names nothing.
+                word = (
+                    node.id
+                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+                    else node.attr
+                    if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load)
+                    else None
+                )
+                if word:
+                    pending.append(word)
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                    calls.add(node.func.attr)
+                text = node.values[0] if isinstance(node, ast.JoinedStr) and node.values else node
+                if isinstance(text, ast.Constant) and isinstance(text.value, str):
+                    strings.add(text.value)
+                    match = _KEY_PREFIX.match(text.value)
+                    if (
+                        match
+                        and match.group(1)[:-1] not in MIME_TYPES
+                        and match.group(1) not in NOT_KEY_PREFIXES
+                    ):
+                        prefixes.add(match.group(1))
+    for word in strings | calls:
+        s3 |= S3_OPERATIONS.get(word, set())
+        if word in DYNAMODB_OPERATIONS:
+            ddb.add(DYNAMODB_OPERATIONS[word])
+    indexes = {
+        i["IndexName"] for i in TEMPLATE["Resources"]["RosterTable"]["Properties"]["GlobalSecondaryIndexes"]
+    }
+    return CodeUse(frozenset(prefixes), frozenset(s3), frozenset(ddb), frozenset(indexes & strings))
+
+
+# What each function may do in the raw bucket (key prefix -> actions; "" is the bucket itself)
+# and on the roster table, read from the code: test_data_grants_match_what_the_code_calls checks
+# the prefixes and actions against a scan of each handler's reachable code, and
+# test_the_template_grants_exactly_these_data_actions checks template.yaml against this table.
+S3_GRANTS: dict[str, dict[str, set[str]]] = {
+    "FetchFunction": {
+        "raw/": {"s3:GetObject", "s3:PutObject"},  # pages, manifest, checkpoint (read on resume)
+        "state/": {"s3:GetObject", "s3:PutObject"},  # known districts, connection state
+        "": {"s3:ListBucket"},  # HEAD of a missing checkpoint or state file: 404, not 403
+    },
+    "ValidateFunction": {
+        "raw/": {"s3:GetObject"},  # manifest, pages
+        "validated/": {"s3:PutObject"},  # accepted records, rejected ids, result
+        "reports/": {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"},  # upload_fileobj
+        "state/": {"s3:GetObject", "s3:PutObject"},  # alert fingerprint
+        "": {"s3:ListBucket"},
+    },
+    "ImportFunction": {
+        "validated/": {"s3:GetObject"},
+        "holds/": {"s3:PutObject", "s3:AbortMultipartUpload"},  # read back only by the CLI's release
+        "changesets/": {"s3:GetObject", "s3:PutObject"},
+        "roster-index/": {"s3:GetObject", "s3:PutObject"},
+        "": {"s3:ListBucket"},
+    },
+    "ReportLinkFunction": {"reports/": {"s3:GetObject"}},  # presigned GETs of report.html
+}
+DYNAMODB_GRANTS: dict[str, dict[str, set[str]]] = {
+    "ImportFunction": {
+        "": {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:Query",
+            "dynamodb:BatchWriteItem",
+        },
+        "inverted": {"dynamodb:Query"},
+    },
+}
+
+
+def _statements(logical_id: str) -> list[dict[str, Any]]:
+    out = []
+    for policy in SPECS[logical_id].policies:
+        out += policy.get("Statement", [])
+    return out
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _data_grants(logical_id: str, resource: str) -> dict[str, set[str]]:
+    """Actions the function's inline statements allow on `resource` (RawBucket or RosterTable):
+    by key prefix (`${RawBucket.Arn}/raw/*` -> "raw/") or index (`.../index/inverted` -> "inverted");
+    "" for the bucket or table itself."""
+    grants: dict[str, set[str]] = {}
+    for statement in _statements(logical_id):
+        assert statement["Effect"] == "Allow" and "Condition" not in statement, statement
+        for target in _listed(statement["Resource"]):
+            if target == {"Fn::GetAtt": [resource, "Arn"]}:
+                part = ""
+            elif isinstance(target, dict) and "Fn::Sub" in target:
+                text = target["Fn::Sub"]
+                if not text.startswith(f"${{{resource}.Arn}}/"):
+                    continue
+                part = text.removeprefix(f"${{{resource}.Arn}}/")
+                if resource == "RawBucket":
+                    # One prefix, then `*`: never the whole bucket (`/*`), never a wildcard mid-key.
+                    assert re.fullmatch(r"[a-z][a-z0-9-]*/\*", part), f"{logical_id}: {text}"
+                    part = part.removesuffix("*")
+                else:
+                    index = re.fullmatch(r"index/([A-Za-z0-9_.-]+)", part)
+                    assert index, f"{logical_id}: {text}"
+                    part = index.group(1)
+            else:
+                continue
+            grants.setdefault(part, set()).update(_listed(statement["Action"]))
+    return grants
+
+
+@pytest.mark.parametrize("logical_id", sorted(SPECS))
+def test_no_function_gets_a_sam_policy_template_for_s3_or_dynamodb(logical_id: str) -> None:
+    """S3CrudPolicy and DynamoDBCrudPolicy grant DeleteObject, PutObjectAcl, Scan, DeleteItem, ...
+    on the whole bucket and table; every data grant is an inline statement, checked below."""
+    broad = {n for n in _policy_names(SPECS[logical_id].policies) if n.startswith(("S3", "DynamoDB"))}
+    assert not broad, f"{logical_id}: {sorted(broad)}"
+
+
+@pytest.mark.parametrize("logical_id", sorted(SPECS))
+def test_the_template_grants_exactly_these_data_actions(logical_id: str) -> None:
+    assert _data_grants(logical_id, "RawBucket") == S3_GRANTS.get(logical_id, {})
+    assert _data_grants(logical_id, "RosterTable") == DYNAMODB_GRANTS.get(logical_id, {})
+
+
+@pytest.mark.parametrize("logical_id", sorted(SPECS))
+def test_data_grants_match_what_the_code_calls(logical_id: str) -> None:
+    """The key prefixes written as literals in the code the handler reaches, and the boto3 calls
+    it makes, are exactly what S3_GRANTS / DYNAMODB_GRANTS give the function: a prefix or call
+    without a grant fails, and so does a grant the code no longer needs."""
+    use = _code_uses(logical_id)
+    s3 = S3_GRANTS.get(logical_id, {})
+    assert set(s3) - {""} == use.prefixes, (
+        f"{logical_id}: granted {sorted(s3)}, code uses {sorted(use.prefixes)}"
+    )
+    granted_s3 = set().union(*s3.values()) if s3 else set()
+    assert granted_s3 == use.s3_actions, (
+        f"{logical_id}: granted {sorted(granted_s3)}, code needs {sorted(use.s3_actions)}"
+    )
+    assert s3.get("", set()) <= {"s3:ListBucket"}, "bucket-level grants: ListBucket only"
+    assert not ({"s3:ListBucket"} & set().union(set(), *(v for k, v in s3.items() if k))), (
+        "ListBucket is on the bucket"
+    )
+    ddb = DYNAMODB_GRANTS.get(logical_id, {})
+    assert ddb.get("", set()) == use.dynamodb_actions, logical_id
+    assert set(ddb) - {""} == use.indexes, (
+        f"{logical_id}: indexes granted {sorted(ddb)}, queried {sorted(use.indexes)}"
+    )
+    assert all(actions == {"dynamodb:Query"} for index, actions in ddb.items() if index)
+
+
+def test_the_code_scan_sees_the_calls_it_must() -> None:
+    """The scan itself: if a rename hides the calls from it, the checks above would pass vacuously."""
+    fetch, validate, importer, links = (
+        _code_uses(i) for i in ("FetchFunction", "ValidateFunction", "ImportFunction", "ReportLinkFunction")
+    )
+    assert {"raw/", "state/"} <= fetch.prefixes and {"s3:PutObject", "s3:GetObject"} <= fetch.s3_actions
+    assert "reports/" in validate.prefixes and "s3:AbortMultipartUpload" in validate.s3_actions
+    assert {"dynamodb:BatchWriteItem", "dynamodb:Query"} <= importer.dynamodb_actions
+    assert links.prefixes == {"reports/"} and links.s3_actions == {"s3:GetObject"}

@@ -44,7 +44,9 @@ class Settings(BaseSettings):
     # The HMAC key report links are signed with (ReportLinkKeySecret); read only when the URL is set.
     report_link_secret_id: str = Field("rostersync/report-link-key", alias="REPORT_LINK_SECRET_ID")
     # Import safeguard: hold the archive set when a run would archive more than this share.
-    safeguard_archive_percent: float = Field(10.0, alias="SAFEGUARD_ARCHIVE_PERCENT", gt=0, le=100)
+    # 1-100 inclusive, the same range as template.yaml's SafeguardArchivePercent (CloudFormation's
+    # MinValue/MaxValue are inclusive, so an exclusive bound here could never match the stack's).
+    safeguard_archive_percent: float = Field(10.0, alias="SAFEGUARD_ARCHIVE_PERCENT", ge=1, le=100)
     # Set by Lambda itself: the function's name (None outside Lambda: the CLI, tests).
     lambda_function_name: str | None = Field(None, alias="AWS_LAMBDA_FUNCTION_NAME")
 

@@ -98,7 +98,7 @@ def fetch(request: FetchRequest, remaining_ms: RemainingMillis) -> dict[str, Any
         if request.discover:
             ids = source.district_ids()
             record_outcome(notify_discovery(ids, store, publisher, run_id=run_id))
-            return FetchOutcome(run_id=run_id, district_ids=ids).response()
+            return FetchOutcome(run_id=run_id, district_ids=ids).as_event()
         results = fetch_districts(
             source,
             store,
@@ -120,7 +120,7 @@ def fetch(request: FetchRequest, remaining_ms: RemainingMillis) -> dict[str, Any
         metrics.add_metric(name="CleverRequests", unit=MetricUnit.Count, value=result.requests)
         if result.status is ManifestStatus.FAILED:
             metrics.add_metric(name="DistrictsFailed", unit=MetricUnit.Count, value=1)
-    return FetchOutcome(run_id=run_id, districts=results).response()
+    return FetchOutcome(run_id=run_id, districts=results).as_event()
 
 
 # ----------------------------------------------------------------------------------- validate

@@ -71,7 +71,7 @@ class AlertOutcome:
         return {"published": self.published, "failed": self.failed, "suppressed": self.suppressed}
 
 
-def _send(publisher: AlertPublisher, alert: Alert, outcome: AlertOutcome) -> bool:
+def _publish(publisher: AlertPublisher, alert: Alert, outcome: AlertOutcome) -> bool:
     tag = f"{alert.event_type.value}:{alert.district_id}"
     if publisher.publish(alert):
         outcome.published.append(tag)
@@ -137,7 +137,7 @@ def notify_validation(
     alert = messages.validation_findings(
         summary, result.run_id, change, link=report_link(links, result.report_key, clock())
     )
-    if _send(publisher, alert, outcome):
+    if _publish(publisher, alert, outcome):
         _save(lambda: save_findings_state(store, district_id, current))
     return outcome
 
@@ -149,7 +149,7 @@ def notify_import(result: ImportResult, publisher: AlertPublisher) -> AlertOutco
     not imported, e.g. when Step Functions retries an import whose invocation timed out."""
     outcome = AlertOutcome()
     if result.status is RunStatus.SKIPPED_LOCKED:
-        _send(publisher, messages.import_locked(result.district_id, result.run_id), outcome)
+        _publish(publisher, messages.import_locked(result.district_id, result.run_id), outcome)
         return outcome
     if not result.held or result.replayed:
         return outcome
@@ -164,7 +164,7 @@ def notify_import(result: ImportResult, publisher: AlertPublisher) -> AlertOutco
         previously_active,
         result.safeguard_percent if result.safeguard_percent is not None else DEFAULT_ARCHIVE_PERCENT,
     )
-    _send(publisher, alert, outcome)
+    _publish(publisher, alert, outcome)
     return outcome
 
 
@@ -180,9 +180,9 @@ def report_link(links: ReportLinks, key: str | None, now: datetime) -> messages.
     return messages.ReportLink(url=url, expires_at=now + timedelta(seconds=REPORT_LINK_SECONDS))
 
 
-def _save(write: Callable[[], None]) -> None:
+def _save(store_state: Callable[[], None]) -> None:
     try:
-        write()
+        store_state()
     except StorageError as exc:
         _state_error("save", None, exc)
 
@@ -248,7 +248,7 @@ def notify_discovery(
         alert = messages.district_connected(
             district_id, district_name=names.get(district_id), reconnected=reconnected
         )
-        if _send(publisher, alert, outcome):
+        if _publish(publisher, alert, outcome):
             _set_connection(
                 store, district_id, ConnectionStatus.CONNECTED, run_id, names.get(district_id), clock
             )
@@ -264,7 +264,7 @@ def notify_discovery(
         alert = messages.district_disconnected(
             district_id, "Clever no longer lists a token for this district.", district_name=name
         )
-        if _send(publisher, alert, outcome):
+        if _publish(publisher, alert, outcome):
             _set_connection(store, district_id, ConnectionStatus.DISCONNECTED, run_id, name, clock)
         else:
             keep.add(district_id)  # still known: the disconnection is announced on the next discovery
@@ -291,13 +291,13 @@ def notify_fetch_result(
             outcome.suppressed.append(f"{EventType.DISTRICT_DISCONNECTED.value}:{district_id}")
             return outcome
         alert = messages.district_disconnected(district_id, _disconnect_reason(result), district_name=name)
-        if _send(publisher, alert, outcome):
+        if _publish(publisher, alert, outcome):
             _set_connection(store, district_id, ConnectionStatus.DISCONNECTED, result.run_id, name, clock)
         return outcome
     if result.status is ManifestStatus.IN_PROGRESS:
         return outcome  # paused at the invocation's deadline: a further invocation continues it
     if result.status is not ManifestStatus.COMPLETE:
-        _send(
+        _publish(
             publisher,
             messages.sync_failed(district_id, result.run_id, result.failure, district_name=name),
             outcome,
@@ -305,7 +305,7 @@ def notify_fetch_result(
         return outcome
     if connection is not None and connection.status is ConnectionStatus.DISCONNECTED:
         alert = messages.district_connected(district_id, district_name=name, reconnected=True)
-        if _send(publisher, alert, outcome):
+        if _publish(publisher, alert, outcome):
             _set_connection(store, district_id, ConnectionStatus.CONNECTED, result.run_id, name, clock)
     elif connection is None or (name and connection.district_name != name):
         _set_connection(store, district_id, ConnectionStatus.CONNECTED, result.run_id, name, clock)

@@ -156,7 +156,7 @@ class FetchOutcome(BaseModel):
     district_ids: list[str] | None = None
     districts: list[FetchResult] | None = None
 
-    def response(self) -> dict[str, object]:
+    def as_event(self) -> dict[str, object]:
         """The function's JSON answer (what the state machine reads)."""
         if self.districts is None:
             return {"run_id": self.run_id, "district_ids": self.district_ids}

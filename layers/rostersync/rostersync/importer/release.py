@@ -67,7 +67,7 @@ def release_hold(
                     continue
             # Archived now or by an earlier, interrupted release: no membership items left.
             if owns_edges(kind):
-                writer.edges([], sorted(table.member_edges(sk)))
+                writer.add_edges([], sorted(table.member_edges(sk)))
                 writer.maybe_flush()
         writer.drain()
         table.set_status(

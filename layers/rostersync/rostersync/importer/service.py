@@ -139,7 +139,7 @@ def import_district(
         except StaleRun as exc:
             logger.warning("a newer run exists for the district; skipped", extra={**log, "reason": str(exc)})
             return result.model_copy(update={"status": RunStatus.SKIPPED_STALE, "finished_at": clock()})
-        _record(table, result, clock)
+        _save_run_record(table, result, clock)
     run = _Run(district_id, run_id, accepted, rejected_ids, table, holds, lease, result, clock, iso(started))
     try:
         phase = _Phases(result)
@@ -160,7 +160,7 @@ def import_district(
         logger.exception("import failed", extra=log)
         if lease is not None:
             failed_lease = lease
-            _best_effort(lambda: _record(table, result, clock))
+            _best_effort(lambda: _save_run_record(table, result, clock))
             _best_effort(lambda: table.release_lease(failed_lease, completed=None))
         raise
     _log_done(result)
@@ -364,12 +364,12 @@ def _write_changes(run: _Run, plan: _Plan, writer: RosterWriter) -> None:
                 # After a committed run an item's membership is exactly what the item implies, so
                 # one GetItem tells it: no index query (GSIs lag; moto scans for every query).
                 have = stored_edges(run.table.get_item(district_pk(run.district_id), sk))
-            writer.edges(
+            writer.add_edges(
                 [edge_item(pk, member, run.district_id, run.run_id) for pk, member in sorted(want - have)],
                 sorted(have - want),
             )
         item = roster_item(kind, record, run_id=run.run_id, now=run.now)
-        writer.item(item)
+        writer.add_item(item)
         if plan.tracker:
             plan.tracker.written(item)
 
@@ -384,7 +384,7 @@ def _archive(run: _Run, plan: _Plan, writer: RosterWriter) -> None:
             if plan.tracker:
                 plan.tracker.archived(candidate.sk)
             if owns_edges(candidate.kind):
-                writer.edges([], sorted(run.table.member_edges(candidate.sk)))
+                writer.add_edges([], sorted(run.table.member_edges(candidate.sk)))
                 writer.maybe_flush()
         else:  # changed under us (cannot happen under the lease): leave it, say so
             plan.counts[candidate.kind].archived -= 1
@@ -399,7 +399,7 @@ def _reconcile(run: _Run, writer: RosterWriter, sk: str) -> None:
         return
     want = stored_edges(run.table.get_item(district_pk(run.district_id), sk))
     have = run.table.member_edges(sk)
-    writer.edges(
+    writer.add_edges(
         [edge_item(pk, member, run.district_id, run.run_id) for pk, member in sorted(want - have)],
         sorted(have - want),
     )
@@ -424,7 +424,7 @@ def _commit(run: _Run, plan: _Plan, written: int, phase: _Phases) -> None:
     result.roster_writes = written
     result.status = RunStatus.HELD if plan.held else RunStatus.SUCCEEDED
     result.finished_at = run.clock()
-    _record(run.table, result, run.clock)
+    _save_run_record(run.table, result, run.clock)
     run.table.release_lease(lease, completed=set(lease.repair_runs) | {run.run_id}, index_run=index_run)
 
 
@@ -455,7 +455,7 @@ def _write_index(run: _Run, tracker: IndexTracker, generation: int) -> str | Non
     return run.run_id
 
 
-def _record(table: RosterTable, result: ImportResult, clock: Clock) -> None:
+def _save_run_record(table: RosterTable, result: ImportResult, clock: Clock) -> None:
     table.put_item(run_item(result))
     expires = epoch(clock() + timedelta(days=RUNLOG_TTL_DAYS))
     table.put_item(runlog_item(result, expires))

@@ -73,13 +73,13 @@ class RosterWriter:
         self._sender: ThreadPoolExecutor | None = None
         self._inflight: deque[Future[int]] = deque()
 
-    def edges(self, puts: Iterable[Item], deletes: Iterable[Key]) -> None:
+    def add_edges(self, puts: Iterable[Item], deletes: Iterable[Key]) -> None:
         """A record's membership changes. Never sent alone: its roster item (if any) follows
-        through `item`, and membership-only work calls `maybe_flush` between records."""
+        through `add_item`, and membership-only work calls `maybe_flush` between records."""
         self.edge_puts.extend(puts)
         self.edge_deletes.extend(deletes)
 
-    def item(self, item: Item) -> None:
+    def add_item(self, item: Item) -> None:
         """A record's roster item, after its membership changes: the record is whole."""
         self.items.append(item)
         self.maybe_flush()

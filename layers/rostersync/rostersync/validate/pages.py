@@ -35,7 +35,7 @@ def manifest_records(store: PageStore, manifest: Manifest) -> RecordFactory:
             f"district {manifest.district_id} run {manifest.run_id} did not fetch completely; nothing to read"
         )
 
-    def records() -> Iterator[Record]:
+    def read_pages() -> Iterator[Record]:
         for page in manifest.pages:
             body = store.get_json(page.key)
             items = body.get("records") if isinstance(body, dict) else None
@@ -46,7 +46,7 @@ def manifest_records(store: PageStore, manifest: Manifest) -> RecordFactory:
             for item in items:
                 yield from normalize(manifest.source, page.resource, item, manifest.district_id)
 
-    return records
+    return read_pages
 
 
 def load_result(store: PageStore, district_id: str, run_id: str) -> ValidateResult:
@@ -56,12 +56,12 @@ def load_result(store: PageStore, district_id: str, run_id: str) -> ValidateResu
 def accepted_records(store: PageStore, result: ValidateResult) -> Callable[[], Iterator[tuple[Kind, Record]]]:
     """The accepted records of a validated run, re-readable, one chunk in memory at a time."""
 
-    def records() -> Iterator[tuple[Kind, Record]]:
+    def read_accepted() -> Iterator[tuple[Kind, Record]]:
         for key in result.accepted_keys:
             for item in store.get_json(key)["records"]:
                 yield Kind(item["kind"]), _RECORD.validate_python(item["record"])
 
-    return records
+    return read_accepted
 
 
 def rejected_ids(store: PageStore, result: ValidateResult) -> set[str]:
