@@ -189,6 +189,8 @@ def _apply(night: Night, history: _History, event: dict[str, Any]) -> None:
             outcome.alerted_failure = True
         if state in ("DistrictDone", "DistrictFailed"):
             outcome.finished = True
+        if state == "FetchDidNotFinish":
+            outcome.error = {"state": "Fetch", "error": "FetchDidNotFinish", "cause": ""}
     elif kind == "TaskScheduled" and state == "Fetch":
         outcome.fetch_invocations += 1
     elif kind == "TaskSucceeded" and state in STAGE_OF_STATE:
@@ -201,8 +203,6 @@ def _apply(night: Night, history: _History, event: dict[str, Any]) -> None:
             outcome.stages[STAGE_OF_STATE[state]] = payload
     elif kind == "TaskFailed" and state in STAGE_OF_STATE:
         outcome.error = {"state": state, "error": details.get("error", ""), "cause": details.get("cause", "")}
-    elif kind == "PassStateEntered" and state == "FetchDidNotFinish":
-        outcome.error = {"state": "Fetch", "error": "FetchDidNotFinish", "cause": ""}
 
 
 def _apply_night_event(night: Night, state: str, kind: str, details: dict[str, Any]) -> None:
