@@ -125,8 +125,8 @@ def _night(args: argparse.Namespace) -> Night:
             return LocalNight(overrides=overrides).run(
                 district_ids, dry_run=dry_run, on_change=progress.update
             )
-        sfn = boto3.client("stepfunctions")
         machine = _deployed_state_machine(args.state_machine_arn, args.stack)
+        sfn = boto3.client("stepfunctions")
         arn = start_night(sfn, machine, execution_input(district_ids, dry_run=dry_run))
         print(f"started {arn}", flush=True)
         return follow_night(sfn, arn, on_change=progress.update, poll_seconds=5)
@@ -270,7 +270,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "provision":
         return _provision()
     if args.command == "run":
-        return _run(args)
+        try:
+            return _run(args)
+        except TemplateError as exc:
+            print(f"rostersync run: {exc}", file=sys.stderr)
+            return 2
     if args.command == "invoke":
         return _invoke(args)
     if args.command == "status":
