@@ -102,7 +102,8 @@ def test_two_nights_alert_exactly_what_support_must_know(
     second = _by_event(inbox.receive())
 
     assert set(second) == {("district_connected", LATE.id), ("district_disconnected", CLEAN.id)}
-    assert second["district_connected", LATE.id].subject == "RosterSync: Wayne Late SD - connected in Clever"
+    # The state machine's discovery announces it before any fetch has read its name: its Clever id.
+    assert second["district_connected", LATE.id].subject == f"RosterSync: {LATE.id} - connected in Clever"
     assert second["district_disconnected", CLEAN.id].subject.startswith("RosterSync: Allegheny Clean SD - ")
 
     everything = [*first.values(), *second.values()]
