@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON313 ?= $(shell command -v python3.13 2>/dev/null)
 
-.PHONY: demo test lint typecheck build clean bench checkov
+.PHONY: demo test lint typecheck build clean bench checkov asl-validator
 
 $(VENV)/.installed: pyproject.toml
 	@if [ ! -x $(PY) ]; then \
@@ -18,8 +18,14 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/rostersync demo
 
-test: $(VENV)/.installed lint
+test: $(VENV)/.installed lint asl-validator
 	$(VENV)/bin/pytest
+
+# The ASL validator tests/unit/test_state_machine_definition.py runs (npm; best effort here,
+# the test installs it itself when npm is there).
+asl-validator:
+	@[ -x .tools/node/node_modules/.bin/asl-validator ] || npm install --prefix .tools/node --no-save --silent asl-validator@3.16.0 \
+		|| echo "npm could not install asl-validator; the test falls back to moto's ASL parser"
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

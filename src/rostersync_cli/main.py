@@ -12,12 +12,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 from rostersync.settings import get_settings
 from rostersync.wiring import download_report, run_release, run_status
 from rostersync_cli.embedded import EmbeddedAws
 from rostersync_cli.invoke import invoke
+from rostersync_cli.nightly import (
+    DistrictOutcome,
+    LocalNight,
+    Night,
+    execution_input,
+    follow_night,
+    start_night,
+)
+from rostersync_cli.progress import Progress
 from rostersync_cli.provision import provision
-from rostersync_cli.runner import DistrictOutcome, PipelineRunner
 from rostersync_cli.sandbox import CleverSandbox
 from rostersync_cli.template import TemplateError
 
@@ -87,14 +97,49 @@ def _print_import(result: dict[str, Any], indent: str = "  ") -> None:
             print(f"{indent}{label}: {result[key]}")
 
 
-def _run(district_ids: list[str] | None, report_dir: Path, *, dry_run: bool = False) -> int:
+def _deployed_state_machine(arn: str | None, stack: str | None) -> str:
+    """The state machine's ARN: given, or the stack's `NightlyStateMachineArn` output."""
+    if arn:
+        return arn
+    if not stack:
+        raise TemplateError(
+            "no AWS_ENDPOINT_URL, so `run` starts the deployed state machine: name it with "
+            "--state-machine-arn (or ROSTERSYNC_STATE_MACHINE_ARN) or --stack (or ROSTERSYNC_STACK)"
+        )
+    outputs = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    found = {o["OutputKey"]: o["OutputValue"] for o in outputs}
+    if "NightlyStateMachineArn" not in found:
+        raise TemplateError(f"stack {stack} has no NightlyStateMachineArn output")
+    return found["NightlyStateMachineArn"]
+
+
+def _night(args: argparse.Namespace) -> Night:
+    """Locally (an endpoint override: the embedded AWS, or any moto server): the definition in
+    moto's engine, our handlers in process. Otherwise: an execution of the deployed machine."""
+    district_ids, dry_run = args.district, args.dry_run
+    with Progress() as progress:
+        if os.environ.get("AWS_ENDPOINT_URL"):
+            overrides = {"MaxConcurrency": str(args.max_concurrency)} if args.max_concurrency else {}
+            return LocalNight(overrides=overrides).run(
+                district_ids, dry_run=dry_run, on_change=progress.update
+            )
+        machine = _deployed_state_machine(args.state_machine_arn, args.stack)
+        sfn = boto3.client("stepfunctions")
+        arn = start_night(sfn, machine, execution_input(district_ids, dry_run=dry_run))
+        print(f"started {arn}", flush=True)
+        return follow_night(sfn, arn, on_change=progress.update, poll_seconds=5)
+
+
+def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    outcomes = PipelineRunner().run(district_ids, dry_run=dry_run)
+    night = _night(args)
     seconds = time.perf_counter() - started
-    _print_validation(outcomes, report_dir)
+    outcomes = night.outcomes
+    _print_validation(outcomes, Path(args.report_dir))
     print()
     _print_summary(outcomes, seconds)
-    return 1 if any(o.failed for o in outcomes) or not outcomes else 0
+    print(f"execution {night.status}" + (f": {night.error}" if night.error else ""))
+    return 1 if any(o.failed for o in outcomes) or not outcomes or night.status != "SUCCEEDED" else 0
 
 
 def _status(district_id: str | None, limit: int) -> int:
@@ -135,7 +180,7 @@ def _demo(args: argparse.Namespace) -> int:
         os.environ.update(resources.environment())
         _reset_settings()
         print(f"Provisioned from template.yaml; fetching {len(sandbox.district_ids())} sandbox districts.\n")
-        return _run(args.district, Path(args.report_dir), dry_run=args.dry_run)
+        return _run(args)
 
 
 def _invoke(args: argparse.Namespace) -> int:
@@ -174,6 +219,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--dry-run", action="store_true", help="compute and store the change set; write no roster item"
     )
+    run.add_argument(
+        "--max-concurrency", type=int, help="districts at a time (local runs; default: the template's)"
+    )
+    run.add_argument(
+        "--state-machine-arn",
+        default=os.environ.get("ROSTERSYNC_STATE_MACHINE_ARN"),
+        help="on AWS: the deployed state machine (default: ROSTERSYNC_STATE_MACHINE_ARN)",
+    )
+    run.add_argument(
+        "--stack",
+        default=os.environ.get("ROSTERSYNC_STACK"),
+        help="on AWS: the stack whose NightlyStateMachineArn output to start (default: ROSTERSYNC_STACK)",
+    )
     status = commands.add_parser("status", help="the latest runs, per district")
     status.add_argument("--district", metavar="ID")
     status.add_argument("--limit", type=int, default=10)
@@ -196,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--district", action="append", metavar="ID", help=argparse.SUPPRESS)
     demo.add_argument("--report-dir", default="out", help="where to copy report.html (default: out/)")
     demo.add_argument("--dry-run", action="store_true", help=argparse.SUPPRESS)
+    demo.add_argument("--max-concurrency", type=int, help=argparse.SUPPRESS)
     return parser
 
 
@@ -209,7 +268,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "provision":
         return _provision()
     if args.command == "run":
-        return _run(args.district, Path(args.report_dir), dry_run=args.dry_run)
+        try:
+            return _run(args)
+        except TemplateError as exc:
+            print(f"rostersync run: {exc}", file=sys.stderr)
+            return 2
     if args.command == "invoke":
         return _invoke(args)
     if args.command == "status":

@@ -10,8 +10,9 @@ import pytest
 
 from rostersync.settings import Settings, get_settings
 from rostersync_cli.embedded import EmbeddedAws
+from rostersync_cli.local_functions import LocalFunctions
+from rostersync_cli.nightly import DistrictOutcome, LocalNight
 from rostersync_cli.provision import provision
-from rostersync_cli.runner import PipelineRunner
 from rostersync_cli.sandbox import CleverSandbox
 
 
@@ -74,9 +75,16 @@ def connect_pipeline(monkeypatch: pytest.MonkeyPatch, sandbox: CleverSandbox, **
 
 
 @pytest.fixture
-def runner(
+def functions(
     aws_env: dict[str, str], sandbox: CleverSandbox, monkeypatch: pytest.MonkeyPatch
-) -> PipelineRunner:
+) -> LocalFunctions:
     """The pipeline's handlers against the test module's `sandbox` fixture and the moto server."""
     connect_pipeline(monkeypatch, sandbox)
-    return PipelineRunner()
+    return LocalFunctions()
+
+
+def run_night(
+    functions: LocalFunctions, district_ids: list[str] | None = None, *, dry_run: bool = False
+) -> list[DistrictOutcome]:
+    """One night through statemachine/nightly.asl.json (moto's engine, the handlers in process)."""
+    return LocalNight(functions).run(district_ids, dry_run=dry_run).outcomes

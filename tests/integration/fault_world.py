@@ -27,9 +27,9 @@ from botocore.exceptions import ClientError
 
 from rostersync.adapters.s3_page_store import S3PageStore
 from rostersync.settings import get_settings
-from rostersync_cli import runner as runner_module
+from rostersync_cli.local_functions import LocalFunctions
+from rostersync_cli.nightly import DistrictOutcome
 from rostersync_cli.provision import provision
-from rostersync_cli.runner import DistrictOutcome, PipelineRunner
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
 from rostersync_cli.template import load_template
 from tests.integration.alert_inbox import AlertInbox, ReceivedAlert
@@ -75,7 +75,6 @@ class FaultWorld:
         self.aws = aws
         self._stack = stack
         self.use_sandbox(sandbox)
-        monkeypatch.setattr(runner_module, "load_template", _template)  # parsed once per session
         resources = provision(
             clever_credentials={"client_id": sandbox.client_id, "client_secret": sandbox.client_secret},
             template=_template(),
@@ -83,7 +82,7 @@ class FaultWorld:
         for name, value in resources.environment().items():
             monkeypatch.setenv(name, value)
         get_settings.cache_clear()
-        self.runner = PipelineRunner()
+        self.functions = LocalFunctions(_template())
         self.inbox = AlertInbox(get_settings().alert_topic_arn)
         self.nights: list[Night] = []
 
@@ -123,13 +122,13 @@ class FaultWorld:
             event["run_id"] = run_id
         night = Night(outcomes=[], alerts=[])
         try:
-            fetched = self.runner.invoke("FetchFunction", event)
+            fetched = self.functions.invoke("FetchFunction", event)
         except (Exception, LambdaTimeout) as exc:  # the fetch invocation failed as a whole
             for district_id in district_ids:
                 night.errors[district_id] = exc
                 night.outcomes.append(
                     DistrictOutcome(
-                        district_id, run_id or "", {"status": "error", "error": type(exc).__name__}
+                        district_id, run_id or "", fetch={"status": "error", "error": type(exc).__name__}
                     )
                 )
                 notify_district_failed(district_id, run_id or "", type(exc).__name__)
@@ -142,10 +141,10 @@ class FaultWorld:
             if result["status"] != "complete":
                 continue
             try:
-                validated = self.runner.invoke("ValidateFunction", result)
+                validated = self.functions.invoke("ValidateFunction", result)
                 outcome.stages["validate"] = validated
                 if validated["status"] == "validated":
-                    outcome.stages["import"] = self.runner.invoke("ImportFunction", validated)
+                    outcome.stages["import"] = self.functions.invoke("ImportFunction", validated)
             except (Exception, LambdaTimeout) as exc:  # the state machine's Catch -> NotifyDistrictFailed
                 night.errors[outcome.district_id] = exc
                 outcome.stages["error"] = {"status": "failed", "error": type(exc).__name__}
@@ -170,9 +169,9 @@ class FaultWorld:
         event: dict[str, Any] = {"district_ids": [district_id]}
         if run_id:
             event["run_id"] = run_id
-        [fetched] = self.runner.invoke("FetchFunction", event)["districts"]
+        [fetched] = self.functions.invoke("FetchFunction", event)["districts"]
         assert fetched["status"] == "complete", fetched
-        validated: dict[str, Any] = self.runner.invoke("ValidateFunction", fetched)
+        validated: dict[str, Any] = self.functions.invoke("ValidateFunction", fetched)
         assert validated["status"] == "validated", validated
         return validated
 
@@ -206,7 +205,7 @@ class FaultWorld:
         self.setenv("ROSTER_TABLE", fresh)
         try:
             for run_id in run_ids:
-                result = self.runner.invoke("ImportFunction", self.import_event(district_id, run_id))
+                result = self.functions.invoke("ImportFunction", self.import_event(district_id, run_id))
                 assert result["status"] == "succeeded", result
             return snapshot(fresh, district_id)
         finally:

@@ -161,19 +161,19 @@ def test_a_concurrent_run_is_refused_by_the_lease_and_does_no_damage(
 
     def plan_while_another_run_starts(self: PageStoreHoldStore, *args: Any) -> str:
         if not concurrent:  # the first run holds the lease now: the second one starts meanwhile
-            concurrent["second"] = world.runner.invoke("ImportFunction", second)
+            concurrent["second"] = world.functions.invoke("ImportFunction", second)
         return plan(self, *args)
 
     monkeypatch.setattr(PageStoreHoldStore, "write_changeset", plan_while_another_run_starts)
-    result = world.runner.invoke("ImportFunction", first)
+    result = world.functions.invoke("ImportFunction", first)
     monkeypatch.setattr(PageStoreHoldStore, "write_changeset", plan)
 
     assert result["status"] == "succeeded"
     assert concurrent["second"]["status"] == "skipped_locked"
     assert snapshot(world.table_name, DISTRICT.id).content() == baseline.content()
     # The refused run can run once the first is done; an older run never can (it is stale).
-    assert world.runner.invoke("ImportFunction", second)["status"] == "succeeded"
-    assert world.runner.invoke("ImportFunction", older)["status"] == "skipped_stale"
+    assert world.functions.invoke("ImportFunction", second)["status"] == "succeeded"
+    assert world.functions.invoke("ImportFunction", older)["status"] == "skipped_stale"
     assert_same_roster(snapshot(world.table_name, DISTRICT.id), baseline)
     alerts = {(a.event_type, a.district_id) for a in world.inbox.receive()}
     assert ("sync_failed", DISTRICT.id) in alerts, "a run the lease refused is announced"
@@ -216,7 +216,7 @@ def test_a_lambda_timeout_in_the_middle_of_import_then_the_next_night_gives_the_
 
     # The state machine retries the import at once: the dead invocation's lease still stands.
     dead_run = died.outcome(DISTRICT.id).stages["validate"]
-    retried = world.runner.invoke("ImportFunction", dead_run)
+    retried = world.functions.invoke("ImportFunction", dead_run)
     assert retried["status"] == "skipped_locked"
     assert ("sync_failed", DISTRICT.id) in {(a.event_type, a.district_id) for a in world.inbox.receive()}
 
@@ -243,7 +243,7 @@ def test_the_state_machine_retry_after_the_lease_lets_the_dead_run_finish_itself
     # The Import step's retrier for a dead invocation waits past the lease, then sends the same event.
     world.expire_lease(DISTRICT.id)
     dead_run = died.outcome(DISTRICT.id).stages["validate"]
-    retried = world.runner.invoke("ImportFunction", dead_run)
+    retried = world.functions.invoke("ImportFunction", dead_run)
 
     assert retried["status"] == "succeeded"
     assert sum(c["repaired"] for c in retried["counts"].values()) >= 7
@@ -259,14 +259,14 @@ def test_each_stage_event_delivered_twice_gives_the_same_result_and_no_double_wr
     run_id = new_run_id()
     event = {"district_ids": [DISTRICT.id], "run_id": run_id}
 
-    fetched = [world.runner.invoke("FetchFunction", event) for _ in range(2)]
+    fetched = [world.functions.invoke("FetchFunction", event) for _ in range(2)]
     assert fetched[0] == fetched[1]
     [district] = fetched[0]["districts"]
-    validated = [world.runner.invoke("ValidateFunction", district) for _ in range(2)]
+    validated = [world.functions.invoke("ValidateFunction", district) for _ in range(2)]
     assert validated[0] == validated[1]
-    first = world.runner.invoke("ImportFunction", validated[0])
+    first = world.functions.invoke("ImportFunction", validated[0])
     after_first = snapshot(world.table_name, DISTRICT.id)
-    second = world.runner.invoke("ImportFunction", validated[1])
+    second = world.functions.invoke("ImportFunction", validated[1])
     after_second = snapshot(world.table_name, DISTRICT.id)
 
     assert first["status"] == "succeeded" and first["roster_writes"] > 0

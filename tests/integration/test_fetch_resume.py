@@ -13,7 +13,7 @@ from rostersync.fetch.contract import Checkpoint, Manifest
 from rostersync.settings import get_settings
 from rostersync.sources.clever.resources import Resource
 from rostersync_cli.lambda_context import LocalLambdaContext
-from rostersync_cli.runner import PipelineRunner
+from rostersync_cli.local_functions import LocalFunctions
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
 from tests.integration.conftest import connect_pipeline
 
@@ -41,11 +41,11 @@ def sandbox() -> Iterator[CleverSandbox]:
 
 
 @pytest.fixture
-def runner(
+def functions(
     aws_env: dict[str, str], sandbox: CleverSandbox, monkeypatch: pytest.MonkeyPatch
-) -> PipelineRunner:
+) -> LocalFunctions:
     connect_pipeline(monkeypatch, sandbox, CLEVER_PAGE_LIMIT="7")  # 40 students: 6 pages
-    return PipelineRunner()
+    return LocalFunctions()
 
 
 def _comparable(manifest: Manifest) -> dict[str, Any]:
@@ -56,13 +56,15 @@ def _comparable(manifest: Manifest) -> dict[str, Any]:
     return data
 
 
-def test_a_fetch_out_of_time_pauses_and_a_second_invocation_completes_it(runner: PipelineRunner) -> None:
+def test_a_fetch_out_of_time_pauses_and_a_second_invocation_completes_it(functions: LocalFunctions) -> None:
     store = S3PageStore(get_settings().raw_bucket)
-    [one_shot] = runner.invoke("FetchFunction", {"district_ids": [DISTRICT.id], "run_id": RUN_A})["districts"]
+    [one_shot] = functions.invoke("FetchFunction", {"district_ids": [DISTRICT.id], "run_id": RUN_A})[
+        "districts"
+    ]
     assert one_shot["status"] == "complete" and one_shot["pages"] >= 8
 
     # The deadline is checked between pages once a page is written: plenty of time for 4 checks.
-    first = runner.invoke(
+    first = functions.invoke(
         "FetchFunction", {"district_ids": [DISTRICT.id], "run_id": RUN_B}, CountdownContext(calls=4)
     )
     [paused] = first["districts"]
@@ -72,7 +74,9 @@ def test_a_fetch_out_of_time_pauses_and_a_second_invocation_completes_it(runner:
     checkpoint = Checkpoint.model_validate(store.get_json(paused["checkpoint_key"]))
     assert len(checkpoint.pages) == paused["pages"] and checkpoint.invocations == 1
 
-    second = runner.invoke("FetchFunction", {"district_ids": [DISTRICT.id], "run_id": RUN_B, "resume": True})
+    second = functions.invoke(
+        "FetchFunction", {"district_ids": [DISTRICT.id], "run_id": RUN_B, "resume": True}
+    )
     [done] = second["districts"]
 
     assert done["status"] == "complete" and done["invocations"] == 2
@@ -86,6 +90,6 @@ def test_a_fetch_out_of_time_pauses_and_a_second_invocation_completes_it(runner:
     assert keys == {p.key for p in resumed.pages} | {done["manifest_key"], paused["checkpoint_key"]}
 
 
-def test_resume_needs_the_run_and_district_it_continues(runner: PipelineRunner) -> None:
+def test_resume_needs_the_run_and_district_it_continues(functions: LocalFunctions) -> None:
     with pytest.raises(Exception, match="resume"):
-        runner.invoke("FetchFunction", {"resume": True, "district_ids": [DISTRICT.id]})
+        functions.invoke("FetchFunction", {"resume": True, "district_ids": [DISTRICT.id]})

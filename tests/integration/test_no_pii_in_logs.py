@@ -11,9 +11,9 @@ import logging
 
 import pytest
 
-from rostersync_cli.runner import PipelineRunner
+from rostersync_cli.local_functions import LocalFunctions
 from rostersync_cli.sandbox import CleverSandbox
-from tests.integration.conftest import connect_pipeline
+from tests.integration.conftest import connect_pipeline, run_night
 
 
 def _sensitive_values(sandbox: CleverSandbox) -> set[str]:
@@ -60,7 +60,7 @@ def test_a_debug_run_logs_no_student_data_tokens_or_secrets(
     sandbox.faults.unauthorized_once = {sandbox.district_ids()[0]}  # exercise the token-refresh path too
     sandbox.faults.server_errors = 2  # and the retry path
 
-    outcomes = PipelineRunner().run()
+    outcomes = run_night(LocalFunctions())
 
     assert outcomes and all(o.stages.get("validate") for o in outcomes if o.fetch["status"] == "complete")
     captured = capsys.readouterr()

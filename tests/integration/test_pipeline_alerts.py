@@ -14,10 +14,10 @@ import requests
 
 from rostersync.alerts.model import SUBJECT_MAX
 from rostersync.settings import get_settings
-from rostersync_cli.runner import PipelineRunner
+from rostersync_cli.local_functions import LocalFunctions
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, Gaps, SandboxConfig
 from tests.integration.alert_inbox import AlertInbox, ReceivedAlert
-from tests.integration.conftest import connect_pipeline
+from tests.integration.conftest import connect_pipeline, run_night
 
 CLEAN = DistrictSpec("Allegheny Clean SD", seed=8111, schools=2, students=40, teachers=4, sections=4)
 GAPPY = DistrictSpec(
@@ -40,11 +40,11 @@ def sandbox() -> Iterator[CleverSandbox]:
 
 
 @pytest.fixture
-def runner(
+def functions(
     aws_env: dict[str, str], sandbox: CleverSandbox, monkeypatch: pytest.MonkeyPatch
-) -> PipelineRunner:
+) -> LocalFunctions:
     connect_pipeline(monkeypatch, sandbox, CLEVER_MAX_RETRIES="1")
-    return PipelineRunner()
+    return LocalFunctions()
 
 
 def _pii(sandbox: CleverSandbox, spec: DistrictSpec) -> set[str]:
@@ -67,7 +67,7 @@ def _by_event(alerts: list[ReceivedAlert]) -> dict[tuple[str, str], ReceivedAler
 
 
 def test_two_nights_alert_exactly_what_support_must_know(
-    runner: PipelineRunner, sandbox: CleverSandbox
+    functions: LocalFunctions, sandbox: CleverSandbox
 ) -> None:
     inbox = AlertInbox(get_settings().alert_topic_arn)
     sandbox.revoke(LATE.id)
@@ -75,7 +75,7 @@ def test_two_nights_alert_exactly_what_support_must_know(
     sandbox.faults.match_path = "/v3.0/sections"
     sandbox.faults.garbage_200 = 5
 
-    night1 = runner.run()
+    night1 = run_night(functions)
     first = _by_event(inbox.receive())
 
     assert {o.district_id: o.fetch["status"] for o in night1} == {
@@ -98,11 +98,12 @@ def test_two_nights_alert_exactly_what_support_must_know(
     sandbox.faults.reset()
     sandbox.restore(LATE.id)
     sandbox.revoke(CLEAN.id)
-    runner.run()
+    run_night(functions)
     second = _by_event(inbox.receive())
 
     assert set(second) == {("district_connected", LATE.id), ("district_disconnected", CLEAN.id)}
-    assert second["district_connected", LATE.id].subject == "RosterSync: Wayne Late SD - connected in Clever"
+    # The state machine's discovery announces it before any fetch has read its name: its Clever id.
+    assert second["district_connected", LATE.id].subject == f"RosterSync: {LATE.id} - connected in Clever"
     assert second["district_disconnected", CLEAN.id].subject.startswith("RosterSync: Allegheny Clean SD - ")
 
     everything = [*first.values(), *second.values()]
@@ -114,17 +115,17 @@ def test_two_nights_alert_exactly_what_support_must_know(
 
 
 def test_the_state_machine_hand_offs_through_the_handlers(
-    runner: PipelineRunner, sandbox: CleverSandbox
+    functions: LocalFunctions, sandbox: CleverSandbox
 ) -> None:
     """What statemachine/nightly.asl.json does, step by step: discover, then per district fetch -> validate."""
-    discovered = runner.invoke("FetchFunction", {"discover": True})
+    discovered = functions.invoke("FetchFunction", {"discover": True})
     assert discovered["district_ids"] == sorted(sandbox.district_ids())
     statuses = {}
     for district_id in discovered["district_ids"]:
-        fetched = runner.invoke(
+        fetched = functions.invoke(
             "FetchFunction", {"district_ids": [district_id], "run_id": discovered["run_id"]}
         )
         [district] = fetched["districts"]
         assert district["run_id"] == discovered["run_id"]
-        statuses[district_id] = runner.invoke("ValidateFunction", district)["status"]
+        statuses[district_id] = functions.invoke("ValidateFunction", district)["status"]
     assert set(statuses.values()) == {"validated"}

@@ -17,8 +17,9 @@ from rostersync.adapters.s3_page_store import S3PageStore
 from rostersync.fetch.contract import Manifest, ManifestStatus
 from rostersync.settings import Settings, get_settings
 from rostersync.sources.clever.resources import Resource
-from rostersync_cli.runner import PipelineRunner
+from rostersync_cli.local_functions import LocalFunctions
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, Gaps, SandboxConfig
+from tests.integration.conftest import run_night
 from tests.paths import EVENTS
 
 CLEAN = DistrictSpec("Allegheny Test SD", seed=8101, schools=2, students=60, teachers=6, sections=6)
@@ -46,9 +47,9 @@ def _event(name: str, **overrides: Any) -> dict[str, Any]:
 
 
 def test_the_scheduled_event_fetches_every_connected_district(
-    runner: PipelineRunner, settings: Settings
+    functions: LocalFunctions, settings: Settings
 ) -> None:
-    result = runner.invoke("FetchFunction", _event("fetch-schedule.json"))
+    result = functions.invoke("FetchFunction", _event("fetch-schedule.json"))
 
     by_id = {d["district_id"]: d for d in result["districts"]}
     assert set(by_id) == {CLEAN.id, GAPPY.id}
@@ -62,10 +63,10 @@ def test_the_scheduled_event_fetches_every_connected_district(
 
 
 def test_a_named_district_without_a_token_gets_a_failed_manifest(
-    runner: PipelineRunner, sandbox: CleverSandbox
+    functions: LocalFunctions, sandbox: CleverSandbox
 ) -> None:
     sandbox.revoke(GAPPY.id)
-    result = runner.invoke("FetchFunction", _event("fetch-districts.json", district_ids=[GAPPY.id]))
+    result = functions.invoke("FetchFunction", _event("fetch-districts.json", district_ids=[GAPPY.id]))
 
     [district] = result["districts"]
     assert district["status"] == "failed"
@@ -77,11 +78,11 @@ def test_a_named_district_without_a_token_gets_a_failed_manifest(
 
 
 def test_a_failure_mid_fetch_leaves_a_failed_manifest_naming_the_resource(
-    runner: PipelineRunner, sandbox: CleverSandbox
+    functions: LocalFunctions, sandbox: CleverSandbox
 ) -> None:
     sandbox.faults.match_path = "/v3.0/sections"
     sandbox.faults.garbage_200 = 1
-    result = runner.invoke(
+    result = functions.invoke(
         "FetchFunction", _event("fetch-districts.json", district_ids=[CLEAN.id], run_id=None)
     )
 
@@ -91,13 +92,15 @@ def test_a_failure_mid_fetch_leaves_a_failed_manifest_naming_the_resource(
     assert sandbox.token(CLEAN.id) not in json.dumps(result)
 
 
-def test_validate_writes_reports_and_accepted_records_for_a_fetched_district(runner: PipelineRunner) -> None:
-    fetched = runner.invoke(
+def test_validate_writes_reports_and_accepted_records_for_a_fetched_district(
+    functions: LocalFunctions,
+) -> None:
+    fetched = functions.invoke(
         "FetchFunction", _event("fetch-districts.json", district_ids=[GAPPY.id], run_id=None)
     )
     [district] = fetched["districts"]
 
-    result = runner.invoke("ValidateFunction", _event("validate-district.json", **district))
+    result = functions.invoke("ValidateFunction", _event("validate-district.json", **district))
 
     assert result["status"] == "validated"
     assert result["fetched"] == result["accepted"] + result["rejected"]
@@ -121,34 +124,34 @@ def test_validate_writes_reports_and_accepted_records_for_a_fetched_district(run
         assert counts["fetched"] == counts["accepted"] + counts["rejected"]
 
 
-def test_validate_skips_a_run_whose_fetch_failed(runner: PipelineRunner, sandbox: CleverSandbox) -> None:
+def test_validate_skips_a_run_whose_fetch_failed(functions: LocalFunctions, sandbox: CleverSandbox) -> None:
     sandbox.revoke(CLEAN.id)
-    fetched = runner.invoke(
+    fetched = functions.invoke(
         "FetchFunction", _event("fetch-districts.json", district_ids=[CLEAN.id], run_id=None)
     )
     [district] = fetched["districts"]
 
-    result = runner.invoke("ValidateFunction", district)
+    result = functions.invoke("ValidateFunction", district)
 
     assert result["status"] == "skipped"
     assert not list(S3PageStore(get_settings().raw_bucket).keys(f"reports/{CLEAN.id}/"))
 
 
-def test_validating_the_same_run_twice_gives_the_same_result(runner: PipelineRunner) -> None:
-    fetched = runner.invoke(
+def test_validating_the_same_run_twice_gives_the_same_result(functions: LocalFunctions) -> None:
+    fetched = functions.invoke(
         "FetchFunction", _event("fetch-districts.json", district_ids=[GAPPY.id], run_id=None)
     )
     [district] = fetched["districts"]
 
-    first = runner.invoke("ValidateFunction", district)
-    second = runner.invoke("ValidateFunction", district)
+    first = functions.invoke("ValidateFunction", district)
+    second = functions.invoke("ValidateFunction", district)
 
     assert first == second
 
 
-def test_the_whole_chain_imports_then_an_unchanged_night_writes_nothing(runner: PipelineRunner) -> None:
-    [first] = runner.run([CLEAN.id])
-    [second] = runner.run([CLEAN.id])
+def test_the_whole_chain_imports_then_an_unchanged_night_writes_nothing(functions: LocalFunctions) -> None:
+    [first] = run_night(functions, [CLEAN.id])
+    [second] = run_night(functions, [CLEAN.id])
 
     imported, again = first.stages["import"], second.stages["import"]
     assert imported["status"] == "succeeded"
@@ -158,18 +161,18 @@ def test_the_whole_chain_imports_then_an_unchanged_night_writes_nothing(runner: 
     assert again["counts"]["STUDENT"]["unchanged"] == CLEAN.students
 
 
-def test_import_event_replayed_returns_the_recorded_result(runner: PipelineRunner) -> None:
-    [outcome] = runner.run([CLEAN.id])
+def test_import_event_replayed_returns_the_recorded_result(functions: LocalFunctions) -> None:
+    [outcome] = run_night(functions, [CLEAN.id])
     event = _event("import-district.json", district_id=CLEAN.id, run_id=outcome.run_id)
 
-    replay = runner.invoke("ImportFunction", event)
+    replay = functions.invoke("ImportFunction", event)
 
     assert replay["replayed"] is True
     assert replay["counts"] == outcome.stages["import"]["counts"]
 
 
-def test_a_dry_run_writes_no_roster_item(runner: PipelineRunner) -> None:
-    [outcome] = runner.run([CLEAN.id], dry_run=True)
+def test_a_dry_run_writes_no_roster_item(functions: LocalFunctions) -> None:
+    [outcome] = run_night(functions, [CLEAN.id], dry_run=True)
 
     assert outcome.stages["import"]["status"] == "dry_run"
     table = boto3.resource("dynamodb").Table(get_settings().roster_table)
@@ -181,7 +184,7 @@ def test_a_dry_run_writes_no_roster_item(runner: PipelineRunner) -> None:
     )
 
 
-def test_an_empty_district_is_never_imported(runner: PipelineRunner, sandbox: CleverSandbox) -> None:
+def test_an_empty_district_is_never_imported(functions: LocalFunctions, sandbox: CleverSandbox) -> None:
     empty = DistrictSpec.empty("Penns Test SD", seed=8303, with_schools=1)
     with CleverSandbox(SandboxConfig(districts=(empty,))) as other:
         os_env = {"CLEVER_API_BASE": other.api_base, "CLEVER_OAUTH_BASE": other.oauth_base}
@@ -193,7 +196,7 @@ def test_an_empty_district_is_never_imported(runner: PipelineRunner, sandbox: Cl
             for name, value in os_env.items():
                 patch.setenv(name, value)
             get_settings.cache_clear()
-            [outcome] = runner.run()
+            [outcome] = run_night(functions)
 
     assert outcome.stages["validate"]["status"] == "rejected"
     assert "import" not in outcome.stages

@@ -1,0 +1,190 @@
+"""Step Functions on loopback: moto's state machine engine, its Lambda tasks bound to our handlers.
+
+moto executes state machines when its `stepfunctions.execute_state_machine` setting is on, but
+it runs a Lambda task by invoking the function in Docker. Here the engine runs in a moto server
+of our own on 127.0.0.1 (in this process), and three seams of the engine are bound for as long
+as `LocalStepFunctions` is open:
+
+- a `lambda:invoke` task calls the handler bound to the function ARN, in process, and answers
+  as Lambda does (`Payload`; `FunctionError` with `errorType` when the handler raises);
+- the engine's clients for other service tasks (`sns:publish`, `states:startExecution.sync:2`)
+  reach the endpoint in effect: AWS_ENDPOINT_URL (or AWS itself) for SNS (the embedded AWS, or a moto server
+  someone else started), this engine for Step Functions;
+- moto leaves the Step Functions tasks' requests and results in botocore's camelCase: they take
+  AWS's PascalCase member names (`StateMachineArn` in, `ExecutionArn`, `Output` out) here;
+- a retrier's wait is multiplied by `retry_wait_scale` (the retries still happen).
+
+Handlers run one at a time: in Lambda each invocation has a process of its own, here they share
+one (its environment, Powertools' metric set, boto3's default session). The Map's iterations
+still interleave between states as the engine schedules them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from types import ModuleType, TracebackType
+from typing import Any, Self
+
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config
+from moto.core.config import default_user_config
+from moto.server import ThreadedMotoServer
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_sfn,
+    state_task_service_sns,
+)
+
+from rostersync_cli.embedded import silence_moto_logs
+
+Handler = Callable[[dict[str, Any]], Any]
+
+# The engine's own clients fail fast: a task's Retry decides what happens next.
+_ENGINE_CLIENT_CONFIG = Config(
+    parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1}, read_timeout=120
+)
+
+
+def _lower_camel_case(params: dict[str, Any], **_: Any) -> None:
+    """A task's Parameters (`StateMachineArn`, `Input`) as the API names them (`stateMachineArn`)."""
+    for key in [k for k in params if k[:1].isupper()]:
+        params[key[0].lower() + key[1:]] = params.pop(key)
+
+
+def _pascal_case_result(task: Any, response: Any, *args: Any, **kwargs: Any) -> None:
+    """A Step Functions task's result as AWS gives it to the state (`ExecutionArn`, `Output`)."""
+    if isinstance(response, dict):
+        for key in [k for k in response if k[:1].islower()]:
+            response[key[0].upper() + key[1:]] = response.pop(key)
+
+
+class _ScaledSleep:
+    """Stands in for the `time` module inside moto's retrier: sleep(seconds * scale)."""
+
+    def __init__(self, scale: float) -> None:
+        self.scale = scale
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds * self.scale)
+
+
+class LocalStepFunctions:
+    """A Step Functions endpoint on loopback whose Lambda tasks call `handlers` in process.
+
+    `handlers` maps a function ARN to a callable taking the event. Use as a context manager; one
+    at a time per process (the seams are moto's module globals).
+    """
+
+    _open = threading.Lock()
+
+    def __init__(self, handlers: Mapping[str, Handler], *, retry_wait_scale: float = 1.0) -> None:
+        self._handlers = dict(handlers)
+        self._retry_wait_scale = retry_wait_scale
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._one_handler_at_a_time = threading.Lock()
+        self._restore: list[tuple[ModuleType | dict[str, Any], str, Any]] = []
+        self.endpoint_url = ""
+        self._holding = False
+
+    def bind(self, function_arn: str, handler: Handler) -> None:
+        self._handlers[function_arn] = handler
+
+    def client(self) -> Any:
+        """A Step Functions client of this engine."""
+        return boto3.client("stepfunctions", endpoint_url=self.endpoint_url, config=_ENGINE_CLIENT_CONFIG)
+
+    # ------------------------------------------------------------------ the seams
+
+    def _invoke_lambda(
+        self, parameters: dict[str, Any], region: str, state_credentials: Any
+    ) -> dict[str, Any]:
+        handler = self._handlers.get(parameters["FunctionName"])
+        if handler is None:
+            raise KeyError(f"no handler bound to {parameters['FunctionName']}")
+        payload = parameters.get("Payload")
+        event = json.loads(payload) if payload else {}
+        with self._one_handler_at_a_time:
+            try:
+                result = handler(event)
+            except Exception as exc:  # Lambda reports an unhandled error; the state's Retry/Catch decide
+                error = {
+                    "errorType": type(exc).__name__,
+                    "errorMessage": str(exc),
+                    "stackTrace": traceback.format_exception(exc),
+                }
+                return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": error}
+        # As Lambda does: the result goes through JSON.
+        return {"StatusCode": 200, "Payload": json.loads(json.dumps(result, default=str))}
+
+    def _client_for(self, region: str, service: str, state_credentials: Any = None) -> BaseClient:
+        endpoint = self.endpoint_url if service == "stepfunctions" else os.environ.get("AWS_ENDPOINT_URL")
+        client: BaseClient = boto3.client(
+            service, region_name=region, endpoint_url=endpoint or None, config=_ENGINE_CLIENT_CONFIG
+        )
+        if service == "stepfunctions":
+            client.meta.events.register("before-parameter-build.stepfunctions", _lower_camel_case)
+        return client
+
+    def _patch(self, target: ModuleType | dict[str, Any], name: str, value: Any) -> None:
+        if isinstance(target, dict):
+            self._restore.append((target, name, target[name]))
+            target[name] = value
+        else:
+            self._restore.append((target, name, getattr(target, name)))
+            setattr(target, name, value)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> Self:
+        if not self._open.acquire(blocking=False):
+            raise RuntimeError("a LocalStepFunctions is already open in this process")
+        self._holding = True
+        try:
+            silence_moto_logs()
+            # The engine logs every error a state raises, caught or not: the history has them.
+            logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+            self._patch(default_user_config["stepfunctions"], "execute_state_machine", True)  # type: ignore[arg-type]
+            self._patch(lambda_eval_utils, "_invoke_lambda_function", self._invoke_lambda)
+            self._patch(retrier_decl, "time", _ScaledSleep(self._retry_wait_scale))
+            for module in (state_task_service_sns, state_task_service_sfn):
+                self._patch(module, "boto_client_for", self._client_for)
+            self._patch(
+                state_task_service_sfn.StateTaskServiceSfn, "_normalise_response", _pascal_case_result
+            )
+            self._server.start()
+            port = self._server._server.server_port  # type: ignore[union-attr]
+            self.endpoint_url = f"http://127.0.0.1:{port}"
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self.endpoint_url:
+            self._server.stop()
+            self.endpoint_url = ""
+        while self._restore:
+            target, name, value = self._restore.pop()
+            if isinstance(target, dict):
+                target[name] = value
+            else:
+                setattr(target, name, value)
+        if self._holding:
+            self._holding = False
+            self._open.release()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
