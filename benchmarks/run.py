@@ -186,15 +186,13 @@ def _child(kind: str, payload: dict[str, Any], env: dict[str, str], profile: str
 
 
 def _stage(payload: dict[str, Any], *, prepare: bool = False, prepared: Any = None) -> Any:
-    from rostersync_cli.runner import PipelineRunner
+    from rostersync_cli.local_functions import PIPELINE_FUNCTIONS, LocalFunctions
 
     if prepare:
-        runner = PipelineRunner()
-        for logical_id in ("FetchFunction", "ValidateFunction", "ImportFunction"):
-            from rostersync_cli.template import load_handler
-
-            runner._handlers[logical_id] = load_handler(runner._specs[logical_id])
-        return runner
+        functions = LocalFunctions()
+        for logical_id in PIPELINE_FUNCTIONS:
+            functions.handler(logical_id)  # loaded before the timer starts
+        return functions
     return prepared.invoke(payload["stage"], payload["event"])
 
 
