@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 
+from rostersync.observability import logger as runtime_logger
 from rostersync.settings import get_settings
 from rostersync.wiring import download_report, run_release, run_status
 from rostersync_cli.embedded import EmbeddedAws
@@ -265,6 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "RosterSync")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    # The runtime package's Logger was created at import, before the defaults above: apply the
+    # level now (the CLI prints its own lines; JSON logs only at WARNING, or the level asked for).
+    runtime_logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"].upper())
     if args.command == "provision":
         return _provision()
     if args.command == "run":
