@@ -266,9 +266,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "RosterSync")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    # The runtime package's Logger was created at import, before the defaults above: apply the
-    # level now (the CLI prints its own lines; JSON logs only at WARNING, or the level asked for).
-    runtime_logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"].upper())
+    if args.command in ("run", "demo"):
+        # The runtime package's Logger was created at import, before the defaults above: apply the
+        # level now (these commands print their own lines; JSON logs only at WARNING, or the level
+        # asked for). `invoke` keeps the handler's logs on stderr, as `sam local invoke` does.
+        runtime_logger.setLevel(os.environ["POWERTOOLS_LOG_LEVEL"].upper())
     if args.command == "provision":
         return _provision()
     if args.command == "run":
