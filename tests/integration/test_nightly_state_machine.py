@@ -18,7 +18,6 @@ from rostersync_cli.local_functions import Handler, LocalFunctions
 from rostersync_cli.nightly import LocalNight, Night
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
 from tests.integration.alert_inbox import AlertInbox, ReceivedAlert
-from tests.integration.conftest import connect_pipeline
 
 FETCH_RAISES = DistrictSpec("Adams Fetch SD", seed=9101, schools=1, students=8, teachers=2, sections=2)
 VALIDATE_RAISES = DistrictSpec("Berks Validate SD", seed=9102, schools=1, students=8, teachers=2, sections=2)
@@ -35,14 +34,6 @@ FAULTY = (FETCH_RAISES, VALIDATE_RAISES, IMPORT_RAISES, NEVER_FINISHES)
 def sandbox() -> Iterator[CleverSandbox]:
     with CleverSandbox(SandboxConfig(districts=(*FAULTY, *CLEAN))) as server:
         yield server
-
-
-@pytest.fixture
-def functions(
-    aws_env: dict[str, str], sandbox: CleverSandbox, monkeypatch: pytest.MonkeyPatch
-) -> LocalFunctions:
-    connect_pipeline(monkeypatch, sandbox)
-    return LocalFunctions()
 
 
 def _district(event: dict[str, Any]) -> str | None:
