@@ -47,6 +47,10 @@ STABLE_IDS = {
     "section.no_teacher",
     "section.unknown_user",
     "user.email.missing",
+    "record.id.invalid",
+    "record.field_too_long",
+    "student.state_id.other_district",
+    "school.id.other_district",
 }
 
 

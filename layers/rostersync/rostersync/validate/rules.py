@@ -47,6 +47,17 @@ TEACHER_NO_SECTIONS = "teacher.no_sections"
 SECTION_NO_TEACHER = "section.no_teacher"
 SECTION_UNKNOWN_USER = "section.unknown_user"
 USER_EMAIL_MISSING = "user.email.missing"
+RECORD_ID_INVALID = "record.id.invalid"
+RECORD_FIELD_TOO_LONG = "record.field_too_long"
+STUDENT_STATE_ID_OTHER_DISTRICT = "student.state_id.other_district"
+SCHOOL_ID_OTHER_DISTRICT = "school.id.other_district"
+
+# Rejections that must NOT keep the record's last good version active in the roster (import):
+# the rejection is about the account itself, not a gap the district will fix in the record.
+# * user.student_and_adult: a student keeps no teacher or staff account (one account per person).
+# * record.id.invalid: an id we refuse can name no item of ours.
+# * school.id.other_district: the school (and its partition) belongs to another district.
+DROPS_LAST_GOOD = frozenset({"user.student_and_adult", "record.id.invalid", "school.id.other_district"})
 
 _E, _W = Severity.ERROR, Severity.WARNING
 
@@ -210,6 +221,42 @@ RULES: dict[str, Rule] = {
             "Enter the person's school email address in your SIS (or in Clever's staff upload for staff) so "
             "Clever syncs it; without it they cannot receive notifications or be matched to an existing "
             "Smart Futures account.",
+        ),
+        Rule(
+            RECORD_ID_INVALID,
+            _E,
+            "A record's id (or an id it refers to) is not a valid id",
+            "Clever ids are 24 characters 0-9 and a-f, assigned by Clever; a record whose id is anything "
+            "else cannot be stored. This usually means a broken custom integration or a hand edit of "
+            "Clever data: contact Clever support (or your SIS vendor) with the record named in the "
+            "finding. The record is imported with the next sync once its id is valid.",
+        ),
+        Rule(
+            RECORD_FIELD_TOO_LONG,
+            _E,
+            "A field of a record is longer than Smart Futures can store",
+            "The finding names the field and its length. Correct the value in your SIS (usually text "
+            "pasted into the wrong field, or a list that grew by mistake), then sync. The record is "
+            "held back until then; the rest of your district is imported as usual.",
+        ),
+        Rule(
+            STUDENT_STATE_ID_OTHER_DISTRICT,
+            _W,
+            "Student's PA Secure ID is also active in another district",
+            "A PA Secure ID belongs to one student in one district at a time. If the student moved to "
+            "another district, withdraw them in your SIS (or stop sharing them with Smart Futures in "
+            "Clever) so their old account is archived. If the student is yours, ask the other district "
+            "(named in the finding by its Clever id) to withdraw them, or correct the PA Secure ID if it "
+            "was mistyped. The student was imported; Smart Futures uses the record most recently changed.",
+        ),
+        Rule(
+            SCHOOL_ID_OTHER_DISTRICT,
+            _E,
+            "School's Clever id already belongs to another district",
+            "Each school belongs to one district. This school's Clever id is already used by a school of "
+            "another district in Smart Futures, so it and its students, teachers and sections were held "
+            "back. Contact Clever support: the school may have been moved between districts or shared "
+            "twice. It is imported with the next sync once the other district no longer has it.",
         ),
     )
 }
