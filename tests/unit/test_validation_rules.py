@@ -49,8 +49,6 @@ STABLE_IDS = {
     "user.email.missing",
     "record.id.invalid",
     "record.field_too_long",
-    "student.state_id.other_district",
-    "school.id.other_district",
 }
 
 

@@ -49,15 +49,12 @@ SECTION_UNKNOWN_USER = "section.unknown_user"
 USER_EMAIL_MISSING = "user.email.missing"
 RECORD_ID_INVALID = "record.id.invalid"
 RECORD_FIELD_TOO_LONG = "record.field_too_long"
-STUDENT_STATE_ID_OTHER_DISTRICT = "student.state_id.other_district"
-SCHOOL_ID_OTHER_DISTRICT = "school.id.other_district"
 
 # Rejections that must NOT keep the record's last good version active in the roster (import):
 # the rejection is about the account itself, not a gap the district will fix in the record.
 # * user.student_and_adult: a student keeps no teacher or staff account (one account per person).
 # * record.id.invalid: an id we refuse can name no item of ours.
-# * school.id.other_district: the school (and its partition) belongs to another district.
-DROPS_LAST_GOOD = frozenset({"user.student_and_adult", "record.id.invalid", "school.id.other_district"})
+DROPS_LAST_GOOD = frozenset({"user.student_and_adult", "record.id.invalid"})
 
 _E, _W = Severity.ERROR, Severity.WARNING
 
@@ -239,25 +236,6 @@ RULES: dict[str, Rule] = {
             "pasted into the wrong field, or a list that grew by mistake), then sync. The record is "
             "held back until then; the rest of your district is imported as usual.",
         ),
-        Rule(
-            STUDENT_STATE_ID_OTHER_DISTRICT,
-            _W,
-            "Student's PA Secure ID is also active in another district",
-            "A PA Secure ID belongs to one student in one district at a time. If the student moved to "
-            "another district, withdraw them in your SIS (or stop sharing them with Smart Futures in "
-            "Clever) so their old account is archived. If the student is yours, ask the other district "
-            "(named in the finding by its Clever id) to withdraw them, or correct the PA Secure ID if it "
-            "was mistyped. The student was imported; Smart Futures uses the record most recently changed.",
-        ),
-        Rule(
-            SCHOOL_ID_OTHER_DISTRICT,
-            _E,
-            "School's Clever id already belongs to another district",
-            "Each school belongs to one district. This school's Clever id is already used by a school of "
-            "another district in Smart Futures, so it and its students, teachers and sections were held "
-            "back. Contact Clever support: the school may have been moved between districts or shared "
-            "twice. It is imported with the next sync once the other district no longer has it.",
-        ),
     )
 }
 
@@ -273,6 +251,66 @@ def matching(patterns: Iterable[str]) -> list[Rule]:
 
 
 # ---------------------------------------------------------------- value checkers
+
+# Every stored field is bounded, so that no value a district can type breaks a night (a
+# 420,000-character middle name made DynamoDB refuse the item: 400 KB per item). Bounds are in
+# characters (UTF-8 needs at most 4 bytes each) and far above any real value:
+# * people's names, titles, departments, school/section/course/term names, subjects: 200 (the
+#   longest real names are well under 100; Smart Futures shows them on one line);
+# * e-mail: 320 (RFC 5321: 64 local part + "@" + 255 domain);
+# * ids and codes (SIS ids, local numbers, school and section numbers, periods, referenced
+#   Clever ids, dates): 64 (a Clever id has 24; SIS ids are short codes);
+# * NCES ids and grades: 32 (an NCES id has 12 digits; grades are "Kindergarten" or numbers).
+# Lists are bounded by count, each element an id of at most 64 characters:
+# * a person's schools: 100 (each one is also a membership item);
+# * a section's teachers: 100; a section's students: 5,000 (sections are classes; the list is
+#   stored on the section's item).
+# Worst case, every bound reached with 4-byte characters: a section item is about 336 KB
+# (5,000 x 65 + 100 x 65 bytes of lists, ~3.6 KB of text, ~0.5 KB of bookkeeping) and a person
+# item about 12 KB, under DynamoDB's 400 KB (409,600 bytes); tests/unit/test_field_bounds.py
+# measures it.
+ID_MAX = 64
+TEXT_LIMITS: dict[str, int] = {
+    **dict.fromkeys(
+        ("name", "name.first", "name.middle", "name.last", "title", "department", "subject"), 200
+    ),
+    "email": 320,
+    **dict.fromkeys(
+        (
+            "sis_id",
+            "state_id",
+            "local_number",
+            "school_number",
+            "section_number",
+            "period",
+            "number",
+            "school",
+            "course",
+            "term",
+            "start_date",
+            "end_date",
+        ),
+        ID_MAX,
+    ),
+    **dict.fromkeys(("nces_id", "grade", "graduation_year", "low_grade", "high_grade"), 32),
+}
+LIST_LIMITS: dict[str, int] = {"schools": 100, "teachers": 100, "students": 5_000}
+# Record ids, and ids a record refers to, when the source does not say what its ids look like:
+# the system-wide id form (also the district id form in every request: OneRoster sources will
+# use support-chosen ids). A source that knows its ids declares a stricter pattern
+# (Clever: 24 lowercase hex digits, `sources.clever.normalize.CLEVER_ID`).
+SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+DISTRICT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+def too_long(field: str, value: str, limit: int) -> tuple[str, str, str]:
+    """(rule, field, message) for an over-long value: its length, never the value."""
+    return (
+        RECORD_FIELD_TOO_LONG,
+        field,
+        f"The field {field} has {len(value):,} characters; at most {limit:,} can be stored.",
+    )
+
 
 _STATE_ID = re.compile(r"[0-9]{10}")
 _NCES = re.compile(r"[0-9]{12}")

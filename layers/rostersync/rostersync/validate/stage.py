@@ -26,6 +26,7 @@ from rostersync.layout import (
 from rostersync.observability import logger
 from rostersync.ports import PageStore
 from rostersync.records import Kind, Record
+from rostersync.sources import id_check
 from rostersync.validate.contract import ValidateResult, ValidateStatus
 from rostersync.validate.engine import validate_district
 from rostersync.validate.pages import load_manifest, manifest_records
@@ -56,7 +57,7 @@ class RejectedRecords:
     """Ids fetched tonight but rejected, and per id the roster kinds whose last good version stays.
 
     The reason decides: a rejection in `rules.DROPS_LAST_GOOD` (a student's adult roles, an
-    invalid id, a school owned by another district) keeps nothing of that record's kinds, every
+    invalid id) keeps nothing of that record's kinds, every
     other error keeps the last good item of the record's own kinds, and never of another kind.
     """
 
@@ -125,7 +126,9 @@ def validate_run(
     with tempfile.TemporaryFile() as spool:
         text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
         sink = _S3Sink(store, district_id, run_id, FindingsCsvWriter(text))
-        summary = validate_district(district_id, manifest_records(store, manifest), sink)
+        summary = validate_district(
+            district_id, manifest_records(store, manifest), sink, id_ok=id_check(manifest.source)
+        )
         sink.flush()
         text.flush()
         text.detach()  # hand the spool back without closing it
