@@ -300,7 +300,6 @@ LIST_LIMITS: dict[str, int] = {"schools": 100, "teachers": 100, "students": 5_00
 # use support-chosen ids). A source that knows its ids declares a stricter pattern
 # (Clever: 24 lowercase hex digits, `sources.clever.normalize.CLEVER_ID`).
 SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-DISTRICT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 def too_long(field: str, value: str, limit: int) -> tuple[str, str, str]:
