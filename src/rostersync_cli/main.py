@@ -71,12 +71,21 @@ def _print_validation(outcomes: Sequence[DistrictOutcome], report_dir: Path) -> 
         for rule, count in sorted(fired.items()):
             print(f"  {rule:<32} {count:>6}")
         if result.get("report_key"):
-            local = report_dir / result["report_key"]
+            local = local_report_path(report_dir, result["report_key"])
             local.parent.mkdir(parents=True, exist_ok=True)
             download_report(result["report_key"], local)
             print(f"  report: {local}")
         if outcome.stages.get("import"):
             _print_import(outcome.stages["import"])
+
+
+def local_report_path(report_dir: Path, key: str) -> Path:
+    """Where a report object is copied: always inside `report_dir` (ids are checked upstream too)."""
+    root = report_dir.resolve()
+    local = (root / key).resolve()
+    if not local.is_relative_to(root):
+        raise ValueError(f"report key {key[:80]!r} points outside {report_dir}")
+    return local
 
 
 KIND_COLUMNS = ("DISTRICT", "SCHOOL", "STUDENT", "TEACHER", "STAFF", "SECTION", "TERM", "COURSE")

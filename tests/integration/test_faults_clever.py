@@ -282,7 +282,10 @@ def test_unicode_rtl_emoji_and_very_long_names_survive_byte_exact_and_are_escape
         assert item["first_name"].encode() == sent[clever_id]["first"].encode()
         assert item["last_name"].encode() == sent[clever_id]["last"].encode()
     assert {item["first_name"] for item in stored.values()} >= {first for first, _ in EXOTIC_NAMES[:3]}
-    assert max(len(item["last_name"]) for item in stored.values()) > 4000
+    # Names beyond the stored bound (200 characters) are rejected with a finding, never truncated
+    # (issue 14: a 420,000-character name broke the district's import every night).
+    too_long = {i for i, name in sent.items() if max(len(name["first"]), len(name["last"])) > 200}
+    assert too_long and not too_long & set(stored)
 
     # The report escapes them; findings.csv keeps them whole and defuses formulas.
     validated = outcome.stages["validate"]
@@ -293,6 +296,7 @@ def test_unicode_rtl_emoji_and_very_long_names_survive_byte_exact_and_are_escape
         "Body"
     ]
     rows = list(csv.DictReader(io.StringIO(findings_raw.read().decode("utf-8-sig"))))
+    assert {row["clever_id"] for row in rows if row["rule"] == "record.field_too_long"} == too_long
     named = [row for row in rows if row["record_type"] == "student" and row["name"]]
     assert named, "the seeded gaps put exotic names into the findings"
     for row in named:

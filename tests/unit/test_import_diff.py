@@ -68,3 +68,26 @@ def test_kind_change_archives_the_old_kind_and_creates_the_new() -> None:
     diff = compute_diff(_tonight(TEACHER__p1=H1), [ExistingItem("STAFF#p1", "active", H1)], ())
     assert diff.changes == {"TEACHER#p1": Action.CREATED}
     assert [c.sk for c in diff.candidates] == ["STAFF#p1"]
+
+
+def test_rejected_ids_keep_only_their_own_kinds() -> None:
+    # Issue 14: the kinds a rejected id keeps come from validate; a section rejected under a
+    # student's id does not keep the student, and a person accepted as a student keeps no adult item.
+    existing = [
+        ExistingItem("SECTION#x", "active", H1),
+        ExistingItem("STAFF#p", "active", H1, ("sch1",)),
+        ExistingItem("STUDENT#p", "active", H1, ("sch1",)),
+        ExistingItem("STUDENT#x", "active", H1, ("sch1",)),
+        ExistingItem("TEACHER#q", "active", H1, ("sch1",)),
+    ]
+    rejected = {"x": {Kind.SECTION}, "p": {Kind.TEACHER, Kind.STAFF}, "q": {Kind.TEACHER, Kind.STAFF}}
+    diff = compute_diff(_tonight(STUDENT__p=H1), existing, rejected)
+    assert diff.rejected_kept == {Kind.SECTION: 1, Kind.TEACHER: 1}
+    assert [c.sk for c in diff.candidates] == ["STAFF#p", "STUDENT#x"]
+
+
+def test_a_plain_id_collection_keeps_every_kind_except_a_second_account() -> None:
+    existing = [ExistingItem("STAFF#p", "active", H1), ExistingItem("TEACHER#r", "active", H1)]
+    diff = compute_diff(_tonight(STUDENT__p=H1), existing, {"p", "r"})
+    assert diff.rejected_kept == {Kind.TEACHER: 1}
+    assert [c.sk for c in diff.candidates] == ["STAFF#p"]

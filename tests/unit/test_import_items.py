@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from rostersync.importer.diff import Candidate
+from rostersync.importer.holds import PageStoreHoldStore
 from rostersync.importer.items import (
     BOOKKEEPING,
     content_hash,
@@ -115,3 +117,22 @@ def test_membership_items_are_derived_from_the_owner() -> None:
     )
     assert stored_edges({**stored, "status": "archived"}) == set()
     assert stored_edges(None) == set()
+
+
+def test_a_held_archive_csv_is_guarded_against_formula_injection() -> None:
+    # Issue 14: archive.csv lacked findings.csv's guard; a district controls SIS ids.
+    from tests.unit.test_alerts import MemoryStore
+
+    store = MemoryStore()
+    holds = PageStoreHoldStore(store)
+    key = holds.write_hold(
+        "d1",
+        "r1",
+        [
+            Candidate(Kind.STUDENT, "s1", '=HYPERLINK("http://x","y")', ()),
+            Candidate(Kind.STUDENT, "s2", "@SUM(1)", ()),
+        ],
+    )
+    text = store.objects[key].decode()
+    assert "'=HYPERLINK" in text and "'@SUM(1)" in text
+    assert holds.read_hold("d1", "r1")[0]["sis_id"] == '=HYPERLINK("http://x","y")'  # the JSON twin is exact

@@ -12,6 +12,7 @@ from rostersync.report_links import (
     FORBIDDEN_TEXT,
     REDIRECT_SECONDS,
     REPORT_LINK_SECONDS,
+    UNAVAILABLE_TEXT,
     InvalidToken,
     LinkClaims,
     SignedReportLinks,
@@ -167,3 +168,15 @@ def test_an_unreadable_key_is_a_503_not_a_403() -> None:
     response = answer(_event(sign(_claims(), KEY)), broken, _presign, clock=lambda: NOW)
     assert response["statusCode"] == 503
     assert "AccessDenied" not in response["body"]
+
+
+def test_a_key_under_32_bytes_is_a_logged_503_not_an_unhandled_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Issue 14: a short ReportLinkKeySecret made verify raise ValueError out of the handler (500).
+    token = sign(_claims(), KEY)
+    response = answer(_event(token), lambda: b"short", _presign, clock=lambda: NOW)
+    assert response["statusCode"] == 503
+    assert response["body"] == UNAVAILABLE_TEXT
+    assert "report link key too short" in caplog.text
+    assert token not in caplog.text and "short'" not in caplog.text

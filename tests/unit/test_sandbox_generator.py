@@ -277,6 +277,14 @@ CHECKS: dict[str, Callable[[DistrictData], int]] = {
         1 for s in records(d, "sections") if set(s["students"]) - set(d.student_ids)
     ),
     "section_without_school": lambda d: sum(1 for s in records(d, "sections") if "school" not in s),
+    "oversized_student_name": lambda d: sum(
+        1 for u in records(d, "users") if len((u.get("name") or {}).get("middle") or "") > 200
+    ),
+    "section_with_invalid_term_id": lambda d: sum(
+        1
+        for s in records(d, "sections")
+        if s.get("term_id") and not re.fullmatch(r"[0-9a-f]{24}", s["term_id"])
+    ),
 }
 
 

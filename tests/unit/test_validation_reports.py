@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from datetime import UTC, datetime
+from html import escape as html_escape
 
 from rostersync.validate.reports.findings_csv import FindingsCsvWriter, write_findings_csv
 from rostersync.validate.reports.report_html import render_html
@@ -147,3 +148,26 @@ def test_html_for_clean_district_says_nothing_needs_attention():
     html = render_html(summary, run_time=RUN)
     assert "<strong>0</strong> need attention" in html
     assert 'class="fix"' not in html
+
+
+def test_summary_json_holds_counts_and_no_people() -> None:
+    # Issue 14: SECURITY.md says summary.json holds counts only; the rule examples (names, SIS
+    # ids of people) stay in report.html, which is built from the in-memory summary.
+    summary = _district_with_problems()
+    people = {
+        (ex.name, ex.sis_id)
+        for r in summary.rules.values()
+        for ex in r.examples
+        if ex.record_type in ("student", "teacher", "staff", "district_admin")
+    }
+    assert any(name for name, _ in people)
+    out = io.StringIO()
+    write_summary_json(summary, out)
+    text = out.getvalue()
+    for name, sis_id in people:
+        for value in (name, sis_id):
+            if value:
+                assert json.dumps(value)[1:-1] not in text, value
+    assert all("examples" not in r for r in json.loads(text)["rules"].values())
+    html = render_html(summary, run_time=RUN)
+    assert any(name and html_escape(name) in html for name, _ in people)  # the report still shows them

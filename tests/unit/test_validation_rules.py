@@ -47,6 +47,8 @@ STABLE_IDS = {
     "section.no_teacher",
     "section.unknown_user",
     "user.email.missing",
+    "record.id.invalid",
+    "record.field_too_long",
 }
 
 

@@ -16,6 +16,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# A district id in every request and event (and so in every storage key): letters, digits, '-'
+# and '_', at most 64. Clever's are 24 hex digits; a later OneRoster source uses support-chosen ids.
+DISTRICT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+DistrictId = Annotated[str, Field(pattern=DISTRICT_ID_PATTERN)]
+
 
 class Kind(StrEnum):
     """Roster item kinds, as in the table's sort key `<KIND>#<id>`."""

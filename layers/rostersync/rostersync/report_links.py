@@ -197,6 +197,11 @@ def answer(
     except Exception as exc:  # the key is unreadable: not the visitor's fault, and not a 403
         logger.error("report link key unavailable", extra={"error": type(exc).__name__})
         return _text(503, UNAVAILABLE_TEXT)
+    if len(secret) < MIN_KEY_BYTES:  # misconfigured (not the visitor's fault): say why in the log only
+        logger.error(
+            "report link key too short", extra={"key_bytes": len(secret), "min_key_bytes": MIN_KEY_BYTES}
+        )
+        return _text(503, UNAVAILABLE_TEXT)
     try:
         claims = verify(token, secret, clock())
     except InvalidToken as exc:

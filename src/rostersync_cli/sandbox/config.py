@@ -54,6 +54,7 @@ class Gaps:
     duplicate_student_state_id: int = 0  # number of PAIRS of students sharing one state_id
     user_without_name: int = 0  # malformed: a student without `name`
     student_and_adult: int = 0  # student also holding a staff role (served under role=staff too)
+    oversized_student_name: int = 0  # a 1,000-character middle name (record.field_too_long)
     # schools
     missing_school_nces_id: int = 0  # nces_id null
     district_nces_as_school_nces: int = 0  # 7-digit district NCES id used as school nces_id
@@ -71,6 +72,7 @@ class Gaps:
     section_without_teacher: int = 0  # teacher null, teachers []
     section_with_unknown_student: int = 0  # one student id that /users never returns
     section_without_school: int = 0  # malformed: `school` omitted
+    section_with_invalid_term_id: int = 0  # term_id is a SIS code, not a Clever id (record.id.invalid)
 
     def total(self) -> int:
         return sum(getattr(self, f.name) for f in fields(self))
@@ -278,6 +280,8 @@ def default_config() -> SandboxConfig:
             section_with_unknown_student=2,
             missing_school_nces_id=1,
             school_without_sections=1,
+            oversized_student_name=1,
+            section_with_invalid_term_id=1,
         ),
     )
     gaps_schools = DistrictSpec(

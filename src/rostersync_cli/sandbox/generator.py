@@ -294,6 +294,7 @@ class DistrictData:
                 "duplicate_student_state_id": 2 * g.duplicate_student_state_id,
                 "user_without_name": g.user_without_name,
                 "student_and_adult": g.student_and_adult,
+                "oversized_student_name": g.oversized_student_name,
             },
         )
         self.gap_schools = self._pick(
@@ -328,6 +329,7 @@ class DistrictData:
                 "section_without_teacher": g.section_without_teacher,
                 "section_with_unknown_student": g.section_with_unknown_student,
                 "section_without_school": g.section_without_school,
+                "section_with_invalid_term_id": g.section_with_invalid_term_id,
             },
         )
         self._student_gap = {i: k for k, v in self.gap_students.items() for i in v}
@@ -599,6 +601,9 @@ class DistrictData:
                 role["state_id"] = self.state_id(self._dup_state_source[i])
             elif gap == "user_without_name":
                 del rec["name"]
+            elif gap == "oversized_student_name":
+                # A paragraph pasted into the middle-name field of the SIS.
+                rec["name"]["middle"] = ("Lorem ipsum dolor sit amet " * 38)[:1000]
             elif gap == "student_and_adult":
                 # A high-school student employed as an aide: one Clever user with two roles,
                 # also served under role=staff.
@@ -789,6 +794,8 @@ class DistrictData:
             rec["students"] = sorted([*student_ids[1:], ghost])
         elif gap == "section_without_school":
             del rec["school"]
+        elif gap == "section_with_invalid_term_id":
+            rec["term_id"] = f"S1 2025/26 #{s}"  # the SIS's term code, not a Clever id
         return rec
 
     def term(self, t: int) -> Record:

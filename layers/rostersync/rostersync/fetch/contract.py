@@ -15,6 +15,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rostersync.records import DistrictId
+
 # A source's name as stored in pages, manifests and checkpoints ("clever", later "oneroster").
 SOURCE_NAME = r"^[a-z][a-z0-9_]{0,31}$"
 RUN_ID = r"^[0-9]{8}T[0-9]{6}([0-9]{6})?Z-[0-9a-f]{6}$"
@@ -120,7 +122,7 @@ class FetchRequest(BaseModel):
     continues from its checkpoint)."""
 
     discover: bool = False
-    district_ids: list[str] | None = Field(default=None, min_length=1)
+    district_ids: list[DistrictId] | None = Field(default=None, min_length=1)
     run_id: str | None = Field(default=None, pattern=RUN_ID)
     resume: bool = False
 

@@ -7,11 +7,13 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from rostersync.records import DistrictId
+
 
 class ImportRequest(BaseModel):
     """Validate's result for one district (other fields are ignored: the stored result is read)."""
 
-    district_id: str
+    district_id: DistrictId
     run_id: str
     dry_run: bool = False
 

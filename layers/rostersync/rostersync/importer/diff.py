@@ -8,13 +8,13 @@ candidates only their schools and sis_id), and only changes are kept.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, MutableMapping
+from collections.abc import Collection, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
-from rostersync.importer.items import ACTIVE, ARCHIVED
-from rostersync.layout import split_sk
+from rostersync.importer.items import ACTIVE, ARCHIVED, PERSON_KINDS
+from rostersync.layout import roster_sk, split_sk
 from rostersync.records import Kind
 
 
@@ -71,15 +71,44 @@ def hash_bytes(value: str | None) -> bytes:
         return b""
 
 
+RejectedIds = Mapping[str, Collection[Kind]] | Collection[str]
+
+
+def kept_kinds(tonight: Mapping[str, bytes], rejected_ids: RejectedIds) -> dict[str, frozenset[Kind]]:
+    """Per rejected id, the kinds whose last good item stays active tonight.
+
+    `rejected_ids` maps an id to its kinds (validate's rejected.json.gz); a plain collection of
+    ids keeps every kind (as before kinds were recorded). Whatever it says, a person accepted
+    tonight under one account kind keeps no item of another person kind: one active account per
+    person, always (the few rejected ids are looked up in `tonight` before it is consumed).
+    """
+    every = frozenset(Kind)
+    if isinstance(rejected_ids, Mapping):
+        kept = {i: frozenset(kinds) for i, kinds in rejected_ids.items()}
+    else:
+        kept = dict.fromkeys(rejected_ids, every)
+    for clever_id, kinds in kept.items():
+        if kinds & PERSON_KINDS:
+            accepted = {k for k in PERSON_KINDS if roster_sk(k, clever_id) in tonight}
+            if accepted:
+                kept[clever_id] = kinds - (PERSON_KINDS - accepted)
+    return kept
+
+
 def compute_diff(
     tonight: MutableMapping[str, bytes],
     existing: Iterable[ExistingItem],
-    rejected_ids: Collection[str],
+    rejected_ids: RejectedIds,
     repair: Collection[str] = (),
 ) -> Diff:
-    """Classify every item. CONSUMES `tonight` (what is left at the end is created)."""
+    """Classify every item. CONSUMES `tonight` (what is left at the end is created).
+
+    An active item with no record tonight is kept as it is ("rejected, last good") only when its
+    id was rejected tonight for a reason that keeps that kind (`kept_kinds`); else it is an
+    archive candidate.
+    """
     diff = Diff()
-    rejected = rejected_ids if isinstance(rejected_ids, (set, frozenset)) else set(rejected_ids)
+    rejected = kept_kinds(tonight, rejected_ids)
     for item in existing:
         kind, clever_id = split_sk(item.sk)
         active = item.status != ARCHIVED
@@ -98,7 +127,7 @@ def compute_diff(
                 diff.changes[item.sk] = Action.REPAIRED
             else:
                 diff.unchanged[kind] += 1
-        elif active and clever_id in rejected:
+        elif active and kind in rejected.get(clever_id, ()):
             diff.rejected_kept[kind] += 1
             if item.sk in repair:
                 diff.reconcile.append(item.sk)

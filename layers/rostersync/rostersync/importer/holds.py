@@ -21,6 +21,7 @@ from rostersync.importer.diff import Candidate
 from rostersync.importer.roster_index import RosterIndex
 from rostersync.layout import changeset_key, hold_csv_key, hold_json_key, roster_index_key
 from rostersync.ports import PageStore
+from rostersync.spreadsheet import safe_cell
 
 HOLD_COLUMNS = ("kind", "clever_id", "sis_id")
 
@@ -39,7 +40,8 @@ class PageStoreHoldStore:
         text = io.StringIO()
         writer = csv.DictWriter(text, fieldnames=HOLD_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        # The CSV is for people (Excel): cells guarded like findings.csv; the JSON twin is exact.
+        writer.writerows({k: safe_cell(v) for k, v in row.items()} for row in rows)
         key = hold_csv_key(district_id, run_id)
         # JSON twin first: the CSV's presence means the hold is complete.
         self.store.put_json(hold_json_key(district_id, run_id), {"rows": rows})

@@ -18,6 +18,13 @@ from rostersync.sources.clever.resources import SOURCE_NAME as CLEVER
 Normalizer = Callable[[str, Mapping[str, Any], str], Iterator[Record]]
 
 NORMALIZERS: dict[str, Normalizer] = {CLEVER: clever_normalize.normalize}
+# What an id of each source looks like (validation rejects records whose ids are not).
+ID_CHECKS: dict[str, Callable[[str], bool]] = {CLEVER: clever_normalize.is_clever_id}
+
+
+def id_check(source: str) -> Callable[[str], bool] | None:
+    """The source's id check, or None (the system-wide id form applies)."""
+    return ID_CHECKS.get(source)
 
 
 def normalize(source: str, resource: str, record: Mapping[str, Any], district_id: str) -> Iterator[Record]:

@@ -6,13 +6,13 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from rostersync.records import Kind
+from rostersync.records import DistrictId, Kind
 
 
 class ValidateRequest(BaseModel):
     """The fetch stage's result for one district (extra fields such as counts are ignored)."""
 
-    district_id: str
+    district_id: DistrictId
     run_id: str
 
 

@@ -35,6 +35,7 @@ from typing import Protocol
 
 import rostersync.validate.rules as R
 from rostersync.records import (
+    CourseRecord,
     DistrictRecord,
     Kind,
     PersonRecord,
@@ -42,8 +43,9 @@ from rostersync.records import (
     SchoolRecord,
     SectionRecord,
     SourceRole,
+    TermRecord,
 )
-from rostersync.validate.rules import RULES, Severity
+from rostersync.validate.rules import ID_MAX, LIST_LIMITS, RULES, SAFE_ID, TEXT_LIMITS, Severity
 from rostersync.validate.summary import (
     Example,
     Finding,
@@ -55,6 +57,10 @@ from rostersync.validate.summary import (
 )
 
 MAX_EXAMPLES = 5
+# A finding names its record by id, SIS id and name, clipped: a hostile value never fills a report.
+_LABEL_MAX = 200
+
+IdCheck = Callable[[str], bool]
 _SHIFT = 32  # student index value: ((state id + 1) << _SHIFT) | school-set index; 0 state = none
 _MASK = (1 << _SHIFT) - 1
 
@@ -121,6 +127,83 @@ def malformed_fields(rec: Record) -> list[str]:
     return missing
 
 
+def _clip(value: str | None, limit: int) -> str | None:
+    if value is None or len(value) <= limit:
+        return value
+    return value[: limit - 1] + "\u2026"
+
+
+_REFS: dict[type, tuple[str, ...]] = {SectionRecord: ("school", "course", "term")}
+_TEXT: dict[type, tuple[str, ...]] = {
+    DistrictRecord: ("name", "nces_id"),
+    SchoolRecord: ("name", "nces_id", "sis_id", "school_number", "state_id", "low_grade", "high_grade"),
+    PersonRecord: (
+        "email",
+        "sis_id",
+        "state_id",
+        "local_number",
+        "grade",
+        "graduation_year",
+        "title",
+        "department",
+    ),
+    SectionRecord: (
+        "name",
+        "school",
+        "sis_id",
+        "section_number",
+        "period",
+        "subject",
+        "grade",
+        "course",
+        "term",
+    ),
+    TermRecord: ("name", "start_date", "end_date"),
+    CourseRecord: ("name", "number"),
+}
+_LISTS: dict[type, tuple[str, ...]] = {PersonRecord: ("schools",), SectionRecord: ("teachers", "students")}
+
+
+def bound_problems(rec: Record, id_ok: IdCheck) -> list[tuple[str, str, str]]:
+    """(rule, field, message) for every id that is not an id and every value beyond its bound.
+
+    Checked before anything else, in both passes: such a record is rejected and takes part in
+    no other decision (its id indexes nothing, its lists name nobody). Messages give lengths and
+    positions, never the values.
+    """
+    out: list[tuple[str, str, str]] = []
+    if not _blank(rec.id) and not id_ok(rec.id):
+        out.append((R.RECORD_ID_INVALID, "id", f"The record's id {_id_shape(rec.id)}."))
+    texts: list[tuple[str, str | None]] = [(f, getattr(rec, f)) for f in _TEXT.get(type(rec), ())]
+    if isinstance(rec, PersonRecord) and rec.name is not None:
+        texts += [(f"name.{p}", getattr(rec.name, p)) for p in ("first", "middle", "last")]
+    for fld, value in texts:
+        if value is not None and len(value) > TEXT_LIMITS[fld]:
+            out.append(R.too_long(fld, value, TEXT_LIMITS[fld]))
+    for fld in _REFS.get(type(rec), ()):
+        value = getattr(rec, fld)
+        if value and len(value) <= TEXT_LIMITS[fld] and not id_ok(value):
+            out.append((R.RECORD_ID_INVALID, fld, f"The {fld} id this record refers to {_id_shape(value)}."))
+    for fld in _LISTS.get(type(rec), ()):
+        values: tuple[str, ...] = getattr(rec, fld)
+        if len(values) > LIST_LIMITS[fld]:
+            out.append(
+                (
+                    R.RECORD_FIELD_TOO_LONG,
+                    fld,
+                    f"The field {fld} lists {len(values):,} ids; at most {LIST_LIMITS[fld]:,} can be stored.",
+                )
+            )
+        long_at = next((i for i, v in enumerate(values) if len(v) > ID_MAX), None)
+        if long_at is not None:
+            out.append(R.too_long(f"{fld}[{long_at}]", values[long_at], ID_MAX))
+    return out
+
+
+def _id_shape(value: str) -> str:
+    return f"has {len(value):,} characters and is not an id of this source (expected its id form)"
+
+
 @dataclass(slots=True)
 class _School:
     name: str | None
@@ -176,8 +259,11 @@ class _Emitter:
 
 
 class _Validator:
-    def __init__(self, district_id: str, sink: ValidationSink, suppress: Collection[str]) -> None:
+    def __init__(
+        self, district_id: str, sink: ValidationSink, suppress: Collection[str], id_ok: IdCheck
+    ) -> None:
         self.district_id = district_id
+        self.id_ok = id_ok
         self.sink = sink
         self.suppress = tuple(suppress)
         self.summary = Summary(
@@ -194,6 +280,7 @@ class _Validator:
         self.adults: dict[str, _Adult] = {}
         self.seen: dict[RecordType, set[str]] = defaultdict(set)  # non-person record ids
         self.dups: set[tuple[RecordType, str]] = set()
+        self.unfit_ids: set[tuple[RecordType, str]] = set()  # records with bound problems
         self.n_students = 0
         self.school_students: Counter[str] = Counter()
         self.school_teachers: Counter[str] = Counter()
@@ -213,7 +300,16 @@ class _Validator:
 
     # ------------------------------------------------------------------ pass 1
 
+    def unfit(self, rec: Record) -> bool:
+        return bool(bound_problems(rec, self.id_ok))
+
     def index(self, rec: Record) -> None:
+        if self.unfit(rec):
+            self.unfit_ids.add((record_type(rec), rec.id))
+            if isinstance(rec, PersonRecord) and rec.role is not SourceRole.STUDENT:
+                a = self.adults.setdefault(rec.id, _Adult())
+                a.records += 1
+            return
         if isinstance(rec, PersonRecord):
             if rec.role is SourceRole.STUDENT:
                 self._index_student(rec)
@@ -277,7 +373,11 @@ class _Validator:
     # ------------------------------------------------------------ between passes
 
     def settle(self) -> None:
-        self.empty = not self.schools or self.n_students == 0
+        # Shared records count, whatever their ids or lengths: those get their own findings.
+        unfit_types = Counter(t for t, _ in self.unfit_ids)
+        self.empty = (not self.schools and not unfit_types["school"]) or (
+            self.n_students + unfit_types["student"] == 0
+        )
         for sid, s in self.schools.items():
             s.accepted = s.wellformed and R.trimmed_nces_id(s.nces) is not None
             if s.accepted:
@@ -346,6 +446,8 @@ class _Validator:
         rule = RULES[rule_id]
         if rule.severity is Severity.WARNING and any(fnmatchcase(rule_id, p) for p in self.suppress):
             return False
+        clever_id = _clip(clever_id, ID_MAX) or ""
+        sis_id, name = _clip(sis_id, ID_MAX), _clip(name, _LABEL_MAX)
         f = Finding(
             district_id=self.district_id,
             record_type=rtype,
@@ -370,8 +472,11 @@ class _Validator:
         rtype = record_type(rec)
         counts = self.summary.records[rtype]
         counts.fetched += 1
+        problems = bound_problems(rec, self.id_ok) if (rtype, rec.id) in self.unfit_ids else []
         if self.empty:
             outcome = _Outcome(False, False)
+        elif problems:
+            outcome = self._unfit(rec, rtype, problems)
         elif isinstance(rec, PersonRecord) and rec.role is not SourceRole.STUDENT:
             outcome = self._adult(rec, rtype)
         else:
@@ -391,6 +496,17 @@ class _Validator:
             counts.rejected += 1
         if outcome.warned or not outcome.accepted:
             self.summary.needs_attention += 1
+
+    def _unfit(self, rec: Record, rtype: RecordType, problems: list[tuple[str, str, str]]) -> _Outcome:
+        """A record with an invalid id or an over-long value: rejected, and nothing else judged."""
+        emit = _Emitter(self, rtype, rec)
+        for rule_id, fld, message in problems:
+            emit(rule_id, fld, message)
+        if isinstance(rec, PersonRecord) and rec.role in (SourceRole.STUDENT, SourceRole.TEACHER):
+            self._tally("students" if rec.role is SourceRole.STUDENT else "teachers", rec.schools, False)
+        elif isinstance(rec, SectionRecord) and rec.school:
+            self._tally("sections", (rec.school,), False)
+        return _Outcome(False, emit.warned)
 
     def _tally_dup(self, rec: Record, accepted: bool) -> None:
         if isinstance(rec, PersonRecord):
@@ -621,14 +737,16 @@ def validate_district(
     sink: ValidationSink,
     *,
     suppress: Collection[str] = (),
+    id_ok: IdCheck | None = None,
 ) -> Summary:
     """Validate one district's records, streaming accepted records and findings to `sink`.
 
     `records` is called twice (two passes) and must yield the same records in the same order
     each time. `suppress` holds rule-id patterns (`school.no_*`) of WARNINGS not to report; errors
-    cannot be suppressed because they decide what is imported.
+    cannot be suppressed because they decide what is imported. `id_ok` says whether a string is an
+    id of the records' source (default: the system-wide id form, `rules.SAFE_ID`).
     """
-    v = _Validator(district_id, sink, suppress)
+    v = _Validator(district_id, sink, suppress, id_ok or (lambda i: SAFE_ID.fullmatch(i) is not None))
     for rec in records():
         v.index(rec)
     v.settle()

@@ -64,7 +64,17 @@ def accepted_records(store: PageStore, result: ValidateResult) -> Callable[[], I
     return read_accepted
 
 
-def rejected_ids(store: PageStore, result: ValidateResult) -> set[str]:
+def rejected_ids(store: PageStore, result: ValidateResult) -> dict[str, frozenset[Kind]]:
+    """Ids fetched but rejected -> the roster kinds whose last good version stays active.
+
+    A file without `keep` (written before kinds were recorded) keeps every kind of its ids, as
+    the import did then.
+    """
     if result.rejected_key is None:
-        return set()
-    return set(store.get_json(result.rejected_key)["ids"])
+        return {}
+    body = store.get_json(result.rejected_key)
+    keep = body.get("keep")
+    if keep is None:
+        every = frozenset(Kind)
+        return dict.fromkeys(body["ids"], every)
+    return {str(i): frozenset(Kind(k) for k in kinds) for i, kinds in keep.items()}

@@ -47,6 +47,14 @@ TEACHER_NO_SECTIONS = "teacher.no_sections"
 SECTION_NO_TEACHER = "section.no_teacher"
 SECTION_UNKNOWN_USER = "section.unknown_user"
 USER_EMAIL_MISSING = "user.email.missing"
+RECORD_ID_INVALID = "record.id.invalid"
+RECORD_FIELD_TOO_LONG = "record.field_too_long"
+
+# Rejections that must NOT keep the record's last good version active in the roster (import):
+# the rejection is about the account itself, not a gap the district will fix in the record.
+# * user.student_and_adult: a student keeps no teacher or staff account (one account per person).
+# * record.id.invalid: an id we refuse can name no item of ours.
+DROPS_LAST_GOOD = frozenset({"user.student_and_adult", "record.id.invalid"})
 
 _E, _W = Severity.ERROR, Severity.WARNING
 
@@ -211,6 +219,23 @@ RULES: dict[str, Rule] = {
             "Clever syncs it; without it they cannot receive notifications or be matched to an existing "
             "Smart Futures account.",
         ),
+        Rule(
+            RECORD_ID_INVALID,
+            _E,
+            "A record's id (or an id it refers to) is not a valid id",
+            "Clever ids are 24 characters 0-9 and a-f, assigned by Clever; a record whose id is anything "
+            "else cannot be stored. This usually means a broken custom integration or a hand edit of "
+            "Clever data: contact Clever support (or your SIS vendor) with the record named in the "
+            "finding. The record is imported with the next sync once its id is valid.",
+        ),
+        Rule(
+            RECORD_FIELD_TOO_LONG,
+            _E,
+            "A field of a record is longer than Smart Futures can store",
+            "The finding names the field and its length. Correct the value in your SIS (usually text "
+            "pasted into the wrong field, or a list that grew by mistake), then sync. The record is "
+            "held back until then; the rest of your district is imported as usual.",
+        ),
     )
 }
 
@@ -226,6 +251,65 @@ def matching(patterns: Iterable[str]) -> list[Rule]:
 
 
 # ---------------------------------------------------------------- value checkers
+
+# Every stored field is bounded, so that no value a district can type breaks a night (a
+# 420,000-character middle name made DynamoDB refuse the item: 400 KB per item). Bounds are in
+# characters (UTF-8 needs at most 4 bytes each) and far above any real value:
+# * people's names, titles, departments, school/section/course/term names, subjects: 200 (the
+#   longest real names are well under 100; Smart Futures shows them on one line);
+# * e-mail: 320 (RFC 5321: 64 local part + "@" + 255 domain);
+# * ids and codes (SIS ids, local numbers, school and section numbers, periods, referenced
+#   Clever ids, dates): 64 (a Clever id has 24; SIS ids are short codes);
+# * NCES ids and grades: 32 (an NCES id has 12 digits; grades are "Kindergarten" or numbers).
+# Lists are bounded by count, each element an id of at most 64 characters:
+# * a person's schools: 100 (each one is also a membership item);
+# * a section's teachers: 100; a section's students: 5,000 (sections are classes; the list is
+#   stored on the section's item).
+# Worst case, every bound reached with 4-byte characters: a section item is about 336 KB
+# (5,000 x 65 + 100 x 65 bytes of lists, ~3.6 KB of text, ~0.5 KB of bookkeeping) and a person
+# item about 12 KB, under DynamoDB's 400 KB (409,600 bytes); tests/unit/test_field_bounds.py
+# measures it.
+ID_MAX = 64
+TEXT_LIMITS: dict[str, int] = {
+    **dict.fromkeys(
+        ("name", "name.first", "name.middle", "name.last", "title", "department", "subject"), 200
+    ),
+    "email": 320,
+    **dict.fromkeys(
+        (
+            "sis_id",
+            "state_id",
+            "local_number",
+            "school_number",
+            "section_number",
+            "period",
+            "number",
+            "school",
+            "course",
+            "term",
+            "start_date",
+            "end_date",
+        ),
+        ID_MAX,
+    ),
+    **dict.fromkeys(("nces_id", "grade", "graduation_year", "low_grade", "high_grade"), 32),
+}
+LIST_LIMITS: dict[str, int] = {"schools": 100, "teachers": 100, "students": 5_000}
+# Record ids, and ids a record refers to, when the source does not say what its ids look like:
+# the system-wide id form (also the district id form in every request: OneRoster sources will
+# use support-chosen ids). A source that knows its ids declares a stricter pattern
+# (Clever: 24 lowercase hex digits, `sources.clever.normalize.CLEVER_ID`).
+SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def too_long(field: str, value: str, limit: int) -> tuple[str, str, str]:
+    """(rule, field, message) for an over-long value: its length, never the value."""
+    return (
+        RECORD_FIELD_TOO_LONG,
+        field,
+        f"The field {field} has {len(value):,} characters; at most {limit:,} can be stored.",
+    )
+
 
 _STATE_ID = re.compile(r"[0-9]{10}")
 _NCES = re.compile(r"[0-9]{12}")

@@ -26,16 +26,56 @@ from rostersync.layout import (
 from rostersync.observability import logger
 from rostersync.ports import PageStore
 from rostersync.records import Kind, Record
+from rostersync.sources import id_check
 from rostersync.validate.contract import ValidateResult, ValidateStatus
 from rostersync.validate.engine import validate_district
 from rostersync.validate.pages import load_manifest, manifest_records
 from rostersync.validate.reports.findings_csv import FindingsCsvWriter
 from rostersync.validate.reports.report_html import write_html
 from rostersync.validate.reports.summary_json import write_summary_json
-from rostersync.validate.rules import Severity
-from rostersync.validate.summary import Finding, Summary
+from rostersync.validate.rules import DROPS_LAST_GOOD, Severity
+from rostersync.validate.summary import Finding, RecordType, Summary
 
 ACCEPTED_CHUNK = 10_000
+
+# The roster kinds a rejected record of each type may have an item under. An adult's account
+# kind (teacher or staff) is decided from all their records, so a rejected adult record stands
+# for both adult kinds.
+KINDS_OF: dict[RecordType, frozenset[Kind]] = {
+    "student": frozenset({Kind.STUDENT}),
+    "teacher": frozenset({Kind.TEACHER, Kind.STAFF}),
+    "staff": frozenset({Kind.TEACHER, Kind.STAFF}),
+    "district_admin": frozenset({Kind.TEACHER, Kind.STAFF}),
+    "school": frozenset({Kind.SCHOOL}),
+    "section": frozenset({Kind.SECTION}),
+    "term": frozenset({Kind.TERM}),
+    "course": frozenset({Kind.COURSE}),
+}
+
+
+class RejectedRecords:
+    """Ids fetched tonight but rejected, and per id the roster kinds whose last good version stays.
+
+    The reason decides: a rejection in `rules.DROPS_LAST_GOOD` (a student's adult roles, an
+    invalid id) keeps nothing of that record's kinds, every
+    other error keeps the last good item of the record's own kinds, and never of another kind.
+    """
+
+    def __init__(self) -> None:
+        self.keep: dict[str, set[Kind]] = {}
+        self.drop: dict[str, set[Kind]] = {}
+
+    def add(self, finding: Finding) -> None:
+        kinds = KINDS_OF.get(finding.record_type)
+        if kinds is None:
+            return
+        target = self.drop if finding.rule in DROPS_LAST_GOOD else self.keep
+        target.setdefault(finding.clever_id, set()).update(kinds)
+        self.keep.setdefault(finding.clever_id, set())
+
+    def as_json(self) -> dict[str, Any]:
+        kept = {i: sorted(k.value for k in kinds - self.drop.get(i, set())) for i, kinds in self.keep.items()}
+        return {"schema_version": 2, "ids": sorted(self.keep), "keep": dict(sorted(kept.items()))}
 
 
 class _S3Sink:
@@ -47,7 +87,7 @@ class _S3Sink:
         self._findings = findings
         self._chunk: list[dict[str, Any]] = []
         self.keys: list[str] = []
-        self.rejected: set[str] = set()
+        self.rejected = RejectedRecords()
 
     def accepted(self, kind: Kind, record: Record) -> None:
         self._chunk.append({"kind": kind.value, "record": record.model_dump(mode="json", exclude_none=True)})
@@ -57,7 +97,7 @@ class _S3Sink:
     def finding(self, finding: Finding) -> None:
         self._findings.write(finding)
         if finding.severity is Severity.ERROR and finding.record_type != "district":
-            self.rejected.add(finding.clever_id)
+            self.rejected.add(finding)
 
     def flush(self) -> None:
         if not self._chunk:
@@ -86,7 +126,9 @@ def validate_run(
     with tempfile.TemporaryFile() as spool:
         text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
         sink = _S3Sink(store, district_id, run_id, FindingsCsvWriter(text))
-        summary = validate_district(district_id, manifest_records(store, manifest), sink)
+        summary = validate_district(
+            district_id, manifest_records(store, manifest), sink, id_ok=id_check(manifest.source)
+        )
         sink.flush()
         text.flush()
         text.detach()  # hand the spool back without closing it
@@ -104,7 +146,7 @@ def validate_run(
         report_key(district_id, run_id), io.BytesIO(html.getvalue().encode()), "text/html; charset=utf-8"
     )
 
-    store.put_json(rejected_key(district_id, run_id), {"ids": sorted(sink.rejected)}, compress=True)
+    store.put_json(rejected_key(district_id, run_id), sink.rejected.as_json(), compress=True)
     result = _result(summary, district_id, run_id, sink)
     store.put_json(validate_result_key(district_id, run_id), result.model_dump(mode="json"))
     logger.info(

@@ -8,6 +8,7 @@ credentials, contacts' relationships) are never written anywhere.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -23,6 +24,15 @@ from rostersync.records import (
     TermRecord,
 )
 from rostersync.sources.clever.resources import Resource
+
+# Clever ids are MongoDB ObjectIds: 24 lowercase hex digits. Validation rejects any record whose
+# id, or an id it refers to, is not one (record.id.invalid), so no other string reaches a key.
+CLEVER_ID = re.compile(r"[0-9a-f]{24}")
+
+
+def is_clever_id(value: str) -> bool:
+    return CLEVER_ID.fullmatch(value) is not None
+
 
 # Fields kept per resource. Nested dicts list the fields kept inside them.
 _NAME = {"first": None, "middle": None, "last": None}

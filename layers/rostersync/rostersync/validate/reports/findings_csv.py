@@ -10,16 +10,11 @@ import csv
 from collections.abc import Iterable
 from typing import TextIO
 
+from rostersync.spreadsheet import safe_cell
 from rostersync.validate.summary import FINDING_FIELDS, Finding
 
 BOM = "\ufeff"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: object) -> str:
-    """A cell value that spreadsheet programs will not run as a formula (CSV injection guard)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+__all__ = ["BOM", "FindingsCsvWriter", "safe_cell", "write_findings_csv"]
 
 
 class FindingsCsvWriter:

@@ -8,7 +8,9 @@ from rostersync.validate.summary import Summary
 
 
 def write_summary_json(summary: Summary, out: TextIO) -> None:
-    """Write the summary: per record type fetched/accepted/rejected, per rule its count (and up to
-    5 examples, never state id values), per school students/teachers/sections shared/accepted/rejected."""
-    out.write(summary.model_dump_json(indent=2))
+    """Write the summary: per record type fetched/accepted/rejected, per rule its count, per school
+    students/teachers/sections shared/accepted/rejected. Counts only: the rule examples (people's
+    names and SIS ids) are left out; report.html, built from the summary in memory, shows them
+    to the district (docs/SECURITY.md)."""
+    out.write(summary.model_dump_json(indent=2, exclude={"rules": {"__all__": {"examples"}}}))
     out.write("\n")
