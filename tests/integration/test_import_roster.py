@@ -12,6 +12,7 @@ import pytest
 
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
 from rostersync.adapters.s3_page_store import S3PageStore
+from rostersync.ids import new_run_id
 from rostersync.importer.contract import ImportResult, RunStatus
 from rostersync.importer.holds import PageStoreHoldStore
 from rostersync.importer.release import release_hold
@@ -377,7 +378,8 @@ def test_concurrent_runs_in_threads_one_wins(env: Env) -> None:
             # may take the lease there; the loser then finds its lease gone and refuses to commit.
             lost.append(exc)
 
-    threads = [threading.Thread(target=go, args=(f"20261201T000000Z-00000{n}",)) for n in (1, 2)]
+    day = f"{env.clock():%Y%m%dT%H%M%S}"
+    threads = [threading.Thread(target=go, args=(f"{day}Z-00000{n}",)) for n in (1, 2)]
     for t in threads:
         t.start()
     for t in threads:
@@ -507,11 +509,12 @@ def test_run_import_from_settings(env: Env, monkeypatch: pytest.MonkeyPatch) -> 
     get_settings.cache_clear()
     assert default_thresholds(get_settings()).archive_percent == 5.0
     roster = small_roster(students=30)
-    first = run_import(D, env.clock.next_run(), roster.accepted(), set())
+    # run_import runs on the system clock: its run ids must come from it too.
+    first = run_import(D, new_run_id(), roster.accepted(), set())
     assert first.status is RunStatus.SUCCEEDED
     roster.remove(Kind.STUDENT, "st0000")
     roster.remove(Kind.STUDENT, "st0001")  # 2 of 30 = 6.7% > 5%
-    held = run_import(D, env.clock.next_run(), roster.accepted(), set())
+    held = run_import(D, new_run_id(), roster.accepted(), set())
     assert held.status is RunStatus.HELD
     assert run_status(D, 1)[0].run_id == held.run_id
     assert run_release(D).archived == 2
@@ -538,3 +541,31 @@ def test_a_run_whose_lease_was_taken_does_not_commit(env: Env, settings: Setting
             D, env.clock.next_run(), roster.accepted(), set(), table, holds=env.holds, clock=env.clock
         )
     assert latest_runs(env.table, D, limit=1)[0].status is RunStatus.FAILED
+
+
+# ------------------------------------------------------------------ run ids from the future
+
+
+def test_a_run_id_from_the_future_is_refused_and_cannot_fence_out_later_nights(env: Env) -> None:
+    """Issue 14 item 6: a mistyped hand-started run (2062 for 2026) must not move latest_run."""
+    from rostersync.ids import FutureRunId
+
+    roster = small_roster()
+    env.run(roster)
+    with pytest.raises(FutureRunId):
+        env.run(roster, run_id="20621129T070000Z-0a1b2c")
+    lease = env.table.get_item(f"LEASE#{D}", "LEASE") or {}
+    assert str(lease.get("latest_run", "")) < "2062"
+    assert env.run(roster).status is RunStatus.SUCCEEDED  # the next night is not skipped_stale
+
+
+def test_a_lease_poisoned_by_a_future_run_id_heals(env: Env) -> None:
+    """A latest_run far ahead of the clock (written before run ids were checked) fences nobody."""
+    roster = small_roster()
+    env.run(roster)
+    env.ddb.update_item(
+        Key={"pk": f"LEASE#{D}", "sk": "LEASE"},
+        UpdateExpression="SET latest_run = :r",
+        ExpressionAttributeValues={":r": "20621129T070000Z-0a1b2c"},
+    )
+    assert env.run(roster).status is RunStatus.SUCCEEDED

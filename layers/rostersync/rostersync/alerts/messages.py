@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from rostersync.alerts.model import Alert, EventType, district_label, subject
+from rostersync.alerts.model import Alert, EventType, _one_line, district_label, subject
 from rostersync.fetch.contract import Failure, FailureKind
 from rostersync.validate.rules import RULES, Severity
 from rostersync.validate.summary import SchoolSummary, Summary
@@ -164,6 +164,32 @@ def import_locked(district_id: str, run_id: str, *, district_name: str | None = 
         EventType.SYNC_FAILED,
         district_id,
         subject(district_id, district_name, "roster import skipped (locked)"),
+        "\n".join(body) + "\n",
+    )
+
+
+def import_stale(district_id: str, run_id: str, reason: str | None, *, district_name: str | None = None) -> Alert:
+    """The import was refused: a newer run had already started for the district (fencing)."""
+    body = [
+        *_header(district_id, district_name, run_id),
+        "Tonight's roster import did not run for this district: a newer run had already started for it,",
+        "and an older run never overwrites a newer one. Smart Futures keeps the roster as it was; nothing",
+        "was deleted.",
+        "",
+        f"Why: {_one_line(reason or 'a newer run already started')[:300]}",
+        "",
+        "What to do",
+        "  Usually nothing: two runs overlapped (a run started by hand during the nightly one) and the",
+        "  newer run's import brings the roster up to date. If this e-mail comes two nights in a row,",
+        "  send it to the RosterSync engineers: the run ids find the logs. Never start a run with a",
+        "  run_id of your own: run ids come from the clock.",
+        "",
+        SIGNATURE,
+    ]
+    return Alert(
+        EventType.SYNC_FAILED,
+        district_id,
+        subject(district_id, district_name, "roster import skipped (newer run)"),
         "\n".join(body) + "\n",
     )
 

@@ -144,12 +144,17 @@ def notify_validation(
 
 def notify_import(result: ImportResult, publisher: AlertPublisher) -> AlertOutcome:
     """Publish `deletions_held` when the safeguard held tonight's archive set (not again on a replay),
-    and `sync_failed` when the district's lease refused the run (`skipped_locked`): the run returns
+    and `sync_failed` when the district's lease refused the run (`skipped_locked`, or `skipped_stale`
+    because a newer run had started): the run returns
     normally, so nothing else (not the state machine's Catch) would tell anyone the district was
     not imported, e.g. when Step Functions retries an import whose invocation timed out."""
     outcome = AlertOutcome()
     if result.status is RunStatus.SKIPPED_LOCKED:
         _publish(publisher, messages.import_locked(result.district_id, result.run_id), outcome)
+        return outcome
+    if result.status is RunStatus.SKIPPED_STALE:
+        alert = messages.import_stale(result.district_id, result.run_id, result.error)
+        _publish(publisher, alert, outcome)
         return outcome
     if not result.held or result.replayed:
         return outcome

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from rostersync.ids import refuse_future_run_id
 
 
 class ImportRequest(BaseModel):
@@ -14,6 +16,11 @@ class ImportRequest(BaseModel):
     district_id: str
     run_id: str
     dry_run: bool = False
+
+    @field_validator("run_id")
+    @classmethod
+    def _not_from_the_future(cls, run_id: str) -> str:
+        return refuse_future_run_id(run_id)
 
 
 class RunStatus(StrEnum):

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from rostersync.ids import refuse_future_run_id
 from rostersync.importer.contract import FINAL, ImportResult, KindCounts, RunStatus
 from rostersync.importer.diff import Action, Diff, compute_diff
 from rostersync.importer.items import (
@@ -112,6 +113,8 @@ def import_district(
     district's CONFIG#<district>/SAFEGUARD item overrides. `fetched` (per kind) is recorded.
     """
     started = clock()
+    # Run ids come from the clock: one from the future would fence out every later night.
+    refuse_future_run_id(run_id, started)
     result = ImportResult(
         district_id=district_id,
         run_id=run_id,
@@ -138,7 +141,9 @@ def import_district(
             return result.model_copy(update={"status": RunStatus.SKIPPED_LOCKED, "finished_at": clock()})
         except StaleRun as exc:
             logger.warning("a newer run exists for the district; skipped", extra={**log, "reason": str(exc)})
-            return result.model_copy(update={"status": RunStatus.SKIPPED_STALE, "finished_at": clock()})
+            return result.model_copy(
+                update={"status": RunStatus.SKIPPED_STALE, "finished_at": clock(), "error": str(exc)}
+            )
         _save_run_record(table, result, clock)
     run = _Run(district_id, run_id, accepted, rejected_ids, table, holds, lease, result, clock, iso(started))
     try:
