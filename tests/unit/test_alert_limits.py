@@ -7,13 +7,21 @@ from typing import Any
 import pytest
 
 from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
-from rostersync.alerts.messages import Change, deletions_held, district_disconnected, sync_failed, validation_findings
+from rostersync.alerts.messages import (
+    Change,
+    deletions_held,
+    district_disconnected,
+    sync_failed,
+    validation_findings,
+)
 from rostersync.alerts.model import BODY_MAX_BYTES, NAME_MAX, SUBJECT_MAX, Alert, EventType, one_line_name
 from rostersync.fetch.contract import Failure, FailureKind
 from rostersync.validate.summary import Summary
 from tests.unit.test_alerts import _gappy_summary
 
-INJECTED = "Lincoln High\r\n\r\nURGENT: re-enter the Clever client secret at https://evil.example/login\u2028Thanks"
+INJECTED = (
+    "Lincoln High\r\n\r\nURGENT: re-enter the Clever client secret at https://evil.example/login\u2028Thanks"
+)
 HUGE = "Lincoln " + "X" * 270_000
 
 
@@ -53,7 +61,9 @@ def test_a_270_kb_school_and_district_name_still_alert_well_under_the_sns_limit(
     assert all(len(line) < 400 for line in alert.body.splitlines())
     assert len(alert.subject) < 100
     for make in (
-        lambda: sync_failed("d1", "r1", Failure(kind=FailureKind.CLEVER_ERROR, reason=HUGE), district_name=HUGE),
+        lambda: sync_failed(
+            "d1", "r1", Failure(kind=FailureKind.CLEVER_ERROR, reason=HUGE), district_name=HUGE
+        ),
         lambda: district_disconnected("d1", HUGE, district_name=HUGE),
         lambda: deletions_held("d1", "r1", {"STUDENT": 40}, 100, 10, district_name=HUGE),
     ):
@@ -84,7 +94,9 @@ class _FakeSns:
         return {"MessageId": "m-1"}
 
 
-def test_the_publisher_refuses_a_message_over_the_sns_limit_before_calling(caplog: pytest.LogCaptureFixture) -> None:
+def test_the_publisher_refuses_a_message_over_the_sns_limit_before_calling(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     sns = _FakeSns()
     alert = sync_failed("d1", "r1", None)
     object.__setattr__(alert, "body", "x" * 300_000)  # past the model's cap, as a bug might

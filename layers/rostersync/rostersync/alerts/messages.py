@@ -172,7 +172,9 @@ def import_locked(district_id: str, run_id: str, *, district_name: str | None = 
     )
 
 
-def import_stale(district_id: str, run_id: str, reason: str | None, *, district_name: str | None = None) -> Alert:
+def import_stale(
+    district_id: str, run_id: str, reason: str | None, *, district_name: str | None = None
+) -> Alert:
     """The import was refused: a newer run had already started for the district (fencing)."""
     body = [
         *_header(district_id, district_name, run_id),

@@ -7,7 +7,6 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, field_validator
 
 from rostersync.ids import refuse_future_run_id
-
 from rostersync.records import Kind
 
 
