@@ -239,6 +239,44 @@ def deletions_held(
     )
 
 
+def records_archived(
+    district_id: str,
+    run_id: str,
+    archived: Mapping[str, tuple[int, int]],
+    *,
+    district_name: str | None = None,
+) -> Alert:
+    """Tonight's import archived records (below the safeguard): how many of each kind, never who.
+
+    `archived`: kind -> (archived tonight, active before tonight).
+    """
+    total = sum(n for n, _ in archived.values())
+    body = [
+        *_header(district_id, district_name, run_id),
+        f"Tonight's import archived {total:,} record{'s' if total != 1 else ''}: Clever no longer shares them with",
+        "Smart Futures. They are kept (archived, not deleted) and come back by themselves if Clever",
+        "shares them again. The safeguard did not stop this: it holds only larger losses.",
+        "",
+        "Archived tonight (of the active records before tonight)",
+        *(f"  {kind:<16} {n:>8,} of {before:,}" for kind, (n, before) in sorted(archived.items()) if n),
+        "",
+        "What to do",
+        "  Nothing, if these students, staff or classes left the district or were unshared on purpose.",
+        "  If not (for example a school, grade or page missing from the district's Clever share), ask the",
+        "  district to check its sharing rules in Clever (Applications > Smart Futures > Sharing); the",
+        "  records return with the next nightly sync after Clever shares them again. The run's change",
+        "  set names each archived record by Clever id (`rostersync status --district` shows its key).",
+        "",
+        SIGNATURE,
+    ]
+    return Alert(
+        EventType.RECORDS_ARCHIVED,
+        district_id,
+        subject(district_id, district_name, f"{total:,} records archived"),
+        "\n".join(body) + "\n",
+    )
+
+
 def validation_findings(
     summary: Summary,
     run_id: str,

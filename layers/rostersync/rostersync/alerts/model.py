@@ -40,6 +40,7 @@ class EventType(StrEnum):
     DELETIONS_HELD = "deletions_held"
     DISTRICT_CONNECTED = "district_connected"
     DISTRICT_DISCONNECTED = "district_disconnected"
+    RECORDS_ARCHIVED = "records_archived"
 
 
 @dataclass(frozen=True, slots=True)
