@@ -278,14 +278,16 @@ def test_safeguard_holds_then_release_applies_once(env: Env) -> None:
     assert set(_statuses(env, Kind.STUDENT).values()) == {"active"}
 
     env.writes.reset()
-    released = release_hold(D, held.run_id, table=env.table, holds=env.holds, clock=env.clock)
+    released = release_hold(
+        D, held.run_id, table=env.table, holds=env.holds, store=env.store, clock=env.clock
+    )
     assert released.status == "released" and released.archived == 4
     assert [s for i, s in _statuses(env, Kind.STUDENT).items() if s == "archived"] == ["archived"] * 4
     writes = env.writes.total
     assert writes > 0
 
     env.writes.reset()
-    again = release_hold(D, held.run_id, table=env.table, holds=env.holds, clock=env.clock)
+    again = release_hold(D, held.run_id, table=env.table, holds=env.holds, store=env.store, clock=env.clock)
     assert again.status == "already_released" and again.archived == 0 and env.writes.total == 0
 
 
@@ -302,7 +304,7 @@ def test_release_skips_records_that_came_back(env: Env) -> None:
         UpdateExpression="SET last_changed_run = :r",
         ExpressionAttributeValues={":r": "29990101T000000Z-zzzzzz"},
     )
-    released = release_hold(D, None, table=env.table, holds=env.holds, clock=env.clock)
+    released = release_hold(D, None, table=env.table, holds=env.holds, store=env.store, clock=env.clock)
     assert released.archived == 3 and released.skipped == 1
     assert _statuses(env, Kind.STUDENT)["st0000"] == "active"
     assert removed
@@ -318,7 +320,10 @@ def test_later_run_supersedes_a_hold(env: Env) -> None:
     back = env.run(roster)
     assert back.status is RunStatus.SUCCEEDED and back.total("archived") == 0
     assert (
-        release_hold(D, held.run_id, table=env.table, holds=env.holds, clock=env.clock).status == "superseded"
+        release_hold(
+            D, held.run_id, table=env.table, holds=env.holds, store=env.store, clock=env.clock
+        ).status
+        == "superseded"
     )
 
 

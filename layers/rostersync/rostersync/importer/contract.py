@@ -93,5 +93,7 @@ class ReleaseResult(BaseModel):
     run_id: str | None
     status: str  # released | already_released | superseded | not_found | skipped_locked
     archived: int = 0
-    skipped: int = 0  # came back (changed or restored) since the hold, left active
+    skipped: int = 0  # came back (changed or restored, or fetched again) since the hold, left active
+    fetched_again: int = 0  # of `skipped`: in the newest complete fetch after the hold
+    newest_fetch: str | None = None  # the run whose fetch that was (None: no complete fetch since)
     counts: dict[str, int] = Field(default_factory=dict)
