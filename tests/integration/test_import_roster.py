@@ -574,3 +574,22 @@ def test_a_lease_poisoned_by_a_future_run_id_heals(env: Env) -> None:
         ExpressionAttributeValues={":r": "20621129T070000Z-0a1b2c"},
     )
     assert env.run(roster).status is RunStatus.SUCCEEDED
+
+
+def test_a_small_loss_below_the_safeguard_is_recorded_and_alerted(env: Env) -> None:
+    """Issue 14 item 10: an empty last page archives 20 of 400 students (5%, under the safeguard):
+    the run record counts them per kind and support gets `records_archived` (counts, no names)."""
+    from rostersync.alerts.notify import notify_import
+    from tests.unit.test_alerts import RecordingPublisher
+
+    roster = small_roster(students=400, teachers=3)
+    env.run(roster)
+    for n in range(380, 400):
+        roster.remove(Kind.STUDENT, f"st{n:04d}")
+    result = env.run(roster)
+    assert result.status is RunStatus.SUCCEEDED and result.counts["STUDENT"].archived == 20
+    assert latest_runs(env.table, D, limit=1)[0].counts["STUDENT"].archived == 20
+    publisher = RecordingPublisher()
+    assert notify_import(result, publisher).published == [f"records_archived:{D}"]
+    [alert] = publisher.alerts
+    assert "20 of 400" in alert.body and "Ann" not in alert.body and "Last" not in alert.body
