@@ -102,6 +102,11 @@ def _print_import(result: dict[str, Any], indent: str = "  ") -> None:
         for row in CHANGE_ROWS:
             cells = "".join(f"{int((counts.get(k) or {}).get(row) or 0):>9}" for k in KIND_COLUMNS)
             print(f"{indent}{row:<10}{cells}")
+    for row, label in (("archived", "ARCHIVED tonight"), ("held", "HELD (not archived)")):
+        per_kind = {k: int((counts.get(k) or {}).get(row) or 0) for k in counts}
+        if any(per_kind.values()):  # records gone from the roster (or about to): never only a cell
+            listed = ", ".join(f"{k} {n:,}" for k, n in sorted(per_kind.items()) if n)
+            print(f"{indent}{label}: {sum(per_kind.values()):,} records ({listed})")
     for key, label in (("hold_key", "held archive set"), ("changeset_key", "change set"), ("error", "error")):
         if result.get(key):
             print(f"{indent}{label}: {result[key]}")

@@ -12,6 +12,7 @@ import pytest
 
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
 from rostersync.adapters.s3_page_store import S3PageStore
+from rostersync.ids import new_run_id
 from rostersync.importer.contract import ImportResult, RunStatus
 from rostersync.importer.holds import PageStoreHoldStore
 from rostersync.importer.release import release_hold
@@ -277,14 +278,16 @@ def test_safeguard_holds_then_release_applies_once(env: Env) -> None:
     assert set(_statuses(env, Kind.STUDENT).values()) == {"active"}
 
     env.writes.reset()
-    released = release_hold(D, held.run_id, table=env.table, holds=env.holds, clock=env.clock)
+    released = release_hold(
+        D, held.run_id, table=env.table, holds=env.holds, store=env.store, clock=env.clock
+    )
     assert released.status == "released" and released.archived == 4
     assert [s for i, s in _statuses(env, Kind.STUDENT).items() if s == "archived"] == ["archived"] * 4
     writes = env.writes.total
     assert writes > 0
 
     env.writes.reset()
-    again = release_hold(D, held.run_id, table=env.table, holds=env.holds, clock=env.clock)
+    again = release_hold(D, held.run_id, table=env.table, holds=env.holds, store=env.store, clock=env.clock)
     assert again.status == "already_released" and again.archived == 0 and env.writes.total == 0
 
 
@@ -301,7 +304,7 @@ def test_release_skips_records_that_came_back(env: Env) -> None:
         UpdateExpression="SET last_changed_run = :r",
         ExpressionAttributeValues={":r": "29990101T000000Z-zzzzzz"},
     )
-    released = release_hold(D, None, table=env.table, holds=env.holds, clock=env.clock)
+    released = release_hold(D, None, table=env.table, holds=env.holds, store=env.store, clock=env.clock)
     assert released.archived == 3 and released.skipped == 1
     assert _statuses(env, Kind.STUDENT)["st0000"] == "active"
     assert removed
@@ -317,7 +320,10 @@ def test_later_run_supersedes_a_hold(env: Env) -> None:
     back = env.run(roster)
     assert back.status is RunStatus.SUCCEEDED and back.total("archived") == 0
     assert (
-        release_hold(D, held.run_id, table=env.table, holds=env.holds, clock=env.clock).status == "superseded"
+        release_hold(
+            D, held.run_id, table=env.table, holds=env.holds, store=env.store, clock=env.clock
+        ).status
+        == "superseded"
     )
 
 
@@ -377,7 +383,8 @@ def test_concurrent_runs_in_threads_one_wins(env: Env) -> None:
             # may take the lease there; the loser then finds its lease gone and refuses to commit.
             lost.append(exc)
 
-    threads = [threading.Thread(target=go, args=(f"20261201T000000Z-00000{n}",)) for n in (1, 2)]
+    day = f"{env.clock():%Y%m%dT%H%M%S}"
+    threads = [threading.Thread(target=go, args=(f"{day}Z-00000{n}",)) for n in (1, 2)]
     for t in threads:
         t.start()
     for t in threads:
@@ -507,11 +514,12 @@ def test_run_import_from_settings(env: Env, monkeypatch: pytest.MonkeyPatch) -> 
     get_settings.cache_clear()
     assert default_thresholds(get_settings()).archive_percent == 5.0
     roster = small_roster(students=30)
-    first = run_import(D, env.clock.next_run(), roster.accepted(), set())
+    # run_import runs on the system clock: its run ids must come from it too.
+    first = run_import(D, new_run_id(), roster.accepted(), set())
     assert first.status is RunStatus.SUCCEEDED
     roster.remove(Kind.STUDENT, "st0000")
     roster.remove(Kind.STUDENT, "st0001")  # 2 of 30 = 6.7% > 5%
-    held = run_import(D, env.clock.next_run(), roster.accepted(), set())
+    held = run_import(D, new_run_id(), roster.accepted(), set())
     assert held.status is RunStatus.HELD
     assert run_status(D, 1)[0].run_id == held.run_id
     assert run_release(D).archived == 2
@@ -538,3 +546,50 @@ def test_a_run_whose_lease_was_taken_does_not_commit(env: Env, settings: Setting
             D, env.clock.next_run(), roster.accepted(), set(), table, holds=env.holds, clock=env.clock
         )
     assert latest_runs(env.table, D, limit=1)[0].status is RunStatus.FAILED
+
+
+# ------------------------------------------------------------------ run ids from the future
+
+
+def test_a_run_id_from_the_future_is_refused_and_cannot_fence_out_later_nights(env: Env) -> None:
+    """Issue 14 item 6: a mistyped hand-started run (2062 for 2026) must not move latest_run."""
+    from rostersync.ids import FutureRunId
+
+    roster = small_roster()
+    env.run(roster)
+    with pytest.raises(FutureRunId):
+        env.run(roster, run_id="20621129T070000Z-0a1b2c")
+    lease = env.table.get_item(f"LEASE#{D}", "LEASE") or {}
+    assert str(lease.get("latest_run", "")) < "2062"
+    assert env.run(roster).status is RunStatus.SUCCEEDED  # the next night is not skipped_stale
+
+
+def test_a_lease_poisoned_by_a_future_run_id_heals(env: Env) -> None:
+    """A latest_run far ahead of the clock (written before run ids were checked) fences nobody."""
+    roster = small_roster()
+    env.run(roster)
+    env.ddb.update_item(
+        Key={"pk": f"LEASE#{D}", "sk": "LEASE"},
+        UpdateExpression="SET latest_run = :r",
+        ExpressionAttributeValues={":r": "20621129T070000Z-0a1b2c"},
+    )
+    assert env.run(roster).status is RunStatus.SUCCEEDED
+
+
+def test_a_small_loss_below_the_safeguard_is_recorded_and_alerted(env: Env) -> None:
+    """Issue 14 item 10: an empty last page archives 20 of 400 students (5%, under the safeguard):
+    the run record counts them per kind and support gets `records_archived` (counts, no names)."""
+    from rostersync.alerts.notify import notify_import
+    from tests.unit.test_alerts import RecordingPublisher
+
+    roster = small_roster(students=400, teachers=3)
+    env.run(roster)
+    for n in range(380, 400):
+        roster.remove(Kind.STUDENT, f"st{n:04d}")
+    result = env.run(roster)
+    assert result.status is RunStatus.SUCCEEDED and result.counts["STUDENT"].archived == 20
+    assert latest_runs(env.table, D, limit=1)[0].counts["STUDENT"].archived == 20
+    publisher = RecordingPublisher()
+    assert notify_import(result, publisher).published == [f"records_archived:{D}"]
+    [alert] = publisher.alerts
+    assert "20 of 400" in alert.body and "Ann" not in alert.body and "Last" not in alert.body

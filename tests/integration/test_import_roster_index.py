@@ -110,7 +110,9 @@ def test_held_archive_set_and_its_release_send_the_next_diff_to_the_table(env: E
     assert held.status is RunStatus.HELD
     assert_index_is_the_table(env)  # the held items are still active in both
 
-    released = release_hold(D, held.run_id, table=env.table, holds=env.holds, clock=env.clock)
+    released = release_hold(
+        D, held.run_id, table=env.table, holds=env.holds, store=env.store, clock=env.clock
+    )
     assert released.archived == 10
     assert "roster_index" not in _lease(env)  # the release wrote the roster: no index survives it
     after = env.run(roster, thresholds=SafeguardThresholds(archive_percent=10, floor=1))

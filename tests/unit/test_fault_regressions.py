@@ -34,8 +34,10 @@ def test_bug_an_import_refused_by_the_lease_was_silent() -> None:
     assert outcome.published == [f"sync_failed:{DISTRICT}"]
 
 
-def test_a_stale_or_successful_import_sends_no_failure_alert() -> None:
-    for status in (RunStatus.SKIPPED_STALE, RunStatus.SUCCEEDED, RunStatus.SKIPPED):
+def test_a_successful_or_unvalidated_import_sends_no_failure_alert() -> None:
+    # skipped_stale alerts since issue 14 item 6 (a run id from the future made every later night
+    # stale, silently): tests/unit/test_run_ids.py pins that alert.
+    for status in (RunStatus.SUCCEEDED, RunStatus.SKIPPED):
         publisher = _Publisher()
         notify_import(ImportResult(district_id=DISTRICT, run_id=RUN, status=status), publisher)
         assert publisher.sent == [], status

@@ -341,6 +341,18 @@ def test_the_state_machine_alarms_on_failed_and_timed_out_runs(metric: str) -> N
     assert _alarmed("AWS/States", metric) == [{"Ref": machine_id}]
 
 
+def test_alerts_that_fail_to_publish_alarm() -> None:
+    """record_outcome counts AlertsFailed (namespace RosterSync, dimension service=rostersync, as
+    Powertools emits it): an alert that could not be published must not go unnoticed."""
+    from rostersync.observability import SERVICE
+
+    alarmed = _alarmed("RosterSync", "AlertsFailed")
+    assert alarmed == [SERVICE], alarmed
+    (alarm,) = [a for a in _alarms() if a["MetricName"] == "AlertsFailed"]
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE}]
+    assert alarm["Statistic"] == "Sum" and alarm["TreatMissingData"] == "notBreaching"
+
+
 def test_every_dead_letter_queue_is_encrypted_kept_and_alarmed() -> None:
     queues = resources_of_type(TEMPLATE, "AWS::SQS::Queue")
     assert len(queues) >= 3

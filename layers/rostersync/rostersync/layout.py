@@ -39,8 +39,22 @@ from rostersync.records import Kind
 # ---------------------------------------------------------------------------------- S3: fetch
 
 
+def raw_district_prefix(district_id: str) -> str:
+    """Every fetch of one district (list it to find its runs: `run_of_raw_key`)."""
+    return f"raw/{district_id}/"
+
+
 def raw_prefix(district_id: str, run_id: str) -> str:
-    return f"raw/{district_id}/{run_id}/"
+    return f"{raw_district_prefix(district_id)}{run_id}/"
+
+
+def manifest_run(district_id: str, key: str) -> str | None:
+    """The run id when `key` is a manifest of the district's (`manifest_key`), else None."""
+    prefix = raw_district_prefix(district_id)
+    if not key.startswith(prefix):
+        return None
+    run_id = key[len(prefix) :].partition("/")[0]
+    return run_id if run_id and key == manifest_key(district_id, run_id) else None
 
 
 def page_key(district_id: str, run_id: str, resource: str, index: int) -> str:

@@ -216,7 +216,9 @@ def run_release(
     settings = settings or get_settings()
     table = roster_table(settings)
     try:
-        return release_hold(district_id, run_id, table=table, holds=hold_store(settings))
+        return release_hold(
+            district_id, run_id, table=table, holds=hold_store(settings), store=page_store(settings)
+        )
     finally:
         table.close()
 

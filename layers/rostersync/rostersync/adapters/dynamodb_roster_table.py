@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -22,6 +23,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from rostersync.ids import run_id_bound
 from rostersync.importer.diff import ExistingItem
 from rostersync.importer.items import PERSON_KINDS, Item, Key
 from rostersync.layout import LEASE_SK, SCHOOL_PK_PREFIX, district_pk, lease_pk, section_pk, split_sk
@@ -352,11 +354,17 @@ class DynamoRosterTable:
         }
         update = "SET #h = :holder, lease_token = :token, lease_expires = :exp, acquired_at = :now"
         condition = "(attribute_not_exists(lease_token) OR lease_expires < :now)"
+        # A latest_run ahead of the clock (run ids are checked against it now; one written before
+        # that was a typo) fences nobody: it would make every later night stale.
+        bound = run_id_bound(datetime.fromtimestamp(now, UTC))
         if fence_run is not None:
             values[":run"] = {"S": fence_run}
             values[":runs"] = {"SS": [fence_run]}
+            values[":bound"] = {"S": bound}
             update += ", latest_run = :run ADD repair_runs :runs"
-            condition += " AND (attribute_not_exists(latest_run) OR latest_run <= :run)"
+            condition += (
+                " AND (attribute_not_exists(latest_run) OR latest_run <= :run OR latest_run > :bound)"
+            )
         # Whoever takes the lease may write the roster, so the index it names stops being valid
         # now: only this holder's clean commit names one again (release_lease). The name is read
         # from the old image, for an import to use until then.
@@ -377,8 +385,10 @@ class DynamoRosterTable:
                 raise
             current = self.get_item(lease_pk(district_id), LEASE_SK) or {}
             latest = current.get("latest_run")
-            if fence_run is not None and latest and str(latest) > fence_run:
-                raise StaleRun(f"district {district_id}: run {latest} is newer than {fence_run}") from None
+            if fence_run is not None and latest and fence_run < str(latest) <= bound:
+                raise StaleRun(
+                    f"district {district_id}: a newer run {latest} already started (this run: {fence_run})"
+                ) from None
             raise LeaseBusy(
                 f"district {district_id}: held by {current.get('holder')} until {current.get('lease_expires')}"
             ) from None

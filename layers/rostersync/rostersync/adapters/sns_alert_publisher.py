@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rostersync.alerts.model import Alert
+from rostersync.alerts.model import SNS_MESSAGE_MAX_BYTES, Alert
 from rostersync.observability import logger
 
 
@@ -20,6 +20,11 @@ class SnsAlertPublisher:
         self._sns: Any = client
 
     def publish(self, alert: Alert) -> bool:
+        if _size(alert) > SNS_MESSAGE_MAX_BYTES:
+            # SNS would refuse it (256 KB, subject and attributes included): never send it. Alerts
+            # cap their bodies well below this; reaching here is a bug, counted as a failed alert.
+            _log_failure(alert, "MessageTooLong")
+            return False
         try:
             if self._sns is None:
                 self._sns = boto3.client("sns")
@@ -44,6 +49,14 @@ class SnsAlertPublisher:
             },
         )
         return True
+
+
+def _size(alert: Alert) -> int:
+    attributes = sum(
+        len(name.encode()) + len(value["DataType"].encode()) + len(value["StringValue"].encode())
+        for name, value in alert.message_attributes().items()
+    )
+    return len(alert.body.encode("utf-8")) + len(alert.subject.encode("utf-8")) + attributes
 
 
 def _log_failure(alert: Alert, error: str) -> None:

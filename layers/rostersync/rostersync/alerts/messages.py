@@ -11,12 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from rostersync.alerts.model import Alert, EventType, district_label, subject
+from rostersync.alerts.model import Alert, EventType, district_label, one_line_name, subject
 from rostersync.fetch.contract import Failure, FailureKind
 from rostersync.validate.rules import RULES, Severity
 from rostersync.validate.summary import SchoolSummary, Summary
 
 SIGNATURE = "-- RosterSync, the nightly Clever roster sync for Smart Futures"
+
+MAX_LIST_LINES = 100
+"""A list in an alert (schools) shows this many lines, then "and N more": the report has them all."""
+REASON_MAX = 300
 
 _FAILURE_ADVICE: dict[FailureKind, str] = {
     FailureKind.DISCONNECTED: (
@@ -75,8 +79,8 @@ def sync_failed(
     district_id: str, run_id: str, failure: Failure | None, *, district_name: str | None = None
 ) -> Alert:
     kind = failure.kind if failure else FailureKind.INTERNAL_ERROR
-    where = f" while fetching {failure.resource}" if failure and failure.resource else ""
-    reason = (failure.reason if failure else "the fetch did not complete")[:500]
+    where = f" while fetching {one_line_name(failure.resource, 40)}" if failure and failure.resource else ""
+    reason = one_line_name(failure.reason if failure else "the fetch did not complete", REASON_MAX)
     body = [
         *_header(district_id, district_name, run_id),
         f"Tonight's roster sync failed{where}, so nothing was validated or imported for this district.",
@@ -127,7 +131,7 @@ def district_disconnected(district_id: str, reason: str, *, district_name: str |
     body = [
         *_header(district_id, district_name, None),
         "The district no longer shares its roster with Smart Futures in Clever.",
-        f"How we know: {reason[:300]}",
+        f"How we know: {one_line_name(reason, REASON_MAX)}",
         "",
         "RosterSync stops syncing it. Its roster in Smart Futures is kept as of the last sync; nothing",
         "is deleted. If the disconnection was not intended, ask the district's Clever administrator",
@@ -168,6 +172,34 @@ def import_locked(district_id: str, run_id: str, *, district_name: str | None = 
     )
 
 
+def import_stale(
+    district_id: str, run_id: str, reason: str | None, *, district_name: str | None = None
+) -> Alert:
+    """The import was refused: a newer run had already started for the district (fencing)."""
+    body = [
+        *_header(district_id, district_name, run_id),
+        "Tonight's roster import did not run for this district: a newer run had already started for it,",
+        "and an older run never overwrites a newer one. Smart Futures keeps the roster as it was; nothing",
+        "was deleted.",
+        "",
+        f"Why: {one_line_name(reason or 'a newer run already started', REASON_MAX)}",
+        "",
+        "What to do",
+        "  Usually nothing: two runs overlapped (a run started by hand during the nightly one) and the",
+        "  newer run's import brings the roster up to date. If this e-mail comes two nights in a row,",
+        "  send it to the RosterSync engineers: the run ids find the logs. Never start a run with a",
+        "  run_id of your own: run ids come from the clock.",
+        "",
+        SIGNATURE,
+    ]
+    return Alert(
+        EventType.SYNC_FAILED,
+        district_id,
+        subject(district_id, district_name, "roster import skipped (newer run)"),
+        "\n".join(body) + "\n",
+    )
+
+
 def deletions_held(
     district_id: str,
     run_id: str,
@@ -203,6 +235,44 @@ def deletions_held(
         EventType.DELETIONS_HELD,
         district_id,
         subject(district_id, district_name, f"{total:,} deletions held"),
+        "\n".join(body) + "\n",
+    )
+
+
+def records_archived(
+    district_id: str,
+    run_id: str,
+    archived: Mapping[str, tuple[int, int]],
+    *,
+    district_name: str | None = None,
+) -> Alert:
+    """Tonight's import archived records (below the safeguard): how many of each kind, never who.
+
+    `archived`: kind -> (archived tonight, active before tonight).
+    """
+    total = sum(n for n, _ in archived.values())
+    body = [
+        *_header(district_id, district_name, run_id),
+        f"Tonight's import archived {total:,} record{'s' if total != 1 else ''}: Clever no longer shares them with",
+        "Smart Futures. They are kept (archived, not deleted) and come back by themselves if Clever",
+        "shares them again. The safeguard did not stop this: it holds only larger losses.",
+        "",
+        "Archived tonight (of the active records before tonight)",
+        *(f"  {kind:<16} {n:>8,} of {before:,}" for kind, (n, before) in sorted(archived.items()) if n),
+        "",
+        "What to do",
+        "  Nothing, if these students, staff or classes left the district or were unshared on purpose.",
+        "  If not (for example a school, grade or page missing from the district's Clever share), ask the",
+        "  district to check its sharing rules in Clever (Applications > Smart Futures > Sharing); the",
+        "  records return with the next nightly sync after Clever shares them again. The run's change",
+        "  set names each archived record by Clever id (`rostersync status --district` shows its key).",
+        "",
+        SIGNATURE,
+    ]
+    return Alert(
+        EventType.RECORDS_ARCHIVED,
+        district_id,
+        subject(district_id, district_name, f"{total:,} records archived"),
         "\n".join(body) + "\n",
     )
 
@@ -273,8 +343,9 @@ def validation_findings(
 def _school_lines(schools: list[SchoolSummary]) -> list[str]:
     lines = []
     for school in schools:
-        name = school.name or f"school {school.school_id}"
-        nces = f" (NCES {school.nces_id})" if school.nces_id else " (no NCES id)"
+        # Names and ids as the district typed them: one line each, shortened (see one_line_name).
+        name = one_line_name(school.name) or f"school {one_line_name(school.school_id, 40)}"
+        nces = f" (NCES {one_line_name(school.nces_id, 24)})" if school.nces_id else " (no NCES id)"
         if not school.accepted:
             lines.append(
                 f"  {name}{nces}: held back with all its {school.students.shared:,} students,"
@@ -292,7 +363,15 @@ def _school_lines(schools: list[SchoolSummary]) -> list[str]:
         ]
         if parts:
             lines.append(f"  {name}{nces}: " + ", ".join(parts) + " held back")
-    return lines
+    return _at_most(lines, "schools")
+
+
+def _at_most(lines: list[str], what: str) -> list[str]:
+    """The first MAX_LIST_LINES lines, then how many more there are (the report lists them all)."""
+    if len(lines) <= MAX_LIST_LINES:
+        return lines
+    more = len(lines) - MAX_LIST_LINES
+    return [*lines[:MAX_LIST_LINES], f"  ... and {more:,} more {what} (the full report lists every one)"]
 
 
 def _link_lines(link: ReportLink | None) -> list[str]:

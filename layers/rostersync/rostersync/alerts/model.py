@@ -17,7 +17,21 @@ SUBJECT_MAX = 99
 
 SUBJECT_PREFIX = "RosterSync: "
 
+NAME_MAX = 80
+"""A name a district typed (school, district) is shown on one line, at most this many characters."""
+
+BODY_MAX_BYTES = 64 * 1024
+"""Bodies stay well under SNS's 256 KB message limit (subject and attributes count too)."""
+
+SNS_MESSAGE_MAX_BYTES = 256 * 1024
+
+ELLIPSIS = "\u2026"
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# Everything that can break a line or hide text: C0/C1 controls, format characters (zero-width,
+# bidi overrides), Unicode line and paragraph separators.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+_SHORTENED = "\n[This message was shortened to fit an e-mail; the full report has everything.]\n"
 
 
 class EventType(StrEnum):
@@ -26,6 +40,7 @@ class EventType(StrEnum):
     DELETIONS_HELD = "deletions_held"
     DISTRICT_CONNECTED = "district_connected"
     DISTRICT_DISCONNECTED = "district_disconnected"
+    RECORDS_ARCHIVED = "records_archived"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +55,8 @@ class Alert:
             raise ValueError(f"alert subject must be 1..{SUBJECT_MAX} characters on one line")
         if not self.body.strip():
             raise ValueError("alert body must not be empty")
+        if len(self.body.encode("utf-8")) > BODY_MAX_BYTES:
+            object.__setattr__(self, "body", _cap(self.body))
 
     def message_attributes(self) -> dict[str, dict[str, str]]:
         """SNS MessageAttributes: what support filters subscriptions on."""
@@ -50,9 +67,23 @@ class Alert:
 
 
 def district_label(district_id: str, district_name: str | None) -> str:
-    """The district as a person knows it: its name when known, else its Clever id."""
-    name = _one_line(district_name or "")
-    return name or district_id
+    """The district as a person knows it: its name when known (one line, shortened), else its Clever id."""
+    name = one_line_name(district_name)
+    return name or one_line_name(district_id)
+
+
+def one_line_name(text: str | None, limit: int = NAME_MAX) -> str:
+    """Text a district typed, made safe to quote in an alert: control characters, line breaks and
+    invisible formatting replaced by spaces, whitespace collapsed, and at most `limit` characters
+    (the last one an ellipsis when shortened), so it can neither forge lines nor grow a message."""
+    if not text:
+        return ""
+    text = text[: limit * 8]  # never walk a 270 KB name character by character
+    cleaned = "".join(" " if unicodedata.category(c) in _UNPRINTABLE else c for c in text)
+    one = " ".join(cleaned.split())
+    if len(one) > limit:
+        one = one[: limit - 1].rstrip() + ELLIPSIS
+    return one
 
 
 def subject(district_id: str, district_name: str | None, what: str) -> str:
@@ -73,6 +104,15 @@ def subject(district_id: str, district_name: str | None, what: str) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(_CONTROL.sub(" ", text).split())
+
+
+def _cap(body: str) -> str:
+    """The body cut at a line boundary to fit BODY_MAX_BYTES, saying so."""
+    room = BODY_MAX_BYTES - len(_SHORTENED.encode("utf-8"))
+    head = body.encode("utf-8")[:room].decode("utf-8", errors="ignore")
+    if "\n" in head:
+        head = head[: head.rindex("\n")]
+    return head + _SHORTENED
 
 
 def _ascii(text: str) -> str:

@@ -144,14 +144,31 @@ def notify_validation(
 
 def notify_import(result: ImportResult, publisher: AlertPublisher) -> AlertOutcome:
     """Publish `deletions_held` when the safeguard held tonight's archive set (not again on a replay),
-    and `sync_failed` when the district's lease refused the run (`skipped_locked`): the run returns
+    `records_archived` when tonight's import archived anything (counts per kind, never who),
+    and `sync_failed` when the district's lease refused the run (`skipped_locked`, or `skipped_stale`
+    because a newer run had started): the run returns
     normally, so nothing else (not the state machine's Catch) would tell anyone the district was
     not imported, e.g. when Step Functions retries an import whose invocation timed out."""
     outcome = AlertOutcome()
     if result.status is RunStatus.SKIPPED_LOCKED:
         _publish(publisher, messages.import_locked(result.district_id, result.run_id), outcome)
         return outcome
-    if not result.held or result.replayed:
+    if result.status is RunStatus.SKIPPED_STALE:
+        alert = messages.import_stale(result.district_id, result.run_id, result.error)
+        _publish(publisher, alert, outcome)
+        return outcome
+    if result.replayed or result.dry_run:
+        return outcome
+    if result.status is RunStatus.SUCCEEDED and result.total("archived"):
+        # Every night's archives are visible, not only those the safeguard holds.
+        archived = {
+            kind: (c.archived, c.unchanged + c.updated + c.rejected_kept + c.archived)
+            for kind, c in result.counts.items()
+            if c.archived
+        }
+        _publish(publisher, messages.records_archived(result.district_id, result.run_id, archived), outcome)
+        return outcome
+    if not result.held:
         return outcome
     would_archive = {kind: counts.held for kind, counts in result.counts.items() if counts.held}
     previously_active = sum(

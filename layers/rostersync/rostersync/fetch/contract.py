@@ -13,8 +13,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rostersync.ids import refuse_future_run_id
 from rostersync.records import DistrictId
 
 # A source's name as stored in pages, manifests and checkpoints ("clever", later "oneroster").
@@ -125,6 +126,11 @@ class FetchRequest(BaseModel):
     district_ids: list[DistrictId] | None = Field(default=None, min_length=1)
     run_id: str | None = Field(default=None, pattern=RUN_ID)
     resume: bool = False
+
+    @field_validator("run_id")
+    @classmethod
+    def _not_from_the_future(cls, run_id: str | None) -> str | None:
+        return None if run_id is None else refuse_future_run_id(run_id)
 
     @model_validator(mode="after")
     def _resume_names_its_run(self) -> Self:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from rostersync.ids import refuse_future_run_id
 from rostersync.records import DistrictId
 
 
@@ -16,6 +17,11 @@ class ImportRequest(BaseModel):
     district_id: DistrictId
     run_id: str
     dry_run: bool = False
+
+    @field_validator("run_id")
+    @classmethod
+    def _not_from_the_future(cls, run_id: str) -> str:
+        return refuse_future_run_id(run_id)
 
 
 class RunStatus(StrEnum):
@@ -88,5 +94,7 @@ class ReleaseResult(BaseModel):
     run_id: str | None
     status: str  # released | already_released | superseded | not_found | skipped_locked
     archived: int = 0
-    skipped: int = 0  # came back (changed or restored) since the hold, left active
+    skipped: int = 0  # came back (changed or restored, or fetched again) since the hold, left active
+    fetched_again: int = 0  # of `skipped`: in the newest complete fetch after the hold
+    newest_fetch: str | None = None  # the run whose fetch that was (None: no complete fetch since)
     counts: dict[str, int] = Field(default_factory=dict)

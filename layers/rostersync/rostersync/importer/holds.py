@@ -2,7 +2,8 @@
 
 * `holds/<district>/<run_id>/archive.csv`: the archive set the safeguard held, for people to
   read (kind, clever_id, sis_id: no names, no state ids). `archive.json` beside it is the same
-  rows for `release_hold` to read back (the PageStore reads JSON).
+  rows for `release_hold` to read back (the PageStore reads JSON), plus `sections`: the clever ids
+  of the sections the held run wrote with held people kept in their lists.
 * `changesets/<district>/<run_id>.json.gz`: every change of a run (action, kind, clever_id) and
   its counts. Written by dry runs (their whole output) and by real runs BEFORE their first
   write, where it doubles as the plan the next run repairs from if this one fails part way.
@@ -32,7 +33,9 @@ class PageStoreHoldStore:
     def __init__(self, store: PageStore) -> None:
         self.store = store
 
-    def write_hold(self, district_id: str, run_id: str, held: Iterable[Candidate]) -> str:
+    def write_hold(
+        self, district_id: str, run_id: str, held: Iterable[Candidate], *, sections: Iterable[str] = ()
+    ) -> str:
         rows = [
             {"kind": c.kind.value, "clever_id": c.clever_id, "sis_id": c.sis_id or ""}
             for c in sorted(held, key=lambda c: (c.kind.value, c.clever_id))
@@ -44,13 +47,17 @@ class PageStoreHoldStore:
         writer.writerows({k: safe_cell(v) for k, v in row.items()} for row in rows)
         key = hold_csv_key(district_id, run_id)
         # JSON twin first: the CSV's presence means the hold is complete.
-        self.store.put_json(hold_json_key(district_id, run_id), {"rows": rows})
+        self.store.put_json(hold_json_key(district_id, run_id), {"rows": rows, "sections": sorted(sections)})
         self.store.put_file(key, io.BytesIO(text.getvalue().encode("utf-8")), "text/csv")
         return key
 
     def read_hold(self, district_id: str, run_id: str) -> list[dict[str, str]]:
         body = self.store.get_json(hold_json_key(district_id, run_id))
         return [dict(row) for row in body["rows"]]
+
+    def read_hold_sections(self, district_id: str, run_id: str) -> list[str]:
+        body = self.store.get_json(hold_json_key(district_id, run_id))
+        return [str(section) for section in body.get("sections") or ()]
 
     def write_changeset(self, district_id: str, run_id: str, body: dict[str, Any]) -> str:
         key = changeset_key(district_id, run_id)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from rostersync.layout import district_pk, roster_sk, school_pk, section_pk, split_sk
@@ -57,6 +57,13 @@ BOOKKEEPING = frozenset(
         "archived_run",
         "archived_state_id",
     }
+)
+
+# A section's member lists and, while a safeguard hold keeps some members active although tonight's
+# fetch no longer lists them, the attribute naming those held members (see keep_held_members).
+HELD_LISTS: tuple[tuple[str, str, Kind], ...] = (
+    ("students", "held_students", Kind.STUDENT),
+    ("teachers", "held_teachers", Kind.TEACHER),
 )
 
 
@@ -201,3 +208,50 @@ def stored_edges(item: Item | None) -> set[Key]:
         pk = section_pk(clever_id)
         return {(pk, roster_sk(Kind.TEACHER, t)) for t in item.get("teachers") or [] if t}
     return set()
+
+
+def keep_held_members(item: Item, stored: Item | None, held: Mapping[Kind, Collection[str]]) -> Item:
+    """A section item written on a held night, with the held people it listed still in its lists.
+
+    A safeguard hold keeps people active although tonight's fetch lacks them, so the sections
+    they were in keep them too: every member of the STORED section's lists whose archive is held
+    tonight and whom tonight's record no longer lists goes back into the list, and is named in
+    `held_students` / `held_teachers` so the release can take them out again. The content hash
+    covers the item as stored (held lists included), so it differs from the record's, and a
+    night without the hold (the people came back, or were archived) rewrites the section from
+    its record alone; another held night with the same data finds the same hash and writes nothing.
+    """
+    if not stored or stored.get("status") != ACTIVE:
+        return item
+    out = dict(item)
+    for attr, held_attr, kind in HELD_LISTS:
+        tonight = set(item.get(attr) or ())
+        back = (set(stored.get(attr) or ()) & set(held.get(kind) or ())) - tonight
+        if back:
+            out[attr] = sorted(tonight | back)
+            out[held_attr] = sorted(back)
+    if out != item:
+        out["content_hash"] = content_hash(out)
+    return out
+
+
+def release_held_members(item: Item, released: Mapping[Kind, Collection[str]], now: str) -> Item | None:
+    """The section item without the held members a release archived; None when it lists none."""
+    out = dict(item)
+    for attr, held_attr, kind in HELD_LISTS:
+        held_here = set(item.get(held_attr) or ())
+        gone = held_here & set(released.get(kind) or ())
+        if not gone:
+            continue
+        remaining = sorted(set(item.get(attr) or ()) - gone)
+        still_held = sorted(held_here - gone)
+        for name, value in ((attr, remaining), (held_attr, still_held)):
+            if value:
+                out[name] = value
+            else:
+                out.pop(name, None)  # empty lists are never stored
+    if out == item:
+        return None
+    out["content_hash"] = content_hash(out)
+    out["updated_at"] = now
+    return out

@@ -27,11 +27,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from rostersync.ids import refuse_future_run_id
 from rostersync.importer.contract import FINAL, ImportResult, KindCounts, RunStatus
 from rostersync.importer.diff import Action, Diff, compute_diff
 from rostersync.importer.items import (
+    ACTIVE,
+    HELD_LISTS,
+    Item,
+    Key,
     desired_edges,
     edge_item,
+    keep_held_members,
     owns_edges,
     record_hash,
     roster_item,
@@ -90,6 +96,9 @@ class _Plan:
     index: RosterIndex | None
     tracker: IndexTracker | None
     counts: defaultdict[Kind, KindCounts] = field(default_factory=lambda: defaultdict(KindCounts))
+    # On a held night: the held people per kind, and the sections that keep some of them listed.
+    held_ids: dict[Kind, set[str]] = field(default_factory=dict)
+    held_sections: set[str] = field(default_factory=set)
 
 
 def import_district(
@@ -112,6 +121,8 @@ def import_district(
     district's CONFIG#<district>/SAFEGUARD item overrides. `fetched` (per kind) is recorded.
     """
     started = clock()
+    # Run ids come from the clock: one from the future would fence out every later night.
+    refuse_future_run_id(run_id, started)
     result = ImportResult(
         district_id=district_id,
         run_id=run_id,
@@ -138,7 +149,9 @@ def import_district(
             return result.model_copy(update={"status": RunStatus.SKIPPED_LOCKED, "finished_at": clock()})
         except StaleRun as exc:
             logger.warning("a newer run exists for the district; skipped", extra={**log, "reason": str(exc)})
-            return result.model_copy(update={"status": RunStatus.SKIPPED_STALE, "finished_at": clock()})
+            return result.model_copy(
+                update={"status": RunStatus.SKIPPED_STALE, "finished_at": clock(), "error": str(exc)}
+            )
         _save_run_record(table, result, clock)
     run = _Run(district_id, run_id, accepted, rejected_ids, table, holds, lease, result, clock, iso(started))
     try:
@@ -199,6 +212,9 @@ def _plan(run: _Run, default_thresholds: SafeguardThresholds, fetched: Mapping[s
     plan = _Plan(
         diff=diff, held=bool(result.trips), repair=repair, index=index, tracker=tracker, counts=counts
     )
+    if plan.held:
+        for candidate in diff.candidates:
+            plan.held_ids.setdefault(candidate.kind, set()).add(candidate.clever_id)
     _count(plan, fetched)
     result.counts = {kind.value: counts[kind] for kind in Kind if kind in counts}
     # A dry run's change set sits beside the real run's, never over it: the real one is the plan
@@ -317,26 +333,20 @@ def _changeset(result: ImportResult, plan: _Plan) -> dict[str, Any]:
 
 
 def _apply(run: _Run, plan: _Plan) -> int:
-    """The planned writes: a held set's record, changed records (pass 2), archives, reconciles.
-    Returns the items written."""
-    if plan.held:
-        run.result.hold_key = run.holds.write_hold(run.district_id, run.run_id, plan.diff.candidates)
-        run.table.put_item(
-            {
-                "pk": hold_pk(run.district_id),
-                "sk": run.run_id,
-                "status": HOLD_HELD,
-                "records": len(plan.diff.candidates),
-                "hold_key": run.result.hold_key,
-                "created_at": run.now,
-                "trips": [t.model_dump() for t in run.result.trips],
-            }
-        )
+    """The planned writes: changed records (pass 2), then a held set's record or the archives,
+    then reconciles. Returns the items written.
+
+    A held set is recorded after pass 2 because the hold names the sections pass 2 wrote with
+    held people kept in their lists (the release takes them out). A run that dies before that
+    leaves no hold: the next run recomputes the archive set anyway.
+    """
     writer = RosterWriter(run.table, run.lease, run.clock)
     try:
         _write_changes(run, plan, writer)
         writer.drain()
-        if not plan.held:
+        if plan.held:
+            _record_hold(run, plan)
+        else:
             _archive(run, plan, writer)
         for sk in plan.diff.reconcile:
             _reconcile(run, writer, sk)
@@ -344,6 +354,25 @@ def _apply(run: _Run, plan: _Plan) -> int:
     finally:
         writer.close()
     return writer.written
+
+
+def _record_hold(run: _Run, plan: _Plan) -> None:
+    """The held archive set (and the sections keeping held people) in S3, then its HOLD item."""
+    run.result.hold_key = run.holds.write_hold(
+        run.district_id, run.run_id, plan.diff.candidates, sections=sorted(plan.held_sections)
+    )
+    run.table.put_item(
+        {
+            "pk": hold_pk(run.district_id),
+            "sk": run.run_id,
+            "status": HOLD_HELD,
+            "records": len(plan.diff.candidates),
+            "sections": len(plan.held_sections),
+            "hold_key": run.result.hold_key,
+            "created_at": run.now,
+            "trips": [t.model_dump() for t in run.result.trips],
+        }
+    )
 
 
 def _write_changes(run: _Run, plan: _Plan, writer: RosterWriter) -> None:
@@ -354,8 +383,19 @@ def _write_changes(run: _Run, plan: _Plan, writer: RosterWriter) -> None:
         action = changes.pop(sk, None)
         if action is None:
             continue
+        item = roster_item(kind, record, run_id=run.run_id, now=run.now)
+        stored: Item | None = None
+        held_section = kind is Kind.SECTION and plan.held and action is not Action.CREATED
+        if held_section:
+            # Held archives hold their membership too: the section keeps the held people it listed.
+            stored = run.table.get_item(district_pk(run.district_id), sk)
+            item = keep_held_members(item, stored, plan.held_ids)
+            if any(item.get(held_attr) for _attr, held_attr, _kind in HELD_LISTS):
+                plan.held_sections.add(record.id)
+        want: set[Key] = set()
+        have: set[Key] = set()
         if owns_edges(kind):
-            want = desired_edges(kind, record)
+            want = stored_edges(item) if kind is Kind.SECTION else desired_edges(kind, record)
             if sk in plan.repair:  # a failed run may have left its membership half written: read it
                 have = run.table.member_edges(sk)
             elif action is Action.CREATED:
@@ -363,12 +403,27 @@ def _write_changes(run: _Run, plan: _Plan, writer: RosterWriter) -> None:
             else:
                 # After a committed run an item's membership is exactly what the item implies, so
                 # one GetItem tells it: no index query (GSIs lag; moto scans for every query).
-                have = stored_edges(run.table.get_item(district_pk(run.district_id), sk))
+                if stored is None:
+                    stored = run.table.get_item(district_pk(run.district_id), sk)
+                have = stored_edges(stored)
+        if (
+            held_section
+            and action is Action.UPDATED
+            and sk not in plan.repair
+            and stored is not None
+            and stored.get("status") == ACTIVE
+            and stored.get("content_hash") == item["content_hash"]
+            and want == have
+        ):
+            # Another held night with the same data: the stored section already is this item.
+            plan.counts[kind].updated -= 1
+            plan.counts[kind].unchanged += 1
+            continue
+        if want or have:
             writer.add_edges(
                 [edge_item(pk, member, run.district_id, run.run_id) for pk, member in sorted(want - have)],
                 sorted(have - want),
             )
-        item = roster_item(kind, record, run_id=run.run_id, now=run.now)
         writer.add_item(item)
         if plan.tracker:
             plan.tracker.written(item)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from rostersync.ids import refuse_future_run_id
 from rostersync.records import DistrictId, Kind
 
 
@@ -14,6 +15,11 @@ class ValidateRequest(BaseModel):
 
     district_id: DistrictId
     run_id: str
+
+    @field_validator("run_id")
+    @classmethod
+    def _not_from_the_future(cls, run_id: str) -> str:
+        return refuse_future_run_id(run_id)
 
 
 class ValidateStatus(StrEnum):
