@@ -13,7 +13,7 @@ from typing import Any
 
 from rostersync.importer.diff import ExistingItem
 from rostersync.importer.items import PERSON_KINDS, Item, Key
-from rostersync.layout import LEASE_SK, SCHOOL_PK_PREFIX, district_pk, lease_pk, section_pk, split_sk
+from rostersync.layout import LEASE_SK, district_pk, lease_pk, school_pk_prefix, section_pk, split_sk
 from rostersync.ports import Lease, LeaseBusy, LeaseLost, StaleRun
 from rostersync.records import Kind
 
@@ -58,13 +58,14 @@ class MemoryRosterTable:
             found.reverse()
         return found[:limit] if limit else found
 
-    def member_edges(self, sk: str) -> set[Key]:
+    def member_edges(self, district_id: str, sk: str) -> set[Key]:
         self._count("member_edges")
         kind, record_id = split_sk(sk)
         if kind is Kind.SECTION:
-            return {key for key in self.items if key[0] == section_pk(record_id)}
+            return {key for key in self.items if key[0] == section_pk(district_id, record_id)}
         if kind in PERSON_KINDS:
-            return {key for key in self.items if key[1] == sk and key[0].startswith(SCHOOL_PK_PREFIX)}
+            prefix = school_pk_prefix(district_id)
+            return {key for key in self.items if key[1] == sk and key[0].startswith(prefix)}
         return set()
 
     # ----------------------------------------------------------------------------- writes

@@ -70,14 +70,14 @@ def snapshot(table_name: str, district_id: str) -> Roster:
             table, KeyConditionExpression=Key("pk").eq(f"DISTRICT#{district_id}"), ConsistentRead=True
         )
     }
-    # Membership partitions: every school and section the district's items name (their items say
-    # which district wrote them). Queried per group, not per person: a handful of Queries.
+    # Membership partitions: every school and section the district's items name (the partition key
+    # carries the district, and so do the items). Queried per group, not per person: a handful of Queries.
     groups: set[str] = set()
     for sk, item in items.items():
         kind, _, clever_id = sk.partition("#")
         if kind in ("SCHOOL", "SECTION"):
-            groups.add(f"{kind}#{clever_id}")
-        groups.update(f"SCHOOL#{school}" for school in item.get("schools") or ())
+            groups.add(f"{kind}#{district_id}#{clever_id}")
+        groups.update(f"SCHOOL#{district_id}#{school}" for school in item.get("schools") or ())
     edges: set[tuple[str, str]] = set()
     for group in sorted(groups):
         found = _query(table, KeyConditionExpression=Key("pk").eq(group), ConsistentRead=True)

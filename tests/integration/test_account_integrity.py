@@ -133,8 +133,8 @@ def test_a_staff_member_later_also_shared_as_a_student_keeps_only_the_student_ac
     assert validated.rule_counts["user.student_and_adult"] == 1
     assert nights.status(f"STUDENT#{PERSON}") == "active"
     assert nights.status(f"STAFF#{PERSON}") == "archived"  # exactly one active account
-    assert nights.members(f"SCHOOL#{SCHOOL}") >= {f"STUDENT#{PERSON}"}
-    assert f"STAFF#{PERSON}" not in nights.members(f"SCHOOL#{SCHOOL}")
+    assert nights.members(f"SCHOOL#{D}#{SCHOOL}") >= {f"STUDENT#{PERSON}"}
+    assert f"STAFF#{PERSON}" not in nights.members(f"SCHOOL#{D}#{SCHOOL}")
     assert imported.counts["STAFF"].archived == 1
 
     nights.night(night2)  # and the next night too

@@ -46,7 +46,7 @@ def _section(env: Env, section_id: str) -> dict[str, object]:
 
 
 def _teacher_edges(env: Env, section_id: str) -> set[str]:
-    return {i["sk"] for i in env.query(KeyConditionExpression=Key("pk").eq(f"SECTION#{section_id}"))}
+    return {i["sk"] for i in env.query(KeyConditionExpression=Key("pk").eq(f"SECTION#{D}#{section_id}"))}
 
 
 def test_held_people_stay_in_their_sections_until_the_release_takes_them_out(env: Env) -> None:
@@ -71,7 +71,7 @@ def test_held_people_stay_in_their_sections_until_the_release_takes_them_out(env
     assert set(se000["held_students"]) == {s for s in dropped if s in before["se000"]}  # type: ignore[arg-type]
     assert _teacher_edges(env, "se000") == {"TEACHER#te000", "TEACHER#te001"}
     # ...and their school memberships stay.
-    school = {i["sk"] for i in env.query(KeyConditionExpression=Key("pk").eq("SCHOOL#sch1"))}
+    school = {i["sk"] for i in env.query(KeyConditionExpression=Key("pk").eq(f"SCHOOL#{D}#sch1"))}
     assert {f"STUDENT#{s}" for s in dropped} | {"TEACHER#te000"} <= school
 
     # A second held night with the same data writes nothing to the sections.

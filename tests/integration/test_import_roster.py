@@ -149,7 +149,7 @@ def test_first_import_writes_the_table_contract(env: Env) -> None:
     assert [i["sk"] for i in by_state] == ["STUDENT#st0001"]
     # A school's students.
     members = env.query(
-        KeyConditionExpression=Key("pk").eq("SCHOOL#sch1") & Key("sk").begins_with("STUDENT#")
+        KeyConditionExpression=Key("pk").eq(f"SCHOOL#{D}#sch1") & Key("sk").begins_with("STUDENT#")
     )
     assert len(members) == 30
     # A section's roster: its item's lists, by key.
@@ -162,7 +162,7 @@ def test_first_import_writes_the_table_contract(env: Env) -> None:
         IndexName="inverted",
         KeyConditionExpression=Key("sk").eq("TEACHER#te001") & Key("pk").begins_with("SECTION#"),
     )
-    assert [i["pk"] for i in sections] == ["SECTION#se001"]
+    assert [i["pk"] for i in sections] == [f"SECTION#{D}#se001"]
     # Everything of one district by its partition; kinds by sk prefix.
     assert set(_statuses(env, Kind.STUDENT).values()) == {"active"}
 
@@ -194,8 +194,8 @@ def test_moving_school_moves_membership(env: Env) -> None:
     env.run(roster)
     # the student item and its two memberships (one deleted, one put)
     assert env.writes.total == 3
-    old = env.query(KeyConditionExpression=Key("pk").eq("SCHOOL#sch1") & Key("sk").eq("STUDENT#st0000"))
-    new = env.query(KeyConditionExpression=Key("pk").eq("SCHOOL#sch2") & Key("sk").eq("STUDENT#st0000"))
+    old = env.query(KeyConditionExpression=Key("pk").eq(f"SCHOOL#{D}#sch1") & Key("sk").eq("STUDENT#st0000"))
+    new = env.query(KeyConditionExpression=Key("pk").eq(f"SCHOOL#{D}#sch2") & Key("sk").eq("STUDENT#st0000"))
     assert old == [] and len(new) == 1
 
 
@@ -236,7 +236,9 @@ def test_disappearance_archives_and_reappearance_restores(env: Env) -> None:
     item = env.item(Kind.STUDENT, "st0007")
     assert item is not None and item["status"] == "active" and item["state_id"] == gone.state_id  # type: ignore[union-attr]
     assert "archived_at" not in item
-    members = env.query(KeyConditionExpression=Key("pk").eq("SCHOOL#sch1") & Key("sk").eq("STUDENT#st0007"))
+    members = env.query(
+        KeyConditionExpression=Key("pk").eq(f"SCHOOL#{D}#sch1") & Key("sk").eq("STUDENT#st0007")
+    )
     assert len(members) == 1
 
 
@@ -457,7 +459,9 @@ def _snapshot(env: Env) -> dict[tuple[str, str], dict[str, Any]]:
     from boto3.dynamodb.conditions import Key
 
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    for pk in [f"DISTRICT#{D}", "SCHOOL#sch1", "SCHOOL#sch2"] + [f"SECTION#se{n:03d}" for n in range(3)]:
+    for pk in [f"DISTRICT#{D}", f"SCHOOL#{D}#sch1", f"SCHOOL#{D}#sch2"] + [
+        f"SECTION#{D}#se{n:03d}" for n in range(3)
+    ]:
         for item in env.query(KeyConditionExpression=Key("pk").eq(pk)):
             out[(item["pk"], item["sk"])] = {
                 k: v
@@ -493,12 +497,12 @@ def test_a_failed_run_is_completed_by_the_next(env: Env, settings: Settings, fai
     # The same end state as a clean import of tonight's roster into a fresh district copy.
     reference = _snapshot(env)
     assert reference[(f"DISTRICT#{D}", "STUDENT#st0002")]["status"] == "archived"
-    assert ("SCHOOL#sch1", "STUDENT#st0002") not in reference
-    assert ("SCHOOL#sch2", "STUDENT#st0001") in reference and (
-        "SCHOOL#sch1",
+    assert (f"SCHOOL#{D}#sch1", "STUDENT#st0002") not in reference
+    assert (f"SCHOOL#{D}#sch2", "STUDENT#st0001") in reference and (
+        f"SCHOOL#{D}#sch1",
         "STUDENT#st0001",
     ) not in reference
-    assert ("SCHOOL#sch1", "STUDENT#st9999") in reference
+    assert (f"SCHOOL#{D}#sch1", "STUDENT#st9999") in reference
     lease = env.table.get_item(f"LEASE#{D}", "LEASE")
     assert lease is not None and not lease.get("repair_runs") and "lease_token" not in lease
 

@@ -100,13 +100,13 @@ def test_section_membership_order_is_not_a_change() -> None:
 
 def test_membership_items_are_derived_from_the_owner() -> None:
     assert desired_edges(Kind.STUDENT, student("s1", schools=("a", "b"))) == {
-        ("SCHOOL#a", "STUDENT#s1"),
-        ("SCHOOL#b", "STUDENT#s1"),
+        (f"SCHOOL#{D}#a", "STUDENT#s1"),
+        (f"SCHOOL#{D}#b", "STUDENT#s1"),
     }
-    assert desired_edges(Kind.STAFF, teacher("t1", schools=("a",))) == {("SCHOOL#a", "STAFF#t1")}
+    assert desired_edges(Kind.STAFF, teacher("t1", schools=("a",))) == {(f"SCHOOL#{D}#a", "STAFF#t1")}
     # A section's students live on its item (`students`), not in membership items.
     assert desired_edges(Kind.SECTION, section("se1", teachers=("t1",), students=("s1",))) == {
-        ("SECTION#se1", "TEACHER#t1"),
+        (f"SECTION#{D}#se1", "TEACHER#t1"),
     }
     assert desired_edges(Kind.SCHOOL, school("a")) == set()
     stored = roster_item(

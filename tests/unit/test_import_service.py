@@ -95,3 +95,32 @@ def test_a_run_older_than_the_latest_is_refused_and_writes_nothing() -> None:
 
     assert stale.status is RunStatus.SKIPPED_STALE
     assert table.items == before
+
+
+def test_a_district_reusing_another_districts_school_id_never_writes_into_its_partition() -> None:
+    """Bug: membership partitions were keyed by the school id alone, so a district reusing another
+    district's school id put its people in the other's SCHOOL# partition (and archiving them
+    there would have touched the other's membership). The partitions carry the district now."""
+    table, store, clock = MemoryRosterTable(), MemoryPageStore(), Clock()
+    other = "e0000000000000000000002"
+    _import(table, store, small_roster(students=4, teachers=1), clock.next_run(), clock)
+    theirs = small_roster(students=3, teachers=1, d=other)  # the same ids: sch1, st0000, se000...
+    import_district(
+        other, clock.next_run(), theirs.accepted(), set(), table, holds=PageStoreHoldStore(store), clock=clock
+    )
+
+    ours_before = {key for key in table.items if key[0] == f"SCHOOL#{D}#sch1"}
+    assert ours_before == {(f"SCHOOL#{D}#sch1", f"STUDENT#st{n:04d}") for n in range(4)} | {
+        (f"SCHOOL#{D}#sch1", "TEACHER#te000")
+    }
+    assert {key for key in table.items if key[0] == f"SCHOOL#{other}#sch1"} == {
+        (f"SCHOOL#{other}#sch1", f"STUDENT#st{n:04d}") for n in range(3)
+    } | {(f"SCHOOL#{other}#sch1", "TEACHER#te000")}
+
+    # The other district drops everyone: its archives leave this district's memberships alone.
+    empty = small_roster(students=0, teachers=0, d=other)
+    import_district(
+        other, clock.next_run(), empty.accepted(), set(), table, holds=PageStoreHoldStore(store), clock=clock
+    )
+    assert {key for key in table.items if key[0] == f"SCHOOL#{D}#sch1"} == ours_before
+    assert table.member_edges(D, "STUDENT#st0000") == {(f"SCHOOL#{D}#sch1", "STUDENT#st0000")}

@@ -18,16 +18,20 @@ RAW_BUCKET (S3), by the stage that writes it:
 
 ROSTER_TABLE (DynamoDB), pk / sk (docs/DATA_MODEL.md is the contract with the application):
 
-  DISTRICT#<d>  / <KIND>#<id>        roster items
-  SCHOOL#<id>   / <KIND>#<id>        school membership of people and sections
-  SECTION#<id>  / TEACHER#<id>       a section's teachers (its students are a list on its item)
+  DISTRICT#<d>       / <KIND>#<id>    roster items
+  SCHOOL#<d>#<id>    / <KIND>#<id>    school membership of people
+  SECTION#<d>#<id>   / TEACHER#<id>   a section's teachers (its students are a list on its item)
   LEASE#<d>     / LEASE              one import or release at a time, fencing stale runs
   RUN#<d>       / <run>[~dry]        one record per import run
   RUNLOG        / <run>#<d>          the cross-district run listing (expires)
   HOLD#<d>      / <run>              an archive set held by the safeguard
   CONFIG#<d>    / SAFEGUARD          a district's own safeguard threshold
 
-Ids in keys are the ids a district's source gave us; they are checked before they get here.
+Ids in keys are the ids a district's source gave us; they are checked before they get here. A
+district id never contains `#` (records.DISTRICT_ID_PATTERN), and the membership partitions
+carry the district: a source's ids are only unique inside one district (OneRoster's sourcedIds
+are per tenant; a Clever district may reuse another's id), so no district can write into
+another's school or section partition.
 """
 
 from __future__ import annotations
@@ -149,7 +153,6 @@ def connection_key(district_id: str) -> str:
 LEASE_SK = "LEASE"
 RUNLOG_PK = "RUNLOG"
 SAFEGUARD_SK = "SAFEGUARD"
-SCHOOL_PK_PREFIX = "SCHOOL#"
 
 
 def district_pk(district_id: str) -> str:
@@ -165,12 +168,25 @@ def split_sk(sk: str) -> tuple[Kind, str]:
     return Kind(kind), record_id
 
 
-def school_pk(school_id: str) -> str:
-    return f"{SCHOOL_PK_PREFIX}{school_id}"
+def school_pk(district_id: str, school_id: str) -> str:
+    return f"{school_pk_prefix(district_id)}{school_id}"
 
 
-def section_pk(section_id: str) -> str:
-    return f"SECTION#{section_id}"
+def school_pk_prefix(district_id: str) -> str:
+    """Every school membership partition of one district starts with this."""
+    return f"SCHOOL#{district_id}#"
+
+
+def section_pk(district_id: str, section_id: str) -> str:
+    return f"SECTION#{district_id}#{section_id}"
+
+
+def district_of(pk: str) -> str:
+    """The district of a roster item's partition key (`DISTRICT#<d>`)."""
+    prefix, _, district_id = pk.partition("#")
+    if prefix != "DISTRICT" or not district_id:
+        raise ValueError(f"not a district partition: {pk[:80]}")
+    return district_id
 
 
 def lease_pk(district_id: str) -> str:

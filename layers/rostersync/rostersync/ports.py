@@ -167,8 +167,9 @@ class RosterTable(Protocol):
         """Conditional status transition; False when the item is not in `expected`."""
         ...
 
-    def member_edges(self, sk: str) -> set[Key]:
-        """The membership items that exist for a roster item's sk (read by key / GSI, not a scan)."""
+    def member_edges(self, district_id: str, sk: str) -> set[Key]:
+        """The membership items that exist for one of the district's roster items (read by key or
+        the inverted index, never a scan)."""
         ...
 
     def write(self, puts: Sequence[Item], deletes: Sequence[Key]) -> int:

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from rostersync.ids import run_id_bound
 from rostersync.importer.diff import ExistingItem
 from rostersync.importer.items import PERSON_KINDS, Item, Key
-from rostersync.layout import LEASE_SK, SCHOOL_PK_PREFIX, district_pk, lease_pk, section_pk, split_sk
+from rostersync.layout import LEASE_SK, district_pk, lease_pk, school_pk_prefix, section_pk, split_sk
 from rostersync.ports import Lease, LeaseBusy, LeaseLost, RosterWriteError, StaleRun
 from rostersync.records import Kind
 
@@ -199,12 +199,12 @@ class DynamoRosterTable:
                 break
         return out
 
-    def member_edges(self, sk: str) -> set[Key]:
+    def member_edges(self, district_id: str, sk: str) -> set[Key]:
         kind, clever_id = split_sk(sk)
         if kind is Kind.SECTION:
             pages = self._paginate(
                 KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": section_pk(clever_id)}},
+                ExpressionAttributeValues={":pk": {"S": section_pk(district_id, clever_id)}},
                 ProjectionExpression="pk, sk",
                 ConsistentRead=True,
             )
@@ -212,7 +212,7 @@ class DynamoRosterTable:
             pages = self._paginate(
                 IndexName=INVERTED_INDEX,
                 KeyConditionExpression="sk = :sk AND begins_with(pk, :prefix)",
-                ExpressionAttributeValues={":sk": {"S": sk}, ":prefix": {"S": SCHOOL_PK_PREFIX}},
+                ExpressionAttributeValues={":sk": {"S": sk}, ":prefix": {"S": school_pk_prefix(district_id)}},
                 ProjectionExpression="pk, sk",
             )
         else:

@@ -5,7 +5,7 @@ The table layout is documented in docs/DATA_MODEL.md; this module is its single 
 * Roster item: pk `DISTRICT#<district>`, sk `<KIND>#<clever id>`; `status` active|archived.
 * Membership (edge) item, derived from one owning roster item and present only while it is
   active: pk `SCHOOL#<school>` sk `<STUDENT|TEACHER|STAFF>#<person>` (owned by the person),
-  pk `SECTION#<section>` sk `TEACHER#<id>` (owned by the section). A section's students are
+  pk `SECTION#<district>#<section>` sk `TEACHER#<id>` (owned by the section). A section's students are
   its item's `students` list, not membership items: at 25 to 35 students a section, one item
   per student would be most of a district's items (11 items per record instead of 2), and a
   first import of the largest district would not fit in one invocation.
@@ -23,7 +23,7 @@ import json
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from rostersync.layout import district_pk, roster_sk, school_pk, section_pk, split_sk
+from rostersync.layout import district_of, district_pk, roster_sk, school_pk, section_pk, split_sk
 from rostersync.records import (
     CourseRecord,
     DistrictRecord,
@@ -186,9 +186,9 @@ def desired_edges(kind: Kind, record: Record) -> set[Key]:
     """The membership items an ACTIVE record owns (an archived one owns none)."""
     if kind in PERSON_KINDS and isinstance(record, PersonRecord):
         sk = roster_sk(kind, record.id)
-        return {(school_pk(school), sk) for school in record.schools if school}
+        return {(school_pk(record.district_id, school), sk) for school in record.schools if school}
     if kind is Kind.SECTION and isinstance(record, SectionRecord):
-        pk = section_pk(record.id)
+        pk = section_pk(record.district_id, record.id)
         return {(pk, roster_sk(Kind.TEACHER, t)) for t in record.teachers if t}
     return set()
 
@@ -202,10 +202,11 @@ def stored_edges(item: Item | None) -> set[Key]:
     if not item or item.get("status") != ACTIVE:
         return set()
     kind, clever_id = split_sk(str(item["sk"]))
+    district_id = district_of(str(item["pk"]))
     if kind in PERSON_KINDS:
-        return {(school_pk(s), str(item["sk"])) for s in item.get("schools") or [] if s}
+        return {(school_pk(district_id, s), str(item["sk"])) for s in item.get("schools") or [] if s}
     if kind is Kind.SECTION:
-        pk = section_pk(clever_id)
+        pk = section_pk(district_id, clever_id)
         return {(pk, roster_sk(Kind.TEACHER, t)) for t in item.get("teachers") or [] if t}
     return set()
 

@@ -110,7 +110,7 @@ def _release(
         # Archived now or by an earlier, interrupted release: no membership left, in no section.
         released.setdefault(kind, set()).add(row["clever_id"])
         if owns_edges(kind):
-            writer.add_edges([], sorted(table.member_edges(sk)))
+            writer.add_edges([], sorted(table.member_edges(district_id, sk)))
             writer.maybe_flush()
     _take_out_of_sections(
         district_id, holds.read_hold_sections(district_id, run_id), released, table, writer, now

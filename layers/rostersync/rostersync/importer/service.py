@@ -397,7 +397,7 @@ def _write_changes(run: _Run, plan: _Plan, writer: RosterWriter) -> None:
         if owns_edges(kind):
             want = stored_edges(item) if kind is Kind.SECTION else desired_edges(kind, record)
             if sk in plan.repair:  # a failed run may have left its membership half written: read it
-                have = run.table.member_edges(sk)
+                have = run.table.member_edges(run.district_id, sk)
             elif action is Action.CREATED:
                 have = set()
             else:
@@ -439,7 +439,7 @@ def _archive(run: _Run, plan: _Plan, writer: RosterWriter) -> None:
             if plan.tracker:
                 plan.tracker.archived(candidate.sk)
             if owns_edges(candidate.kind):
-                writer.add_edges([], sorted(run.table.member_edges(candidate.sk)))
+                writer.add_edges([], sorted(run.table.member_edges(run.district_id, candidate.sk)))
                 writer.maybe_flush()
         else:  # changed under us (cannot happen under the lease): leave it, say so
             plan.counts[candidate.kind].archived -= 1
@@ -453,7 +453,7 @@ def _reconcile(run: _Run, writer: RosterWriter, sk: str) -> None:
     if not owns_edges(kind):
         return
     want = stored_edges(run.table.get_item(district_pk(run.district_id), sk))
-    have = run.table.member_edges(sk)
+    have = run.table.member_edges(run.district_id, sk)
     writer.add_edges(
         [edge_item(pk, member, run.district_id, run.run_id) for pk, member in sorted(want - have)],
         sorted(have - want),
