@@ -209,6 +209,17 @@ class Faults:
 
     truncated_json: int = 0  # next K matching requests: 200 with the JSON body cut in half
 
+    # Hostile but well-formed (or nearly) JSON a district's own data can produce, next K matching 200s:
+    # "surrogate" puts a lone surrogate escape (\\ud800) into the first `last` name of the page;
+    # "deep_array" wraps the whole body's `data` beside an array nested `hostile_depth` deep;
+    # "deep_field" makes the first `last` name an array nested `hostile_depth` deep.
+    hostile_json: int = 0
+    hostile_mode: str = "surrogate"
+    hostile_depth: int = 100_000
+
+    # `next` links drop their `role=` parameter (a users listing drifts into every role).
+    next_drops_role: bool = False
+
     slow_seconds: float = 0.0  # sleep before answering matching requests (capped at 5 s)
 
     connection_reset: int = 0  # next K matching requests: socket closed without a response

@@ -39,6 +39,17 @@ HTML_ERROR = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 _REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 
+def _hostile(body: bytes, mode: str, depth: int) -> bytes:
+    """A 200 body turned hostile (see `Faults.hostile_json`); the rest of the page is unchanged."""
+    depth = max(1, depth)
+    if mode == "deep_array":
+        return b'{"nested":' + b"[" * depth + b"]" * depth + b"," + body.lstrip()[1:]
+    if mode == "deep_field":
+        nested = b"[" * depth + b'"x"' + b"]" * depth
+        return body.replace(b'"last":', b'"last":' + nested + b',"was_last":', 1)
+    return body.replace(b'"last":"', b'"last":"\\ud800', 1)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -352,6 +363,8 @@ class CleverSandbox:
             return _json(200, {"links": []})
         if self._take("truncated_json"):
             return _Response(200, resp.body[: max(1, len(resp.body) // 2)])
+        if self._take("hostile_json"):
+            return _Response(200, _hostile(resp.body, self.faults.hostile_mode, self.faults.hostile_depth))
         return resp
 
     def _authenticate(self, h: _Handler) -> tuple[str | None, _Response | None]:
@@ -436,7 +449,15 @@ class CleverSandbox:
             next_cursor = items[-1]["data"]["id"]
             if f.repeat_cursor and cursor:
                 next_cursor = cursor
-            params = {k: v for k, v in query.items() if k not in ("starting_after", "ending_before")}
+            dropped = (
+                ("starting_after", "ending_before", "role")
+                if f.next_drops_role
+                else (
+                    "starting_after",
+                    "ending_before",
+                )
+            )
+            params = {k: v for k, v in query.items() if k not in dropped}
             params["limit"] = str(limit)
             ordered = sorted(params.items())
             ordered.append(("starting_after", next_cursor))

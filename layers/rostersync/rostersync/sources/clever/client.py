@@ -28,7 +28,7 @@ from rostersync.errors import CleverError, CleverProtocolError, DistrictDisconne
 from rostersync.observability import logger
 from rostersync.ports import Page
 from rostersync.settings import Settings
-from rostersync.sources.clever.normalize import minimize
+from rostersync.sources.clever.normalize import clean_text, minimize
 from rostersync.sources.clever.resources import SOURCE_NAME, Resource
 
 # Resource -> (path, query) as Clever's v3.0 spec names them. No `contact` role: the product
@@ -125,12 +125,12 @@ def _short_reason(response: requests.Response) -> str:
     if "json" in content_type:
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         if isinstance(body, dict):
             for key in ("message", "error", "error_description"):
                 if isinstance(body.get(key), str) and body[key]:
-                    return body[key][:_REASON_LIMIT]
+                    return clean_text(body[key][:_REASON_LIMIT])
     if "html" in content_type or response.text.lstrip()[:1] == "<":
         return f"HTML error page ({response.reason or 'no reason given'})"
     return (response.reason or "no reason given")[:_REASON_LIMIT]
@@ -347,6 +347,11 @@ def _transport_reason(exc: requests.RequestException) -> str:
 def _json_body(response: requests.Response, endpoint: str, district_id: str | None) -> dict[str, Any]:
     try:
         body = response.json()
+    except RecursionError:
+        # Python's decoder recurses per nesting level: an array nested 100,000 deep cannot be read.
+        raise CleverProtocolError(
+            endpoint, "200 with JSON nested too deeply to read", 200, district_id
+        ) from None
     except (ValueError, requests.exceptions.ChunkedEncodingError):
         raise CleverProtocolError(
             endpoint, "200 with a body that is not valid JSON", 200, district_id

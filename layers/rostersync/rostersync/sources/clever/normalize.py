@@ -87,13 +87,44 @@ USER_RESOURCES: dict[Resource, SourceRole] = {
 }
 
 
+def clean_text(value: str) -> str:
+    """`value` with every lone surrogate (JSON allows `\\ud800`, UTF-8 cannot hold it) replaced by
+    U+FFFD, so the string can be stored, logged, written to CSV and DynamoDB and e-mailed."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
+
+
+def _scalar(value: Any) -> Any:
+    """A JSON scalar as stored: strings cleaned; containers are not scalars (None)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return None
+
+
+def _value(value: Any) -> Any:
+    """A kept field's value, bounded in shape: the product uses strings and lists of ids, so a
+    list keeps its scalar items only and any other container becomes None. Nothing a district
+    types can nest deeper than this, so storing a page never recurses over district data."""
+    if isinstance(value, list):
+        return [_scalar(item) for item in value if not isinstance(item, list | dict)]
+    return _scalar(value)
+
+
 def _project(obj: Mapping[str, Any], keep: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field, nested in keep.items():
         if field not in obj:
             continue
         value = obj[field]
-        out[field] = _project(value, nested) if nested and isinstance(value, Mapping) else value
+        if nested:
+            out[field] = _project(value, nested) if isinstance(value, Mapping) else _value(value)
+        else:
+            out[field] = _value(value)
     return out
 
 
