@@ -125,3 +125,28 @@ def test_a_field_nested_deep_inside_a_record_is_stored_and_that_record_rejected(
     assert validated["rule_counts"]["record.malformed"] == 1  # the student without a usable last name
     assert outcome.stages["import"]["status"] == "succeeded"
     _assert_next_district_completed(night, world)
+
+
+# --- 13. every page of a role's listing holds that role -----------------------------------------
+
+
+def test_a_next_link_that_drops_the_role_fails_the_district_naming_resource_and_page(
+    world: FaultWorld,
+) -> None:
+    world.sandbox.faults.match_district = HOSTILE.id
+    world.sandbox.faults.next_drops_role = True
+
+    night = world.night([HOSTILE.id, NEXT.id])
+
+    assert not night.errors, night.errors
+    outcome = night.outcome(HOSTILE.id)
+    assert outcome.fetch["status"] == "failed"
+    failure = outcome.fetch["failure"]
+    assert failure["kind"] == "protocol_error"
+    assert failure["resource"] == "students"
+    assert "page 2" in failure["reason"] and "role student" in failure["reason"], failure
+    assert [a.event_type for a in night.alerts_for(HOSTILE.id)] == ["sync_failed"]
+    # Nothing of the drifted page was stored: only the two good student pages.
+    keys = list(world.store.keys(f"raw/{HOSTILE.id}/{outcome.run_id}/students/"))
+    assert len(keys) == 2
+    _assert_next_district_completed(night, world)

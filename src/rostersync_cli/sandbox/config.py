@@ -217,7 +217,8 @@ class Faults:
     hostile_mode: str = "surrogate"
     hostile_depth: int = 100_000
 
-    # `next` links drop their `role=` parameter (a users listing drifts into every role).
+    # `next` links drop their `role=` parameter (a users listing drifts into every role); narrowed
+    # by `match_district` only.
     next_drops_role: bool = False
 
     slow_seconds: float = 0.0  # sleep before answering matching requests (capped at 5 s)

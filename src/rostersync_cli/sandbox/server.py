@@ -449,14 +449,9 @@ class CleverSandbox:
             next_cursor = items[-1]["data"]["id"]
             if f.repeat_cursor and cursor:
                 next_cursor = cursor
-            dropped = (
-                ("starting_after", "ending_before", "role")
-                if f.next_drops_role
-                else (
-                    "starting_after",
-                    "ending_before",
-                )
-            )
+            dropped = ["starting_after", "ending_before"]
+            if f.next_drops_role and f.match_district in (None, district):
+                dropped.append("role")
             params = {k: v for k, v in query.items() if k not in dropped}
             params["limit"] = str(limit)
             ordered = sorted(params.items())

@@ -236,6 +236,7 @@ class DistrictFetch:
         """
         resource = Resource(resource)
         path, query = RESOURCE_QUERIES[resource]
+        role = query.get("role")
         if start is None:
             params = "&".join(
                 f"{k}={v}" for k, v in {"limit": self._client._settings.clever_page_limit, **query}.items()
@@ -255,6 +256,8 @@ class DistrictFetch:
             page = [_record(item, relative, self.district_id) for item in records]
             if not page:
                 return
+            if role is not None:
+                self._check_role(page, role, resource, index, relative)
             next_uri = _next_link(body, relative, self.district_id)
             following = None if next_uri is None else self._checked_link(next_uri, None, relative)
             if following is not None and following in seen_links:
@@ -267,6 +270,23 @@ class DistrictFetch:
             if following is None:
                 return
             relative = following
+
+    def _check_role(
+        self, page: list[dict[str, Any]], role: str, resource: Resource, index: int, relative: str
+    ) -> None:
+        """Every record of a `role=` listing holds that role (Clever v3.0 users: `roles.<role>`).
+
+        `next` links are followed as Clever sends them; one that lost `role=` would drift into other
+        roles unnoticed. The error names the resource and the page, never the record."""
+        for record in page:
+            roles = record.get("roles")
+            if not (isinstance(roles, dict) and isinstance(roles.get(role), dict)):
+                raise CleverProtocolError(
+                    _endpoint(relative),
+                    f"{resource.value} page {index} holds a record without the role {role} it was asked for",
+                    200,
+                    self.district_id,
+                )
 
     def district_name(self, page: Page) -> str | None:
         """The district's name, from its `districts` page."""
