@@ -29,7 +29,8 @@ class CleverProtocolError(CleverError):
 
 
 class DistrictDisconnected(CleverError):
-    """The district's token is revoked or the district is gone: 401 after a token refresh, or 404."""
+    """The district's token is revoked or the district is gone: 401 after a token refresh, or 404
+    for `/districts/<id>` itself."""
 
 
 class StorageError(RosterSyncError):

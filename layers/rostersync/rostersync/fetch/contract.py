@@ -31,7 +31,8 @@ class ManifestStatus(StrEnum):
 
 
 class FailureKind(StrEnum):
-    """Why a district's fetch failed; `disconnected` means its token is gone (401 twice, or 404)."""
+    """Why a district's fetch failed; `disconnected` means its token is gone (401 twice) or the
+    district itself is not found (`/districts/<id>` 404). Any other 404 is a `clever_error`."""
 
     DISCONNECTED = "disconnected"
     CLEVER_ERROR = "clever_error"

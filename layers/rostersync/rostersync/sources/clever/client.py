@@ -5,7 +5,8 @@
 - Rate limits: on 429, wait until the latest `X-Ratelimit-Reset` (several buckets may each send
   one); without it, exponential backoff with jitter. 5xx, resets and read timeouts: retried with
   backoff. Every retry, wait and timeout is bounded, so a fetch never hangs.
-- 401: re-fetch the district's token once, then the district is disconnected. 404: disconnected.
+- 401: re-fetch the district's token once, then the district is disconnected. 404: disconnected
+  only when `/v3.0/districts/<id>` itself is 404; any other 404 is a CleverError.
 - Every 200 is checked: JSON, a `data` list, every record with an `id`.
 The token only ever goes to CLEVER_API_BASE's host, and never into a log or an error.
 """
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Self
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 import urllib3
@@ -339,9 +340,34 @@ class DistrictFetch:
                     raise DistrictDisconnected(endpoint, "token revoked", 401, self.district_id)
                 self._token = fresh
                 continue
-            if status in (401, 404):
+            if status == 401:
                 raise DistrictDisconnected(endpoint, _short_reason(response), status, self.district_id)
+            if status == 404:
+                raise self._not_found(endpoint, _short_reason(response))
             raise CleverError(endpoint, _short_reason(response), status, self.district_id)
+
+    def _district_path(self) -> str:
+        return f"{RESOURCE_QUERIES[Resource.DISTRICTS][0]}/{quote(self.district_id, safe='')}"
+
+    def _not_found(self, endpoint: str, reason: str) -> CleverError:
+        """A 404 disconnects the district only when `/districts/<id>` itself is 404.
+
+        Clever also answers 404 for a resource the app's sharing does not cover and for a path of an
+        API version it does not serve: those fail the district with the reason, they do not
+        announce a disconnection. So any other 404 asks the district itself (one request; a 404
+        there raises DistrictDisconnected from within, any other error propagates as it is)."""
+        if endpoint == self._district_path():
+            return DistrictDisconnected(
+                endpoint, f"the district itself is not found ({reason})", 404, self.district_id
+            )
+        self._fetch(self._district_path())
+        return CleverError(
+            endpoint,
+            f"not found ({reason}) while the district itself answers: the resource is not shared with"
+            " the app, or the API version is wrong",
+            404,
+            self.district_id,
+        )
 
 
 def _endpoint(relative_or_url: str) -> str:
