@@ -182,6 +182,21 @@ def test_a_broken_page_in_the_middle_of_pagination_fails_the_district_cleanly(
     assert "nothing was deleted" in alert.body
 
 
+def test_504s_on_full_pages_complete_identically_with_smaller_pages(world: FaultWorld) -> None:
+    _, baseline = world.clean_night(DISTRICT.id)
+    world.setenv("CLEVER_MIN_PAGE_LIMIT", "2")
+    world.sandbox.faults.big_page_limit = 3  # pages of 6 time out at the gateway; 3 pass
+    world.sandbox.requests.clear()
+
+    night = world.night([DISTRICT.id])
+
+    assert_completed_identically(world, night, baseline)
+    limits = {
+        e.query.get("limit") for e in world.sandbox.requests if e.status == 200 and e.path == "/v3.0/users"
+    }
+    assert limits == {"3"}
+
+
 def test_a_read_timeout_fails_the_district_cleanly(world: FaultWorld) -> None:
     _, baseline = world.clean_night(DISTRICT.id)
     world.setenv("CLEVER_READ_TIMEOUT", "0.3")

@@ -36,6 +36,8 @@ DEFAULTED_TUNING = {
     "CLEVER_BACKOFF_FACTOR",
     "CLEVER_MAX_RATE_LIMIT_WAIT",
     "CLEVER_PAGE_LIMIT",
+    "CLEVER_MIN_PAGE_LIMIT",
+    "CLEVER_SLOW_RETRIES",
     "FETCH_PAUSE_MARGIN_SECONDS",
 }
 # Read only by the code that makes or answers report links (rostersync.report_links); set for

@@ -217,6 +217,13 @@ class Faults:
     hostile_mode: str = "surrogate"
     hostile_depth: int = 100_000
 
+    # Pages larger than this (`limit` above it; 0 = off) are too slow for Clever's gateway: a matching
+    # request answers `big_page_status` (502 or 504), or with 0 sleeps `big_page_sleep` seconds
+    # (capped at 5) before answering (a read timeout for a client with a shorter read timeout).
+    big_page_limit: int = 0
+    big_page_status: int = 504
+    big_page_sleep: float = 0.0
+
     # `next` links drop their `role=` parameter (a users listing drifts into every role); narrowed
     # by `match_district` only.
     next_drops_role: bool = False

@@ -290,6 +290,8 @@ class CleverSandbox:
             if resp is None:
                 faulted = self._matches(h.path, district)
                 resp = self._apply_faults(h, faulted) if faulted else None
+                if resp is None and not h.was_reset and faulted:
+                    resp = self._big_page(query)
                 if resp is None and not h.was_reset:
                     resp = self._api(path, query, district)
                     if faulted:
@@ -338,6 +340,20 @@ class CleverSandbox:
             if f.html_errors:
                 return _Response(status, HTML_ERROR, "text/html")
             return _json(status, {"message": _REASONS.get(status, "error")})
+        return None
+
+    def _big_page(self, query: dict[str, str]) -> _Response | None:
+        """`Faults.big_page_limit`: a gateway error (or a slow answer) for pages above the limit."""
+        f = self.faults
+        try:
+            limit = int(query.get("limit") or DEFAULT_LIMIT)
+        except ValueError:
+            return None
+        if f.big_page_limit <= 0 or limit <= f.big_page_limit:
+            return None
+        if f.big_page_status:
+            return _json(f.big_page_status, {"message": "Gateway Timeout"})
+        self._stop.wait(min(float(f.big_page_sleep), MAX_SLOW_SECONDS))
         return None
 
     def _rate_limited(self) -> _Response:
