@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rostersync.settings import get_settings
-from rostersync.wiring import download_report, run_release, run_status
+from rostersync.wiring import district_status, download_report, run_release, run_status
 from rostersync_cli.embedded import EmbeddedAws
 from rostersync_cli.invoke import invoke
 from rostersync_cli.provision import provision
@@ -107,6 +107,9 @@ def _status(district_id: str | None, limit: int) -> int:
         print(
             f"{result.district_id}  run {result.run_id}  {when:%Y-%m-%d %H:%M} UTC" if when else result.run_id
         )
+        status = district_status(result.district_id, result.run_id)
+        if status is not None:
+            print(f"    Clever: {status.line()}")
         _print_import(result.model_dump(mode="json"), indent="    ")
     return 0
 

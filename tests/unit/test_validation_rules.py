@@ -47,6 +47,7 @@ STABLE_IDS = {
     "section.no_teacher",
     "section.unknown_user",
     "user.email.missing",
+    "district.sync_stale",
 }
 
 

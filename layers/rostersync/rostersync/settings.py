@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # 150 s: one full page at the 120 s read timeout's worst case, plus its S3 write (a page
     # that keeps failing slowly can still take longer: docs/ARCHITECTURE.md, "Known limits").
     fetch_pause_margin_seconds: float = Field(150.0, alias="FETCH_PAUSE_MARGIN_SECONDS", ge=0)
+    # A district whose source sync is older than this many days (or in error) gets the warning
+    # `district.sync_stale`: its data is frozen upstream. Template parameter DistrictSyncStaleDays.
+    district_sync_stale_days: int = Field(7, alias="DISTRICT_SYNC_STALE_DAYS", ge=1, le=365)
     stage: str = Field("dev", alias="STAGE")
     # Report links in alerts: the report-link function's URL (ReportLinkFunctionUrl). Empty (local
     # runs, the default) falls back to S3 presigned GETs, which die with the signing credentials.

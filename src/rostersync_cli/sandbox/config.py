@@ -109,6 +109,14 @@ class DistrictSpec:
     # The first N students get names from generator.EXOTIC_NAMES (cycled): right-to-left scripts,
     # emoji, combining marks, markup, formula-looking and very long strings.
     exotic_names: int = 0
+    # Clever's sync status of the district, as /v3.0/districts serves it. `sync_state` is Clever's
+    # `state`. `last_sync_hours_ago` and `pause_days` ((start, end) in days, negative = past) are
+    # relative to the request's time: the server sets them when it answers (the generator's output
+    # stays byte-stable), so no district is stale by the calendar alone. None: `last_sync` null,
+    # no pause.
+    sync_state: str = "success"
+    last_sync_hours_ago: float | None = 6.0
+    pause_days: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -325,6 +333,7 @@ def default_config() -> SandboxConfig:
             section_without_school=1,
             missing_student_state_id=1,
         ),
+        sync_state="error",  # Clever's own sync from the SIS failed: district.sync_stale
     )
     # A district that connected Smart Futures in Clever but has not finished its sharing rules:
     # its schools are shared, none of its students (nor teachers or sections) yet.

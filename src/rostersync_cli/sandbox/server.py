@@ -16,6 +16,7 @@ import socket
 import struct
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -23,6 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .config import (
     MAX_SLOW_SECONDS,
+    DistrictSpec,
     Faults,
     RequestLogEntry,
     SandboxConfig,
@@ -37,6 +39,24 @@ LIST_RESOURCES = ("districts", "schools", "users", "sections", "terms", "courses
 USER_ROLES = ("student", "teacher", "staff", "district_admin", "contact")
 HTML_ERROR = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 _REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+
+
+def _clever_time(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _live_status(record: dict[str, Any], spec: DistrictSpec) -> dict[str, Any]:
+    """The district object with its sync times relative to now (DistrictSpec.last_sync_hours_ago,
+    pause_days), to the hour, so that it is stable within a test."""
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    out = dict(record)
+    hours = spec.last_sync_hours_ago
+    out["last_sync"] = None if hours is None else _clever_time(now - timedelta(hours=hours))
+    if spec.pause_days is not None:
+        start, end = spec.pause_days
+        out["pause_start"] = _clever_time(now + timedelta(days=start))
+        out["pause_end"] = _clever_time(now + timedelta(days=end))
+    return out
 
 
 def _hostile(body: bytes, mode: str, depth: int) -> bytes:
@@ -441,6 +461,8 @@ class CleverSandbox:
             rec = listing.find(segments[1])
             if rec is None:
                 return _json(404, {"message": f"{resource[:-1]} {segments[1]} not found"})
+            if resource == "districts":
+                rec = _live_status(rec, data.spec)
             return _json(200, {"data": rec, "links": [{"rel": "self", "uri": path}]})
 
         raw_limit = query.get("limit", "")
@@ -457,6 +479,8 @@ class CleverSandbox:
         if cursor and self.faults.duplicate_across_pages:
             start = max(0, start - 1)  # the previous page's last record, served again
         items = page_items(listing, start, limit)
+        if resource == "districts":
+            items = [{**item, "data": _live_status(item["data"], data.spec)} for item in items]
         target = path + ("?" + urlencode(query) if query else "")
         links: list[dict[str, str]] = [{"rel": "self", "uri": target}]
         more = start + len(items) < len(listing)

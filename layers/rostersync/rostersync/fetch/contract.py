@@ -15,6 +15,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rostersync.records import DistrictStatus
+
 # A source's name as stored in pages, manifests and checkpoints ("clever", later "oneroster").
 SOURCE_NAME = r"^[a-z][a-z0-9_]{0,31}$"
 RUN_ID = r"^[0-9]{8}T[0-9]{6}([0-9]{6})?Z-[0-9a-f]{6}$"
@@ -72,6 +74,9 @@ class Manifest(BaseModel):
     district_id: str
     run_id: str
     district_name: str | None = None  # from the `districts` page: people read names, not ids
+    # The source's sync status of the district (Clever: state, last_sync, pause_start, pause_end,
+    # launch_date), from the `districts` page: whether its data is frozen upstream.
+    district_status: DistrictStatus | None = None
     status: ManifestStatus
     started_at: datetime
     finished_at: datetime
@@ -102,6 +107,7 @@ class Checkpoint(BaseModel):
     run_id: str
     started_at: datetime
     district_name: str | None = None
+    district_status: DistrictStatus | None = None
     resources: dict[str, ResourceSummary] = Field(default_factory=dict)
     current: str | None = None
     current_summary: ResourceSummary | None = None

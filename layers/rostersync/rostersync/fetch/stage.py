@@ -123,6 +123,7 @@ def fetch_district(
     except Exception as exc:  # one district must never stop the others
         manifest.failure = _internal_failure(exc, district_id, run_id, current)
     manifest.district_name = progress.district_name
+    manifest.district_status = progress.district_status
     manifest.resources = {r: progress.resources[r] for r in resources if r in progress.resources}
     manifest.pages = progress.pages
     manifest.finished_at = clock()
@@ -246,6 +247,7 @@ def _fetch_resource(
     for page in pages:
         records = page.records
         progress.district_name = source.district_name(page) or progress.district_name
+        progress.district_status = source.district_status(page) or progress.district_status
         key = page_key(source.district_id, run_id, resource, page.index)
         size = store.put_json(
             key,

@@ -47,6 +47,8 @@ TEACHER_NO_SECTIONS = "teacher.no_sections"
 SECTION_NO_TEACHER = "section.no_teacher"
 SECTION_UNKNOWN_USER = "section.unknown_user"
 USER_EMAIL_MISSING = "user.email.missing"
+DISTRICT_SYNC_STALE = "district.sync_stale"
+DEFAULT_SYNC_STALE_DAYS = 7
 
 _E, _W = Severity.ERROR, Severity.WARNING
 
@@ -210,6 +212,16 @@ RULES: dict[str, Rule] = {
             "Enter the person's school email address in your SIS (or in Clever's staff upload for staff) so "
             "Clever syncs it; without it they cannot receive notifications or be matched to an existing "
             "Smart Futures account.",
+        ),
+        Rule(
+            DISTRICT_SYNC_STALE,
+            _W,
+            "Clever has not synced the district's data recently",
+            "The district's data in Clever is frozen: Clever's own sync from the SIS is in error, or has "
+            "not run for days, so tonight's roster is the one Clever last received. In Clever, open Sync "
+            "(clever.com > Sync) to see the error and fix the SIS export or the sync settings, then run a "
+            "sync (Sync > Sync now). During Clever's summer pause this is expected and ends when the "
+            "pause ends; nothing needs to be done in Smart Futures.",
         ),
     )
 }

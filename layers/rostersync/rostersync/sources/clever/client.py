@@ -29,8 +29,9 @@ from urllib3.util.retry import Retry
 from rostersync.errors import CleverError, CleverProtocolError, DistrictDisconnected
 from rostersync.observability import logger
 from rostersync.ports import Page
+from rostersync.records import DistrictRecord, DistrictStatus
 from rostersync.settings import Settings
-from rostersync.sources.clever.normalize import clean_text, minimize
+from rostersync.sources.clever.normalize import clean_text, minimize, normalize
 from rostersync.sources.clever.resources import SOURCE_NAME, Resource
 
 # Resource -> (path, query) as Clever's v3.0 spec names them. No `contact` role: the product
@@ -383,6 +384,15 @@ class DistrictFetch:
             and isinstance(page.records[0].get("name"), str)
         ):
             return str(page.records[0]["name"])
+        return None
+
+    def district_status(self, page: Page) -> DistrictStatus | None:
+        """Clever's sync status of the district (state, last_sync, pause, launch), from its page."""
+        if page.resource != Resource.DISTRICTS or not page.records:
+            return None
+        for record in normalize(Resource.DISTRICTS, page.records[0], self.district_id):
+            if isinstance(record, DistrictRecord):
+                return record.status()
         return None
 
     def _checked_link(self, uri: str, path: str | None, came_from: str | None = None) -> str:

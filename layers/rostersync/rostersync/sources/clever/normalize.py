@@ -27,7 +27,18 @@ from rostersync.sources.clever.resources import Resource
 # Fields kept per resource. Nested dicts list the fields kept inside them.
 _NAME = {"first": None, "middle": None, "last": None}
 _KEEP: dict[Resource, dict[str, Any]] = {
-    Resource.DISTRICTS: {"id": None, "name": None, "nces_id": None},
+    # The sync status (Clever's `state`, `last_sync`, pause window, launch date) is kept: support
+    # needs to know when a district's data is frozen upstream. Not `error`: free text from the SIS.
+    Resource.DISTRICTS: {
+        "id": None,
+        "name": None,
+        "nces_id": None,
+        "state": None,
+        "last_sync": None,
+        "pause_start": None,
+        "pause_end": None,
+        "launch_date": None,
+    },
     Resource.SCHOOLS: {
         "id": None,
         "district": None,
@@ -206,6 +217,11 @@ def normalize(resource: Resource | str, record: Mapping[str, Any], district_id: 
             district_id=district_id,
             name=_str(record.get("name")),
             nces_id=_str(record.get("nces_id")),
+            sync_state=_str(record.get("state")),
+            last_sync=_str(record.get("last_sync")),
+            pause_start=_str(record.get("pause_start")),
+            pause_end=_str(record.get("pause_end")),
+            launch_date=_str(record.get("launch_date")),
         )
     elif resource is Resource.SCHOOLS:
         yield SchoolRecord(
