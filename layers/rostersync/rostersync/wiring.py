@@ -225,6 +225,36 @@ def run_release(
         table.close()
 
 
+def run_releases(
+    district_ids: list[str], run_id: str | None = None, *, settings: Settings | None = None
+) -> list[ReleaseResult]:
+    """Release the newest hold (or `run_id`'s, for one district) of each district, one after
+    another. A district whose release fails is reported `failed` (logged by type) and the others
+    are still released: after the August rollover support releases dozens at once."""
+    if run_id is not None and len(district_ids) != 1:
+        raise ValueError("a run id names the hold of one district")
+    settings = settings or get_settings()
+    table = roster_table(settings)
+    holds = hold_store(settings)
+    results: list[ReleaseResult] = []
+    try:
+        for district_id in district_ids:
+            try:
+                results.append(release_hold(district_id, run_id, table=table, holds=holds))
+            except Exception as exc:  # one district's failure must not stop the others
+                logger.error(
+                    "hold release failed", extra={"district_id": district_id, "error": type(exc).__name__}
+                )
+                results.append(
+                    ReleaseResult(
+                        district_id=district_id, run_id=run_id, status=f"failed: {type(exc).__name__}"
+                    )
+                )
+    finally:
+        table.close()
+    return results
+
+
 def district_status(
     district_id: str, run_id: str, *, settings: Settings | None = None
 ) -> DistrictStatus | None:

@@ -163,6 +163,7 @@ def notify_import(result: ImportResult, publisher: AlertPublisher) -> AlertOutco
         would_archive,
         previously_active,
         result.safeguard_percent if result.safeguard_percent is not None else DEFAULT_ARCHIVE_PERCENT,
+        rollover=result.rollover,
     )
     _publish(publisher, alert, outcome)
     return outcome
