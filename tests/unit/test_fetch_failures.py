@@ -117,3 +117,10 @@ def test_a_failed_manifest_write_is_never_swallowed() -> None:
             RUN,
             clock=lambda: NOW,
         )
+
+
+def test_a_clever_error_never_carries_a_lone_surrogate() -> None:
+    """Endpoints and reasons may quote what Clever sent; they end in manifests, logs and e-mails."""
+    error = CleverError("/v3.0/users/\ud800", "bad \udfff thing", 400, "d-bad")
+    str(error).encode("utf-8")
+    assert "\ufffd" in error.endpoint and "\ufffd" in error.reason
