@@ -167,6 +167,12 @@ def build_session(settings: Settings, sleep: Sleep = time.sleep) -> requests.Ses
     adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=4)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
+    # The token endpoint has no smaller page to fall back on: it keeps every retry the settings
+    # allow for a 502/504 or a read timeout (requests picks the longest matching prefix).
+    tokens = retry.new()
+    tokens.slow_retries = None
+    oauth = f"{settings.clever_oauth_base.rstrip('/')}/oauth/"
+    session.mount(oauth, HTTPAdapter(max_retries=tokens, pool_connections=1, pool_maxsize=2))
     return session
 
 
