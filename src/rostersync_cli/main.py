@@ -16,7 +16,7 @@ import boto3
 
 from rostersync.observability import logger as runtime_logger
 from rostersync.settings import get_settings
-from rostersync.wiring import download_report, run_release, run_status
+from rostersync.wiring import district_status, download_report, run_releases, run_status
 from rostersync_cli.embedded import EmbeddedAws
 from rostersync_cli.invoke import invoke
 from rostersync_cli.nightly import (
@@ -167,14 +167,36 @@ def _status(district_id: str | None, limit: int) -> int:
         print(
             f"{result.district_id}  run {result.run_id}  {when:%Y-%m-%d %H:%M} UTC" if when else result.run_id
         )
+        status = district_status(result.district_id, result.run_id)
+        if status is not None:
+            print(f"    Clever: {status.line()}")
         _print_import(result.model_dump(mode="json"), indent="    ")
     return 0
 
 
-def _release(district_id: str, run_id: str | None) -> int:
-    released = run_release(district_id, run_id)
-    print(json.dumps(released.model_dump(mode="json"), indent=2))
-    return 0
+def _release(district_ids: list[str], run_id: str | None) -> int:
+    """One district prints its result (as before); several print a list. Exit 1 if any failed."""
+    released = run_releases(district_ids, run_id)
+    body = [r.model_dump(mode="json") for r in released]
+    print(json.dumps(body[0] if len(body) == 1 else body, indent=2))
+    return 1 if any(r.status.startswith("failed") for r in released) else 0
+
+
+def _release_ids(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    """--district (repeatable) and --districts-file (one id per line, # comments), in order, once each."""
+    ids = list(args.district or [])
+    if args.districts_file:
+        try:
+            text = Path(args.districts_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            parser.error(f"cannot read {args.districts_file}: {exc.strerror}")
+        ids += [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    ids = list(dict.fromkeys(i for i in ids if i))
+    if not ids:
+        parser.error("release needs --district ID (repeatable) or --districts-file FILE")
+    if args.run and len(ids) != 1:
+        parser.error("--run names the hold of one district; leave it out to release each newest hold")
+    return ids
 
 
 def _provision() -> int:
@@ -250,9 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="the latest runs, per district")
     status.add_argument("--district", metavar="ID")
     status.add_argument("--limit", type=int, default=10)
-    release = commands.add_parser("release", help="apply a district's held archive set, once")
-    release.add_argument("--district", metavar="ID", required=True)
-    release.add_argument("--run", metavar="RUN_ID", help="the held run (default: the latest hold)")
+    release = commands.add_parser("release", help="apply districts' held archive sets, once each")
+    release.add_argument("--district", action="append", metavar="ID", help="a district (repeatable)")
+    release.add_argument("--districts-file", metavar="FILE", help="district ids, one per line (# comments)")
+    release.add_argument(
+        "--run", metavar="RUN_ID", help="the held run of one district (default: its latest hold)"
+    )
     inv = commands.add_parser(
         "invoke", help="run one function of template.yaml in process with its template environment"
     )
@@ -274,7 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
@@ -298,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "status":
         return _status(args.district, args.limit)
     if args.command == "release":
-        return _release(args.district, args.run)
+        return _release(_release_ids(parser, args), args.run)
     return _demo(args)
 
 

@@ -154,8 +154,10 @@ def test_connection_resets_are_retried(sandbox: CleverSandbox) -> None:
 def test_a_read_timeout_is_bounded(sandbox: CleverSandbox) -> None:
     sandbox.faults.slow_seconds = 2.0
     started = time.monotonic()
+    # Bounded by (slow retries + 1) x page sizes x read timeout: 2 x 2 (10,000 then 5,000) x 0.3 s.
+    client = _client(sandbox, clever_read_timeout=0.3, clever_max_retries=1, clever_min_page_limit=5000)
     with pytest.raises(CleverError, match="timed out"):
-        _fetch(_client(sandbox, clever_read_timeout=0.3, clever_max_retries=1), SMALL.id, Resource.TERMS)
+        _fetch(client, SMALL.id, Resource.TERMS)
     assert time.monotonic() - started < 5
 
 

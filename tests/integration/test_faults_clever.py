@@ -182,6 +182,21 @@ def test_a_broken_page_in_the_middle_of_pagination_fails_the_district_cleanly(
     assert "nothing was deleted" in alert.body
 
 
+def test_504s_on_full_pages_complete_identically_with_smaller_pages(world: FaultWorld) -> None:
+    _, baseline = world.clean_night(DISTRICT.id)
+    world.setenv("CLEVER_MIN_PAGE_LIMIT", "2")
+    world.sandbox.faults.big_page_limit = 3  # pages of 6 time out at the gateway; 3 pass
+    world.sandbox.requests.clear()
+
+    night = world.night([DISTRICT.id])
+
+    assert_completed_identically(world, night, baseline)
+    limits = {
+        e.query.get("limit") for e in world.sandbox.requests if e.status == 200 and e.path == "/v3.0/users"
+    }
+    assert limits == {"3"}
+
+
 def test_a_read_timeout_fails_the_district_cleanly(world: FaultWorld) -> None:
     _, baseline = world.clean_night(DISTRICT.id)
     world.setenv("CLEVER_READ_TIMEOUT", "0.3")
@@ -223,14 +238,38 @@ def test_a_revoked_token_disconnects_the_district_with_an_alert_and_keeps_the_ro
 
 def test_a_404_for_the_district_disconnects_it_with_an_alert_and_keeps_the_roster(world: FaultWorld) -> None:
     _, baseline = world.clean_night(DISTRICT.id)
-    world.sandbox.faults.match_path = "/v3.0/sections"
-    world.sandbox.faults.server_errors = 1
+    # The district itself is gone: every path answers 404, /v3.0/districts/<id> included.
+    world.sandbox.faults.match_path = "/v3.0/"
+    world.sandbox.faults.server_errors = 100
     world.sandbox.faults.server_error_statuses = (404,)
 
     night = world.night([DISTRICT.id])
 
     assert_failed_cleanly(world, night, baseline, alert="district_disconnected")
     assert night.outcome(DISTRICT.id).fetch["failure"]["kind"] == "disconnected"
+    [alert] = night.alerts_for(DISTRICT.id)
+    assert "404" in alert.body
+
+
+def test_a_404_for_one_resource_fails_the_district_without_announcing_a_disconnection(
+    world: FaultWorld,
+) -> None:
+    """Clever answers 404 for a resource not shared with the app or a wrong API version too: only
+    `/districts/<id>` answering 404 (or a gone token) means the district is disconnected."""
+    _, baseline = world.clean_night(DISTRICT.id)
+    world.sandbox.faults.match_path = "/v3.0/sections"
+    world.sandbox.faults.server_errors = 1
+    world.sandbox.faults.server_error_statuses = (404,)
+
+    night = world.night([DISTRICT.id])
+
+    assert_failed_cleanly(world, night, baseline, alert="sync_failed")
+    failure = night.outcome(DISTRICT.id).fetch["failure"]
+    assert failure["kind"] == "clever_error"
+    assert failure["resource"] == "sections"
+    assert "not shared" in failure["reason"]
+    assert "district_disconnected" not in {a.event_type for a in night.alerts_for(DISTRICT.id)}
+    assert any(e.path == f"/v3.0/districts/{DISTRICT.id}" for e in world.sandbox.requests)
 
 
 def test_the_night_after_a_failure_completes_identically(world: FaultWorld) -> None:

@@ -63,3 +63,15 @@ def test_the_session_retries_transient_statuses_boundedly() -> None:
     assert retry.total == 4
     assert set(retry.status_forcelist) == {429, 500, 502, 503, 504}
     assert retry.redirect == 0
+
+
+def test_only_data_api_pages_get_the_short_slow_retry_budget() -> None:
+    """A slow 502/504 on a page shrinks the page after CLEVER_SLOW_RETRIES; the token endpoint has
+    no smaller page to ask for, so it keeps every retry CLEVER_MAX_RETRIES allows."""
+    settings = Settings(CLEVER_SLOW_RETRIES=1)  # type: ignore[call-arg]
+    session = build_session(settings)
+    api = session.get_adapter("https://api.clever.com/v3.0/users?limit=10000").max_retries  # type: ignore[attr-defined]
+    oauth = session.get_adapter("https://clever.com/oauth/tokens?owner_type=district").max_retries  # type: ignore[attr-defined]
+    assert api.slow_retries == 1
+    assert oauth.slow_retries is None
+    assert oauth.total == api.total

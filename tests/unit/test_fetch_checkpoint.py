@@ -90,6 +90,9 @@ class FakeSource:
     def district_name(self, page: Page) -> str | None:
         return None
 
+    def district_status(self, page: Page) -> None:
+        return None
+
 
 class PauseAfter:
     """should_pause: true once `pages` pages have been written to the store (checked between pages)."""

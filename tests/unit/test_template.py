@@ -228,7 +228,13 @@ def _bounds(field: Any) -> tuple[float | None, bool, float | None, bool]:
     return low, low_inclusive, high, high_inclusive
 
 
-@pytest.mark.parametrize(("parameter", "setting"), [("SafeguardArchivePercent", "safeguard_archive_percent")])
+@pytest.mark.parametrize(
+    ("parameter", "setting"),
+    [
+        ("SafeguardArchivePercent", "safeguard_archive_percent"),
+        ("DistrictSyncStaleDays", "district_sync_stale_days"),
+    ],
+)
 def test_a_numeric_parameter_allows_exactly_what_its_setting_accepts(
     template: dict[str, Any], parameter: str, setting: str
 ) -> None:

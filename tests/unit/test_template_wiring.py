@@ -35,7 +35,11 @@ DEFAULTED_TUNING = {
     "CLEVER_BACKOFF_FACTOR",
     "CLEVER_MAX_RATE_LIMIT_WAIT",
     "CLEVER_PAGE_LIMIT",
+    "CLEVER_MIN_PAGE_LIMIT",
+    "CLEVER_SLOW_RETRIES",
     "FETCH_PAUSE_MARGIN_SECONDS",
+    # Read by validation only: set for ValidateFunction (parameter DistrictSyncStaleDays), checked below.
+    "DISTRICT_SYNC_STALE_DAYS",
 }
 # Read only by the code that makes or answers report links (rostersync.report_links); set for
 # those functions alone, and checked below.
@@ -53,6 +57,12 @@ def _variables_read(directory: Path) -> set[str]:
 
 def _settings_variables() -> set[str]:
     return {str(field.alias) for field in Settings.model_fields.values() if field.alias}
+
+
+def test_the_sync_stale_limit_is_set_for_validation() -> None:
+    assert SPECS["ValidateFunction"].environment.get("DISTRICT_SYNC_STALE_DAYS") == {
+        "Ref": "DistrictSyncStaleDays"
+    }
 
 
 @pytest.mark.parametrize("logical_id", sorted(SPECS))

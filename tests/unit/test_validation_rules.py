@@ -49,6 +49,7 @@ STABLE_IDS = {
     "user.email.missing",
     "record.id.invalid",
     "record.field_too_long",
+    "district.sync_stale",
 }
 
 

@@ -7,6 +7,15 @@ They never contain tokens, client secrets, or any student's data.
 from __future__ import annotations
 
 
+def _utf8(text: str) -> str:
+    """`text` with lone surrogates replaced by U+FFFD (unchanged when it encodes as UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
 class RosterSyncError(Exception):
     """Base class for failures this project raises on purpose."""
 
@@ -15,6 +24,9 @@ class CleverError(RosterSyncError):
     """Clever answered with an error, or could not be reached after bounded retries."""
 
     def __init__(self, endpoint: str, reason: str, status: int | None = None, district_id: str | None = None):
+        # Both may come from what Clever sent (a next link's path, an error message): no lone
+        # surrogate may reach a manifest, a log line or an alert that must encode as UTF-8.
+        endpoint, reason = _utf8(endpoint), _utf8(reason)
         self.endpoint = endpoint
         self.reason = reason
         self.status = status
@@ -29,7 +41,8 @@ class CleverProtocolError(CleverError):
 
 
 class DistrictDisconnected(CleverError):
-    """The district's token is revoked or the district is gone: 401 after a token refresh, or 404."""
+    """The district's token is revoked or the district is gone: 401 after a token refresh, or 404
+    for `/districts/<id>` itself."""
 
 
 class StorageError(RosterSyncError):

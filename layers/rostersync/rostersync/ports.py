@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from rostersync.importer.diff import Candidate, ExistingItem
     from rostersync.importer.items import Item, Key
     from rostersync.importer.roster_index import RosterIndex
+    from rostersync.records import DistrictStatus
 
 # ------------------------------------------------------------------------------------ sources
 
@@ -54,6 +55,10 @@ class DistrictPages(Protocol):
 
     def district_name(self, page: Page) -> str | None:
         """The district's display name, if this page carries it."""
+        ...
+
+    def district_status(self, page: Page) -> DistrictStatus | None:
+        """The source's sync status of the district, if this page carries it."""
         ...
 
 

@@ -11,6 +11,7 @@ here so that validation, not parsing, reports them (`record.malformed`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -51,10 +52,72 @@ class _Record(BaseModel):
     district_id: str
 
 
+class DistrictStatus(BaseModel):
+    """The source's own sync status of a district (Clever's district object), as the source gives it.
+
+    `state` is the source's sync state (Clever: running, pending, error, paused, success or empty);
+    times are ISO 8601 as received (Clever: `last_sync`, `pause_start`, `pause_end` datetimes,
+    `launch_date` a date). Nothing here is about a person.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    state: str | None = None
+    last_sync: str | None = None
+    pause_start: str | None = None
+    pause_end: str | None = None
+    launch_date: str | None = None
+
+    def line(self) -> str:
+        """One short line for people: "sync success, last 2026-11-28 05:12 UTC; paused ... to ..."."""
+        parts = [f"sync {self.state or 'state unknown'}"]
+        parts.append(f"last {_short_time(self.last_sync)}" if self.last_sync else "never synced")
+        if self.pause_start or self.pause_end:
+            parts.append(f"pause {_short_time(self.pause_start)} to {_short_time(self.pause_end)}")
+        if self.launch_date:
+            parts.append(f"launched {_short_time(self.launch_date)}")
+        return ", ".join(parts)
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """An ISO 8601 date or datetime from a source as an aware UTC datetime; None if unreadable."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _short_time(value: str | None) -> str:
+    parsed = parse_time(value)
+    if parsed is None:
+        return "?" if not value else value[:32]
+    if len((value or "").strip()) <= 10:
+        return f"{parsed:%Y-%m-%d}"
+    return f"{parsed:%Y-%m-%d %H:%M} UTC"
+
+
 class DistrictRecord(_Record):
     record_type: Literal["district"] = "district"
     name: str | None = None
     nces_id: str | None = None
+    # The source's sync status of the district (see DistrictStatus); not roster content.
+    sync_state: str | None = None
+    last_sync: str | None = None
+    pause_start: str | None = None
+    pause_end: str | None = None
+    launch_date: str | None = None
+
+    def status(self) -> DistrictStatus:
+        return DistrictStatus(
+            state=self.sync_state,
+            last_sync=self.last_sync,
+            pause_start=self.pause_start,
+            pause_end=self.pause_end,
+            launch_date=self.launch_date,
+        )
 
 
 class SchoolRecord(_Record):

@@ -29,14 +29,26 @@ class Settings(BaseSettings):
     clever_oauth_base: str = Field("https://clever.com", alias="CLEVER_OAUTH_BASE")
     # Bounds on every Clever call: a fetch never hangs.
     clever_connect_timeout: float = Field(5.0, alias="CLEVER_CONNECT_TIMEOUT")
-    clever_read_timeout: float = Field(60.0, alias="CLEVER_READ_TIMEOUT")
+    # 120 s: what production Clever clients use; a full page of 10,000 records can take a minute.
+    clever_read_timeout: float = Field(120.0, alias="CLEVER_READ_TIMEOUT")
     clever_max_retries: int = Field(6, alias="CLEVER_MAX_RETRIES")
     clever_backoff_factor: float = Field(1.0, alias="CLEVER_BACKOFF_FACTOR")
     clever_max_rate_limit_wait: float = Field(65.0, alias="CLEVER_MAX_RATE_LIMIT_WAIT")
     clever_page_limit: int = Field(10000, alias="CLEVER_PAGE_LIMIT", ge=1, le=10000)
+    # A page whose request keeps failing slowly (502, 504, read timeout) is asked for again with
+    # half the limit, down to this many records, before the district fails. A slow failure is
+    # retried this many times at one size (the rest of CLEVER_MAX_RETRIES is for 429s, 500s, 503s
+    # and resets), so a page costs at most (retries + 1) x sizes x read timeout.
+    clever_min_page_limit: int = Field(1000, alias="CLEVER_MIN_PAGE_LIMIT", ge=1, le=10000)
+    clever_slow_retries: int = Field(1, alias="CLEVER_SLOW_RETRIES", ge=0)
     # A fetch pauses between two pages (checkpoint, `in_progress`) once less than this much of
     # the invocation remains: one page (a request, its retries, the S3 write) must fit in it.
-    fetch_pause_margin_seconds: float = Field(90.0, alias="FETCH_PAUSE_MARGIN_SECONDS", ge=0)
+    # 150 s: one full page at the 120 s read timeout's worst case, plus its S3 write (a page
+    # that keeps failing slowly can still take longer: docs/ARCHITECTURE.md, "Known limits").
+    fetch_pause_margin_seconds: float = Field(150.0, alias="FETCH_PAUSE_MARGIN_SECONDS", ge=0)
+    # A district whose source sync is older than this many days (or in error) gets the warning
+    # `district.sync_stale`: its data is frozen upstream. Template parameter DistrictSyncStaleDays.
+    district_sync_stale_days: int = Field(7, alias="DISTRICT_SYNC_STALE_DAYS", ge=1, le=365)
     stage: str = Field("dev", alias="STAGE")
     # Report links in alerts: the report-link function's URL (ReportLinkFunctionUrl). Empty (local
     # runs, the default) falls back to S3 presigned GETs, which die with the signing credentials.

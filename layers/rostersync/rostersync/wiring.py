@@ -26,6 +26,7 @@ from rostersync.alerts.notify import (
     notify_validation,
     record_outcome,
 )
+from rostersync.errors import StorageError
 from rostersync.fetch.contract import FetchOutcome, FetchRequest, ManifestStatus
 from rostersync.fetch.stage import fetch_districts, pause_near_deadline
 from rostersync.ids import new_run_id
@@ -37,12 +38,13 @@ from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.importer.service import Accepted, import_district
 from rostersync.observability import logger, metrics
 from rostersync.ports import ReportLinks
+from rostersync.records import DistrictStatus
 from rostersync.report_links import SignedReportLinks, answer
 from rostersync.settings import Settings, get_settings
 from rostersync.sources.clever.client import CleverClient
 from rostersync.sources.clever.source import CleverSource
 from rostersync.validate.contract import ValidateRequest, ValidateResult, ValidateStatus
-from rostersync.validate.pages import accepted_records, load_result, rejected_ids
+from rostersync.validate.pages import accepted_records, load_manifest, load_result, rejected_ids
 from rostersync.validate.stage import validate_run
 
 RemainingMillis = Callable[[], int]
@@ -131,7 +133,9 @@ def validate(request: ValidateRequest) -> dict[str, Any]:
     logger.append_keys(district_id=request.district_id, run_id=request.run_id)
     settings = get_settings()
     store = page_store(settings)
-    result: ValidateResult = validate_run(store, request.district_id, request.run_id)
+    result: ValidateResult = validate_run(
+        store, request.district_id, request.run_id, stale_days=settings.district_sync_stale_days
+    )
     outcome = notify_validation(result, store, alert_publisher(settings), report_links_for(settings))
     record_outcome(outcome)
     metrics.add_metric(name="RecordsAccepted", unit=MetricUnit.Count, value=result.accepted)
@@ -221,6 +225,47 @@ def run_release(
         )
     finally:
         table.close()
+
+
+def run_releases(
+    district_ids: list[str], run_id: str | None = None, *, settings: Settings | None = None
+) -> list[ReleaseResult]:
+    """Release the newest hold (or `run_id`'s, for one district) of each district, one after
+    another. A district whose release fails is reported `failed` (logged by type) and the others
+    are still released: after the August rollover support releases dozens at once."""
+    if run_id is not None and len(district_ids) != 1:
+        raise ValueError("a run id names the hold of one district")
+    settings = settings or get_settings()
+    table = roster_table(settings)
+    holds, store = hold_store(settings), page_store(settings)
+    results: list[ReleaseResult] = []
+    try:
+        for district_id in district_ids:
+            try:
+                results.append(release_hold(district_id, run_id, table=table, holds=holds, store=store))
+            except Exception as exc:  # one district's failure must not stop the others
+                logger.error(
+                    "hold release failed", extra={"district_id": district_id, "error": type(exc).__name__}
+                )
+                results.append(
+                    ReleaseResult(
+                        district_id=district_id, run_id=run_id, status=f"failed: {type(exc).__name__}"
+                    )
+                )
+    finally:
+        table.close()
+    return results
+
+
+def district_status(
+    district_id: str, run_id: str, *, settings: Settings | None = None
+) -> DistrictStatus | None:
+    """The source's sync status of the district as the run's fetch saw it (its manifest), or None
+    when the manifest cannot be read or holds none."""
+    try:
+        return load_manifest(page_store(settings), district_id, run_id).district_status
+    except (StorageError, ValueError):
+        return None
 
 
 def run_status(

@@ -111,6 +111,14 @@ class DistrictSpec:
     # The first N students get names from generator.EXOTIC_NAMES (cycled): right-to-left scripts,
     # emoji, combining marks, markup, formula-looking and very long strings.
     exotic_names: int = 0
+    # Clever's sync status of the district, as /v3.0/districts serves it. `sync_state` is Clever's
+    # `state`. `last_sync_hours_ago` and `pause_days` ((start, end) in days, negative = past) are
+    # relative to the request's time: the server sets them when it answers (the generator's output
+    # stays byte-stable), so no district is stale by the calendar alone. None: `last_sync` null,
+    # no pause.
+    sync_state: str = "success"
+    last_sync_hours_ago: float | None = 6.0
+    pause_days: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -211,6 +219,25 @@ class Faults:
 
     truncated_json: int = 0  # next K matching requests: 200 with the JSON body cut in half
 
+    # Hostile but well-formed (or nearly) JSON a district's own data can produce, next K matching 200s:
+    # "surrogate" puts a lone surrogate escape (\\ud800) into the first `last` name of the page;
+    # "deep_array" wraps the whole body's `data` beside an array nested `hostile_depth` deep;
+    # "deep_field" makes the first `last` name an array nested `hostile_depth` deep.
+    hostile_json: int = 0
+    hostile_mode: str = "surrogate"
+    hostile_depth: int = 100_000
+
+    # Pages larger than this (`limit` above it; 0 = off) are too slow for Clever's gateway: a matching
+    # request answers `big_page_status` (502 or 504), or with 0 sleeps `big_page_sleep` seconds
+    # (capped at 5) before answering (a read timeout for a client with a shorter read timeout).
+    big_page_limit: int = 0
+    big_page_status: int = 504
+    big_page_sleep: float = 0.0
+
+    # `next` links drop their `role=` parameter (a users listing drifts into every role); narrowed
+    # by `match_district` only.
+    next_drops_role: bool = False
+
     slow_seconds: float = 0.0  # sleep before answering matching requests (capped at 5 s)
 
     connection_reset: int = 0  # next K matching requests: socket closed without a response
@@ -310,6 +337,7 @@ def default_config() -> SandboxConfig:
             section_without_school=1,
             missing_student_state_id=1,
         ),
+        sync_state="error",  # Clever's own sync from the SIS failed: district.sync_stale
     )
     # A district that connected Smart Futures in Clever but has not finished its sharing rules:
     # its schools are shared, none of its students (nor teachers or sections) yet.

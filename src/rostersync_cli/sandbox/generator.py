@@ -461,8 +461,8 @@ class DistrictData:
             "name": self.spec.name,
             "nces_id": self.district_nces,
             "mdr_number": f"{h % 10_000_000:07d}",
-            "state": "success",
-            "last_sync": _timestamp(h, 2025, 8),
+            "state": self.spec.sync_state,
+            "last_sync": _timestamp(h, 2025, 8),  # the server serves it relative to now
             "launch_date": "2024-08-01",
             "login_methods": ["Clever Badges", "Google"],
             "portal_url": f"https://clever.com/in/{self.slug}",

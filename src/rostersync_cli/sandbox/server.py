@@ -16,6 +16,7 @@ import socket
 import struct
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -23,6 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .config import (
     MAX_SLOW_SECONDS,
+    DistrictSpec,
     Faults,
     RequestLogEntry,
     SandboxConfig,
@@ -37,6 +39,35 @@ LIST_RESOURCES = ("districts", "schools", "users", "sections", "terms", "courses
 USER_ROLES = ("student", "teacher", "staff", "district_admin", "contact")
 HTML_ERROR = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 _REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+
+
+def _clever_time(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _live_status(record: dict[str, Any], spec: DistrictSpec) -> dict[str, Any]:
+    """The district object with its sync times relative to now (DistrictSpec.last_sync_hours_ago,
+    pause_days), to the hour, so that it is stable within a test."""
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    out = dict(record)
+    hours = spec.last_sync_hours_ago
+    out["last_sync"] = None if hours is None else _clever_time(now - timedelta(hours=hours))
+    if spec.pause_days is not None:
+        start, end = spec.pause_days
+        out["pause_start"] = _clever_time(now + timedelta(days=start))
+        out["pause_end"] = _clever_time(now + timedelta(days=end))
+    return out
+
+
+def _hostile(body: bytes, mode: str, depth: int) -> bytes:
+    """A 200 body turned hostile (see `Faults.hostile_json`); the rest of the page is unchanged."""
+    depth = max(1, depth)
+    if mode == "deep_array":
+        return b'{"nested":' + b"[" * depth + b"]" * depth + b"," + body.lstrip()[1:]
+    if mode == "deep_field":
+        nested = b"[" * depth + b'"x"' + b"]" * depth
+        return body.replace(b'"last":', b'"last":' + nested + b',"was_last":', 1)
+    return body.replace(b'"last":"', b'"last":"\\ud800', 1)
 
 
 class _Server(ThreadingHTTPServer):
@@ -279,6 +310,8 @@ class CleverSandbox:
             if resp is None:
                 faulted = self._matches(h.path, district)
                 resp = self._apply_faults(h, faulted) if faulted else None
+                if resp is None and not h.was_reset and faulted:
+                    resp = self._big_page(query)
                 if resp is None and not h.was_reset:
                     resp = self._api(path, query, district)
                     if faulted:
@@ -329,6 +362,20 @@ class CleverSandbox:
             return _json(status, {"message": _REASONS.get(status, "error")})
         return None
 
+    def _big_page(self, query: dict[str, str]) -> _Response | None:
+        """`Faults.big_page_limit`: a gateway error (or a slow answer) for pages above the limit."""
+        f = self.faults
+        try:
+            limit = int(query.get("limit") or DEFAULT_LIMIT)
+        except ValueError:
+            return None
+        if f.big_page_limit <= 0 or limit <= f.big_page_limit:
+            return None
+        if f.big_page_status:
+            return _json(f.big_page_status, {"message": "Gateway Timeout"})
+        self._stop.wait(min(float(f.big_page_sleep), MAX_SLOW_SECONDS))
+        return None
+
     def _rate_limited(self) -> _Response:
         now = int(time.time())
         headers: list[tuple[str, str]] = []
@@ -352,6 +399,8 @@ class CleverSandbox:
             return _json(200, {"links": []})
         if self._take("truncated_json"):
             return _Response(200, resp.body[: max(1, len(resp.body) // 2)])
+        if self._take("hostile_json"):
+            return _Response(200, _hostile(resp.body, self.faults.hostile_mode, self.faults.hostile_depth))
         return resp
 
     def _authenticate(self, h: _Handler) -> tuple[str | None, _Response | None]:
@@ -412,6 +461,8 @@ class CleverSandbox:
             rec = listing.find(segments[1])
             if rec is None:
                 return _json(404, {"message": f"{resource[:-1]} {segments[1]} not found"})
+            if resource == "districts":
+                rec = _live_status(rec, data.spec)
             return _json(200, {"data": rec, "links": [{"rel": "self", "uri": path}]})
 
         raw_limit = query.get("limit", "")
@@ -428,6 +479,8 @@ class CleverSandbox:
         if cursor and self.faults.duplicate_across_pages:
             start = max(0, start - 1)  # the previous page's last record, served again
         items = page_items(listing, start, limit)
+        if resource == "districts":
+            items = [{**item, "data": _live_status(item["data"], data.spec)} for item in items]
         target = path + ("?" + urlencode(query) if query else "")
         links: list[dict[str, str]] = [{"rel": "self", "uri": target}]
         more = start + len(items) < len(listing)
@@ -436,7 +489,10 @@ class CleverSandbox:
             next_cursor = items[-1]["data"]["id"]
             if f.repeat_cursor and cursor:
                 next_cursor = cursor
-            params = {k: v for k, v in query.items() if k not in ("starting_after", "ending_before")}
+            dropped = ["starting_after", "ending_before"]
+            if f.next_drops_role and f.match_district in (None, district):
+                dropped.append("role")
+            params = {k: v for k, v in query.items() if k not in dropped}
             params["limit"] = str(limit)
             ordered = sorted(params.items())
             ordered.append(("starting_after", next_cursor))

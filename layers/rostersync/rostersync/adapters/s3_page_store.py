@@ -15,7 +15,12 @@ from rostersync.errors import StorageError
 
 
 def encode_json(body: Any, *, compress: bool) -> bytes:
-    raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (sources clean their records, but a reason or a link may carry one):
+        # escaped as \udXXX it is valid JSON and reads back as the same string.
+        raw = json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("ascii")
     # mtime=0 keeps the bytes deterministic: a re-run that stores the same page stores the same bytes.
     return gzip.compress(raw, compresslevel=6, mtime=0) if compress else raw
 

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from rostersync.alerts.model import Alert, EventType, district_label, one_line_name, subject
 from rostersync.fetch.contract import Failure, FailureKind
+from rostersync.importer.contract import Rollover
 from rostersync.validate.rules import RULES, Severity
 from rostersync.validate.summary import SchoolSummary, Summary
 
@@ -209,8 +210,12 @@ def deletions_held(
     *,
     district_name: str | None = None,
     link: ReportLink | None = None,
+    rollover: Rollover | None = None,
 ) -> Alert:
-    """The import refused to archive more than the safeguard allows (a truncated or mis-scoped share?)."""
+    """The import refused to archive more than the safeguard allows (a truncated or mis-scoped share?).
+
+    With `rollover` signs (the district just left Clever's pause, its terms changed), the alert says
+    the change is probably the new school year and how to release it, for many districts at once."""
     total = sum(would_archive.values())
     share = f"{100 * total / existing:.1f}%" if existing else "all"
     body = [
@@ -227,6 +232,7 @@ def deletions_held(
         "  school or a grade may have been unshared by mistake. If the change is intended (a school",
         "  closed, the district reorganized), confirm it to the RosterSync engineers so the archive",
         "  can run.",
+        *_rollover_lines(district_id, rollover),
         *_link_lines(link),
         "",
         SIGNATURE,
@@ -372,6 +378,33 @@ def _at_most(lines: list[str], what: str) -> list[str]:
         return lines
     more = len(lines) - MAX_LIST_LINES
     return [*lines[:MAX_LIST_LINES], f"  ... and {more:,} more {what} (the full report lists every one)"]
+
+
+def _rollover_lines(district_id: str, rollover: Rollover | None) -> list[str]:
+    """Why the hold is probably the new school year. Only counts and parsed dates: bounded, no PII."""
+    if rollover is None:
+        return []
+    lines = ["", "Why this is probably the new school year"]
+    if rollover.pause_ended is not None:
+        days = rollover.pause_ended_days_ago
+        ago = f" ({days} days before this run)" if days is not None else ""
+        lines += [
+            f"  The district left Clever's pause on {rollover.pause_ended}{ago}. Clever freezes a",
+            "  district's data during its pause and releases the new school year all at once when it ends.",
+        ]
+    if rollover.new_school_year:
+        start = f" (the first starts {rollover.new_terms_start})" if rollover.new_terms_start else ""
+        lines += [
+            f"  Its terms changed: {rollover.terms_created:,} new term(s){start}, {rollover.terms_gone:,} earlier",
+            "  term(s) no longer shared: a new school year.",
+        ]
+    lines += [
+        "  If the records that would be archived are last year's (graduates, students who moved), release",
+        f"  the hold: rostersync release --district {district_id}",
+        "  Several districts at once: rostersync release --district A --district B ..., or",
+        "  rostersync release --districts-file FILE (one district id per line).",
+    ]
+    return lines
 
 
 def _link_lines(link: ReportLink | None) -> list[str]:

@@ -180,6 +180,7 @@ def notify_import(result: ImportResult, publisher: AlertPublisher) -> AlertOutco
         would_archive,
         previously_active,
         result.safeguard_percent if result.safeguard_percent is not None else DEFAULT_ARCHIVE_PERCENT,
+        rollover=result.rollover,
     )
     _publish(publisher, alert, outcome)
     return outcome
@@ -332,6 +333,8 @@ def notify_fetch_result(
 def _disconnect_reason(result: FetchResult) -> str:
     if result.failure is not None and "no token" in result.failure.reason:
         return "Clever lists no token for this district."
+    if result.failure is not None and "HTTP 404" in result.failure.reason:
+        return "Clever answers 404 Not Found for the district itself (/v3.0/districts/<id>)."
     return "Clever refused the district's token (revoked or the app was disconnected)."
 
 

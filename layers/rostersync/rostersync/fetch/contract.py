@@ -16,7 +16,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rostersync.ids import refuse_future_run_id
-from rostersync.records import DistrictId
+from rostersync.records import DistrictId, DistrictStatus
 
 # A source's name as stored in pages, manifests and checkpoints ("clever", later "oneroster").
 SOURCE_NAME = r"^[a-z][a-z0-9_]{0,31}$"
@@ -34,7 +34,8 @@ class ManifestStatus(StrEnum):
 
 
 class FailureKind(StrEnum):
-    """Why a district's fetch failed; `disconnected` means its token is gone (401 twice, or 404)."""
+    """Why a district's fetch failed; `disconnected` means its token is gone (401 twice) or the
+    district itself is not found (`/districts/<id>` 404). Any other 404 is a `clever_error`."""
 
     DISCONNECTED = "disconnected"
     CLEVER_ERROR = "clever_error"
@@ -74,6 +75,9 @@ class Manifest(BaseModel):
     district_id: str
     run_id: str
     district_name: str | None = None  # from the `districts` page: people read names, not ids
+    # The source's sync status of the district (Clever: state, last_sync, pause_start, pause_end,
+    # launch_date), from the `districts` page: whether its data is frozen upstream.
+    district_status: DistrictStatus | None = None
     status: ManifestStatus
     started_at: datetime
     finished_at: datetime
@@ -104,6 +108,7 @@ class Checkpoint(BaseModel):
     run_id: str
     started_at: datetime
     district_name: str | None = None
+    district_status: DistrictStatus | None = None
     resources: dict[str, ResourceSummary] = Field(default_factory=dict)
     current: str | None = None
     current_summary: ResourceSummary | None = None

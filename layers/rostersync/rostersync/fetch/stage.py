@@ -120,7 +120,10 @@ def fetch_district(
         manifest.failure = Failure(kind=FailureKind.CLEVER_ERROR, reason=str(exc), resource=current)
     except StorageError as exc:
         manifest.failure = Failure(kind=FailureKind.STORAGE_ERROR, reason=str(exc), resource=current)
+    except Exception as exc:  # one district must never stop the others
+        manifest.failure = _internal_failure(exc, district_id, run_id, current)
     manifest.district_name = progress.district_name
+    manifest.district_status = progress.district_status
     manifest.resources = {r: progress.resources[r] for r in resources if r in progress.resources}
     manifest.pages = progress.pages
     manifest.finished_at = clock()
@@ -156,6 +159,28 @@ def fetch_district(
         counts={resource: summary.records for resource, summary in manifest.resources.items()},
         failure=manifest.failure,
         invocations=progress.invocations,
+    )
+
+
+def _internal_failure(exc: Exception, district_id: str, run_id: str, resource: str | None) -> Failure:
+    """An exception nobody expected (a bug, or data no check foresaw) as the district's failure.
+
+    Only the exception's type is kept, logged and alerted: its message or traceback may quote the
+    data that caused it (a UnicodeEncodeError repeats the whole string it could not encode).
+    """
+    logger.error(
+        "district fetch failed unexpectedly",
+        extra={
+            "district_id": district_id,
+            "run_id": run_id,
+            "resource": resource,
+            "error": type(exc).__name__,
+        },
+    )
+    return Failure(
+        kind=FailureKind.INTERNAL_ERROR,
+        reason=f"unexpected {type(exc).__name__} while fetching (details withheld: they may quote the data)",
+        resource=resource,
     )
 
 
@@ -222,6 +247,7 @@ def _fetch_resource(
     for page in pages:
         records = page.records
         progress.district_name = source.district_name(page) or progress.district_name
+        progress.district_status = source.district_status(page) or progress.district_status
         key = page_key(source.district_id, run_id, resource, page.index)
         size = store.put_json(
             key,
@@ -266,11 +292,19 @@ def fetch_districts(
     """
     results: list[FetchResult] = []
     for district_id in district_ids or source.district_ids():
-        reader = source.district(district_id)
+        try:
+            reader = source.district(district_id)
+            checkpoint = load_checkpoint(store, district_id, run_id) if resume and reader else None
+        except Exception as exc:  # fail this district, fetch the next
+            failure = _setup_failure(exc, district_id, run_id)
+            results.append(_failed(store, source.name, district_id, run_id, clock(), failure))
+            continue
         if reader is None:
             results.append(_disconnected(store, source.name, district_id, run_id, clock()))
             continue
-        checkpoint = load_checkpoint(store, district_id, run_id) if resume else None
+        # fetch_district turns every failure of the district into its failed manifest; what still
+        # escapes is a failed write of that manifest (or checkpoint): the store is down, so the
+        # invocation fails and is retried rather than pretending to have recorded anything.
         results.append(
             fetch_district(
                 reader,
@@ -282,6 +316,17 @@ def fetch_districts(
             )
         )
     return results
+
+
+def _setup_failure(exc: Exception, district_id: str, run_id: str) -> Failure:
+    """A failure before the district's first page: its token lookup or its checkpoint."""
+    if isinstance(exc, DistrictDisconnected):
+        return Failure(kind=FailureKind.DISCONNECTED, reason=str(exc))
+    if isinstance(exc, CleverError):
+        return Failure(kind=FailureKind.CLEVER_ERROR, reason=str(exc))
+    if isinstance(exc, StorageError):
+        return Failure(kind=FailureKind.STORAGE_ERROR, reason=str(exc))
+    return _internal_failure(exc, district_id, run_id, None)
 
 
 def load_checkpoint(store: PageStore, district_id: str, run_id: str) -> Checkpoint | None:
@@ -302,7 +347,16 @@ def _disconnected(store: PageStore, source: str, district_id: str, run_id: str, 
         if source == "clever"
         else f"{source} does not list this district"
     )
-    failure = Failure(kind=FailureKind.DISCONNECTED, reason=reason)
+    logger.warning("district not served by its source", extra={"district_id": district_id, "run_id": run_id})
+    return _failed(
+        store, source, district_id, run_id, now, Failure(kind=FailureKind.DISCONNECTED, reason=reason)
+    )
+
+
+def _failed(
+    store: PageStore, source: str, district_id: str, run_id: str, now: datetime, failure: Failure
+) -> FetchResult:
+    """A failed manifest for a district whose fetch never began (a StorageError writing it propagates)."""
     manifest = Manifest(
         source=source,
         district_id=district_id,
@@ -314,7 +368,6 @@ def _disconnected(store: PageStore, source: str, district_id: str, run_id: str, 
     )
     key = manifest_key(district_id, run_id)
     store.put_json(key, manifest.model_dump(mode="json"))
-    logger.warning("district not served by its source", extra={"district_id": district_id, "run_id": run_id})
     return FetchResult(
         district_id=district_id,
         run_id=run_id,

@@ -58,6 +58,24 @@ class SafeguardTrip(BaseModel):
     archiving: int
 
 
+class Rollover(BaseModel):
+    """Signs that a mass change is a new school year, not a mistake (the hold alert quotes them).
+
+    Clever freezes a district's data during its pause and releases the new year at once when the
+    pause ends. Only counts and dates (as YYYY-MM-DD) are kept: nothing a district typed.
+    """
+
+    pause_ended: str | None = None  # the district's pause end, when it was recent at this run
+    pause_ended_days_ago: int | None = None
+    terms_created: int = 0  # terms shared tonight that the roster did not have
+    terms_gone: int = 0  # active terms no longer shared (archived or held)
+    new_terms_start: str | None = None  # the earliest start date of the new terms
+
+    @property
+    def new_school_year(self) -> bool:
+        return self.terms_created > 0 and self.terms_gone > 0
+
+
 class ImportResult(BaseModel):
     district_id: str
     run_id: str
@@ -77,6 +95,8 @@ class ImportResult(BaseModel):
     # The safeguard threshold this run applied: the district's own (CONFIG#<d>/SAFEGUARD) or the
     # default (SAFEGUARD_ARCHIVE_PERCENT). Alerts quote it; they never recompute it.
     safeguard_percent: float | None = None
+    # Why tonight's changes may be a rollover (a recent end of the district's pause, new terms).
+    rollover: Rollover | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None

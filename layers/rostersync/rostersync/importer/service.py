@@ -44,6 +44,7 @@ from rostersync.importer.items import (
     stored_edges,
 )
 from rostersync.importer.release import HOLD_HELD, HOLD_SUPERSEDED
+from rostersync.importer.rollover import MAX_TERMS, rollover
 from rostersync.importer.roster_index import MAX_GENERATIONS, IndexTracker, RosterIndex
 from rostersync.importer.runs import RUNLOG_TTL_DAYS, result_from_item, run_item, runlog_item
 from rostersync.importer.safeguard import SafeguardThresholds, check
@@ -61,7 +62,7 @@ from rostersync.layout import (
 )
 from rostersync.observability import logger
 from rostersync.ports import HoldStore, Lease, LeaseBusy, RosterTable, StaleRun
-from rostersync.records import Kind, Record
+from rostersync.records import DistrictRecord, Kind, Record, TermRecord
 
 Accepted = Callable[[], Iterable[tuple[Kind, Record]]]
 
@@ -196,11 +197,18 @@ def _plan(run: _Run, default_thresholds: SafeguardThresholds, fetched: Mapping[s
     # Pass 1: tonight's records reduced to sk -> 16-byte hash.
     counts: defaultdict[Kind, KindCounts] = defaultdict(KindCounts)
     tonight: dict[str, bytes] = {}
+    district: DistrictRecord | None = None
+    term_starts: dict[str, str | None] = {}  # for the rollover signs (rollover.py)
     for kind, record in run.accepted():
         if record.district_id != run.district_id:
             raise ValueError(f"record {kind.value} {record.id} belongs to district {record.district_id}")
-        tonight[roster_sk(kind, record.id)] = bytes.fromhex(record_hash(kind, record))
+        sk = roster_sk(kind, record.id)
+        tonight[sk] = bytes.fromhex(record_hash(kind, record))
         counts[kind].accepted += 1
+        if isinstance(record, DistrictRecord):
+            district = record
+        elif isinstance(record, TermRecord) and len(term_starts) < MAX_TERMS:
+            term_starts[sk] = record.start_date
 
     # Dry runs take no lease, so they cannot prove an index current: they read the table.
     tracker = IndexTracker() if run.lease is not None else None
@@ -217,6 +225,7 @@ def _plan(run: _Run, default_thresholds: SafeguardThresholds, fetched: Mapping[s
             plan.held_ids.setdefault(candidate.kind, set()).add(candidate.clever_id)
     _count(plan, fetched)
     result.counts = {kind.value: counts[kind] for kind in Kind if kind in counts}
+    result.rollover = rollover(district, term_starts, diff, result.started_at or run.clock())
     # A dry run's change set sits beside the real run's, never over it: the real one is the plan
     # the next run repairs from.
     changeset_id = dry_run_sk(run.run_id) if result.dry_run else run.run_id

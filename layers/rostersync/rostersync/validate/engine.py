@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Protocol
 
@@ -44,6 +45,7 @@ from rostersync.records import (
     SectionRecord,
     SourceRole,
     TermRecord,
+    parse_time,
 )
 from rostersync.validate.rules import ID_MAX, LIST_LIMITS, RULES, SAFE_ID, TEXT_LIMITS, Severity
 from rostersync.validate.summary import (
@@ -260,12 +262,19 @@ class _Emitter:
 
 class _Validator:
     def __init__(
-        self, district_id: str, sink: ValidationSink, suppress: Collection[str], id_ok: IdCheck
+        self,
+        district_id: str,
+        sink: ValidationSink,
+        suppress: Collection[str],
+        id_ok: IdCheck,
+        now: datetime | None = None,
+        stale_days: int = R.DEFAULT_SYNC_STALE_DAYS,
     ) -> None:
         self.district_id = district_id
         self.id_ok = id_ok
         self.sink = sink
         self.suppress = tuple(suppress)
+        self.now, self.stale_days = now, stale_days
         self.summary = Summary(
             district_id=district_id,
             rules={r.id: RuleSummary(rule=r.id, severity=r.severity, title=r.title) for r in RULES.values()},
@@ -324,6 +333,7 @@ class _Validator:
         if isinstance(rec, DistrictRecord):
             if self.summary.district_name is None:
                 self.summary.district_name = rec.name
+                self.summary.district_status = rec.status()
         elif isinstance(rec, SchoolRecord):
             self.schools[rec.id] = _School(rec.name, rec.nces_id, not malformed_fields(rec))
             nces = R.trimmed_nces_id(rec.nces_id)
@@ -547,11 +557,32 @@ class _Validator:
             return _Outcome(True, emit.warned)
         if isinstance(rec, SectionRecord):
             return self._section(rec, missing, emit)
+        if isinstance(rec, DistrictRecord):
+            self._district_checks(rec, emit)
         if emit.errors:
             return _Outcome(False, emit.warned)
         kind = {"district": Kind.DISTRICT, "term": Kind.TERM, "course": Kind.COURSE}[rtype]
         self._accept(kind, rec)
         return _Outcome(True, emit.warned)
+
+    def _district_checks(self, rec: DistrictRecord, emit: _Emitter) -> None:
+        """district.sync_stale: the source's own sync is in error, or older than `stale_days` at the
+        time of the fetch (`now`). A district that never synced (no last sync) is not judged."""
+        if rec.sync_state == "error":
+            emit(R.DISTRICT_SYNC_STALE, "state", "Clever's sync of this district is in error.")
+            return
+        last = parse_time(rec.last_sync)
+        if self.now is None or last is None:
+            return
+        age = self.now - last
+        if age > timedelta(days=self.stale_days):
+            paused = " (Clever's sync is paused)" if rec.sync_state == "paused" else ""
+            emit(
+                R.DISTRICT_SYNC_STALE,
+                "last_sync",
+                f"Clever last synced this district {age.days} days before tonight's fetch{paused}; "
+                f"the limit is {self.stale_days} days.",
+            )
 
     def _school_checks(self, rec: SchoolRecord, emit: _Emitter) -> None:
         problem = R.nces_id_problem(rec.nces_id)
@@ -738,6 +769,8 @@ def validate_district(
     *,
     suppress: Collection[str] = (),
     id_ok: IdCheck | None = None,
+    now: datetime | None = None,
+    stale_days: int = R.DEFAULT_SYNC_STALE_DAYS,
 ) -> Summary:
     """Validate one district's records, streaming accepted records and findings to `sink`.
 
@@ -745,8 +778,17 @@ def validate_district(
     each time. `suppress` holds rule-id patterns (`school.no_*`) of WARNINGS not to report; errors
     cannot be suppressed because they decide what is imported. `id_ok` says whether a string is an
     id of the records' source (default: the system-wide id form, `rules.SAFE_ID`).
+    `now` is when the records were fetched (the manifest's start; None: no staleness check), and
+    `stale_days` the age of the source's last sync past which the district is `district.sync_stale`.
     """
-    v = _Validator(district_id, sink, suppress, id_ok or (lambda i: SAFE_ID.fullmatch(i) is not None))
+    v = _Validator(
+        district_id,
+        sink,
+        suppress,
+        id_ok or (lambda i: SAFE_ID.fullmatch(i) is not None),
+        now,
+        stale_days,
+    )
     for rec in records():
         v.index(rec)
     v.settle()

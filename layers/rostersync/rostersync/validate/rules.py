@@ -55,6 +55,8 @@ RECORD_FIELD_TOO_LONG = "record.field_too_long"
 # * user.student_and_adult: a student keeps no teacher or staff account (one account per person).
 # * record.id.invalid: an id we refuse can name no item of ours.
 DROPS_LAST_GOOD = frozenset({"user.student_and_adult", "record.id.invalid"})
+DISTRICT_SYNC_STALE = "district.sync_stale"
+DEFAULT_SYNC_STALE_DAYS = 7
 
 _E, _W = Severity.ERROR, Severity.WARNING
 
@@ -235,6 +237,16 @@ RULES: dict[str, Rule] = {
             "The finding names the field and its length. Correct the value in your SIS (usually text "
             "pasted into the wrong field, or a list that grew by mistake), then sync. The record is "
             "held back until then; the rest of your district is imported as usual.",
+        ),
+        Rule(
+            DISTRICT_SYNC_STALE,
+            _W,
+            "Clever has not synced the district's data recently",
+            "The district's data in Clever is frozen: Clever's own sync from the SIS is in error, or has "
+            "not run for days, so tonight's roster is the one Clever last received. In Clever, open Sync "
+            "(clever.com > Sync) to see the error and fix the SIS export or the sync settings, then run a "
+            "sync (Sync > Sync now). During Clever's summer pause this is expected and ends when the "
+            "pause ends; nothing needs to be done in Smart Futures.",
         ),
     )
 }

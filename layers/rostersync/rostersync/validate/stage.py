@@ -33,7 +33,7 @@ from rostersync.validate.pages import load_manifest, manifest_records
 from rostersync.validate.reports.findings_csv import FindingsCsvWriter
 from rostersync.validate.reports.report_html import write_html
 from rostersync.validate.reports.summary_json import write_summary_json
-from rostersync.validate.rules import DROPS_LAST_GOOD, Severity
+from rostersync.validate.rules import DEFAULT_SYNC_STALE_DAYS, DROPS_LAST_GOOD, Severity
 from rostersync.validate.summary import Finding, RecordType, Summary
 
 ACCEPTED_CHUNK = 10_000
@@ -114,8 +114,12 @@ def validate_run(
     run_id: str,
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    stale_days: int = DEFAULT_SYNC_STALE_DAYS,
 ) -> ValidateResult:
-    """Validate one fetched run. Idempotent: a replay rewrites the same objects with the same content."""
+    """Validate one fetched run. Idempotent: a replay rewrites the same objects with the same content.
+
+    A district's sync status is judged against the time of its fetch (the manifest's start), not
+    the clock, so a replay decides the same."""
     manifest = load_manifest(store, district_id, run_id)
     if manifest.status is not ManifestStatus.COMPLETE:
         reason = manifest.failure.reason if manifest.failure else "fetch did not complete"
@@ -127,7 +131,12 @@ def validate_run(
         text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
         sink = _S3Sink(store, district_id, run_id, FindingsCsvWriter(text))
         summary = validate_district(
-            district_id, manifest_records(store, manifest), sink, id_ok=id_check(manifest.source)
+            district_id,
+            manifest_records(store, manifest),
+            sink,
+            id_ok=id_check(manifest.source),
+            now=manifest.started_at,
+            stale_days=stale_days,
         )
         sink.flush()
         text.flush()

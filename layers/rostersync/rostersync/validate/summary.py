@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rostersync.records import Kind
+from rostersync.records import DistrictStatus, Kind
 from rostersync.validate.rules import Severity
 
 RecordType = Literal[
@@ -106,6 +106,8 @@ class RuleSummary(BaseModel):
 class Summary(BaseModel):
     district_id: str
     district_name: str | None = None
+    district_status: DistrictStatus | None = None
+    """The source's sync status of the district (state, last sync, pause, launch)."""
     empty: bool = False
     records: dict[RecordType, TypeCounts] = Field(
         default_factory=lambda: {t: TypeCounts() for t in RECORD_TYPES}

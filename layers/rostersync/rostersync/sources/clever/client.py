@@ -5,7 +5,8 @@
 - Rate limits: on 429, wait until the latest `X-Ratelimit-Reset` (several buckets may each send
   one); without it, exponential backoff with jitter. 5xx, resets and read timeouts: retried with
   backoff. Every retry, wait and timeout is bounded, so a fetch never hangs.
-- 401: re-fetch the district's token once, then the district is disconnected. 404: disconnected.
+- 401: re-fetch the district's token once, then the district is disconnected. 404: disconnected
+  only when `/v3.0/districts/<id>` itself is 404; any other 404 is a CleverError.
 - Every 200 is checked: JSON, a `data` list, every record with an `id`.
 The token only ever goes to CLEVER_API_BASE's host, and never into a log or an error.
 """
@@ -16,19 +17,21 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Self
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, quote, urljoin, urlsplit
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ReadTimeoutError, ResponseError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from rostersync.errors import CleverError, CleverProtocolError, DistrictDisconnected
 from rostersync.observability import logger
 from rostersync.ports import Page
+from rostersync.records import DistrictRecord, DistrictStatus
 from rostersync.settings import Settings
-from rostersync.sources.clever.normalize import minimize
+from rostersync.sources.clever.normalize import clean_text, minimize, normalize
 from rostersync.sources.clever.resources import SOURCE_NAME, Resource
 
 # Resource -> (path, query) as Clever's v3.0 spec names them. No `contact` role: the product
@@ -45,6 +48,11 @@ RESOURCE_QUERIES: dict[Resource, tuple[str, dict[str, str]]] = {
     Resource.COURSES: ("/v3.0/courses", {}),
 }
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# What a page too large for Clever's gateway gets: a 502/504 from the gateway, or no answer within
+# the read timeout. These shrink the page (see DistrictFetch.pages); a 500 or 503 does not.
+SLOW_STATUSES = frozenset({502, 504})
+TIMED_OUT = "timed out after retries"
+Sleep = Callable[[float], None]
 _REASON_LIMIT = 160
 
 
@@ -63,12 +71,49 @@ class CleverRetry(Retry):
 
     max_rate_limit_wait: float = 65.0
     clock: Callable[[], float] = time.time
+    sleeper: Sleep = time.sleep
+    # How often one request is retried after a slow failure (502, 504, read timeout); None: as
+    # any other status or read error. Past it the failure is returned, and the page shrinks.
+    slow_retries: int | None = None
 
     def new(self, **kw: Any) -> Self:
         retry = super().new(**kw)
         retry.max_rate_limit_wait = self.max_rate_limit_wait
         retry.clock = self.clock
+        retry.sleeper = self.sleeper
+        retry.slow_retries = self.slow_retries
         return retry
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> Self:
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        status = response.status if response is not None else None
+        if self.slow_retries is not None and _slow(status, error):
+            slow = sum(1 for h in retry.history if _slow(h.status, h.error))
+            if slow > self.slow_retries:
+                reason = error or ResponseError(ResponseError.SPECIFIC_ERROR.format(status_code=status))
+                raise MaxRetryError(_pool, url, reason) from reason
+        return retry
+
+    # urllib3 sleeps with time.sleep; these go through `sleeper` (tests inject one that records).
+    def sleep_for_retry(self, response: BaseHTTPResponse) -> bool:
+        retry_after = self.get_retry_after(response)
+        if retry_after:
+            self.sleeper(retry_after)
+            return True
+        return False
+
+    def _sleep_backoff(self) -> None:
+        backoff = self.get_backoff_time()
+        if backoff > 0:
+            self.sleeper(backoff)
 
     def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
         if response.status == 429:
@@ -82,6 +127,10 @@ class CleverRetry(Retry):
         return min(retry_after, self.max_rate_limit_wait)
 
 
+def _slow(status: int | None, error: Exception | None) -> bool:
+    return status in SLOW_STATUSES or isinstance(error, ReadTimeoutError)
+
+
 def _header_values(response: BaseHTTPResponse, name: str) -> list[float]:
     values: list[float] = []
     for raw in response.headers.getlist(name):
@@ -93,7 +142,7 @@ def _header_values(response: BaseHTTPResponse, name: str) -> list[float]:
     return values
 
 
-def build_session(settings: Settings) -> requests.Session:
+def build_session(settings: Settings, sleep: Sleep = time.sleep) -> requests.Session:
     """A session whose adapter retries transient failures, boundedly."""
     retry = CleverRetry(
         total=settings.clever_max_retries,
@@ -112,10 +161,18 @@ def build_session(settings: Settings) -> requests.Session:
         raise_on_redirect=False,
     )
     retry.max_rate_limit_wait = settings.clever_max_rate_limit_wait
+    retry.slow_retries = settings.clever_slow_retries
+    retry.sleeper = sleep
     session = requests.Session()
     adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=4)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
+    # The token endpoint has no smaller page to fall back on: it keeps every retry the settings
+    # allow for a 502/504 or a read timeout (requests picks the longest matching prefix).
+    tokens = retry.new()
+    tokens.slow_retries = None
+    oauth = f"{settings.clever_oauth_base.rstrip('/')}/oauth/"
+    session.mount(oauth, HTTPAdapter(max_retries=tokens, pool_connections=1, pool_maxsize=2))
     return session
 
 
@@ -125,12 +182,12 @@ def _short_reason(response: requests.Response) -> str:
     if "json" in content_type:
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         if isinstance(body, dict):
             for key in ("message", "error", "error_description"):
                 if isinstance(body.get(key), str) and body[key]:
-                    return body[key][:_REASON_LIMIT]
+                    return clean_text(body[key][:_REASON_LIMIT])
     if "html" in content_type or response.text.lstrip()[:1] == "<":
         return f"HTML error page ({response.reason or 'no reason given'})"
     return (response.reason or "no reason given")[:_REASON_LIMIT]
@@ -144,10 +201,13 @@ class CleverClient:
         settings: Settings,
         credentials: CleverCredentials,
         session: requests.Session | None = None,
+        *,
+        sleep: Sleep = time.sleep,
     ) -> None:
         self._settings = settings
         self._credentials = credentials
-        self._session = session or build_session(settings)
+        self._sleep = sleep
+        self._session = session or build_session(settings, sleep)
         self._api_base = settings.clever_api_base.rstrip("/")
         api = urlsplit(self._api_base)
         self._api_origin = (api.scheme, api.netloc)
@@ -236,13 +296,16 @@ class DistrictFetch:
         """
         resource = Resource(resource)
         path, query = RESOURCE_QUERIES[resource]
+        role = query.get("role")
+        configured = self._client._settings.clever_page_limit
         if start is None:
-            params = "&".join(
-                f"{k}={v}" for k, v in {"limit": self._client._settings.clever_page_limit, **query}.items()
-            )
+            params = "&".join(f"{k}={v}" for k, v in {"limit": configured, **query}.items())
             relative = f"{path}?{params}"
         else:
             relative = self._checked_link(start, path)
+        # A smaller page than configured, once a slow page made it so (a resumed link carries it).
+        shrunk = _limit_of(relative)
+        shrunk = shrunk if shrunk is not None and shrunk < configured else None
         seen_links = set(seen)
         if relative in seen_links:
             raise CleverProtocolError(
@@ -250,13 +313,24 @@ class DistrictFetch:
             )
         while True:
             seen_links.add(relative)
-            body = self._fetch(relative)
+            try:
+                body = self._fetch(relative)
+            except CleverError as exc:
+                smaller = self._smaller_page(relative, exc)
+                if smaller is None:
+                    raise
+                relative, shrunk = smaller, _limit_of(smaller)
+                continue
             records = _data_list(body, _endpoint(relative), self.district_id)
             page = [_record(item, relative, self.district_id) for item in records]
             if not page:
                 return
+            if role is not None:
+                self._check_role(page, role, resource, index, relative)
             next_uri = _next_link(body, relative, self.district_id)
             following = None if next_uri is None else self._checked_link(next_uri, None, relative)
+            if following is not None and shrunk is not None:
+                following = _with_limit(following, shrunk)
             if following is not None and following in seen_links:
                 raise CleverProtocolError(
                     _endpoint(following), "next link repeats an earlier cursor", 200, self.district_id
@@ -268,6 +342,46 @@ class DistrictFetch:
                 return
             relative = following
 
+    def _smaller_page(self, relative: str, exc: CleverError) -> str | None:
+        """`relative` asking for half as many records (not below CLEVER_MIN_PAGE_LIMIT), when `exc`
+        is a slow failure (502, 504, read timeout; already retried) of a page that can shrink."""
+        slow = exc.status in SLOW_STATUSES or (exc.status is None and exc.reason == TIMED_OUT)
+        limit = _limit_of(relative)
+        if not slow or limit is None:
+            return None
+        smaller = max(self._client._settings.clever_min_page_limit, limit // 2)
+        if smaller >= limit:
+            return None
+        logger.warning(
+            "Clever page too slow; asking for smaller pages",
+            extra={
+                "district_id": self.district_id,
+                "endpoint": _endpoint(relative),
+                "status": exc.status,
+                "limit": limit,
+                "smaller_limit": smaller,
+            },
+        )
+        self._client._sleep(self._client._settings.clever_backoff_factor)
+        return _with_limit(relative, smaller)
+
+    def _check_role(
+        self, page: list[dict[str, Any]], role: str, resource: Resource, index: int, relative: str
+    ) -> None:
+        """Every record of a `role=` listing holds that role (Clever v3.0 users: `roles.<role>`).
+
+        `next` links are followed as Clever sends them; one that lost `role=` would drift into other
+        roles unnoticed. The error names the resource and the page, never the record."""
+        for record in page:
+            roles = record.get("roles")
+            if not (isinstance(roles, dict) and isinstance(roles.get(role), dict)):
+                raise CleverProtocolError(
+                    _endpoint(relative),
+                    f"{resource.value} page {index} holds a record without the role {role} it was asked for",
+                    200,
+                    self.district_id,
+                )
+
     def district_name(self, page: Page) -> str | None:
         """The district's name, from its `districts` page."""
         if (
@@ -276,6 +390,15 @@ class DistrictFetch:
             and isinstance(page.records[0].get("name"), str)
         ):
             return str(page.records[0]["name"])
+        return None
+
+    def district_status(self, page: Page) -> DistrictStatus | None:
+        """Clever's sync status of the district (state, last_sync, pause, launch), from its page."""
+        if page.resource != Resource.DISTRICTS or not page.records:
+            return None
+        for record in normalize(Resource.DISTRICTS, page.records[0], self.district_id):
+            if isinstance(record, DistrictRecord):
+                return record.status()
         return None
 
     def _checked_link(self, uri: str, path: str | None, came_from: str | None = None) -> str:
@@ -319,14 +442,55 @@ class DistrictFetch:
                     raise DistrictDisconnected(endpoint, "token revoked", 401, self.district_id)
                 self._token = fresh
                 continue
-            if status in (401, 404):
+            if status == 401:
                 raise DistrictDisconnected(endpoint, _short_reason(response), status, self.district_id)
+            if status == 404:
+                raise self._not_found(endpoint, _short_reason(response))
             raise CleverError(endpoint, _short_reason(response), status, self.district_id)
+
+    def _district_path(self) -> str:
+        return f"{RESOURCE_QUERIES[Resource.DISTRICTS][0]}/{quote(self.district_id, safe='')}"
+
+    def _not_found(self, endpoint: str, reason: str) -> CleverError:
+        """A 404 disconnects the district only when `/districts/<id>` itself is 404.
+
+        Clever also answers 404 for a resource the app's sharing does not cover and for a path of an
+        API version it does not serve: those fail the district with the reason, they do not
+        announce a disconnection. So any other 404 asks the district itself (one request; a 404
+        there raises DistrictDisconnected from within, any other error propagates as it is)."""
+        if endpoint == self._district_path():
+            return DistrictDisconnected(
+                endpoint, f"the district itself is not found ({reason})", 404, self.district_id
+            )
+        self._fetch(self._district_path())
+        return CleverError(
+            endpoint,
+            f"not found ({reason}) while the district itself answers: the resource is not shared with"
+            " the app, or the API version is wrong",
+            404,
+            self.district_id,
+        )
 
 
 def _endpoint(relative_or_url: str) -> str:
     """The path of a URL, without query string: safe to log and to put in errors."""
     return urlsplit(relative_or_url).path or "/"
+
+
+def _limit_of(relative: str) -> int | None:
+    """The `limit` a link asks for (None: none, or not a number)."""
+    for name, value in parse_qsl(urlsplit(relative).query, keep_blank_values=True):
+        if name == "limit":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def _with_limit(relative: str, limit: int) -> str:
+    """`relative` with its `limit` parameter set to `limit` (other parameters kept as they are)."""
+    parts = urlsplit(relative)
+    params = [p for p in parts.query.split("&") if p and not p.startswith("limit=")] if parts.query else []
+    query = "&".join([f"limit={limit}", *params])
+    return f"{parts.path}?{query}"
 
 
 def _relative(url: str) -> str:
@@ -338,7 +502,7 @@ def _transport_reason(exc: requests.RequestException) -> str:
     # After urllib3 exhausts its retries, requests reports a ConnectionError wrapping the last cause.
     cause = getattr(exc.args[0], "reason", None) if exc.args else None
     if isinstance(exc, requests.Timeout) or isinstance(cause, TimeoutError | urllib3.exceptions.TimeoutError):
-        return "timed out after retries"
+        return TIMED_OUT
     if isinstance(exc, requests.ConnectionError):
         return "connection failed after retries"
     return f"request failed ({type(exc).__name__})"
@@ -347,6 +511,11 @@ def _transport_reason(exc: requests.RequestException) -> str:
 def _json_body(response: requests.Response, endpoint: str, district_id: str | None) -> dict[str, Any]:
     try:
         body = response.json()
+    except RecursionError:
+        # Python's decoder recurses per nesting level: an array nested 100,000 deep cannot be read.
+        raise CleverProtocolError(
+            endpoint, "200 with JSON nested too deeply to read", 200, district_id
+        ) from None
     except (ValueError, requests.exceptions.ChunkedEncodingError):
         raise CleverProtocolError(
             endpoint, "200 with a body that is not valid JSON", 200, district_id

@@ -37,7 +37,18 @@ def is_clever_id(value: str) -> bool:
 # Fields kept per resource. Nested dicts list the fields kept inside them.
 _NAME = {"first": None, "middle": None, "last": None}
 _KEEP: dict[Resource, dict[str, Any]] = {
-    Resource.DISTRICTS: {"id": None, "name": None, "nces_id": None},
+    # The sync status (Clever's `state`, `last_sync`, pause window, launch date) is kept: support
+    # needs to know when a district's data is frozen upstream. Not `error`: free text from the SIS.
+    Resource.DISTRICTS: {
+        "id": None,
+        "name": None,
+        "nces_id": None,
+        "state": None,
+        "last_sync": None,
+        "pause_start": None,
+        "pause_end": None,
+        "launch_date": None,
+    },
     Resource.SCHOOLS: {
         "id": None,
         "district": None,
@@ -97,13 +108,44 @@ USER_RESOURCES: dict[Resource, SourceRole] = {
 }
 
 
+def clean_text(value: str) -> str:
+    """`value` with every lone surrogate (JSON allows `\\ud800`, UTF-8 cannot hold it) replaced by
+    U+FFFD, so the string can be stored, logged, written to CSV and DynamoDB and e-mailed."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
+
+
+def _scalar(value: Any) -> Any:
+    """A JSON scalar as stored: strings cleaned; containers are not scalars (None)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return None
+
+
+def _value(value: Any) -> Any:
+    """A kept field's value, bounded in shape: the product uses strings and lists of ids, so a
+    list keeps its scalar items only and any other container becomes None. Nothing a district
+    types can nest deeper than this, so storing a page never recurses over district data."""
+    if isinstance(value, list):
+        return [_scalar(item) for item in value if not isinstance(item, list | dict)]
+    return _scalar(value)
+
+
 def _project(obj: Mapping[str, Any], keep: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field, nested in keep.items():
         if field not in obj:
             continue
         value = obj[field]
-        out[field] = _project(value, nested) if nested and isinstance(value, Mapping) else value
+        if nested:
+            out[field] = _project(value, nested) if isinstance(value, Mapping) else _value(value)
+        else:
+            out[field] = _value(value)
     return out
 
 
@@ -185,6 +227,11 @@ def normalize(resource: Resource | str, record: Mapping[str, Any], district_id: 
             district_id=district_id,
             name=_str(record.get("name")),
             nces_id=_str(record.get("nces_id")),
+            sync_state=_str(record.get("state")),
+            last_sync=_str(record.get("last_sync")),
+            pause_start=_str(record.get("pause_start")),
+            pause_end=_str(record.get("pause_end")),
+            launch_date=_str(record.get("launch_date")),
         )
     elif resource is Resource.SCHOOLS:
         yield SchoolRecord(

@@ -135,6 +135,11 @@ def render_html(summary: Summary, *, run_time: datetime) -> str:
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Roster sync report: <bdi>{_e(district)}</bdi></h1>",
         f'<p class="meta">Run of {_e(when)} · Clever district id {_e(summary.district_id)}</p>',
+        *(
+            [f'<p class="meta">Clever: {_e(summary.district_status.line())}</p>']
+            if summary.district_status
+            else []
+        ),
         f'<p class="{cls}"><strong>{imported}</strong> records imported, '
         f"<strong>{attention}</strong> need attention.</p>",
     ]
