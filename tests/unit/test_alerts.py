@@ -3,72 +3,29 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from rostersync.adapters.s3_page_store import decode_json, encode_json
 from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
 from rostersync.alerts.messages import Change, district_disconnected, sync_failed, validation_findings
 from rostersync.alerts.model import SUBJECT_MAX, Alert, EventType, subject
 from rostersync.alerts.notify import notify_discovery, notify_fetch, notify_validation
 from rostersync.alerts.state import findings_fingerprint
-from rostersync.errors import StorageError
 from rostersync.fetch.contract import Failure, FailureKind, FetchResult, ManifestStatus
 from rostersync.layout import alert_fingerprint_key
 from rostersync.sources.clever.resources import Resource
 from rostersync.validate.contract import ValidateResult, ValidateStatus
 from rostersync.validate.rules import RULES
 from rostersync.validate.summary import Summary
+from tests.fakes import MemoryPageStore, RecordingPublisher
 from tests.unit import _validation_factories as f
 
 NOW = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
 STUDENT_FIRST, STUDENT_LAST = "Zephyrine", "Quackenbush"
 TEACHER_EMAIL = "t.vandermolen@lincoln.example.org"
-
-
-class MemoryStore:
-    """PageStore + presigned_url in memory."""
-
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-        self.fail_reads = False
-
-    def put_json(self, key: str, body: Any, *, compress: bool = False) -> int:
-        self.objects[key] = encode_json(body, compress=compress)
-        return len(self.objects[key])
-
-    def get_json(self, key: str) -> Any:
-        if self.fail_reads or key not in self.objects:
-            raise StorageError(f"could not read {key}")
-        return decode_json(self.objects[key])
-
-    def put_file(self, key: str, fileobj: IO[bytes], content_type: str) -> None:
-        self.objects[key] = fileobj.read()
-
-    def exists(self, key: str) -> bool:
-        if self.fail_reads:
-            raise StorageError(f"could not read {key}")
-        return key in self.objects
-
-    def keys(self, prefix: str) -> Iterator[str]:
-        return iter(sorted(k for k in self.objects if k.startswith(prefix)))
-
-    def presigned_url(self, key: str, expires_in: int) -> str:
-        return f"https://bucket.example/{key}?X-Amz-Expires={expires_in}"
-
-
-class RecordingPublisher:
-    def __init__(self, *, ok: bool = True) -> None:
-        self.ok = ok
-        self.alerts: list[Alert] = []
-
-    def publish(self, alert: Alert) -> bool:
-        self.alerts.append(alert)
-        return self.ok
 
 
 def _gappy_summary(missing_state_ids: int = 2) -> Summary:
@@ -94,7 +51,7 @@ def _gappy_summary(missing_state_ids: int = 2) -> Summary:
 
 
 def _validated(
-    store: MemoryStore, summary: Summary, run_id: str = "20261128T070000Z-aaaaaa"
+    store: MemoryPageStore, summary: Summary, run_id: str = "20261128T070000Z-aaaaaa"
 ) -> ValidateResult:
     prefix = f"reports/{summary.district_id}/{run_id}/"
     store.put_json(prefix + "summary.json", json.loads(summary.model_dump_json()))
@@ -161,13 +118,13 @@ def test_an_alert_refuses_an_overlong_subject() -> None:
 
 
 def test_findings_alert_says_what_to_fix_where_without_naming_people() -> None:
-    store, publisher = MemoryStore(), RecordingPublisher()
+    store, publisher = MemoryPageStore(), RecordingPublisher()
     summary = _gappy_summary()
     assert any(ex.name for r in summary.rules.values() for ex in r.examples)  # the summary does name people
 
     outcome = notify_validation(_validated(store, summary), store, publisher, store, clock=lambda: NOW)
 
-    [alert] = publisher.alerts
+    [alert] = publisher.sent
     assert outcome.published == [f"validation_findings:{summary.district_id}"]
     assert alert.event_type is EventType.VALIDATION_FINDINGS
     assert "Lebanon Area SD" in alert.subject and "(new)" in alert.subject
@@ -187,51 +144,51 @@ def test_findings_alert_says_what_to_fix_where_without_naming_people() -> None:
 
 
 def test_unchanged_findings_do_not_alert_again_and_changed_ones_say_so() -> None:
-    store, publisher = MemoryStore(), RecordingPublisher()
+    store, publisher = MemoryPageStore(), RecordingPublisher()
     notify_validation(_validated(store, _gappy_summary(2), "r-night1"), store, publisher, store)
     again = notify_validation(_validated(store, _gappy_summary(2), "r-night2"), store, publisher, store)
     changed = notify_validation(_validated(store, _gappy_summary(3), "r-night3"), store, publisher, store)
 
     assert again.suppressed == ["validation_findings:dist1"] and not again.published
     assert changed.published == ["validation_findings:dist1"]
-    assert len(publisher.alerts) == 2
+    assert len(publisher.sent) == 2
     first_total = sum(_gappy_summary(2).rule_counts().values())
-    assert f"Changed since last night (was {first_total} findings)." in publisher.alerts[1].body
-    assert publisher.alerts[1].subject.endswith("(changed)")
+    assert f"Changed since last night (was {first_total} findings)." in publisher.sent[1].body
+    assert publisher.sent[1].subject.endswith("(changed)")
 
 
 def test_replaying_the_same_run_does_not_alert_twice() -> None:
-    store, publisher = MemoryStore(), RecordingPublisher()
+    store, publisher = MemoryPageStore(), RecordingPublisher()
     result = _validated(store, _gappy_summary())
     notify_validation(result, store, publisher, store)
     notify_validation(result, store, publisher, store)
-    assert len(publisher.alerts) == 1
+    assert len(publisher.sent) == 1
 
 
 def test_a_failed_publish_keeps_the_old_state_so_the_next_run_tries_again() -> None:
-    store = MemoryStore()
-    failing = RecordingPublisher(ok=False)
+    store = MemoryPageStore()
+    failing = RecordingPublisher(fail=True)
     outcome = notify_validation(_validated(store, _gappy_summary()), store, failing, store)
     assert outcome.failed == ["validation_findings:dist1"]
     assert alert_fingerprint_key("dist1") not in store.objects
 
     working = RecordingPublisher()
     notify_validation(_validated(store, _gappy_summary(), "r-next"), store, working, store)
-    assert len(working.alerts) == 1 and "New since last night" in working.alerts[0].body
+    assert len(working.sent) == 1 and "New since last night" in working.sent[0].body
 
 
 def test_findings_that_clear_and_come_back_are_new_again() -> None:
-    store, publisher = MemoryStore(), RecordingPublisher()
+    store, publisher = MemoryPageStore(), RecordingPublisher()
     notify_validation(_validated(store, _gappy_summary(), "r1"), store, publisher, store)
     clean, _ = f.run(f.base())
     assert not any(clean.rule_counts().values())
     assert not notify_validation(_validated(store, clean, "r2"), store, publisher, store).published
     notify_validation(_validated(store, _gappy_summary(), "r3"), store, publisher, store)
-    assert len(publisher.alerts) == 2 and "New since last night" in publisher.alerts[1].body
+    assert len(publisher.sent) == 2 and "New since last night" in publisher.sent[1].body
 
 
 def test_unreadable_alert_state_alerts_anyway() -> None:
-    store, publisher = MemoryStore(), RecordingPublisher()
+    store, publisher = MemoryPageStore(), RecordingPublisher()
     result = _validated(store, _gappy_summary())
     notify_validation(result, store, publisher, store)
     summary_bytes = store.objects[result.summary_key or ""]
@@ -241,21 +198,21 @@ def test_unreadable_alert_state_alerts_anyway() -> None:
 
 
 def test_a_skipped_run_has_nothing_to_say() -> None:
-    store, publisher = MemoryStore(), RecordingPublisher()
+    store, publisher = MemoryPageStore(), RecordingPublisher()
     result = ValidateResult(district_id="d1", run_id="r1", status=ValidateStatus.SKIPPED, reason="failed")
     assert notify_validation(result, store, publisher, store).as_dict() == {
         "published": [],
         "failed": [],
         "suppressed": [],
     }
-    assert not publisher.alerts
+    assert not publisher.sent
 
 
 def test_a_rejected_district_alerts_with_district_empty() -> None:
-    store, publisher = MemoryStore(), RecordingPublisher()
+    store, publisher = MemoryPageStore(), RecordingPublisher()
     empty, _ = f.run([f.district("Empty Hollow SD"), f.school()])
     notify_validation(_validated(store, empty), store, publisher, store)
-    [alert] = publisher.alerts
+    [alert] = publisher.sent
     assert "district.empty" in alert.body and "nothing was imported" in alert.body
     assert RULES["district.empty"].fix.split(".")[0] in " ".join(alert.body.split())
 
@@ -273,35 +230,35 @@ def test_the_fingerprint_ignores_order_and_runs_but_not_counts() -> None:
 
 
 def test_a_failed_fetch_alerts_sync_failed_with_advice() -> None:
-    store, publisher = MemoryStore(), RecordingPublisher()
+    store, publisher = MemoryPageStore(), RecordingPublisher()
     failure = Failure(
         kind=FailureKind.CLEVER_ERROR, reason="Clever HTTP 503 on /v3.0/sections", resource=Resource.SECTIONS
     )
     notify_fetch([_fetched("d1", failure)], store, publisher)
-    [alert] = publisher.alerts
+    [alert] = publisher.sent
     assert alert.event_type is EventType.SYNC_FAILED
     assert alert.subject == "RosterSync: d1 - roster sync failed"
     assert "while fetching sections" in alert.body and "status.clever.com" in alert.body
 
 
 def test_a_revoked_token_alerts_disconnected_once_and_reconnection_is_announced() -> None:
-    store, publisher = MemoryStore(), RecordingPublisher()
+    store, publisher = MemoryPageStore(), RecordingPublisher()
     revoked = Failure(kind=FailureKind.DISCONNECTED, reason="Clever HTTP 401 on district d1 /v3.0/schools")
     notify_fetch([_fetched("d1", revoked, "r1")], store, publisher)
     second = notify_fetch([_fetched("d1", revoked, "r2")], store, publisher)
     notify_fetch([_fetched("d1", None, "r3")], store, publisher)
     notify_fetch([_fetched("d1", None, "r4")], store, publisher)
 
-    assert [a.event_type for a in publisher.alerts] == [
+    assert [a.event_type for a in publisher.sent] == [
         EventType.DISTRICT_DISCONNECTED,
         EventType.DISTRICT_CONNECTED,
     ]
     assert second.suppressed == ["district_disconnected:d1"]
-    assert "reconnected" in publisher.alerts[1].subject
+    assert "reconnected" in publisher.sent[1].subject
 
 
 def test_discovery_records_a_baseline_then_announces_new_and_vanished_districts_once() -> None:
-    store, publisher = MemoryStore(), RecordingPublisher()
+    store, publisher = MemoryPageStore(), RecordingPublisher()
     assert not notify_discovery({"a", "b"}, store, publisher).published  # first deploy: baseline
     night2 = notify_discovery({"a", "b", "c"}, store, publisher)
     night3 = notify_discovery({"a", "c"}, store, publisher)
@@ -310,24 +267,24 @@ def test_discovery_records_a_baseline_then_announces_new_and_vanished_districts_
     assert night2.published == ["district_connected:c"]
     assert night3.published == ["district_disconnected:b"]
     assert not night4.published and not night4.failed
-    assert "no longer lists a token" in publisher.alerts[1].body
+    assert "no longer lists a token" in publisher.sent[1].body
 
 
 def test_a_district_whose_announcement_failed_is_announced_next_night() -> None:
-    store = MemoryStore()
+    store = MemoryPageStore()
     notify_discovery({"a"}, store, RecordingPublisher())
-    assert notify_discovery({"a", "n"}, store, RecordingPublisher(ok=False)).failed == [
+    assert notify_discovery({"a", "n"}, store, RecordingPublisher(fail=True)).failed == [
         "district_connected:n"
     ]
     assert notify_discovery({"a", "n"}, store, RecordingPublisher()).published == ["district_connected:n"]
 
 
 def test_a_full_fetch_names_new_districts_as_the_fetch_read_them() -> None:
-    store, publisher = MemoryStore(), RecordingPublisher()
+    store, publisher = MemoryPageStore(), RecordingPublisher()
     notify_discovery(set(), store, publisher)
     result = _fetched("d9").model_copy(update={"district_name": "Nittany Valley SD"})
     notify_fetch([result], store, publisher, discovered=["d9"])
-    [alert] = publisher.alerts
+    [alert] = publisher.sent
     assert alert.subject == "RosterSync: Nittany Valley SD - connected in Clever"
 
 
@@ -389,9 +346,9 @@ class _BrokenLinks:
 
 
 def test_an_alert_without_a_link_is_still_sent() -> None:
-    store, publisher = MemoryStore(), RecordingPublisher()
+    store, publisher = MemoryPageStore(), RecordingPublisher()
     assert notify_validation(_validated(store, _gappy_summary()), store, publisher, _BrokenLinks()).published
-    assert "http" not in publisher.alerts[0].body
+    assert "http" not in publisher.sent[0].body
 
 
 def test_report_links_last_at_most_seven_days() -> None:

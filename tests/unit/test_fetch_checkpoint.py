@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
-from rostersync.adapters.s3_page_store import encode_json
 from rostersync.errors import CleverProtocolError
 from rostersync.fetch.contract import Checkpoint, FetchResult, Manifest, ManifestStatus
 from rostersync.fetch.stage import fetch_district, load_checkpoint, pause_near_deadline
 from rostersync.layout import checkpoint_key
 from rostersync.ports import Page
 from rostersync.sources.clever.resources import Resource
+from tests.fakes import MemoryPageStore
 
 DISTRICT = "d-0001"
 RUN = "20261128T070000Z-3f9a1c"
@@ -22,31 +22,6 @@ NOW = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
 # Records per resource; pages of PAGE records each (students: 4 pages).
 SIZES = {Resource.DISTRICTS: 1, Resource.SCHOOLS: 3, Resource.STUDENTS: 10, Resource.SECTIONS: 5}
 PAGE = 3
-
-
-class FakeStore:
-    """The PageStore protocol in memory (bodies kept as the bytes S3 would store)."""
-
-    def __init__(self) -> None:
-        self.objects: dict[str, Any] = {}
-        self.puts = 0
-
-    def put_json(self, key: str, body: Any, *, compress: bool = False) -> int:
-        self.puts += 1
-        self.objects[key] = body
-        return len(encode_json(body, compress=compress))
-
-    def get_json(self, key: str) -> Any:
-        return self.objects[key]
-
-    def put_file(self, key: str, fileobj: IO[bytes], content_type: str) -> None:
-        raise AssertionError("not used by the fetch")
-
-    def exists(self, key: str) -> bool:
-        return key in self.objects
-
-    def keys(self, prefix: str) -> Iterator[str]:
-        return iter(sorted(k for k in self.objects if k.startswith(prefix)))
 
 
 class FakeSource:
@@ -97,14 +72,14 @@ class FakeSource:
 class PauseAfter:
     """should_pause: true once `pages` pages have been written to the store (checked between pages)."""
 
-    def __init__(self, store: FakeStore, pages: int) -> None:
+    def __init__(self, store: MemoryPageStore, pages: int) -> None:
         self.store, self.pages = store, pages
 
     def __call__(self) -> bool:
         return sum(1 for k in self.store.objects if k.endswith(".json.gz")) >= self.pages
 
 
-def _manifest(store: FakeStore, result: FetchResult) -> Manifest:
+def _manifest(store: MemoryPageStore, result: FetchResult) -> Manifest:
     return Manifest.model_validate(store.get_json(result.manifest_key))
 
 
@@ -116,12 +91,12 @@ def _comparable(manifest: Manifest) -> dict[str, Any]:
     return data
 
 
-def _one_shot() -> tuple[FakeStore, FetchResult]:
-    store = FakeStore()
+def _one_shot() -> tuple[MemoryPageStore, FetchResult]:
+    store = MemoryPageStore()
     return store, fetch_district(FakeSource(), store, RUN, clock=lambda: NOW)
 
 
-def _until_done(store: FakeStore, every: int) -> list[FetchResult]:
+def _until_done(store: MemoryPageStore, every: int) -> list[FetchResult]:
     """Invocations that each pause after `every` more pages, until the fetch completes."""
     results: list[FetchResult] = []
     checkpoint = None
@@ -143,7 +118,7 @@ def _until_done(store: FakeStore, every: int) -> list[FetchResult]:
 
 
 def test_a_fetch_pauses_between_pages_with_a_checkpoint_and_no_manifest() -> None:
-    store = FakeStore()
+    store = MemoryPageStore()
     result = fetch_district(FakeSource(), store, RUN, clock=lambda: NOW, should_pause=PauseAfter(store, 4))
 
     assert result.status is ManifestStatus.IN_PROGRESS
@@ -165,7 +140,7 @@ def test_a_fetch_pauses_between_pages_with_a_checkpoint_and_no_manifest() -> Non
 
 def test_resuming_gives_the_manifest_an_uninterrupted_fetch_gives() -> None:
     baseline_store, baseline = _one_shot()
-    store = FakeStore()
+    store = MemoryPageStore()
 
     results = _until_done(store, every=2)
 
@@ -185,7 +160,7 @@ def test_resuming_gives_the_manifest_an_uninterrupted_fetch_gives() -> None:
 
 
 def test_a_pause_between_two_resources_resumes_at_the_next_resource() -> None:
-    store = FakeStore()
+    store = MemoryPageStore()
     # districts (1 page) + schools (1 page): the pause comes before students starts.
     first = fetch_district(FakeSource(), store, RUN, clock=lambda: NOW, should_pause=PauseAfter(store, 2))
     checkpoint = load_checkpoint(store, DISTRICT, RUN)
@@ -201,7 +176,7 @@ def test_a_pause_between_two_resources_resumes_at_the_next_resource() -> None:
 
 
 def test_a_replayed_resume_gives_the_same_manifest() -> None:
-    store = FakeStore()
+    store = MemoryPageStore()
     fetch_district(FakeSource(), store, RUN, clock=lambda: NOW, should_pause=PauseAfter(store, 3))
     checkpoint = load_checkpoint(store, DISTRICT, RUN)
     assert checkpoint is not None
@@ -218,7 +193,7 @@ def test_a_replayed_resume_gives_the_same_manifest() -> None:
 
 
 def test_every_invocation_fetches_at_least_one_page_so_a_resume_always_advances() -> None:
-    store = FakeStore()
+    store = MemoryPageStore()
     results: list[FetchResult] = []
     checkpoint = None
     for _ in range(50):
@@ -238,7 +213,7 @@ def test_every_invocation_fetches_at_least_one_page_so_a_resume_always_advances(
 def test_a_checkpoint_of_another_run_is_refused() -> None:
     checkpoint = Checkpoint(district_id=DISTRICT, run_id="20261127T070000Z-aaaaaa", started_at=NOW)
     with pytest.raises(ValueError, match="checkpoint"):
-        fetch_district(FakeSource(), FakeStore(), RUN, checkpoint=checkpoint)
+        fetch_district(FakeSource(), MemoryPageStore(), RUN, checkpoint=checkpoint)
 
 
 def test_the_deadline_check_leaves_the_margin() -> None:

@@ -14,7 +14,8 @@ from rostersync.fetch.stage import fetch_districts
 from rostersync.layout import manifest_key
 from rostersync.ports import Page
 from rostersync.sources.clever.resources import Resource
-from tests.unit.test_fetch_checkpoint import NOW, RUN, FakeSource, FakeStore
+from tests.fakes import MemoryPageStore
+from tests.unit.test_fetch_checkpoint import NOW, RUN, FakeSource
 
 SECRET_NAME = "Zoë Q. Hostile-Lastname"
 
@@ -55,7 +56,7 @@ class TwoDistricts:
         return good
 
 
-def _manifest(store: FakeStore, district_id: str) -> Manifest:
+def _manifest(store: MemoryPageStore, district_id: str) -> Manifest:
     return Manifest.model_validate(store.get_json(manifest_key(district_id, RUN)))
 
 
@@ -71,7 +72,7 @@ def _manifest(store: FakeStore, district_id: str) -> Manifest:
 def test_an_unexpected_exception_fails_that_district_only_with_a_manifest_that_quotes_no_data(
     error: Exception, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = FakeStore()
+    store = MemoryPageStore()
 
     results = fetch_districts(TwoDistricts(Exploding("d-bad", error)), store, RUN, clock=lambda: NOW)
 
@@ -90,7 +91,7 @@ def test_an_unexpected_exception_fails_that_district_only_with_a_manifest_that_q
 
 
 def test_a_failed_token_lookup_fails_that_district_and_the_next_is_fetched() -> None:
-    store = FakeStore()
+    store = MemoryPageStore()
     lookup = CleverError("/oauth/tokens", "Internal Server Error", 500, "d-bad")
 
     results = fetch_districts(TwoDistricts(FakeSource(), lookup), store, RUN, clock=lambda: NOW)
@@ -102,7 +103,7 @@ def test_a_failed_token_lookup_fails_that_district_and_the_next_is_fetched() -> 
     assert _manifest(store, "d-bad").failure.kind is FailureKind.CLEVER_ERROR  # type: ignore[union-attr]
 
 
-class ManifestWriteFails(FakeStore):
+class ManifestWriteFails(MemoryPageStore):
     def put_json(self, key: str, body: Any, *, compress: bool = False) -> int:
         if key.endswith("manifest.json"):
             raise StorageError(f"could not write {key}: InternalError")
