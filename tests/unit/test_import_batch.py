@@ -90,7 +90,7 @@ def test_throttling_errors_are_retried(code: str) -> None:
 
 def test_other_errors_are_not_retried() -> None:
     client = FakeClient([ClientError({"Error": {"Code": "ValidationException", "Message": "no"}}, "X")])
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError, match="ValidationException"):
         _table(client, []).write(_items(1), [])
     assert len(client.calls) == 1
 
@@ -166,7 +166,7 @@ def test_a_failed_parallel_write_returns_only_after_every_started_batch_has_land
             raise ClientError({"Error": {"Code": "ValidationException", "Message": "bad"}}, "BatchWriteItem")
 
     table = _table(SlowAndFailing([]), [], workers=2)
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError, match=r"\(ValidationException\).*: bad"):
         table.write(_items(50), [])
     assert landed == [25]
     table.close()
