@@ -58,17 +58,33 @@ class CleverRetry(Retry):
     """urllib3 Retry that honours Clever's `X-Ratelimit-Reset` (epoch seconds) on 429.
 
     Several rate-limit buckets may each send the header; the latest reset wins. The wait is
-    capped, so a misbehaving clock cannot stall a fetch for long.
+    capped, so a misbehaving clock cannot stall a fetch for long. Every wait (a rate-limit reset,
+    Retry-After or backoff) goes through `sleeper`, and resets are read against `clock`: both
+    injectable, so tests need not wait.
     """
 
     max_rate_limit_wait: float = 65.0
     clock: Callable[[], float] = time.time
+    sleeper: Callable[[float], None] = time.sleep  # not `sleep`: Retry.sleep is urllib3's entry point
 
     def new(self, **kw: Any) -> Self:
         retry = super().new(**kw)
         retry.max_rate_limit_wait = self.max_rate_limit_wait
         retry.clock = self.clock
+        retry.sleeper = self.sleeper
         return retry
+
+    def sleep_for_retry(self, response: BaseHTTPResponse) -> bool:
+        retry_after = self.get_retry_after(response)
+        if retry_after:
+            self.sleeper(retry_after)
+            return True
+        return False
+
+    def _sleep_backoff(self) -> None:
+        backoff = self.get_backoff_time()
+        if backoff > 0:
+            self.sleeper(backoff)
 
     def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
         if response.status == 429:
@@ -93,8 +109,13 @@ def _header_values(response: BaseHTTPResponse, name: str) -> list[float]:
     return values
 
 
-def build_session(settings: Settings) -> requests.Session:
-    """A session whose adapter retries transient failures, boundedly."""
+def build_session(
+    settings: Settings,
+    *,
+    sleeper: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> requests.Session:
+    """A session whose adapter retries transient failures, boundedly (waiting with `sleeper`)."""
     retry = CleverRetry(
         total=settings.clever_max_retries,
         connect=settings.clever_max_retries,
@@ -112,6 +133,7 @@ def build_session(settings: Settings) -> requests.Session:
         raise_on_redirect=False,
     )
     retry.max_rate_limit_wait = settings.clever_max_rate_limit_wait
+    retry.sleeper, retry.clock = sleeper, clock
     session = requests.Session()
     adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=4)
     session.mount("http://", adapter)
