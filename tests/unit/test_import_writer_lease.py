@@ -21,7 +21,7 @@ from rostersync.importer.writer import LEASE_RENEW_SECONDS, LEASE_TTL_SECONDS, R
 from rostersync.layout import LEASE_SK, district_pk, lease_pk, run_pk
 from rostersync.ports import Lease, LeaseLost
 from rostersync.records import Kind
-from tests._import_factories import Clock, D, Roster, small_roster
+from tests._import_factories import Clock, D, Roster, small_roster, student
 from tests.fakes import MemoryPageStore, MemoryRosterTable
 
 CHUNK = 6
@@ -166,3 +166,28 @@ def test_a_write_that_fails_part_way_stops_the_run_and_the_next_run_repairs(
     assert table.items[(lease_pk(D), LEASE_SK)]["repair_runs"] == set()
     assert table.active(D) >= {f"STUDENT#{i}" for i in roster.ids(Kind.STUDENT)}
     assert _roster_content(table) == _reference(roster, repair_run)
+
+
+def test_a_repair_reads_the_membership_a_failed_run_left_half_written() -> None:
+    """The failed run moved st0001 to sch3 (membership written, roster item not); tonight it
+    moves to sch1. The repair must find the sch3 membership in the table, not in the old item."""
+    first = small_roster(students=30, schools=3)  # st0001 is at sch2
+    table, store, clock = MemoryRosterTable(), MemoryPageStore(), Clock()
+    assert _import(table, store, first, clock.next_run(), clock).status is RunStatus.SUCCEEDED
+
+    moved = small_roster(students=30, schools=3).add(Kind.STUDENT, student("st0001", ("sch3",)))
+    table.fail_writes_after = table.calls["write"] + 1  # membership chunk lands, roster items fail
+    with pytest.raises(RuntimeError, match="injected: write failed"):
+        _import(table, store, moved, clock.next_run(), clock)
+    assert ("SCHOOL#sch3", "STUDENT#st0001") in table.items  # the half-written move
+
+    table.fail_writes_after = None
+    tonight = small_roster(students=30, schools=3).add(Kind.STUDENT, student("st0001", ("sch1",)))
+    assert _import(table, store, tonight, clock.next_run(), clock).status is RunStatus.SUCCEEDED
+
+    assert ("SCHOOL#sch3", "STUDENT#st0001") not in table.items
+    reference = MemoryRosterTable()
+    ref_clock = Clock()
+    for roster in (first, tonight):
+        _import(reference, MemoryPageStore(), roster, ref_clock.next_run(), ref_clock)
+    assert _roster_content(table) == _roster_content(reference)
