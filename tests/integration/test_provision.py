@@ -74,7 +74,10 @@ def test_provision_twice_builds_the_template_resources(settings: Settings) -> No
     s3.put_object(Bucket=settings.raw_bucket, Key="probe", Body=b"writable over plain HTTP")
 
     sns = boto3.client("sns")
-    topic_arns = [t["TopicArn"] for t in sns.list_topics()["Topics"]]
+    # Paginated: the session's moto server holds every test's topic (a page is 100).
+    topic_arns = [
+        t["TopicArn"] for page in sns.get_paginator("list_topics").paginate() for t in page["Topics"]
+    ]
     assert first.alert_topic_arn in topic_arns
     assert first.alert_topic_arn == settings.alert_topic_arn
     attributes = sns.get_topic_attributes(TopicArn=first.alert_topic_arn)["Attributes"]
