@@ -18,8 +18,12 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/rostersync demo
 
+# Statement and branch coverage of the runtime package (layers/rostersync/rostersync and functions/,
+# [tool.coverage.run] in pyproject.toml); fails under the floors there.
+COVERAGE_JSON := .coverage-report.json
 test: $(VENV)/.installed lint asl-validator
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --cov --cov-report=term --cov-report=json:$(COVERAGE_JSON)
+	$(PY) scripts/coverage_floor.py $(COVERAGE_JSON)
 
 # The ASL validator tests/unit/test_state_machine_definition.py runs (npm; best effort here,
 # the test installs it itself when npm is there).
@@ -49,7 +53,7 @@ build: .tools/.installed $(VENV)/.installed
 	source $(VENV)/bin/activate && ../$(notdir $(CURDIR))/.tools/bin/sam build
 
 clean:
-	rm -rf $(VENV) .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage .coverage-report.json
 
 # checkov lives in its own throwaway environment (see scripts/checkov.sh).
 checkov:

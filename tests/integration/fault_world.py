@@ -1,11 +1,14 @@
 """The fault-injection suite's world: the sandbox, the embedded AWS, the handlers, an alert inbox.
 
 `FaultWorld.night()` runs one night the way the nightly state machine does, per district:
-Fetch -> (complete?) Validate -> (validated?) Import, and when a stage *raises* it publishes the
-state machine's `NotifyDistrictFailed` message (statemachine/nightly.asl.json) instead of
-stopping the test: in AWS that Catch is what alerts for a stage that failed after its retries.
-Stage results that say "failed" are alerted by the handlers themselves, which is what the
-invariants check.
+Fetch -> (complete?) Validate -> (validated?) Import (one attempt per stage: the definition's
+retries are not replayed). When a stage *raises*, the harness takes the path the product's
+definition takes: `catch_path` reads statemachine/nightly.asl.json (with its local
+substitutions), follows the failed task's `States.ALL` Catch and runs the state it leads to when
+that is an SNS publish (NotifyDistrictFailed), with the parameters the definition gives. So the
+`sync_failed` alert invariant 4 finds comes from the definition: a Catch removed, or a notify
+state that no longer publishes it, fails the invariant. Stage results that say "failed" are
+alerted by the handlers themselves.
 
 AWS faults moto cannot produce are injected at the botocore layer (`AwsFaults`: handlers on the
 default session's `before-parameter-build` events, so the adapters' own error handling runs) or by
@@ -15,7 +18,9 @@ wrapping the roster table adapter.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from functools import cache
@@ -28,7 +33,7 @@ from botocore.exceptions import ClientError
 from rostersync.adapters.s3_page_store import S3PageStore
 from rostersync.settings import get_settings
 from rostersync_cli.local_functions import LocalFunctions
-from rostersync_cli.nightly import DistrictOutcome
+from rostersync_cli.nightly import DistrictOutcome, nightly_definition
 from rostersync_cli.provision import provision
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
 from rostersync_cli.template import load_template
@@ -131,7 +136,7 @@ class FaultWorld:
                         district_id, run_id or "", fetch={"status": "error", "error": type(exc).__name__}
                     )
                 )
-                notify_district_failed(district_id, run_id or "", type(exc).__name__)
+                catch_path("Fetch", district_id, run_id or "", exc)
             fetched = {"districts": []}
         for result in fetched["districts"]:
             outcome = DistrictOutcome(
@@ -140,15 +145,17 @@ class FaultWorld:
             night.outcomes.append(outcome)
             if result["status"] != "complete":
                 continue
+            stage = "Validate"
             try:
                 validated = self.functions.invoke("ValidateFunction", result)
                 outcome.stages["validate"] = validated
                 if validated["status"] == "validated":
+                    stage = "Import"
                     outcome.stages["import"] = self.functions.invoke("ImportFunction", validated)
-            except (Exception, LambdaTimeout) as exc:  # the state machine's Catch -> NotifyDistrictFailed
+            except (Exception, LambdaTimeout) as exc:  # the definition's Catch of that task
                 night.errors[outcome.district_id] = exc
                 outcome.stages["error"] = {"status": "failed", "error": type(exc).__name__}
-                notify_district_failed(outcome.district_id, outcome.run_id, type(exc).__name__)
+                catch_path(stage, outcome.district_id, outcome.run_id, exc)
         night.alerts = self.inbox.receive()
         self.nights.append(night)
         return night
@@ -213,20 +220,82 @@ class FaultWorld:
             self.inbox.receive()  # the reference imports' alerts are not the scenario's
 
 
-def notify_district_failed(district_id: str, run_id: str, error: str) -> None:
-    """What nightly.asl.json's NotifyDistrictFailed state publishes (same subject and attributes)."""
-    boto3.client("sns").publish(
-        TopicArn=get_settings().alert_topic_arn,
-        Subject="RosterSync: a district's nightly sync step failed",
-        Message=(
-            f"The nightly RosterSync step failed for Clever district {district_id} (run {run_id}) "
-            f"after its retries. Error: {error}."
-        ),
-        MessageAttributes={
-            "event_type": {"DataType": "String", "StringValue": "sync_failed"},
-            "district_id": {"DataType": "String", "StringValue": district_id},
-        },
+def _district_states(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """The states of the per-district Map (the one whose item processor has the Fetch task)."""
+    for state in definition["States"].values():
+        processor = state.get("ItemProcessor") or {}
+        if "Fetch" in processor.get("States", {}):
+            return dict(processor["States"])
+    raise AssertionError("nightly.asl.json has no per-district Map with a Fetch state")
+
+
+def _path(document: Any, path: str) -> Any:
+    """A JSONPath of the plain `$.a.b` form the notify states use."""
+    assert path.startswith("$."), path
+    value = document
+    for name in path[2:].split("."):
+        value = value[name]
+    return value
+
+
+_FORMAT = re.compile(r"^States\.Format\('((?:[^'\\]|\\.)*)'((?:\s*,\s*\$[.\w]+)*)\)$", re.DOTALL)
+
+
+def _evaluate(parameters: Any, document: Any) -> Any:
+    """An ASL Parameters block against `document`: `name.$` keys with a path or States.Format."""
+    if isinstance(parameters, list):
+        return [_evaluate(p, document) for p in parameters]
+    if not isinstance(parameters, dict):
+        return parameters
+    out: dict[str, Any] = {}
+    for key, value in parameters.items():
+        if not key.endswith(".$"):
+            out[key] = _evaluate(value, document)
+            continue
+        formatted = _FORMAT.match(value)
+        if formatted:
+            template = formatted.group(1).replace("\\'", "'")
+            args = [a.strip() for a in formatted.group(2).split(",") if a.strip()]
+            for arg in args:
+                template = template.replace("{}", str(_path(document, arg)), 1)
+            out[key[:-2]] = template
+        else:
+            out[key[:-2]] = _path(document, value)
+    return out
+
+
+def catch_path(
+    stage: str,
+    district_id: str,
+    run_id: str,
+    exc: BaseException,
+    definition: Mapping[str, Any] | None = None,
+) -> str | None:
+    """What the state machine does when the district's `stage` task (Fetch, Validate, Import)
+    fails after its retries: its `States.ALL` Catch, and the SNS publish of the state that Catch
+    leads to (NotifyDistrictFailed), as the definition writes it. Returns the state published
+    from; None when the definition catches nothing there or the caught path publishes nothing."""
+    definition = definition if definition is not None else json.loads(nightly_definition(_template()))
+    states = _district_states(definition)
+    catch = next(
+        (c for c in states[stage].get("Catch", []) if "States.ALL" in c.get("ErrorEquals", [])), None
     )
+    if catch is None:
+        return None
+    target_name = catch["Next"]
+    target = states[target_name]
+    if target.get("Type") != "Task" or target.get("Resource") != "arn:aws:states:::sns:publish":
+        return None
+    error = {"Error": type(exc).__name__, "Cause": str(exc)[:200]}
+    document: dict[str, Any] = {"district_id": district_id, "run_id": run_id}
+    path = catch.get("ResultPath", "$")
+    if path == "$":
+        document = error  # type: ignore[assignment]
+    else:
+        document[path.removeprefix("$.")] = error
+    published = _evaluate(target["Parameters"], document)
+    boto3.client("sns").publish(**published)
+    return str(target_name)
 
 
 @contextmanager

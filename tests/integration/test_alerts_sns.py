@@ -188,9 +188,7 @@ def test_a_revoked_district_is_announced_once(
 
 
 def test_a_missing_topic_does_not_raise(settings: Settings, raw_bucket: str) -> None:
-    store = S3PageStore(raw_bucket)
     from rostersync.alerts.messages import sync_failed
 
     publisher = SnsAlertPublisher(settings.alert_topic_arn)  # never created
     assert publisher.publish(sync_failed("d1", "r1", None)) is False
-    assert not list(store.keys("state/"))

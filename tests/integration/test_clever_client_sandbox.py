@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from rostersync.errors import CleverError, CleverProtocolError, DistrictDisconnected
 from rostersync.settings import Settings
-from rostersync.sources.clever.client import CleverClient, CleverCredentials
+from rostersync.sources.clever.client import CleverClient, CleverCredentials, build_session
 from rostersync.sources.clever.resources import Resource
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
 
 SMALL = DistrictSpec("Juniata Test SD", seed=7001, schools=2, students=120, teachers=8, sections=10)
+SLEPT: list[float] = []  # the client's retry waits (rate-limit resets, backoff): recorded, not slept
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +27,7 @@ def sandbox() -> Iterator[CleverSandbox]:
 def _clean_faults(sandbox: CleverSandbox) -> Iterator[None]:
     sandbox.faults.reset()
     sandbox.requests.clear()
+    SLEPT.clear()
     yield
     sandbox.faults.reset()
 
@@ -44,10 +46,12 @@ def _settings(sandbox: CleverSandbox, **overrides: object) -> Settings:
     return base.model_copy(update=overrides)
 
 
-def _client(sandbox: CleverSandbox, **overrides: object) -> CleverClient:
-    return CleverClient(
-        _settings(sandbox, **overrides), CleverCredentials(sandbox.client_id, sandbox.client_secret)
-    )
+def _client(
+    sandbox: CleverSandbox, *, clock: Callable[[], float] = time.time, **overrides: object
+) -> CleverClient:
+    settings = _settings(sandbox, **overrides)
+    session = build_session(settings, sleeper=SLEPT.append, clock=clock)
+    return CleverClient(settings, CleverCredentials(sandbox.client_id, sandbox.client_secret), session)
 
 
 def _fetch(client: CleverClient, district_id: str, resource: Resource) -> list[list[dict[str, object]]]:
@@ -109,15 +113,19 @@ def test_a_repeated_cursor_is_an_error_not_an_endless_loop(sandbox: CleverSandbo
 def test_429_waits_for_the_latest_of_several_buckets_resets_then_succeeds(sandbox: CleverSandbox) -> None:
     sandbox.faults.rate_limit_every = 2
     sandbox.faults.rate_limit_buckets = ((1200, 1), (600, 2), (100, 1))
-    started = time.monotonic()
+    started = time.time()  # the client's clock stands still here; the sandbox's resets do not
 
-    result = _fetch(_client(sandbox, clever_page_limit=60), SMALL.id, Resource.STUDENTS)
+    result = _fetch(
+        _client(sandbox, clock=lambda: started, clever_page_limit=60), SMALL.id, Resource.STUDENTS
+    )
 
     assert sum(len(p) for p in result) == SMALL.students
     statuses = [entry.status for entry in sandbox.requests if entry.path.startswith("/v3.0/")]
-    assert 429 in statuses
-    # It waited for the 2-second bucket (epoch-second resets: at least ~1 s), not for nothing.
-    assert time.monotonic() - started >= 1.0
+    assert statuses.count(429) >= 1
+    # Each 429 waited for the 2-second bucket's reset (int(now) + 2 > started + 1), not for the
+    # 1-second ones, and not for nothing; capped at clever_max_rate_limit_wait (3 s).
+    assert len(SLEPT) == statuses.count(429)
+    assert all(1.0 < wait <= 3.0 for wait in SLEPT), SLEPT
 
 
 def test_5xx_then_success(sandbox: CleverSandbox) -> None:

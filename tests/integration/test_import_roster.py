@@ -308,8 +308,9 @@ def test_release_skips_records_that_came_back(env: Env) -> None:
     )
     released = release_hold(D, None, table=env.table, holds=env.holds, store=env.store, clock=env.clock)
     assert released.archived == 3 and released.skipped == 1
-    assert _statuses(env, Kind.STUDENT)["st0000"] == "active"
-    assert removed
+    statuses = _statuses(env, Kind.STUDENT)
+    assert statuses["st0000"] == "active"
+    assert {statuses[record.id] for record in removed[1:]} == {"archived"}  # the other three
 
 
 def test_later_run_supersedes_a_hold(env: Env) -> None:
@@ -397,6 +398,15 @@ def test_concurrent_runs_in_threads_one_wins(env: Env) -> None:
     assert RunStatus.SUCCEEDED.value in statuses
     assert all(s in {"succeeded", "skipped_locked", "skipped_stale"} for s in statuses)
     assert len(results) + len(lost) == 2
+    # Whatever the interleaving: exactly one run wrote the roster, a second success wrote nothing,
+    # the lease is free, and the table is exactly a clean import of the roster.
+    writers = [r for r in results if r.status is RunStatus.SUCCEEDED and r.roster_writes > 0]
+    assert len(writers) == 1, [(r.run_id, r.status.value, r.roster_writes) for r in results]
+    lease = env.table.get_item(f"LEASE#{D}", "LEASE") or {}
+    assert "lease_token" not in lease and lease.get("committed_run") == max(
+        r.run_id for r in results if r.status is RunStatus.SUCCEEDED
+    )
+    assert _snapshot(env) == _clean_reference(env, env.settings, [roster])
 
 
 def test_expired_lease_is_taken_over(env: Env) -> None:
@@ -455,20 +465,40 @@ class FailingTable(DynamoRosterTable):
         return super().write(puts, deletes)
 
 
-def _snapshot(env: Env) -> dict[tuple[str, str], dict[str, Any]]:
+def _snapshot(env: Env, table_name: str | None = None) -> dict[tuple[str, str], dict[str, Any]]:
     from boto3.dynamodb.conditions import Key
 
+    ddb = boto3.resource("dynamodb").Table(table_name) if table_name else env.ddb
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for pk in [f"DISTRICT#{D}", f"SCHOOL#{D}#sch1", f"SCHOOL#{D}#sch2"] + [
         f"SECTION#{D}#se{n:03d}" for n in range(3)
     ]:
-        for item in env.query(KeyConditionExpression=Key("pk").eq(pk)):
+        for item in ddb.query(KeyConditionExpression=Key("pk").eq(pk))["Items"]:
             out[(item["pk"], item["sk"])] = {
                 k: v
                 for k, v in item.items()
                 if k not in {"last_changed_run", "updated_at", "archived_at", "archived_run"}
             }
     return out
+
+
+def _clean_reference(
+    env: Env, settings: Settings, nights: list[Roster]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """`nights` imported without faults into a new table provisioned from template.yaml."""
+    fresh = settings.model_copy(update={"roster_table": f"{settings.roster_table}-ref"})
+    provision(fresh)
+    table = DynamoRosterTable(fresh.roster_table, sleep=lambda _s: None)
+    clock = Clock()
+    try:
+        for roster in nights:
+            result = import_district(
+                D, clock.next_run(), roster.accepted(), set(), table, holds=env.holds, clock=clock
+            )
+            assert result.status is RunStatus.SUCCEEDED
+    finally:
+        table.close()
+    return _snapshot(env, fresh.roster_table)
 
 
 @pytest.mark.parametrize(
@@ -482,7 +512,7 @@ def test_a_failed_run_is_completed_by_the_next(env: Env, settings: Settings, fai
     roster.add(Kind.STUDENT, student("st9999", ("sch1",)))
     roster.remove(Kind.STUDENT, "st0002")
     failing = FailingTable(settings.roster_table, env.client, fail_at=fail_at)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="simulated crash"):
         import_district(
             D, env.clock.next_run(), roster.accepted(), set(), failing, holds=env.holds, clock=env.clock
         )
@@ -494,15 +524,14 @@ def test_a_failed_run_is_completed_by_the_next(env: Env, settings: Settings, fai
     assert failing.calls == fail_at
     assert env.run(roster).roster_writes == 0  # complete now
 
-    # The same end state as a clean import of tonight's roster into a fresh district copy.
-    reference = _snapshot(env)
-    assert reference[(f"DISTRICT#{D}", "STUDENT#st0002")]["status"] == "archived"
-    assert (f"SCHOOL#{D}#sch1", "STUDENT#st0002") not in reference
-    assert (f"SCHOOL#{D}#sch2", "STUDENT#st0001") in reference and (
-        f"SCHOOL#{D}#sch1",
-        "STUDENT#st0001",
-    ) not in reference
-    assert (f"SCHOOL#{D}#sch1", "STUDENT#st9999") in reference
+    # The same end state as clean imports of both nights into a fresh table (the reference).
+    after = _snapshot(env)
+    assert after == _clean_reference(env, settings, [small_roster(students=30, schools=2), roster])
+    assert after[(f"DISTRICT#{D}", "STUDENT#st0002")]["status"] == "archived"
+    assert (f"SCHOOL#{D}#sch1", "STUDENT#st0002") not in after
+    assert (f"SCHOOL#{D}#sch2", "STUDENT#st0001") in after
+    assert (f"SCHOOL#{D}#sch1", "STUDENT#st0001") not in after
+    assert (f"SCHOOL#{D}#sch1", "STUDENT#st9999") in after
     lease = env.table.get_item(f"LEASE#{D}", "LEASE")
     assert lease is not None and not lease.get("repair_runs") and "lease_token" not in lease
 
@@ -545,7 +574,7 @@ class StolenLeaseTable(DynamoRosterTable):
 def test_a_run_whose_lease_was_taken_does_not_commit(env: Env, settings: Settings) -> None:
     roster = small_roster()
     table = StolenLeaseTable(settings.roster_table, env.client)
-    with pytest.raises(LeaseLost):
+    with pytest.raises(LeaseLost, match=f"district {D}: lease of .* was taken"):
         import_district(
             D, env.clock.next_run(), roster.accepted(), set(), table, holds=env.holds, clock=env.clock
         )
@@ -584,7 +613,7 @@ def test_a_small_loss_below_the_safeguard_is_recorded_and_alerted(env: Env) -> N
     """Issue 14 item 10: an empty last page archives 20 of 400 students (5%, under the safeguard):
     the run record counts them per kind and support gets `records_archived` (counts, no names)."""
     from rostersync.alerts.notify import notify_import
-    from tests.unit.test_alerts import RecordingPublisher
+    from tests.fakes import RecordingPublisher
 
     roster = small_roster(students=400, teachers=3)
     env.run(roster)
@@ -595,5 +624,5 @@ def test_a_small_loss_below_the_safeguard_is_recorded_and_alerted(env: Env) -> N
     assert latest_runs(env.table, D, limit=1)[0].counts["STUDENT"].archived == 20
     publisher = RecordingPublisher()
     assert notify_import(result, publisher).published == [f"records_archived:{D}"]
-    [alert] = publisher.alerts
+    [alert] = publisher.sent
     assert "20 of 400" in alert.body and "Ann" not in alert.body and "Last" not in alert.body

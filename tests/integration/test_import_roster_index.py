@@ -59,7 +59,6 @@ def test_first_run_reads_the_table_and_leaves_an_index_of_it(env: Env) -> None:
     index = assert_index_is_the_table(env)
     assert index.generation == 0 and index.run_id == first.run_id
     assert set(first.phase_seconds) == {"diff", "write", "finish"}
-    assert all(seconds >= 0 for seconds in first.phase_seconds.values())
 
 
 def test_unchanged_night_diffs_against_the_index_without_reading_the_partition(env: Env) -> None:
@@ -126,7 +125,7 @@ def test_after_a_failed_run_the_diff_reads_the_table(env: Env, settings: Setting
     env.run(roster)
     roster.add(Kind.STUDENT, student("st0001", ("sch1", "sch2"), grade="12"))
     roster.remove(Kind.STUDENT, "st0002")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="simulated crash"):
         env.run(roster, table=FailingTable(settings.roster_table, env.client, fail_at=fail_at))
     assert "roster_index" not in _lease(env)
     resumed = env.run(roster)
@@ -251,7 +250,7 @@ def test_a_dry_run_of_a_dead_runs_id_cannot_erase_its_repair_plan(env: Env, sett
     env.run(roster)
     roster.remove(Kind.STUDENT, "st0002")
     dead_run = env.clock.next_run()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="simulated crash"):
         env.run(roster, run_id=dead_run, table=FailingTable(settings.roster_table, env.client, fail_at=1))
     plan = env.holds.read_changeset(D, dead_run)
     assert plan is not None and plan["dry_run"] is False  # the plan the next run repairs from

@@ -7,7 +7,8 @@ import pytest
 from rostersync.alerts.model import EventType
 from rostersync.alerts.notify import notify_import
 from rostersync.importer.contract import ImportResult, KindCounts, RunStatus
-from tests.unit.test_alerts import STUDENT_FIRST, STUDENT_LAST, RecordingPublisher
+from tests.fakes import RecordingPublisher
+from tests.unit.test_alerts import STUDENT_FIRST, STUDENT_LAST
 
 
 def _archived_20_of_400(**update: object) -> ImportResult:
@@ -28,7 +29,7 @@ def test_a_small_loss_below_the_safeguard_alerts_records_archived_with_counts_pe
     publisher = RecordingPublisher()
     outcome = notify_import(_archived_20_of_400(), publisher)
     assert outcome.published == ["records_archived:d1"]
-    [alert] = publisher.alerts
+    [alert] = publisher.sent
     assert alert.event_type is EventType.RECORDS_ARCHIVED
     assert alert.message_attributes()["event_type"]["StringValue"] == "records_archived"
     assert "21 records archived" in alert.subject

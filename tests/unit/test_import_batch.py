@@ -90,7 +90,7 @@ def test_throttling_errors_are_retried(code: str) -> None:
 
 def test_other_errors_are_not_retried() -> None:
     client = FakeClient([ClientError({"Error": {"Code": "ValidationException", "Message": "no"}}, "X")])
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError, match="ValidationException"):
         _table(client, []).write(_items(1), [])
     assert len(client.calls) == 1
 
@@ -143,30 +143,42 @@ def test_parallel_chunks_all_land_and_unprocessed_are_retried() -> None:
     assert len(client.calls) >= 11  # 11 chunks, plus the retries of whichever got unprocessed items
 
 
-def test_a_failed_parallel_write_returns_only_after_every_started_batch_has_landed() -> None:
-    """A failure must not leave batches in flight: the caller releases the lease right after."""
+def test_a_failed_parallel_write_returns_only_after_every_started_batch_has_landed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A failure must not leave batches in flight: the caller releases the lease right after.
+
+    No sleeping: the slow batch lands only once write() has seen the failure and is waiting for
+    what is still in flight (concurrent.futures.wait, observed), so landing later than the failure
+    is certain, and a write() that returned without waiting finds nothing landed."""
     import threading
-    import time
+
+    from rostersync.adapters import dynamodb_roster_table
 
     started = threading.Event()
-    release = threading.Event()
+    waiting = threading.Event()
     landed: list[int] = []
+    real_wait = dynamodb_roster_table.wait
+
+    def observed_wait(futures: Any, *args: Any, **kwargs: Any) -> Any:
+        waiting.set()
+        return real_wait(futures, *args, **kwargs)
+
+    monkeypatch.setattr(dynamodb_roster_table, "wait", observed_wait)
 
     class SlowAndFailing(FakeClient):
         def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             first = RequestItems[TABLE][0]["PutRequest"]["Item"]["n"]["N"]
             if first == "25":  # the slow batch: still sending when the first one fails
                 started.set()
-                release.wait(timeout=10)
-                time.sleep(0.2)  # lands well after the failure is known
-                landed.append(25)
+                if waiting.wait(timeout=10):  # write() knows of the failure and waits for us
+                    landed.append(25)
                 return {"UnprocessedItems": {}}
             started.wait(timeout=10)
-            release.set()
             raise ClientError({"Error": {"Code": "ValidationException", "Message": "bad"}}, "BatchWriteItem")
 
     table = _table(SlowAndFailing([]), [], workers=2)
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError, match=r"\(ValidationException\).*: bad"):
         table.write(_items(50), [])
     assert landed == [25]
     table.close()

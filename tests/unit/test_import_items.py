@@ -121,9 +121,9 @@ def test_membership_items_are_derived_from_the_owner() -> None:
 
 def test_a_held_archive_csv_is_guarded_against_formula_injection() -> None:
     # Issue 14: archive.csv lacked findings.csv's guard; a district controls SIS ids.
-    from tests.unit.test_alerts import MemoryStore
+    from tests.fakes import MemoryPageStore
 
-    store = MemoryStore()
+    store = MemoryPageStore()
     holds = PageStoreHoldStore(store)
     key = holds.write_hold(
         "d1",

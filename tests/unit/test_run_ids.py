@@ -48,7 +48,7 @@ def test_every_stage_refuses_a_run_id_from_the_future_at_its_boundary(make: obje
 
 def test_a_stale_import_alerts_what_happened_and_what_to_do() -> None:
     from rostersync.alerts.notify import notify_import
-    from tests.unit.test_alerts import RecordingPublisher
+    from tests.fakes import RecordingPublisher
 
     publisher = RecordingPublisher()
     result = ImportResult(
@@ -59,6 +59,6 @@ def test_a_stale_import_alerts_what_happened_and_what_to_do() -> None:
     )
     outcome = notify_import(result, publisher)
     assert outcome.published == ["sync_failed:d1"]
-    [alert] = publisher.alerts
+    [alert] = publisher.sent
     assert "skipped" in alert.subject and "newer run" in alert.body
     assert "20261129T070000Z-bbbbbb" in alert.body and "What to do" in alert.body

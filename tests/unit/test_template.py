@@ -137,20 +137,20 @@ def test_functions_code_and_handlers(specs: dict[str, FunctionSpec]) -> None:
         assert spec.handler == handler
         assert spec.code_uri.is_dir()
         package = spec.module_path.parent
-        # The handler's package is declared; handler.py itself may still be on its way.
         assert (package / "__init__.py").is_file(), f"{logical_id}: {package}/__init__.py missing"
-        if spec.module_path.exists():
-            tree = ast.parse(spec.module_path.read_text(encoding="utf-8"))
-            defined = {
-                node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-            } | {
-                target.id
-                for node in tree.body
-                if isinstance(node, ast.Assign)
-                for target in node.targets
-                if isinstance(target, ast.Name)
-            }
-            assert spec.function_name in defined, f"{spec.module_path} defines no {spec.function_name}"
+        # A missing handler.py fails here (it used to skip this check silently).
+        assert spec.module_path.is_file(), f"{logical_id}: {spec.module_path} missing"
+        tree = ast.parse(spec.module_path.read_text(encoding="utf-8"))
+        defined = {
+            node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        } | {
+            target.id
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        assert spec.function_name in defined, f"{spec.module_path} defines no {spec.function_name}"
 
 
 def test_runtime_and_globals_everywhere(specs: dict[str, FunctionSpec]) -> None:

@@ -56,7 +56,7 @@ class S3PageStore:
             raise StorageError(f"could not read s3://{self.bucket}/{key}: {_code(exc)}") from None
         try:
             return decode_json(data)
-        except (OSError, ValueError):
+        except (OSError, EOFError, ValueError):  # EOFError: a truncated gzip stream
             raise StorageError(f"s3://{self.bucket}/{key} is not valid (gzip) JSON") from None
 
     def put_file(self, key: str, fileobj: IO[bytes], content_type: str) -> None:

@@ -66,7 +66,9 @@ class CleverRetry(Retry):
     """urllib3 Retry that honours Clever's `X-Ratelimit-Reset` (epoch seconds) on 429.
 
     Several rate-limit buckets may each send the header; the latest reset wins. The wait is
-    capped, so a misbehaving clock cannot stall a fetch for long.
+    capped, so a misbehaving clock cannot stall a fetch for long. Every wait (a rate-limit reset,
+    Retry-After or backoff) goes through `sleeper`, and resets are read against `clock`: both
+    injectable, so tests need not wait.
     """
 
     max_rate_limit_wait: float = 65.0
@@ -142,8 +144,13 @@ def _header_values(response: BaseHTTPResponse, name: str) -> list[float]:
     return values
 
 
-def build_session(settings: Settings, sleep: Sleep = time.sleep) -> requests.Session:
-    """A session whose adapter retries transient failures, boundedly."""
+def build_session(
+    settings: Settings,
+    *,
+    sleeper: Sleep = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> requests.Session:
+    """A session whose adapter retries transient failures, boundedly (waiting with `sleeper`)."""
     retry = CleverRetry(
         total=settings.clever_max_retries,
         connect=settings.clever_max_retries,
@@ -162,7 +169,7 @@ def build_session(settings: Settings, sleep: Sleep = time.sleep) -> requests.Ses
     )
     retry.max_rate_limit_wait = settings.clever_max_rate_limit_wait
     retry.slow_retries = settings.clever_slow_retries
-    retry.sleeper = sleep
+    retry.sleeper, retry.clock = sleeper, clock
     session = requests.Session()
     adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=4)
     session.mount("http://", adapter)
@@ -207,7 +214,7 @@ class CleverClient:
         self._settings = settings
         self._credentials = credentials
         self._sleep = sleep
-        self._session = session or build_session(settings, sleep)
+        self._session = session or build_session(settings, sleeper=sleep)
         self._api_base = settings.clever_api_base.rstrip("/")
         api = urlsplit(self._api_base)
         self._api_origin = (api.scheme, api.netloc)

@@ -1,0 +1,35 @@
+"""Suite-wide settings: every test marked by its directory, and hypothesis fixed in CI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+TESTS = Path(__file__).resolve().parent
+# tests/<directory>/... -> the marker every test in it carries (`pytest -m unit`, `-m integration`).
+MARKER_OF_DIRECTORY = {"unit": "unit", "integration": "integration"}
+
+# In CI the property tests are reproducible: a fixed derivation of examples from each test, and no
+# example database carried between runs. Locally, hypothesis explores as usual.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    settings.load_profile("ci")
+
+
+def marker_for(path: Path) -> str:
+    """The marker of the test directory `path` is in; a test file anywhere else is a mistake."""
+    try:
+        directory = path.resolve().relative_to(TESTS).parts[0]
+    except (ValueError, IndexError):
+        directory = ""
+    if directory not in MARKER_OF_DIRECTORY:
+        raise pytest.UsageError(f"{path}: tests live in tests/unit or tests/integration")
+    return MARKER_OF_DIRECTORY[directory]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(getattr(pytest.mark, marker_for(Path(str(item.path)))))
