@@ -19,7 +19,7 @@ from rostersync.importer.service import import_district
 from rostersync.records import Kind
 from rostersync.settings import Settings
 from rostersync_cli.main import main
-from tests._import_factories import D, Roster, district, small_roster, term
+from tests.factories import D, Roster, district, small_roster, term
 from tests.integration import test_import_roster
 from tests.integration.test_import_roster import Env
 

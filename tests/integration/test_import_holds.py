@@ -14,7 +14,7 @@ from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.records import Kind, SectionRecord
 from rostersync.settings import Settings
 from rostersync_cli.provision import provision
-from tests._import_factories import D, Roster, small_roster
+from tests.factories import D, Roster, small_roster
 from tests.integration.test_import_roster import Env
 
 pytestmark = pytest.mark.integration

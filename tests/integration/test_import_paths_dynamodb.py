@@ -23,7 +23,7 @@ from rostersync.layout import LEASE_SK, district_pk, hold_pk, lease_pk, roster_i
 from rostersync.records import Kind
 from rostersync.settings import Settings
 from rostersync_cli.provision import provision
-from tests._import_factories import Clock, D, Roster, small_roster
+from tests.factories import Clock, D, Roster, small_roster
 
 EVERYTHING = SafeguardThresholds(archive_percent=100.0)  # these tests archive on purpose
 VOLATILE = frozenset({"last_changed_run", "updated_at", "archived_at", "archived_run"})

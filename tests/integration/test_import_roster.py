@@ -23,7 +23,7 @@ from rostersync.ports import LeaseLost
 from rostersync.records import Kind, PersonName, SectionRecord
 from rostersync.settings import Settings
 from rostersync_cli.provision import provision
-from tests._import_factories import Clock, D, Roster, small_roster, student
+from tests.factories import Clock, D, Roster, small_roster, student
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from rostersync.layout import roster_index_key
 from rostersync.records import Kind
 from rostersync.settings import Settings
 from rostersync_cli.provision import provision
-from tests._import_factories import D, small_roster, student
+from tests.factories import D, small_roster, student
 from tests.integration.test_import_roster import Env, FailingTable
 
 pytestmark = pytest.mark.integration

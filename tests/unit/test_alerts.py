@@ -20,8 +20,8 @@ from rostersync.sources.clever.resources import Resource
 from rostersync.validate.contract import ValidateResult, ValidateStatus
 from rostersync.validate.rules import RULES
 from rostersync.validate.summary import Summary
+from tests import factories as f
 from tests.fakes import MemoryPageStore, RecordingPublisher
-from tests.unit import _validation_factories as f
 
 NOW = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
 STUDENT_FIRST, STUDENT_LAST = "Zephyrine", "Quackenbush"
@@ -137,7 +137,7 @@ def test_findings_alert_says_what_to_fix_where_without_naming_people() -> None:
     assert "student.state_id.missing" in body and "school.nces_id.missing" in body
     assert "Washington Elementary (no NCES id): held back" in body
     assert "Lincoln High (NCES 420000100001): 2 of 3 students held back" in body
-    assert "reports/dist1/20261128T070000Z-aaaaaa/report.html?X-Amz-Expires=604800" in body
+    assert f"reports/{f.D}/20261128T070000Z-aaaaaa/report.html?X-Amz-Expires=604800" in body
     assert "2026-12-05 07:00 UTC" in body
     for pii in (STUDENT_FIRST, STUDENT_LAST, TEACHER_EMAIL, "Last"):
         assert pii not in body and pii not in alert.subject
@@ -149,8 +149,8 @@ def test_unchanged_findings_do_not_alert_again_and_changed_ones_say_so() -> None
     again = notify_validation(_validated(store, _gappy_summary(2), "r-night2"), store, publisher, store)
     changed = notify_validation(_validated(store, _gappy_summary(3), "r-night3"), store, publisher, store)
 
-    assert again.suppressed == ["validation_findings:dist1"] and not again.published
-    assert changed.published == ["validation_findings:dist1"]
+    assert again.suppressed == [f"validation_findings:{f.D}"] and not again.published
+    assert changed.published == [f"validation_findings:{f.D}"]
     assert len(publisher.sent) == 2
     first_total = sum(_gappy_summary(2).rule_counts().values())
     assert f"Changed since last night (was {first_total} findings)." in publisher.sent[1].body
@@ -169,8 +169,8 @@ def test_a_failed_publish_keeps_the_old_state_so_the_next_run_tries_again() -> N
     store = MemoryPageStore()
     failing = RecordingPublisher(fail=True)
     outcome = notify_validation(_validated(store, _gappy_summary()), store, failing, store)
-    assert outcome.failed == ["validation_findings:dist1"]
-    assert alert_fingerprint_key("dist1") not in store.objects
+    assert outcome.failed == [f"validation_findings:{f.D}"]
+    assert alert_fingerprint_key(f.D) not in store.objects
 
     working = RecordingPublisher()
     notify_validation(_validated(store, _gappy_summary(), "r-next"), store, working, store)
@@ -192,7 +192,7 @@ def test_unreadable_alert_state_alerts_anyway() -> None:
     result = _validated(store, _gappy_summary())
     notify_validation(result, store, publisher, store)
     summary_bytes = store.objects[result.summary_key or ""]
-    store.objects[alert_fingerprint_key("dist1")] = b"not json"
+    store.objects[alert_fingerprint_key(f.D)] = b"not json"
     store.objects[result.summary_key or ""] = summary_bytes
     assert notify_validation(result, store, publisher, store).published
 

@@ -12,7 +12,7 @@ from rostersync.records import DistrictRecord
 from rostersync.settings import Settings
 from rostersync.sources.clever.normalize import minimize, normalize
 from rostersync.validate.rules import RULES, Severity
-from tests.unit._validation_factories import D, base, rules_of, run
+from tests.factories import D, base, rules_of, run
 
 NOW = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
 CLEVER_DISTRICT = {

@@ -14,7 +14,7 @@ from rostersync.records import Kind, PersonName, SectionRecord
 from rostersync.sources import id_check
 from rostersync.validate.engine import CollectingSink, validate_district
 from rostersync.validate.rules import ID_MAX, LIST_LIMITS, TEXT_LIMITS
-from tests.unit._validation_factories import (
+from tests.factories import (
     D,
     accepted_ids,
     assert_balanced,

@@ -17,7 +17,7 @@ from rostersync.importer.items import (
 )
 from rostersync.layout import roster_sk, split_sk
 from rostersync.records import Kind, PersonName
-from tests._import_factories import D, course, district, school, section, student, teacher, term
+from tests.factories import D, course, district, school, section, student, teacher, term
 
 
 def test_keys_follow_the_contract() -> None:

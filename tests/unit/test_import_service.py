@@ -15,7 +15,7 @@ from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.importer.service import import_district
 from rostersync.layout import roster_sk
 from rostersync.records import Kind
-from tests._import_factories import Clock, D, Roster, small_roster
+from tests.factories import Clock, D, Roster, small_roster
 from tests.fakes import MemoryPageStore, MemoryRosterTable, RecordingPublisher
 
 

@@ -22,7 +22,7 @@ from rostersync.importer.writer import LEASE_RENEW_SECONDS, LEASE_TTL_SECONDS, R
 from rostersync.layout import LEASE_SK, district_pk, lease_pk, run_pk
 from rostersync.ports import Lease, LeaseLost
 from rostersync.records import Kind
-from tests._import_factories import Clock, D, Roster, small_roster, student
+from tests.factories import Clock, D, Roster, small_roster, student
 from tests.fakes import MemoryPageStore, MemoryRosterTable
 
 CHUNK = 6

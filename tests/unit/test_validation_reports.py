@@ -13,7 +13,7 @@ from rostersync.validate.reports.report_html import render_html
 from rostersync.validate.reports.summary_json import write_summary_json
 from rostersync.validate.rules import RULES
 from rostersync.validate.summary import Finding, Summary
-from tests.unit._validation_factories import base, district, run, school, staff, student, teacher
+from tests.factories import base, district, run, school, staff, student, teacher
 
 RUN = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 HEADER = "district_id,record_type,clever_id,sis_id,name,rule,severity,field,message"

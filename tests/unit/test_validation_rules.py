@@ -8,7 +8,7 @@ import pytest
 
 from rostersync.records import Kind, SourceRole
 from rostersync.validate.rules import RULES, Severity, matching
-from tests.unit._validation_factories import (
+from tests.factories import (
     D,
     accepted,
     accepted_ids,
