@@ -359,7 +359,10 @@ def _demo(args: argparse.Namespace) -> int:
         for district_id, licensed in demo_licences(sandbox).items():
             set_district(district_id, by="rostersync demo", licensed=licensed)
         print(f"Provisioned from template.yaml; fetching {len(sandbox.district_ids())} sandbox districts.\n")
-        return _run(args)
+        code = _run(args)
+        print()
+        _districts()  # what reports/index.html shows, as `rostersync districts` prints it
+        return code
 
 
 def _invoke(args: argparse.Namespace) -> int:
