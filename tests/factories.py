@@ -159,7 +159,7 @@ def accepted(sink: CollectingSink, id: str) -> Record:
 
 def assert_balanced(summary: Summary) -> None:
     for rtype, c in summary.records.items():
-        assert c.fetched == c.accepted + c.rejected, rtype
+        assert c.fetched == c.accepted + c.rejected + c.excluded, rtype
 
 
 # ------------------------------------------------------------------------------- import

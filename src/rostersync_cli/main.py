@@ -14,9 +14,21 @@ from typing import Any
 
 import boto3
 
+from rostersync.district_settings import UNSET, DistrictSettings, SettingsError
+from rostersync.layout import INDEX_KEY
 from rostersync.observability import logger as runtime_logger
+from rostersync.overview.index_page import DistrictRow
 from rostersync.settings import get_settings
-from rostersync.wiring import district_status, download_report, run_releases, run_status
+from rostersync.wiring import (
+    district_overview,
+    district_status,
+    download_report,
+    operator_identity,
+    run_releases,
+    run_status,
+    set_district,
+    show_district,
+)
 from rostersync_cli.embedded import EmbeddedAws
 from rostersync_cli.invoke import invoke
 from rostersync_cli.nightly import (
@@ -30,6 +42,7 @@ from rostersync_cli.nightly import (
 from rostersync_cli.progress import Progress
 from rostersync_cli.provision import provision
 from rostersync_cli.sandbox import CleverSandbox
+from rostersync_cli.sandbox.licences import demo_licences
 from rostersync_cli.template import TemplateError
 
 RESOURCE_COLUMNS = ("schools", "students", "teachers", "staff", "district_admins", "sections")
@@ -145,16 +158,83 @@ def _night(args: argparse.Namespace) -> Night:
         return follow_night(sfn, arn, on_change=progress.update, poll_seconds=5)
 
 
+def _copy_index(report_dir: Path) -> None:
+    """reports/index.html beside the reports copied (its links are relative to it locally)."""
+    local = local_report_path(report_dir, INDEX_KEY)
+    local.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        download_report(INDEX_KEY, local)
+    except Exception as exc:  # a night that wrote no index (no district) still prints its results
+        print(f"\nno index page ({type(exc).__name__})")
+        return
+    print(f"\nevery district: {local}")
+
+
 def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     night = _night(args)
     seconds = time.perf_counter() - started
     outcomes = night.outcomes
     _print_validation(outcomes, Path(args.report_dir))
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        _copy_index(Path(args.report_dir))
     print()
     _print_summary(outcomes, seconds)
     print(f"execution {night.status}" + (f": {night.error}" if night.error else ""))
     return 1 if any(o.failed for o in outcomes) or not outcomes or night.status != "SUCCEEDED" else 0
+
+
+DISTRICT_COLUMNS = (
+    "district",
+    "source",
+    "status",
+    "last run (UTC)",
+    "imported",
+    "errors",
+    "warnings",
+    "held",
+    "connection",
+    "days since good",
+)
+
+
+def district_lines(rows: Sequence[DistrictRow]) -> list[list[str]]:
+    """The index page's rows as text cells, in the page's order (needs attention first)."""
+    out = []
+    for r in rows:
+        s = r.status
+        at = s.run_at
+        out.append(
+            [
+                f"{r.label[:30]} ({s.district_id})" if s.district_name else s.district_id,
+                s.source or "",
+                r.health.value,
+                at.strftime("%Y-%m-%d %H:%M") if at else "",
+                str(s.imported),
+                str(s.errors),
+                str(s.warnings),
+                str(s.held),
+                "connected" if r.connected else "disconnected",
+                "never" if r.days_since_good is None else str(r.days_since_good),
+            ]
+        )
+    return out
+
+
+def _districts() -> int:
+    rows = district_overview()
+    if not rows:
+        print("no district has run yet")
+        return 0
+    lines = district_lines(rows)
+    widths = [max(len(c), *(len(line[i]) for line in lines)) for i, c in enumerate(DISTRICT_COLUMNS)]
+    print("  ".join(c.ljust(w) for c, w in zip(DISTRICT_COLUMNS, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for line in lines:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)))
+    attention = sum(1 for r in rows if r.needs_attention)
+    print(f"\n{len(rows)} districts, {attention} need attention")
+    return 0
 
 
 def _status(district_id: str | None, limit: int) -> int:
@@ -199,6 +279,66 @@ def _release_ids(parser: argparse.ArgumentParser, args: argparse.Namespace) -> l
     return ids
 
 
+def _print_settings(d: DistrictSettings) -> None:
+    licensed = (
+        "every shared school (no list)"
+        if d.licensed_schools is None
+        else (", ".join(d.licensed_schools) or "none")
+    )
+    percent = f"{d.safeguard_percent:g}%" if d.safeguard_percent is not None else "the default"
+    print(f"district {d.district_id}")
+    print(f"  licensed schools:  {licensed}")
+    print(f"  contacts:          {', '.join(d.contacts) or 'none'}")
+    print(f"  safeguard percent: {percent}")
+    if d.updated_at:
+        print(f"  last changed:      {d.updated_at} by {d.updated_by} (version {d.version})")
+
+
+def _district(args: argparse.Namespace) -> int:
+    if args.district_command == "show":
+        current, changes = show_district(args.district)
+        _print_settings(current)
+        if changes:
+            print("  changes, newest first:")
+            for c in changes:
+                print(f"    {c.at}  {c.by}  {c.setting}: {c.before!r} -> {c.after!r}")
+        return 0
+    changes: dict[str, Any] = {}
+    if args.licensed_schools is not None:
+        changes["licensed"] = args.licensed_schools
+    if args.contacts is not None:
+        changes["contact_list"] = args.contacts
+    if args.safeguard_percent is not UNSET:
+        changes["percent"] = args.safeguard_percent
+    if not changes:
+        print("rostersync district set: nothing to change (see --help)", file=sys.stderr)
+        return 2
+    try:
+        applied = set_district(args.district, by=args.by or operator_identity(), **changes)
+    except SettingsError as exc:
+        print(f"rostersync district set: {exc}", file=sys.stderr)
+        return 2
+    if not applied.changes:
+        print("no change")
+    for c in applied.changes:
+        print(f"{c.setting}: {c.before!r} -> {c.after!r}")
+    for contact in applied.subscribed:
+        print(
+            f"subscribed {contact}: SNS has sent them a confirmation e-mail; alerts start once they confirm"
+        )
+    for contact in applied.unsubscribed:
+        print(f"unsubscribed {contact}")
+    _print_settings(applied.settings)
+    return 0
+
+
+def _percent(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 1 to 100, got {text[:20]!r}") from None
+
+
 def _provision() -> int:
     resources = provision()
     print(resources)
@@ -216,8 +356,13 @@ def _demo(args: argparse.Namespace) -> int:
         )
         os.environ.update(resources.environment())
         _reset_settings()
+        for district_id, licensed in demo_licences(sandbox).items():
+            set_district(district_id, by="rostersync demo", licensed=licensed)
         print(f"Provisioned from template.yaml; fetching {len(sandbox.district_ids())} sandbox districts.\n")
-        return _run(args)
+        code = _run(args)
+        print()
+        _districts()  # what reports/index.html shows, as `rostersync districts` prints it
+        return code
 
 
 def _invoke(args: argparse.Namespace) -> int:
@@ -269,6 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("ROSTERSYNC_STACK"),
         help="on AWS: the stack whose NightlyStateMachineArn output to start (default: ROSTERSYNC_STACK)",
     )
+    commands.add_parser(
+        "districts", help="every district's last night (what reports/index.html shows), attention first"
+    )
     status = commands.add_parser("status", help="the latest runs, per district")
     status.add_argument("--district", metavar="ID")
     status.add_argument("--limit", type=int, default=10)
@@ -278,6 +426,35 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument(
         "--run", metavar="RUN_ID", help="the held run of one district (default: its latest hold)"
     )
+    district = commands.add_parser(
+        "district", help="a district's settings: licensed schools, contacts, safeguard"
+    )
+    district_commands = district.add_subparsers(dest="district_command", required=True)
+    show = district_commands.add_parser("show", help="the district's settings and their latest changes")
+    show.add_argument("--district", required=True, metavar="ID")
+    change = district_commands.add_parser(
+        "set", help="change settings (a list option given with no value clears it); every change is recorded"
+    )
+    change.add_argument("--district", required=True, metavar="ID")
+    change.add_argument(
+        "--licensed-schools",
+        nargs="*",
+        metavar="NCES_ID",
+        help="12-digit NCES ids of the licensed schools (no value: every shared school is licensed)",
+    )
+    change.add_argument(
+        "--contacts", nargs="*", metavar="EMAIL", help="the district's data managers (no value: none)"
+    )
+    change.add_argument(
+        "--safeguard-percent",
+        nargs="?",
+        type=_percent,
+        default=UNSET,
+        const=None,
+        metavar="N",
+        help="the district's own safeguard, 1-100 (no value: the deployment's default)",
+    )
+    change.add_argument("--by", help="who makes the change (default: the AWS caller identity)")
     inv = commands.add_parser(
         "invoke", help="run one function of template.yaml in process with its template environment"
     )
@@ -325,6 +502,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _status(args.district, args.limit)
     if args.command == "release":
         return _release(_release_ids(parser, args), args.run)
+    if args.command == "district":
+        return _district(args)
+    if args.command == "districts":
+        return _districts()
     return _demo(args)
 
 

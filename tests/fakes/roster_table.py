@@ -75,6 +75,17 @@ class MemoryRosterTable:
         with self._lock:
             self.items[(str(item["pk"]), str(item["sk"]))] = copy.deepcopy(dict(item))
 
+    def put_versioned(self, item: Item, expected_version: int) -> bool:
+        self._count("put_versioned")
+        key = (str(item["pk"]), str(item["sk"]))
+        with self._lock:
+            current = self.items.get(key)
+            stored = int(current.get("version", 0)) if current is not None else 0
+            if (current is None) != (expected_version == 0) or stored != expected_version:
+                return False
+            self.items[key] = copy.deepcopy(dict(item))
+            return True
+
     def set_status(
         self, pk: str, sk: str, expected: str, new: str, extra: Mapping[str, Any] | None = None
     ) -> bool:

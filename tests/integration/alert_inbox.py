@@ -33,9 +33,10 @@ class ReceivedAlert:
 
 
 class AlertInbox:
-    """Subscribes a fresh SQS queue to `topic_arn` (raw message delivery off: the SNS envelope)."""
+    """Subscribes a fresh SQS queue to `topic_arn` (raw message delivery off: the SNS envelope),
+    with `filter_policy` on the message attributes when given (what a district contact gets)."""
 
-    def __init__(self, topic_arn: str) -> None:
+    def __init__(self, topic_arn: str, filter_policy: dict[str, Any] | None = None) -> None:
         self._sqs: Any = boto3.client("sqs")
         sns: Any = boto3.client("sns")
         self.queue_url = self._sqs.create_queue(QueueName=f"alerts-{uuid.uuid4().hex[:8]}")["QueueUrl"]
@@ -46,7 +47,10 @@ class AlertInbox:
             TopicArn=topic_arn,
             Protocol="sqs",
             Endpoint=arn,
-            Attributes={"RawMessageDelivery": "false"},
+            Attributes={
+                "RawMessageDelivery": "false",
+                **({"FilterPolicy": json.dumps(filter_policy)} if filter_policy is not None else {}),
+            },
         )
 
     def receive(self) -> list[ReceivedAlert]:

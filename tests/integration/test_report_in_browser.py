@@ -1,4 +1,5 @@
-"""report.html rendered by a real headless browser (Debian's /usr/bin/chromium).
+"""report.html and the all-districts index.html rendered by a real headless browser (Debian's
+/usr/bin/chromium).
 
 Skipped where Chromium is not installed (`apt-get install -y chromium`), so CI without it passes.
 Reuses scripts/screenshot_report.py: sandbox over HTTP -> validate -> report.html -> --dump-dom.
@@ -61,3 +62,27 @@ def test_dom_check_counts_only_the_per_school_body_rows(shot: ModuleType) -> Non
         '<table><tbody><tr><td>other</td></tr></tbody></table><div class="rule fix">x</div>'
     )
     assert shot.check_dom(html) == shot.DomCheck(school_rows=2, fix_blocks=1, scripts=0)
+
+
+def test_rendered_index_lists_every_district_attention_first_and_filters(
+    shot: ModuleType, tmp_path: Path
+) -> None:
+    summaries = shot.fetch_and_validate()
+    rows = shot.index_rows(summaries)
+    html_path = tmp_path / "index.html"
+    html_path.write_text(shot.render_index_page(rows), encoding="utf-8")
+
+    got = shot.check_index_dom(shot.dump_dom(html_path, tmp_path))
+    assert len(got.health) == len(summaries) > 1
+    assert got.health == tuple(r.health.value for r in rows) and got.hidden == 0
+    attention = [r.needs_attention for r in rows]
+    assert attention == sorted(attention, reverse=True) and any(attention) and not all(attention)
+    assert got.scripts == 1  # the page's own sort/filter script, inline
+
+    # The page's script ran in the browser: #status=attention hides every other district.
+    filtered = shot.check_index_dom(shot.dump_dom_url(html_path.as_uri() + "#status=attention", tmp_path))
+    assert filtered.hidden == sum(1 for a in attention if not a) > 0
+
+    png = tmp_path / "index.png"
+    shot.screenshot(html_path, png, tmp_path, height=900)
+    assert png.stat().st_size > 10_000

@@ -17,6 +17,7 @@ from rostersync.validate.engine import CollectingSink, validate_district
 from rostersync.validate.rules import RULES
 from rostersync.validate.summary import Summary
 from rostersync_cli.sandbox import CleverSandbox
+from rostersync_cli.sandbox.licences import demo_licences
 from rostersync_cli.sandbox.records import fetch_normalized
 
 pytestmark = [
@@ -31,11 +32,14 @@ def validated() -> Iterator[dict[str, tuple[Summary, CollectingSink]]]:
     with CleverSandbox() as sandbox:
         records = fetch_normalized(sandbox)
         names = {d.id: d.name for d in sandbox.config.districts}
+        licences = demo_licences(sandbox)  # what `rostersync demo` sets (issue 15's two rules)
     assert set(records) == set(names), "every default district must be discoverable"
     out: dict[str, tuple[Summary, CollectingSink]] = {}
     for district_id, recs in records.items():
         sink = CollectingSink()
-        summary = validate_district(district_id, recs.copy, sink, id_ok=id_check("clever"))
+        summary = validate_district(
+            district_id, recs.copy, sink, id_ok=id_check("clever"), licensed=licences.get(district_id)
+        )
         out[names[district_id]] = (summary, sink)
     yield out
 

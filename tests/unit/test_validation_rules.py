@@ -50,6 +50,8 @@ STABLE_IDS = {
     "record.id.invalid",
     "record.field_too_long",
     "district.sync_stale",
+    "school.not_licensed",
+    "school.licensed_not_shared",
 }
 
 

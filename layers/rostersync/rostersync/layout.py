@@ -15,6 +15,8 @@ RAW_BUCKET (S3), by the stage that writes it:
   alerts    state/<district>/alert-fingerprint.json               the findings last alerted
             state/<district>/connection.json                      connected | disconnected
             state/districts.json                                  the ids the last discovery saw
+  overview  state/<district>/sync-status.json                     the district's last run, per stage
+            reports/index.html                                    every district on one page
 
 ROSTER_TABLE (DynamoDB), pk / sk (docs/DATA_MODEL.md is the contract with the application):
 
@@ -26,6 +28,8 @@ ROSTER_TABLE (DynamoDB), pk / sk (docs/DATA_MODEL.md is the contract with the ap
   RUNLOG        / <run>#<d>          the cross-district run listing (expires)
   HOLD#<d>      / <run>              an archive set held by the safeguard
   CONFIG#<d>    / SAFEGUARD          a district's own safeguard threshold
+  CONFIG#<d>    / SETTINGS           licensed schools, contacts (and their SNS subscriptions)
+  CONFIG#<d>    / CHANGE#<at>#<v>#<setting>  one per settings change: who, when, what before and after
 
 Ids in keys are the ids a district's source gave us; they are checked before they get here. A
 district id never contains `#` (records.DISTRICT_ID_PATTERN), and the membership partitions
@@ -148,11 +152,32 @@ def connection_key(district_id: str) -> str:
     return f"state/{district_id}/connection.json"
 
 
+# ------------------------------------------------------------------------------- S3: overview
+
+STATE_PREFIX = "state/"
+SYNC_STATUS_NAME = "sync-status.json"
+INDEX_KEY = "reports/index.html"
+
+
+def sync_status_key(district_id: str) -> str:
+    return f"{STATE_PREFIX}{district_id}/{SYNC_STATUS_NAME}"
+
+
+def sync_status_district(key: str) -> str | None:
+    """The district of a `sync_status_key`, else None."""
+    if not key.startswith(STATE_PREFIX) or not key.endswith("/" + SYNC_STATUS_NAME):
+        return None
+    district_id = key[len(STATE_PREFIX) : -len(SYNC_STATUS_NAME) - 1]
+    return district_id if district_id and "/" not in district_id else None
+
+
 # ----------------------------------------------------------------------------------- DynamoDB
 
 LEASE_SK = "LEASE"
 RUNLOG_PK = "RUNLOG"
 SAFEGUARD_SK = "SAFEGUARD"
+SETTINGS_SK = "SETTINGS"
+SETTINGS_CHANGE_PREFIX = "CHANGE#"
 
 
 def district_pk(district_id: str) -> str:
@@ -212,3 +237,8 @@ def hold_pk(district_id: str) -> str:
 
 def config_pk(district_id: str) -> str:
     return f"CONFIG#{district_id}"
+
+
+def settings_change_sk(at: str, version: int, setting: str) -> str:
+    """A settings change record, sorting by time (`at` is ISO 8601 UTC), then version and setting."""
+    return f"{SETTINGS_CHANGE_PREFIX}{at}#{version:06d}#{setting}"

@@ -8,17 +8,22 @@ are recorded here, once per invocation.
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Callable, Collection, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 
+from rostersync import district_settings as district_config
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
 from rostersync.adapters.s3_page_store import S3PageStore
 from rostersync.adapters.s3_report_links import S3ReportLinks
 from rostersync.adapters.secrets_manager import clever_credentials, report_link_key
 from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
+from rostersync.adapters.sns_contact_subscriptions import SnsContactSubscriptions
 from rostersync.alerts.notify import (
     notify_discovery,
     notify_fetch,
@@ -26,6 +31,7 @@ from rostersync.alerts.notify import (
     notify_validation,
     record_outcome,
 )
+from rostersync.alerts.notify import report_link as signed_report_link
 from rostersync.errors import StorageError
 from rostersync.fetch.contract import FetchOutcome, FetchRequest, ManifestStatus
 from rostersync.fetch.stage import fetch_districts, pause_near_deadline
@@ -36,7 +42,10 @@ from rostersync.importer.release import release_hold
 from rostersync.importer.runs import latest_runs
 from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.importer.service import Accepted, import_district
+from rostersync.layout import INDEX_KEY
 from rostersync.observability import logger, metrics
+from rostersync.overview.index_page import DistrictRow, district_rows, write_index
+from rostersync.overview.status import record_fetch, record_import, record_validation
 from rostersync.ports import ReportLinks
 from rostersync.records import DistrictStatus
 from rostersync.report_links import SignedReportLinks, answer
@@ -113,6 +122,8 @@ def fetch(request: FetchRequest, remaining_ms: RemainingMillis) -> dict[str, Any
         source.close()
     # A full run (no ids) is also the discovery the connection alerts need.
     discovered = [r.district_id for r in results] if request.district_ids is None else None
+    for result in results:
+        record_fetch(store, result, source=source.name)
     record_outcome(notify_fetch(results, store, publisher, discovered=discovered, run_id=run_id))
     for result in results:
         if result.status is ManifestStatus.IN_PROGRESS:  # counted once, when the fetch ends
@@ -128,14 +139,32 @@ def fetch(request: FetchRequest, remaining_ms: RemainingMillis) -> dict[str, Any
 # ----------------------------------------------------------------------------------- validate
 
 
+def validate_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The validate function's event: one district's fetch result, or `{"index": true}` at the end
+    of the night (the function that already signs report links writes the page that links them)."""
+    if event.get("index") is True:
+        return night_index()
+    return validate(ValidateRequest.model_validate(event))
+
+
 def validate(request: ValidateRequest) -> dict[str, Any]:
     """The validate function: one district's fetched run -> accepted records and reports, then alert."""
     logger.append_keys(district_id=request.district_id, run_id=request.run_id)
     settings = get_settings()
     store = page_store(settings)
+    table = roster_table(settings)
+    try:
+        licensed = district_config.load_licence(table, request.district_id)  # one GetItem
+    finally:
+        table.close()
     result: ValidateResult = validate_run(
-        store, request.district_id, request.run_id, stale_days=settings.district_sync_stale_days
+        store,
+        request.district_id,
+        request.run_id,
+        stale_days=settings.district_sync_stale_days,
+        licensed=licensed,
     )
+    record_validation(store, result)
     outcome = notify_validation(result, store, alert_publisher(settings), report_links_for(settings))
     record_outcome(outcome)
     metrics.add_metric(name="RecordsAccepted", unit=MetricUnit.Count, value=result.accepted)
@@ -151,6 +180,7 @@ def import_(request: ImportRequest) -> dict[str, Any]:
     logger.append_keys(district_id=request.district_id, run_id=request.run_id)
     settings = get_settings()
     result = import_run(request.district_id, request.run_id, dry_run=request.dry_run, settings=settings)
+    record_import(page_store(settings), result)
     record_outcome(notify_import(result, alert_publisher(settings)))
     for field in ("created", "updated", "unchanged", "archived", "restored", "held"):
         metrics.add_metric(
@@ -294,6 +324,75 @@ def report_link(event: dict[str, Any]) -> dict[str, Any]:
         name="ReportLinksServed" if served else "ReportLinksRefused", unit=MetricUnit.Count, value=1
     )
     return response
+
+
+# ----------------------------------------------------------------------------------- overview
+
+
+def report_link_for(settings: Settings) -> Callable[[str], str | None]:
+    """How the index page links a district's report: a signed 7-day link where alerts use them;
+    otherwise a path relative to `reports/index.html` (where the CLI copies the reports too)."""
+    if not settings.report_link_base_url:
+        return lambda key: key.removeprefix("reports/")
+    links = report_links_for(settings)
+    return lambda key: link.url if (link := signed_report_link(links, key, datetime.now(UTC))) else None
+
+
+def night_index(*, settings: Settings | None = None) -> dict[str, Any]:
+    """Write `reports/index.html` from every district's sync status (the night's last step)."""
+    settings = settings or get_settings()
+    now = datetime.now(UTC)
+    rows = write_index(page_store(settings), now=now, link_for=report_link_for(settings))
+    attention = sum(1 for r in rows if r.needs_attention)
+    logger.info("index written", extra={"districts": len(rows), "attention": attention})
+    return {"index_key": INDEX_KEY, "districts": len(rows), "attention": attention}
+
+
+def district_overview(*, settings: Settings | None = None) -> list[DistrictRow]:
+    """The rows of the index page, for `rostersync districts`."""
+    return district_rows(page_store(settings or get_settings()), datetime.now(UTC))
+
+
+# -------------------------------------------------------------------------- district settings
+
+
+def show_district(
+    district_id: str, *, settings: Settings | None = None
+) -> tuple[district_config.DistrictSettings, list[district_config.SettingsChange]]:
+    """A district's settings and its latest changes (the CLI's `district show`)."""
+    table = roster_table(settings or get_settings())
+    try:
+        return district_config.load(table, district_id), district_config.history(table, district_id)
+    finally:
+        table.close()
+
+
+def set_district(
+    district_id: str, *, by: str, settings: Settings | None = None, **changes: Any
+) -> district_config.Applied:
+    """Change a district's settings (the CLI's `district set`); contacts are (un)subscribed on the
+    alert topic with a filter policy on the district."""
+    settings = settings or get_settings()
+    table = roster_table(settings)
+    try:
+        return district_config.apply(
+            table,
+            district_id,
+            by=by,
+            now=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            subscriptions=SnsContactSubscriptions(settings.alert_topic_arn),
+            **changes,
+        )
+    finally:
+        table.close()
+
+
+def operator_identity() -> str:
+    """Who is changing settings: the AWS caller (an IAM ARN), else the local user name."""
+    try:
+        return str(boto3.client("sts").get_caller_identity()["Arn"])
+    except Exception:  # no credentials, no network: still record someone
+        return f"local:{getpass.getuser()}"
 
 
 def download_report(key: str, path: Path, settings: Settings | None = None) -> None:

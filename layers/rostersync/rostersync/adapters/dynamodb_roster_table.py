@@ -224,6 +224,23 @@ class DynamoRosterTable:
     def put_item(self, item: Item) -> None:
         self._call("put_item", TableName=self.table_name, Item=serialize(item))
 
+    def put_versioned(self, item: Item, expected_version: int) -> bool:
+        if expected_version:
+            condition = {
+                "ConditionExpression": "#v = :v",
+                "ExpressionAttributeNames": {"#v": "version"},
+                "ExpressionAttributeValues": {":v": {"N": str(expected_version)}},
+            }
+        else:
+            condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+        try:
+            self._call("put_item", TableName=self.table_name, Item=serialize(item), **condition)
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def set_status(
         self, pk: str, sk: str, expected: str, new: str, extra: Mapping[str, Any] | None = None
     ) -> bool:

@@ -1,5 +1,10 @@
 """Alert texts, written for the support person and the district data manager who read them.
 
+`validation_findings` and `deletions_held` also reach the district's own contacts (its data
+managers, `alerts.model.CONTACT_EVENT_TYPES`): one message serves both, written to the data
+manager (what to change in Clever or ClassLink), with support's part (a CLI command) last.
+They never carry the all-districts index link, which only support may follow.
+
 Pure functions: data in, Alert out. Only counts, rule ids and titles, the rules' fix advice,
 school and district names, and Clever ids appear; never a person's name, e-mail or state id
 (the rule examples in summary.json have names, so they are never used here).
@@ -227,13 +232,23 @@ def deletions_held(
         "Records that would have been archived",
         *(f"  {kind:<16} {count:>8,}" for kind, count in sorted(would_archive.items()) if count),
         "",
-        "What to do",
-        "  Check the district's sharing rules in Clever (Applications > Smart Futures > Sharing): a",
-        "  school or a grade may have been unshared by mistake. If the change is intended (a school",
-        "  closed, the district reorganized), confirm it to the RosterSync engineers so the archive",
-        "  can run.",
+        "What to do (the district's data manager)",
+        "  Check the district's sharing rules for Smart Futures: in Clever, Applications > Smart Futures",
+        "  > Sharing; in ClassLink, Roster Server > Smart Futures > sharing rules. A school, a grade or a",
+        "  group of students may have been unshared by mistake: share it again and the next nightly sync",
+        "  keeps these records. If the change is intended (a school closed, left the Smart Futures",
+        "  licence, the district reorganized), tell Smart Futures support so the archive can run.",
         *_rollover_lines(district_id, rollover),
         *_link_lines(link),
+        *(
+            [
+                "",
+                "For Smart Futures support: once the district confirms the change, release the hold with",
+                f"  rostersync release --district {district_id}",
+            ]
+            if rollover is None
+            else []
+        ),
         "",
         SIGNATURE,
     ]
@@ -292,12 +307,16 @@ def validation_findings(
 ) -> Alert:
     """What the district must fix, from summary.json (never its examples, which name people)."""
     district_id = summary.district_id
-    counts = {rule_id: r for rule_id, r in summary.rules.items() if r.count}
+    # Info findings (schools outside the licence) are decisions, not problems: the report has them.
+    counts = {
+        rule_id: r for rule_id, r in summary.rules.items() if r.count and r.severity is not Severity.INFO
+    }
     total = sum(r.count for r in counts.values())
     errors = sum(r.count for r in counts.values() if r.severity is Severity.ERROR)
     warnings = total - errors
     fetched = sum(c.fetched for c in summary.records.values())
     rejected = summary.rejected_total
+    excluded = summary.excluded_total
     ordered = sorted(counts.values(), key=lambda r: (r.severity is not Severity.ERROR, -r.count, r.rule))
 
     body = [*_header(district_id, summary.district_name, run_id), change.sentence(), ""]
@@ -308,9 +327,13 @@ def validation_findings(
         )
     else:
         body.append(
-            f"  Tonight's sync checked {fetched:,} records from Clever: {fetched - rejected:,} were accepted for import"
-            f" and {rejected:,} held back."
+            f"  Tonight's sync checked {fetched:,} records from Clever: {fetched - rejected - excluded:,} were accepted"
+            f" for import and {rejected:,} held back."
         )
+        if excluded:
+            body.append(
+                f"  {excluded:,} records of schools outside the district's Smart Futures licence were not imported."
+            )
     body.append(
         f"  {total:,} findings: {errors:,} errors (the record is held back until fixed) and"
         f" {warnings:,} warnings (imported, but needs a fix)."
@@ -349,6 +372,8 @@ def validation_findings(
 def _school_lines(schools: list[SchoolSummary]) -> list[str]:
     lines = []
     for school in schools:
+        if not school.licensed:
+            continue  # outside the licence: not a problem to fix (the report lists it)
         # Names and ids as the district typed them: one line each, shortened (see one_line_name).
         name = one_line_name(school.name) or f"school {one_line_name(school.school_id, 40)}"
         nces = f" (NCES {one_line_name(school.nces_id, 24)})" if school.nces_id else " (no NCES id)"

@@ -43,6 +43,11 @@ class EventType(StrEnum):
     RECORDS_ARCHIVED = "records_archived"
 
 
+# What a district's own contacts (its data managers) receive, through their filtered subscriptions
+# (rostersync.adapters.sns_contact_subscriptions): written for them, about their district only.
+CONTACT_EVENT_TYPES = frozenset({EventType.VALIDATION_FINDINGS, EventType.DELETIONS_HELD})
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
     event_type: EventType

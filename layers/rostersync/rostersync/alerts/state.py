@@ -18,17 +18,26 @@ from pydantic import BaseModel
 
 from rostersync.layout import KNOWN_DISTRICTS_KEY, alert_fingerprint_key, connection_key
 from rostersync.ports import PageStore
+from rostersync.validate.rules import Severity
 from rostersync.validate.summary import Summary
 
 
 def findings_fingerprint(summary: Summary) -> str:
-    """sha256 of the counts per rule and, per school, whether it was accepted and what was held back."""
+    """sha256 of the counts per rule and, per school, whether it was accepted and what was held back.
+
+    Info findings (a school outside the licence) and unlicensed schools are left out: they are
+    decisions, not problems, and never alert."""
     canonical: dict[str, Any] = {
-        "rules": {rule_id: r.count for rule_id, r in sorted(summary.rules.items()) if r.count},
+        "rules": {
+            rule_id: r.count
+            for rule_id, r in sorted(summary.rules.items())
+            if r.count and r.severity is not Severity.INFO
+        },
         "schools": {
             s.school_id: [s.accepted, s.students.rejected, s.teachers.rejected, s.sections.rejected]
             for s in sorted(summary.schools, key=lambda s: s.school_id)
-            if not s.accepted or s.students.rejected or s.teachers.rejected or s.sections.rejected
+            if s.licensed
+            and (not s.accepted or s.students.rejected or s.teachers.rejected or s.sections.rejected)
         },
         "empty": summary.empty,
     }
@@ -37,7 +46,8 @@ def findings_fingerprint(summary: Summary) -> str:
 
 
 def findings_total(summary: Summary) -> int:
-    return sum(r.count for r in summary.rules.values())
+    """Errors and warnings: what a district must fix (info findings are not counted)."""
+    return sum(r.count for r in summary.rules.values() if r.severity is not Severity.INFO)
 
 
 class FindingsState(BaseModel):

@@ -44,10 +44,12 @@ class ValidateResult(BaseModel):
     fetched_by_type: dict[str, int] = Field(default_factory=dict)
     accepted: int = 0
     rejected: int = 0
+    excluded: int = 0  # records of schools outside the district's licence (not imported)
     imported: dict[Kind, int] = Field(default_factory=dict)
     rule_counts: dict[str, int] = Field(default_factory=dict)
     errors: int = 0
     warnings: int = 0
+    infos: int = 0
 
 
 def validated_prefix(district_id: str, run_id: str) -> str:

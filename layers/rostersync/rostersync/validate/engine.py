@@ -23,6 +23,13 @@ Decisions (documented in docs, tested in tests/unit/test_validation_rules.py):
   student would expose other students' data). The student record is judged on its own.
 * Students, like teachers and staff, keep only their accepted schools.
 * A district_admin is district-wide: never rejected for dependent.school_rejected.
+* Licensed schools (`licensed`, the district's settings; None: every shared school is licensed):
+  a shared school whose NCES id is not licensed gets `school.not_licensed` (info) and is not
+  imported, and neither is any record only it holds: a section of it, a person whose every
+  school is unlicensed (no finding each: the school's finding says why). A person with some
+  licensed schools keeps those. Such records count as `excluded`, not rejected, so the import
+  archives them (under the safeguard) like records no longer shared. A licensed NCES id no
+  shared school has is one `school.licensed_not_shared` error on the district.
 """
 
 from __future__ import annotations
@@ -212,6 +219,7 @@ class _School:
     nces: str | None
     wellformed: bool
     accepted: bool = False
+    licensed: bool = True
 
 
 @dataclass(slots=True)
@@ -225,12 +233,14 @@ class _Adult:
     primary: SourceRole | None = None
     accepted: bool = False
     kept: tuple[str, ...] = ()
+    excluded: bool = False  # every school of theirs is outside the licence
 
 
 @dataclass(slots=True)
 class _Outcome:
     accepted: bool
     warned: bool
+    excluded: bool = False
 
 
 class _Emitter:
@@ -256,7 +266,7 @@ class _Emitter:
         )
         if error:
             self.errors += 1
-        elif reported:
+        elif reported and RULES[rule_id].severity is Severity.WARNING:
             self.warned = True
 
 
@@ -269,14 +279,18 @@ class _Validator:
         id_ok: IdCheck,
         now: datetime | None = None,
         stale_days: int = R.DEFAULT_SYNC_STALE_DAYS,
+        licensed: Collection[str] | None = None,
     ) -> None:
         self.district_id = district_id
+        self.licensed = frozenset(licensed) if licensed is not None else None
+        self.unlicensed_schools: set[str] = set()
         self.id_ok = id_ok
         self.sink = sink
         self.suppress = tuple(suppress)
         self.now, self.stale_days = now, stale_days
         self.summary = Summary(
             district_id=district_id,
+            licensed_schools=sorted(self.licensed) if self.licensed is not None else None,
             rules={r.id: RuleSummary(rule=r.id, severity=r.severity, title=r.title) for r in RULES.values()},
         )
         # pass-1 indexes
@@ -302,7 +316,7 @@ class _Validator:
         self.accepted_students: set[str] = set()
         self.accepted_teachers: set[str] = set()
         # pass-2 state
-        self.first_outcome: dict[tuple[RecordType, str], bool] = {}
+        self.first_outcome: dict[tuple[RecordType, str], _Outcome] = {}
         self.emitted_people: set[str] = set()
         self.per_school: dict[str, SchoolSummary] = {}
         self.imported: Counter[Kind] = Counter()
@@ -389,11 +403,19 @@ class _Validator:
             self.n_students + unfit_types["student"] == 0
         )
         for sid, s in self.schools.items():
-            s.accepted = s.wellformed and R.trimmed_nces_id(s.nces) is not None
+            nces = R.trimmed_nces_id(s.nces)
+            s.accepted = s.wellformed and nces is not None
+            if s.accepted and self.licensed is not None and nces not in self.licensed:
+                s.accepted, s.licensed = False, False
+                self.unlicensed_schools.add(sid)
             if s.accepted:
                 self.accepted_schools.add(sid)
             self.per_school[sid] = SchoolSummary(
-                school_id=sid, name=s.name, nces_id=s.nces, accepted=s.accepted and not self.empty
+                school_id=sid,
+                name=s.name,
+                nces_id=s.nces,
+                accepted=s.accepted and not self.empty,
+                licensed=s.licensed,
             )
         for sid in self.accepted_schools:
             self.teaching |= self.teaching_by_school.get(sid, set())
@@ -411,6 +433,27 @@ class _Validator:
             self._settle_adult(pid, a)
         if self.empty:
             self._empty_finding()
+        elif self.licensed is not None:
+            self._licensed_not_shared()
+
+    def _unlicensed_only(self, schools: Iterable[str]) -> bool:
+        """Every one of these schools is shared but outside the licence (and there is one)."""
+        listed = list(schools)
+        return bool(listed) and all(s in self.unlicensed_schools for s in listed)
+
+    def _licensed_not_shared(self) -> None:
+        shared = {R.trimmed_nces_id(s.nces) for s in self.schools.values()}
+        for nces in sorted((self.licensed or frozenset()) - shared):
+            self._emit(
+                rtype="district",
+                clever_id=self.district_id,
+                sis_id=None,
+                name=self.summary.district_name,
+                rule_id=R.SCHOOL_LICENSED_NOT_SHARED,
+                fld="schools",
+                message=f"The school with NCES id {nces} is licensed with Smart Futures but no shared "
+                "school has that NCES id: add it to the Smart Futures sharing rules.",
+            )
 
     def _settle_adult(self, pid: str, a: _Adult) -> None:
         if a.roles == 0 or pid in self.students:
@@ -424,6 +467,7 @@ class _Validator:
             a.primary = next(r for r in (SourceRole.STAFF, SourceRole.DISTRICT_ADMIN) if r in roles)
         a.kept = tuple(s for s in a.schools if s in self.accepted_schools)
         a.accepted = bool(a.kept) or SourceRole.DISTRICT_ADMIN in roles
+        a.excluded = not a.accepted and self._unlicensed_only(a.schools)
         if a.accepted and a.kind is Kind.TEACHER:
             self.accepted_teachers.add(pid)
 
@@ -492,16 +536,20 @@ class _Validator:
         else:
             key = (rtype, rec.id)
             if key in self.dups and key in self.first_outcome:
-                outcome = _Outcome(self.first_outcome[key], False)
+                first = self.first_outcome[key]
+                outcome = _Outcome(first.accepted, False, first.excluded)
                 if outcome.accepted:
                     counts.merged += 1
                 self._tally_dup(rec, outcome.accepted)
             else:
                 outcome = self._single(rec, rtype)
                 if key in self.dups:
-                    self.first_outcome[key] = outcome.accepted
+                    self.first_outcome[key] = outcome
         if outcome.accepted:
             counts.accepted += 1
+        elif outcome.excluded:
+            counts.excluded += 1
+            return
         else:
             counts.rejected += 1
         if outcome.warned or not outcome.accepted:
@@ -531,6 +579,8 @@ class _Validator:
                 continue
             c: SchoolCounts = getattr(summ, what)
             c.shared += 1
+            if s in self.unlicensed_schools:
+                continue  # outside the licence: shared, neither imported nor rejected
             if accepted and s in self.accepted_schools:
                 c.accepted += 1
             else:
@@ -550,6 +600,14 @@ class _Validator:
         if isinstance(rec, PersonRecord):
             return self._student(rec, missing, emit)
         if isinstance(rec, SchoolRecord):
+            if rec.id in self.unlicensed_schools:
+                emit(
+                    R.SCHOOL_NOT_LICENSED,
+                    "nces_id",
+                    f"NCES id {R.trimmed_nces_id(rec.nces_id)} is not one of the district's licensed "
+                    "schools: the school and the records only it holds are not imported.",
+                )
+                return _Outcome(False, False, excluded=True)
             self._school_checks(rec, emit)
             if emit.errors:
                 return _Outcome(False, emit.warned)
@@ -614,11 +672,16 @@ class _Validator:
             s = self.schools.get(sid)
             if s is None:
                 parts.append(f"school {sid} was not shared with Smart Futures")
+            elif not s.licensed:
+                parts.append(f"school {self._school_label(sid)} is not licensed (see its own finding)")
             else:
                 parts.append(f"school {self._school_label(sid)} was rejected (see its own finding)")
         return "; ".join(parts) if parts else "it is not linked to any school"
 
     def _student(self, rec: PersonRecord, missing: list[str], emit: _Emitter) -> _Outcome:
+        if not missing and self._unlicensed_only(rec.schools):
+            self._tally("students", rec.schools, False)
+            return _Outcome(False, False, excluded=True)
         if not missing:
             problem = R.state_id_problem(rec.state_id)
             if problem:
@@ -649,6 +712,9 @@ class _Validator:
 
     def _section(self, rec: SectionRecord, missing: list[str], emit: _Emitter) -> _Outcome:
         school = rec.school or ""
+        if not missing and school in self.unlicensed_schools:
+            self._tally("sections", (school,), False)
+            return _Outcome(False, False, excluded=True)
         if not missing and school not in self.accepted_schools:
             emit(
                 R.DEPENDENT_SCHOOL_REJECTED,
@@ -716,7 +782,9 @@ class _Validator:
         if not first:
             if a.accepted:
                 self.summary.records[rtype].merged += 1
-            return _Outcome(a.accepted, False)
+            return _Outcome(a.accepted, False, a.excluded)
+        if not a.accepted and a.excluded:
+            return _Outcome(False, False, excluded=True)
         if not a.accepted:
             emit(
                 R.DEPENDENT_SCHOOL_REJECTED,
@@ -771,6 +839,7 @@ def validate_district(
     id_ok: IdCheck | None = None,
     now: datetime | None = None,
     stale_days: int = R.DEFAULT_SYNC_STALE_DAYS,
+    licensed: Collection[str] | None = None,
 ) -> Summary:
     """Validate one district's records, streaming accepted records and findings to `sink`.
 
@@ -778,6 +847,7 @@ def validate_district(
     each time. `suppress` holds rule-id patterns (`school.no_*`) of WARNINGS not to report; errors
     cannot be suppressed because they decide what is imported. `id_ok` says whether a string is an
     id of the records' source (default: the system-wide id form, `rules.SAFE_ID`).
+    `licensed` holds the 12-digit NCES ids of the district's licensed schools (None: all of them).
     `now` is when the records were fetched (the manifest's start; None: no staleness check), and
     `stale_days` the age of the source's last sync past which the district is `district.sync_stale`.
     """
@@ -788,6 +858,7 @@ def validate_district(
         id_ok or (lambda i: SAFE_ID.fullmatch(i) is not None),
         now,
         stale_days,
+        licensed,
     )
     for rec in records():
         v.index(rec)

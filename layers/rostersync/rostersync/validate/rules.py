@@ -2,7 +2,9 @@
 
 Rule ids are a stable interface (reports, dashboards and filters use them): never rename one,
 add a new id instead. An `error` rejects the record it is about; a `warning` imports it and
-reports it.
+reports it; an `info` reports a decision that is not a data problem (a school outside the
+district's licence: its records are not imported, nothing needs fixing). `school.licensed_not_shared`
+is an error about the district's sharing, not about a record: it rejects nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fnmatch import fnmatchcase
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
+    INFO = "info"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +60,10 @@ RECORD_FIELD_TOO_LONG = "record.field_too_long"
 DROPS_LAST_GOOD = frozenset({"user.student_and_adult", "record.id.invalid"})
 DISTRICT_SYNC_STALE = "district.sync_stale"
 DEFAULT_SYNC_STALE_DAYS = 7
+SCHOOL_NOT_LICENSED = "school.not_licensed"
+SCHOOL_LICENSED_NOT_SHARED = "school.licensed_not_shared"
 
-_E, _W = Severity.ERROR, Severity.WARNING
+_E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
 
 RULES: dict[str, Rule] = {
     r.id: r
@@ -247,6 +252,28 @@ RULES: dict[str, Rule] = {
             "(clever.com > Sync) to see the error and fix the SIS export or the sync settings, then run a "
             "sync (Sync > Sync now). During Clever's summer pause this is expected and ends when the "
             "pause ends; nothing needs to be done in Smart Futures.",
+        ),
+        Rule(
+            SCHOOL_NOT_LICENSED,
+            _I,
+            "School shared but not licensed with Smart Futures",
+            "Nothing is wrong with this school's data: it is not one of the schools your district "
+            "licensed with Smart Futures, so its students, teachers and sections are not imported (a "
+            "teacher who also works at a licensed school keeps that school). If the school should use "
+            "Smart Futures, ask Smart Futures to add it to your licence. If not, you can remove it from "
+            "the Smart Futures sharing rules so its data is no longer shared: in Clever, Applications > "
+            "Smart Futures > Sharing; in ClassLink, Roster Server > Smart Futures > sharing rules.",
+        ),
+        Rule(
+            SCHOOL_LICENSED_NOT_SHARED,
+            _E,
+            "A licensed school is not shared with Smart Futures",
+            "Your district licensed this school (the finding names its NCES id) but shares no school "
+            "with that NCES id, so nobody from it can use Smart Futures. Add the school, with all of its "
+            "students, teachers and sections, to the Smart Futures sharing rules: in Clever, Applications "
+            "> Smart Futures > Sharing; in ClassLink, Roster Server > Smart Futures > sharing rules. If "
+            "the school is shared already, its NCES id is missing or different in your SIS (see that "
+            "school's own finding): correct it there. The next nightly sync imports the school.",
         ),
     )
 }

@@ -115,11 +115,13 @@ def validate_run(
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     stale_days: int = DEFAULT_SYNC_STALE_DAYS,
+    licensed: frozenset[str] | None = None,
 ) -> ValidateResult:
     """Validate one fetched run. Idempotent: a replay rewrites the same objects with the same content.
 
     A district's sync status is judged against the time of its fetch (the manifest's start), not
-    the clock, so a replay decides the same."""
+    the clock, so a replay decides the same. `licensed`: the district's licensed NCES ids (its
+    settings, read by the caller; None: every shared school), recorded in summary.json."""
     manifest = load_manifest(store, district_id, run_id)
     if manifest.status is not ManifestStatus.COMPLETE:
         reason = manifest.failure.reason if manifest.failure else "fetch did not complete"
@@ -137,6 +139,7 @@ def validate_run(
             id_ok=id_check(manifest.source),
             now=manifest.started_at,
             stale_days=stale_days,
+            licensed=licensed,
         )
         sink.flush()
         text.flush()
@@ -167,6 +170,7 @@ def validate_run(
             "fetched": result.fetched,
             "accepted": result.accepted,
             "rejected": result.rejected,
+            "excluded": result.excluded,
             "rule_counts": result.rule_counts,
         },
     )
@@ -190,8 +194,10 @@ def _result(summary: Summary, district_id: str, run_id: str, sink: _S3Sink) -> V
         fetched_by_type={record_type: c.fetched for record_type, c in summary.records.items()},
         accepted=sum(c.accepted for c in summary.records.values()),
         rejected=summary.rejected_total,
+        excluded=summary.excluded_total,
         imported=dict(summary.imported),
         rule_counts=counts,
         errors=sum(n for rule, n in counts.items() if severities[rule] is Severity.ERROR),
         warnings=sum(n for rule, n in counts.items() if severities[rule] is Severity.WARNING),
+        infos=sum(n for rule, n in counts.items() if severities[rule] is Severity.INFO),
     )

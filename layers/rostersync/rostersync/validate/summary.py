@@ -55,7 +55,8 @@ class Finding(BaseModel):
 
 
 class TypeCounts(BaseModel):
-    """Input records of one type. fetched == accepted + rejected, always.
+    """Input records of one type. fetched == accepted + rejected + excluded, always (`excluded`:
+    records of schools outside the district's licence, not imported and not errors).
 
     A person shared under two roles is two input records: each counts under its own type, and
     a record folded into the person's one account (see `Summary.imported`) counts as accepted.
@@ -64,6 +65,8 @@ class TypeCounts(BaseModel):
     fetched: int = 0
     accepted: int = 0
     rejected: int = 0
+    excluded: int = 0
+    """Records of schools the district did not license (`school.not_licensed`): not imported."""
     merged: int = 0
     """Accepted records that were folded into another record of the same person (or an exact
     duplicate of a record already accepted), so not imported separately. Part of `accepted`."""
@@ -82,6 +85,8 @@ class SchoolSummary(BaseModel):
     name: str | None = None
     nces_id: str | None = None
     accepted: bool = False
+    licensed: bool = True
+    """False when the district lists its licensed schools and this one is not among them."""
     students: SchoolCounts = Field(default_factory=SchoolCounts)
     teachers: SchoolCounts = Field(default_factory=SchoolCounts)
     sections: SchoolCounts = Field(default_factory=SchoolCounts)
@@ -108,6 +113,8 @@ class Summary(BaseModel):
     district_name: str | None = None
     district_status: DistrictStatus | None = None
     """The source's sync status of the district (state, last sync, pause, launch)."""
+    licensed_schools: list[str] | None = None
+    """The district's licensed NCES ids this run applied (None: every shared school is licensed)."""
     empty: bool = False
     records: dict[RecordType, TypeCounts] = Field(
         default_factory=lambda: {t: TypeCounts() for t in RECORD_TYPES}
@@ -126,6 +133,10 @@ class Summary(BaseModel):
     @property
     def rejected_total(self) -> int:
         return sum(c.rejected for c in self.records.values())
+
+    @property
+    def excluded_total(self) -> int:
+        return sum(c.excluded for c in self.records.values())
 
     def rule_counts(self) -> dict[str, int]:
         return {rid: r.count for rid, r in self.rules.items()}

@@ -36,6 +36,8 @@ th{background:#eee}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .overview .error .sev{color:#c62828}.overview .warning .sev{color:#8a5300}
 .rule{border:1px solid #ccc;border-radius:6px;padding:.8rem 1rem;margin:1rem 0;break-inside:avoid}
 .rule.error{border-left:6px solid #c62828}.rule.warning{border-left:6px solid #b26a00}
+.rule.info{border-left:6px solid #1565c0}.overview .info .sev,.info .sev{color:#1565c0}
+#per-school tbody tr.unlicensed{background:#eef2f7;color:#555}
 .sev{display:inline-block;font-size:.75rem;font-weight:bold;text-transform:uppercase;padding:.05rem .4rem;
 border-radius:3px;margin-right:.4rem;border:1px solid currentColor}
 .error .sev{color:#c62828}.warning .sev{color:#8a5300}
@@ -49,6 +51,13 @@ bdi{unicode-bidi:isolate}
 @media print{body{margin:0;max-width:none}.rule,tr{break-inside:avoid}
 .headline,.fix,th{-webkit-print-color-adjust:exact;print-color-adjust:exact}}
 """
+
+
+_SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+STYLE = _CSS
+"""The reports' stylesheet: the index page (`overview.index_page`) shares it, so both look alike."""
 
 
 def _e(value: object) -> str:
@@ -65,6 +74,8 @@ def _school_table(summary: Summary) -> str:
     for s in sorted(summary.schools, key=lambda s: (s.name or "", s.school_id)):
         status = "imported" if s.accepted else '<span class="bad">rejected</span>'
         row_cls = "" if s.accepted else ' class="rejected"'
+        if not s.licensed:
+            status, row_cls = "not licensed", ' class="unlicensed"'
         nces = _e(s.nces_id) if s.nces_id and s.nces_id.strip() else '<span class="bad">missing</span>'
         rows.append(
             f"<tr{row_cls}><td><bdi>{_e(s.name or s.school_id)}</bdi></td><td>{nces}</td><td>{status}</td>"
@@ -86,7 +97,11 @@ def _school_table(summary: Summary) -> str:
 def _rule_block(rs: RuleSummary) -> str:
     rule = RULES[rs.rule]
     sev = rule.severity.value
-    effect = "not imported" if rule.severity is Severity.ERROR else "imported, please review"
+    effect = {
+        Severity.ERROR: "not imported",
+        Severity.WARNING: "imported, please review",
+        Severity.INFO: "not imported, nothing to fix",
+    }[rule.severity]
     examples = "".join(
         f"<tr><td><bdi>{_e(ex.name)}</bdi></td><td>{_e(ex.record_type.replace('_', ' '))}</td>"
         f"<td>{_e(ex.sis_id)}</td><td><bdi>{_e(ex.message)}</bdi></td></tr>"
@@ -125,7 +140,7 @@ def render_html(summary: Summary, *, run_time: datetime) -> str:
     when = run_time.strftime("%Y-%m-%d %H:%M %Z").strip()
     imported, attention = summary.imported_total, summary.needs_attention
     fired = [rs for rs in summary.rules.values() if rs.count]
-    fired.sort(key=lambda rs: (RULES[rs.rule].severity is not Severity.ERROR, -rs.count, rs.rule))
+    fired.sort(key=lambda rs: (_SEVERITY_ORDER[RULES[rs.rule].severity], -rs.count, rs.rule))
     cls = "headline attention" if attention else "headline"
     parts = [
         "<!DOCTYPE html>",
@@ -140,8 +155,22 @@ def render_html(summary: Summary, *, run_time: datetime) -> str:
             if summary.district_status
             else []
         ),
+        *(
+            [
+                f'<p class="meta">Licensed with Smart Futures: {len(summary.licensed_schools)} school(s) '
+                f"(NCES {_e(', '.join(summary.licensed_schools) or 'none')})</p>"
+            ]
+            if summary.licensed_schools is not None
+            else []
+        ),
         f'<p class="{cls}"><strong>{imported}</strong> records imported, '
-        f"<strong>{attention}</strong> need attention.</p>",
+        f"<strong>{attention}</strong> need attention."
+        + (
+            f" {summary.excluded_total} records of schools outside the licence were not imported."
+            if summary.excluded_total
+            else ""
+        )
+        + "</p>",
     ]
     if summary.empty:
         parts.append(
@@ -157,7 +186,7 @@ def render_html(summary: Summary, *, run_time: datetime) -> str:
         parts.append("<p>Nothing: every shared record was imported without findings.</p>")
     parts.append(
         '<p class="meta">Errors keep a record out of Smart Futures until it is fixed; warnings are '
-        "imported. Every finding is listed in findings.csv. Changes made in your SIS or in Clever are "
+        "imported; info says what was left out on purpose (schools outside the licence). Every finding is listed in findings.csv. Changes made in your SIS or in Clever are "
         "picked up by the next nightly sync.</p></body></html>"
     )
     return "\n".join(parts)
