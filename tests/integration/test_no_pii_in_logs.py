@@ -8,12 +8,33 @@ the sandbox's student names, e-mails and state ids, and for the tokens and clien
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 
 from rostersync_cli.local_functions import LocalFunctions
 from rostersync_cli.sandbox import CleverSandbox
 from tests.integration.conftest import connect_pipeline, run_night
+
+
+def _bare_identifiers(sandbox: CleverSandbox) -> set[str]:
+    """Every person's bare first name, last name and SIS id (matched as whole words): a log line
+    that names "Kowalski" or "sis-000123" alone leaks as much as one with the full name."""
+    words: set[str] = set()
+    for district_id in sandbox.district_ids():
+        listing = sandbox.district(district_id).listing("users")
+        assert listing is not None
+        for record in listing.all_records():
+            data = record.get("data", record)
+            name = data.get("name") or {}
+            words.update(
+                v for v in (name.get("first"), name.get("last")) if isinstance(v, str) and len(v) >= 3
+            )
+            for role in (data.get("roles") or {}).values():
+                sis_id = role.get("sis_id") if isinstance(role, dict) else None
+                if isinstance(sis_id, str) and len(sis_id) >= 4:
+                    words.add(sis_id)
+    return words
 
 
 def _sensitive_values(sandbox: CleverSandbox) -> set[str]:
@@ -69,3 +90,8 @@ def test_a_debug_run_logs_no_student_data_tokens_or_secrets(
     assert len(text) > 1000, "the run should have logged something at DEBUG"
     leaked = sorted(value for value in _sensitive_values(sandbox) if value in text)
     assert not leaked, f"{len(leaked)} sensitive values in logs, e.g. {leaked[0][:3]}..."
+    words = _bare_identifiers(sandbox)
+    assert len(words) > 100, "the scan should know the sandbox's names and SIS ids"
+    found = set(re.findall(r"[A-Za-z0-9][A-Za-z0-9_.'-]*", text))
+    bare = sorted(found & words)
+    assert not bare, f"{len(bare)} bare names or SIS ids in logs, e.g. {bare[0][:3]}..."
