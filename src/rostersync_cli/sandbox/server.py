@@ -193,6 +193,7 @@ class CleverSandbox:
         self._tokens: dict[str, str] = {}  # bearer -> district id
         self._rate_counter = 0
         self._error_counter = 0
+        self._slow_in_flight = 0  # requests held by the slow_seconds fault right now
         self._servers: list[_Server] = []
         self._threads: list[threading.Thread] = []
         for district_id in self._data:
@@ -222,6 +223,12 @@ class CleverSandbox:
         thost, tport = trap.server_address[:2]
         self.trap_base = f"http://{thost!s}:{tport}"
         return self
+
+    def busy(self) -> bool:
+        """Whether a request is being held by the `slow_seconds` fault right now (tests wait for it
+        instead of sleeping)."""
+        with self._lock:
+            return self._slow_in_flight > 0
 
     def stop(self) -> None:
         self._stop.set()
@@ -342,7 +349,13 @@ class CleverSandbox:
     def _apply_faults(self, h: _Handler, faulted: bool) -> _Response | None:
         f = self.faults
         if f.slow_seconds > 0:
-            self._stop.wait(min(float(f.slow_seconds), MAX_SLOW_SECONDS))
+            with self._lock:
+                self._slow_in_flight += 1
+            try:
+                self._stop.wait(min(float(f.slow_seconds), MAX_SLOW_SECONDS))
+            finally:
+                with self._lock:
+                    self._slow_in_flight -= 1
         if self._take("connection_reset"):
             h.reset_connection()
             return None
