@@ -50,6 +50,8 @@ STABLE_IDS = {
     "record.id.invalid",
     "record.field_too_long",
     "district.sync_stale",
+    "district.primary_org.missing",
+    "student.state_id.not_shared",
 }
 
 

@@ -304,7 +304,8 @@ def validation_findings(
     body += ["What happened"]
     if summary.empty:
         body.append(
-            "  The district shared no schools or no students with Smart Futures: nothing was imported."
+            f"  {summary.nothing_imported_because()[:1].upper()}{summary.nothing_imported_because()[1:]}:"
+            " nothing was imported."
         )
     else:
         body.append(

@@ -47,6 +47,7 @@ from rostersync.records import (
     TermRecord,
     parse_time,
 )
+from rostersync.sources import SourceRules
 from rostersync.validate.rules import ID_MAX, LIST_LIMITS, RULES, SAFE_ID, TEXT_LIMITS, Severity
 from rostersync.validate.summary import (
     Example,
@@ -146,6 +147,8 @@ _TEXT: dict[type, tuple[str, ...]] = {
         "local_number",
         "grade",
         "graduation_year",
+        "birth_date",
+        "zip",
         "title",
         "department",
     ),
@@ -269,8 +272,13 @@ class _Validator:
         id_ok: IdCheck,
         now: datetime | None = None,
         stale_days: int = R.DEFAULT_SYNC_STALE_DAYS,
+        district_required: bool = False,
+        state_id_field: str | None = None,
     ) -> None:
         self.district_id = district_id
+        self.district_required, self.state_id_field = district_required, state_id_field
+        self.district_seen = False
+        self.state_field_carriers = 0
         self.id_ok = id_ok
         self.sink = sink
         self.suppress = tuple(suppress)
@@ -331,6 +339,7 @@ class _Validator:
             return
         self.seen[rtype].add(rec.id)
         if isinstance(rec, DistrictRecord):
+            self.district_seen = True
             if self.summary.district_name is None:
                 self.summary.district_name = rec.name
                 self.summary.district_status = rec.status()
@@ -356,6 +365,8 @@ class _Validator:
             self.dups.add(("student", rec.id))
             return
         self.n_students += 1
+        if rec.state_id is not None:
+            self.state_field_carriers += 1
         state = None if malformed_fields(rec) else R.trimmed_state_id(rec.state_id)
         value = 0 if state is None else int(state) + 1
         self.students[rec.id] = (value << _SHIFT) | self._schoolset(rec.schools)
@@ -388,6 +399,13 @@ class _Validator:
         self.empty = (not self.schools and not unfit_types["school"]) or (
             self.n_students + unfit_types["student"] == 0
         )
+        # A source whose districts must share their district record (OneRoster's primary org):
+        # without it, that is what the district is told first (it is also what shares the schools).
+        if self.district_required and not self.district_seen and not unfit_types["district"]:
+            self.empty = True
+            self.summary.rejected_by = R.DISTRICT_PRIMARY_ORG_MISSING
+        elif self.empty:
+            self.summary.rejected_by = R.DISTRICT_EMPTY
         for sid, s in self.schools.items():
             s.accepted = s.wellformed and R.trimmed_nces_id(s.nces) is not None
             if s.accepted:
@@ -411,6 +429,17 @@ class _Validator:
             self._settle_adult(pid, a)
         if self.empty:
             self._empty_finding()
+        elif self.state_id_field and self.n_students and not self.state_field_carriers:
+            self._emit(
+                rtype="district",
+                clever_id=self.district_id,
+                sis_id=None,
+                name=self.summary.district_name,
+                rule_id=R.STUDENT_STATE_ID_NOT_SHARED,
+                fld=self.state_id_field,
+                message=f"None of the district's {self.n_students:,} students carries the field "
+                f"{self.state_id_field}: it is not shared with Smart Futures.",
+            )
 
     def _settle_adult(self, pid: str, a: _Adult) -> None:
         if a.roles == 0 or pid in self.students:
@@ -429,6 +458,18 @@ class _Validator:
 
     def _empty_finding(self) -> None:
         n_schools, n_students = len(self.schools), self.n_students
+        if self.summary.rejected_by == R.DISTRICT_PRIMARY_ORG_MISSING:
+            self._emit(
+                rtype="district",
+                clever_id=self.district_id,
+                sis_id=None,
+                name=self.summary.district_name,
+                rule_id=R.DISTRICT_PRIMARY_ORG_MISSING,
+                fld="orgs",
+                message=f"The district shared {n_schools} school(s) and {n_students} student(s) but no "
+                "org of type district; nothing from this district was imported.",
+            )
+            return
         self._emit(
             rtype="district",
             clever_id=self.district_id,
@@ -771,6 +812,7 @@ def validate_district(
     id_ok: IdCheck | None = None,
     now: datetime | None = None,
     stale_days: int = R.DEFAULT_SYNC_STALE_DAYS,
+    source_rules: SourceRules | None = None,
 ) -> Summary:
     """Validate one district's records, streaming accepted records and findings to `sink`.
 
@@ -780,7 +822,10 @@ def validate_district(
     id of the records' source (default: the system-wide id form, `rules.SAFE_ID`).
     `now` is when the records were fetched (the manifest's start; None: no staleness check), and
     `stale_days` the age of the source's last sync past which the district is `district.sync_stale`.
+    `source_rules` says what the records' source must share beyond the common rules
+    (`district.primary_org.missing`, `student.state_id.not_shared`; default: nothing more).
     """
+    extra = source_rules or SourceRules()
     v = _Validator(
         district_id,
         sink,
@@ -788,6 +833,8 @@ def validate_district(
         id_ok or (lambda i: SAFE_ID.fullmatch(i) is not None),
         now,
         stale_days,
+        district_required=extra.district_required,
+        state_id_field=extra.state_id_field,
     )
     for rec in records():
         v.index(rec)

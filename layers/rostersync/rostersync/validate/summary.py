@@ -109,6 +109,8 @@ class Summary(BaseModel):
     district_status: DistrictStatus | None = None
     """The source's sync status of the district (state, last sync, pause, launch)."""
     empty: bool = False
+    rejected_by: str | None = None
+    """The rule that rejected the district as a whole (district.empty, district.primary_org.missing)."""
     records: dict[RecordType, TypeCounts] = Field(
         default_factory=lambda: {t: TypeCounts() for t in RECORD_TYPES}
     )
@@ -126,6 +128,12 @@ class Summary(BaseModel):
     @property
     def rejected_total(self) -> int:
         return sum(c.rejected for c in self.records.values())
+
+    def nothing_imported_because(self) -> str:
+        """Why a rejected district imported nothing, for people."""
+        if self.rejected_by == "district.primary_org.missing":
+            return "the district shared no district org (the primary org) with Smart Futures"
+        return "the district shared no schools or no students with Smart Futures"
 
     def rule_counts(self) -> dict[str, int]:
         return {rid: r.count for rid, r in self.rules.items()}
