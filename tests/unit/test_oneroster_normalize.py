@@ -167,7 +167,8 @@ def test_a_well_formed_tenant_is_accepted_whole() -> None:
     sink, summary = validate(tenant())
     assert not summary.empty
     got = by_id(sink)
-    assert isinstance(got[(Kind.DISTRICT, "dist-1")], DistrictRecord)
+    district = got[(Kind.DISTRICT, DISTRICT)]  # keyed by the district id, like a Clever district
+    assert isinstance(district, DistrictRecord) and district.name == "Org dist-1"
     assert got[(Kind.SCHOOL, "sch-1")].nces_id == "421899000001"
     s1 = got[(Kind.STUDENT, "s1")]
     assert (s1.state_id, s1.birth_date, s1.graduation_year, s1.schools) == (

@@ -64,3 +64,7 @@ class OneRosterError(CleverError):
 class OneRosterProtocolError(OneRosterError, CleverProtocolError):
     """The provider answered 200 but the body breaks OneRoster 1.1 (no envelope, no sourcedId,
     a link to another host, a repeated page)."""
+
+
+class OneRosterKeyRefused(OneRosterError):
+    """The provider answered 401 or 403: it refuses the tenant's consumer key and secret."""

@@ -75,10 +75,10 @@ def generate_tenant(spec: TenantSpec) -> dict[str, list[dict[str, Any]]]:
       field `ncesId`, school 4 has none (school.nces_id.missing, so its people are held back);
     * PASECUREID: in varied key case (`PASECUREID`, `pasecureid`, `PaSecureId`); one student
       without it, one with 9 digits, two sharing one;
-    * a `tobedeleted` student and class; a counselor shared as administrator without classes; a
-      teacher without classes; one person with a teacher and an administrator account (one e-mail);
+    * a `tobedeleted` student and class; a teacher without classes; one person with a teacher and an administrator account (one e-mail);
     * ZIP on some students' metadata, the schools' `postalCode` for the rest; graduation year in
       metadata for some, derived from the grade for the rest; a date of birth for every student.
+    Every tenant has a counselor shared as an administrator, without classes (staff).
     Without `district_org`, the tenant shares no org of type district.
     """
     t, s = spec.district_id, spec.seed
@@ -196,7 +196,7 @@ def generate_tenant(spec: TenantSpec) -> dict[str, list[dict[str, Any]]]:
             enrollments.append(_enrol(t, f"enr-{cid}-t", cid, teacher, "teacher", school, primary=True))
             for sid in students:
                 enrollments.append(_enrol(t, f"enr-{cid}-{sid}", cid, sid, "student", school))
-        if spec.gaps and si == 1:
+        if si == 1:  # a counselor, shared as an administrator (staff), teaching nothing
             users.append(_user(t, f"cns-{t}-{si}", "administrator", f"Counselor{si}", school))
     if not spec.state_id_shared:
         for u in users:
@@ -252,7 +252,7 @@ def _user(
         "username": f"{given.lower()}.{tenant}",
         "givenName": given,
         "familyName": "Sandbox",
-        "middleName": "",
+        "middleName": "Q",
         "identifier": sid.upper(),
         "email": f"{given.lower()}@{tenant}.sandbox.example",
         "orgs": [_ref(school, "org", tenant)],

@@ -32,7 +32,7 @@ import requests
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_AUTH_HEADER
 from requests_oauthlib import OAuth1
 
-from rostersync.errors import OneRosterError, OneRosterProtocolError
+from rostersync.errors import OneRosterError, OneRosterKeyRefused, OneRosterProtocolError
 from rostersync.observability import logger
 from rostersync.ports import Page
 from rostersync.records import DistrictStatus
@@ -247,7 +247,7 @@ class OneRosterClient:
                 if status == 200 and not _html(response):
                     return response
                 if status in REFUSED_STATUSES:
-                    raise OneRosterError(
+                    raise OneRosterKeyRefused(
                         path, f"{REFUSED} ({_short_reason(response)})", status, self.district_id
                     )
                 if status != 200 and status not in RETRY_STATUSES:

@@ -10,8 +10,10 @@ Passwords, phone numbers, `userIds`, `agents` are never written anywhere.
 a class's people come from enrollments, a student's date of birth from demographics, a missing
 ZIP from the school) and yields the source-independent records. Mapping (issue 12):
 
-* District: the org of type `district` (the primary org). None shared: validation rejects the
-  district (`district.primary_org.missing`).
+* District: the org of type `district` (the primary org), under the district id (not the org's
+  sourcedId, so the district item has the same key as a Clever district's), its NCES LEA id the first 7-digit
+  value among `identifier`, `sourcedId` and metadata `*nces*` fields. None shared: validation
+  rejects the district (`district.primary_org.missing`).
 * Schools: orgs of type `school`. NCES id: the first 12-digit value among `sourcedId`,
   `identifier` and the metadata fields whose key contains `nces` (any case); if none has 12
   digits, the first metadata `nces` value (so the NCES format rule can say what is wrong).
@@ -61,6 +63,7 @@ SERVED_ROLES = {
     "administrator": SourceRole.STAFF,
 }
 _NCES = re.compile(r"[0-9]{12}")
+_LEA = re.compile(r"[0-9]{7}")
 _ZIP = re.compile(r"([0-9]{5})(?:-?[0-9]{4})?")
 _YEAR = re.compile(r"[0-9]{4}")
 _DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})")
@@ -228,6 +231,17 @@ def school_nces(org: Mapping[str, Any]) -> str | None:
     return next((v for v in nces_values if v and v.strip()), None)
 
 
+def district_nces(org: Mapping[str, Any]) -> str | None:
+    """The district's 7-digit NCES LEA id: the first 7-digit value among `identifier`, `sourcedId`
+    and metadata `*nces*` fields (None: none; the district's id is informational)."""
+    metadata = org.get("metadata") if isinstance(org.get("metadata"), Mapping) else {}
+    nces_values = [_str(v) for k, v in metadata.items() if isinstance(k, str) and "nces" in k.lower()]
+    for value in (_str(org.get("identifier")), _str(org.get("sourcedId")), *nces_values):
+        if value and _LEA.fullmatch(value.strip()):
+            return value.strip()
+    return None
+
+
 def five_digit_zip(value: Any) -> str | None:
     text = _str(value)
     match = _ZIP.fullmatch(text.strip()) if text else None
@@ -340,8 +354,13 @@ def normalize_district(read: Read, district_id: str) -> Iterator[Record]:
 
     district = next((o for o in orgs if o.get("type") == "district"), None)
     if district is not None:
+        # The district item is keyed by the district id, as a Clever district's is
+        # (DISTRICT#<d> / DISTRICT#<d>): the org's sourcedId is the tenant's business only.
         yield DistrictRecord(
-            id=str(district["sourcedId"]), district_id=district_id, name=_str(district.get("name"))
+            id=district_id,
+            district_id=district_id,
+            name=_str(district.get("name")),
+            nces_id=district_nces(district),
         )
     for org in orgs:
         if org.get("type") != "school":
