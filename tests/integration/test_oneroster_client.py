@@ -193,3 +193,14 @@ def test_resume_from_a_stored_next_link(sandbox: OneRosterSandbox) -> None:
     assert rest[0].index == 1
     with pytest.raises(OneRosterProtocolError, match="endpoint"):
         list(client(sandbox).pages(Resource.USERS, "/elsewhere/ims/oneroster/v1p1/users?offset=10"))
+
+
+def test_the_district_name_is_the_district_orgs_else_the_tenants(sandbox: OneRosterSandbox) -> None:
+    sandbox.faults.max_page = 2  # the district org on the first orgs page only
+    reader = client(sandbox)
+    pages = list(reader.pages(Resource.ORGS))
+    names = [reader.district_name(p) for p in pages]
+    assert names[0] == "Keystone Valley SD" and set(names[1:]) == {None}
+    sandbox.data[DISTRICT]["orgs"] = [o for o in sandbox.data[DISTRICT]["orgs"] if o["type"] != "district"]
+    first = next(iter(client(sandbox).pages(Resource.ORGS)))
+    assert reader.district_name(first) == "Keystone Valley SD"  # the tenant's name from the secret

@@ -148,12 +148,14 @@ class OneRosterClient:
             link = following
 
     def district_name(self, page: Page) -> str | None:
-        """The district org's name (the primary org), else the name support gave the tenant."""
+        """The district org's name (the primary org), else, on the first orgs page, the name support
+        gave the tenant (a later page without the district org keeps what an earlier one found)."""
         if page.resource == Resource.ORGS:
             for record in page.records:
                 if record.get("type") == "district" and isinstance(record.get("name"), str):
                     return str(record["name"])
-            return self.name or None
+            if page.index == 0:
+                return self.name or None
         return None
 
     def district_status(self, page: Page) -> DistrictStatus | None:
