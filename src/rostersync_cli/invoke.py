@@ -18,7 +18,14 @@ from typing import Any
 
 from rostersync.settings import Settings, get_settings
 from rostersync_cli.lambda_context import LocalLambdaContext
-from rostersync_cli.provision import BUCKET_ID, SECRET_ID, TABLE_ID, TOPIC_ID, report_link_names
+from rostersync_cli.provision import (
+    BUCKET_ID,
+    ONEROSTER_SECRET,
+    SECRET_ID,
+    TABLE_ID,
+    TOPIC_ID,
+    report_link_names,
+)
 from rostersync_cli.template import (
     FunctionSpec,
     TemplateError,
@@ -48,6 +55,7 @@ def names_from_settings(
         f"{TOPIC_ID}.TopicName": topic.rsplit(":", 1)[-1],
         SECRET_ID: settings.clever_secret_id,
         f"{SECRET_ID}.Id": settings.clever_secret_id,
+        ONEROSTER_SECRET: settings.oneroster_secret_id,
     }
     names |= report_link_names(settings)
     for parameter, field in PARAMETERS_FROM_SETTINGS.items():

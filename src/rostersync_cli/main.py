@@ -43,6 +43,7 @@ from rostersync_cli.progress import Progress
 from rostersync_cli.provision import provision
 from rostersync_cli.sandbox import CleverSandbox
 from rostersync_cli.sandbox.licences import demo_licences
+from rostersync_cli.sandbox.oneroster import OneRosterSandbox
 from rostersync_cli.template import TemplateError
 
 RESOURCE_COLUMNS = ("schools", "students", "teachers", "staff", "district_admins", "sections")
@@ -54,6 +55,11 @@ def _print_summary(outcomes: Sequence[DistrictOutcome], seconds: float) -> None:
     print("-" * len(header + " " * 10))
     for outcome in outcomes:
         counts = outcome.fetch.get("counts", {})
+        if not set(counts) & set(RESOURCE_COLUMNS):
+            # A OneRoster district fetches other collections (orgs, users, classes, ...): show
+            # what validation read of each kind instead.
+            by_type = (outcome.stages.get("validate") or {}).get("fetched_by_type") or {}
+            counts = {c: by_type.get(c.removesuffix("s") if c != "staff" else c, 0) for c in RESOURCE_COLUMNS}
         cells = " ".join(f"{counts.get(c, 0):>9}" for c in RESOURCE_COLUMNS)
         status = outcome.fetch["status"]
         name = _label(outcome)[:38]
@@ -346,19 +352,31 @@ def _provision() -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    print("Starting the embedded AWS (moto) and the Clever sandbox on loopback...")
-    with EmbeddedAws() as aws, CleverSandbox() as sandbox:
+    print(
+        "Starting the embedded AWS (moto), the Clever sandbox and the ClassLink (OneRoster) sandbox on loopback..."
+    )
+    with EmbeddedAws() as aws, CleverSandbox() as sandbox, OneRosterSandbox() as classlink:
         aws.apply_environment()
         os.environ.update({"CLEVER_API_BASE": sandbox.api_base, "CLEVER_OAUTH_BASE": sandbox.oauth_base})
         _reset_settings()
         resources = provision(
-            clever_credentials={"client_id": sandbox.client_id, "client_secret": sandbox.client_secret}
+            clever_credentials={"client_id": sandbox.client_id, "client_secret": sandbox.client_secret},
+            oneroster_tenants=classlink.secret_value(),
         )
         os.environ.update(resources.environment())
         _reset_settings()
         for district_id, licensed in demo_licences(sandbox).items():
             set_district(district_id, by="rostersync demo", licensed=licensed)
-        print(f"Provisioned from template.yaml; fetching {len(sandbox.district_ids())} sandbox districts.\n")
+        tenants = classlink.specs.values()
+        print(
+            f"Provisioned from template.yaml; fetching {len(sandbox.district_ids())} Clever sandbox districts"
+            f" and {len(tenants)} ClassLink (OneRoster 1.1) district(s):"
+        )
+        for spec in tenants:
+            print(
+                f"  ClassLink district {spec.district_id}: {spec.name}, at {classlink.base_url(spec.district_id)}"
+            )
+        print()
         code = _run(args)
         print()
         _districts()  # what reports/index.html shows, as `rostersync districts` prints it
@@ -467,7 +485,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="Name=Value",
         help="template parameter values or resource names (as sam's --parameter-overrides)",
     )
-    demo = commands.add_parser("demo", help="run everything locally: moto + the Clever sandbox, no network")
+    demo = commands.add_parser(
+        "demo", help="run everything locally: moto + the Clever and ClassLink sandboxes, no network"
+    )
     demo.add_argument("--district", action="append", metavar="ID", help=argparse.SUPPRESS)
     demo.add_argument("--report-dir", default="out", help="where to copy report.html (default: out/)")
     demo.add_argument("--dry-run", action="store_true", help=argparse.SUPPRESS)

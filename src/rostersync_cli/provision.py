@@ -31,6 +31,7 @@ BUCKET_ID = "RawBucket"
 TABLE_ID = "RosterTable"
 TOPIC_ID = "AlertTopic"
 SECRET_ID = "CleverSecret"  # noqa: S105 - a logical id, not a secret
+ONEROSTER_SECRET = "OneRosterSecret"  # noqa: S105 - a logical id, not a secret
 REPORT_LINK_SECRET = "ReportLinkKeySecret"  # noqa: S105 - a logical id, not a secret
 REPORT_LINK_URL_ATT = "ReportLinkFunctionUrl.FunctionUrl"
 TOPIC_KEY_ID = "AlertTopicKey"
@@ -54,6 +55,7 @@ class ProvisionedResources:
     alert_topic_arn: str
     clever_secret_id: str
     clever_secret_arn: str
+    oneroster_secret_arn: str = ""
     # Every DynamoDB table of the template: logical id -> table name (RosterTable included).
     tables: dict[str, str] = field(default_factory=dict)
     # Template settings the endpoint did not accept (moto lacking an API); informational.
@@ -79,6 +81,7 @@ class ProvisionedResources:
             f"{TOPIC_ID}.TopicName": self.alert_topic_name,
             SECRET_ID: self.clever_secret_arn,
             f"{SECRET_ID}.Id": self.clever_secret_arn,
+            ONEROSTER_SECRET: self.oneroster_secret_arn,
         }
         names |= {
             REPORT_LINK_URL_ATT: self.report_link_base_url,
@@ -95,6 +98,7 @@ class ProvisionedResources:
             "ROSTER_TABLE": self.roster_table,
             "ALERT_TOPIC_ARN": self.alert_topic_arn,
             "CLEVER_SECRET_ID": self.clever_secret_arn,
+            "ONEROSTER_SECRET_ID": self.oneroster_secret_arn,
         }
 
 
@@ -114,6 +118,7 @@ def provision(
     settings: Settings | None = None,
     clever_credentials: dict[str, Any] | None = None,
     *,
+    oneroster_tenants: dict[str, Any] | None = None,
     template: Mapping[str, Any] | None = None,
     template_path: Path | str | None = None,
     session: boto3.session.Session | None = None,
@@ -122,7 +127,8 @@ def provision(
 
     `clever_credentials` (`{"client_id": ..., "client_secret": ...}`) becomes the secret's
     value; without them a new secret gets the template's placeholder and an existing one is
-    left as it is.
+    left as it is. `oneroster_tenants` (`{"tenants": [...]}`) likewise becomes the OneRoster
+    secret's value (the template's `{"tenants": []}` otherwise).
     """
     settings = settings or get_settings()
     template = template if template is not None else load_template(template_path)
@@ -138,6 +144,7 @@ def provision(
         TOPIC_ID: settings.alert_topic_arn,
         f"{TOPIC_ID}.TopicName": topic_name,
         SECRET_ID: settings.clever_secret_id,
+        ONEROSTER_SECRET: settings.oneroster_secret_id,
         # The topic's customer managed key is not made locally; moto's topic takes the AWS one.
         TOPIC_KEY_ID: LOCAL_TOPIC_KEY,
     }
@@ -147,6 +154,14 @@ def provision(
     tables = _provision_tables(session, template, resolver, settings.roster_table, skipped)
     topic_arn = _provision_topic(session, template, resolver, topic_name)
     secret_arn = _provision_secret(session, template, resolver, settings.clever_secret_id, clever_credentials)
+    oneroster_arn = _provision_secret(
+        session,
+        template,
+        resolver,
+        settings.oneroster_secret_id,
+        oneroster_tenants,
+        logical_id=ONEROSTER_SECRET,
+    )
 
     return ProvisionedResources(
         raw_bucket=settings.raw_bucket,
@@ -156,6 +171,7 @@ def provision(
         alert_topic_arn=topic_arn,
         clever_secret_id=settings.clever_secret_id,
         clever_secret_arn=secret_arn,
+        oneroster_secret_arn=oneroster_arn,
         tables={logical_id: name for logical_id, (name, _arn) in tables.items()},
         skipped=skipped,
         report_link_base_url=settings.report_link_base_url,
@@ -524,9 +540,11 @@ def _provision_secret(
     resolver: Resolver,
     secret_id: str,
     credentials: Mapping[str, Any] | None,
+    *,
+    logical_id: str = SECRET_ID,
 ) -> str:
     client = session.client("secretsmanager")
-    props = _properties(template, SECRET_ID, resolver)
+    props = _properties(template, logical_id, resolver)
     value = json.dumps(dict(credentials)) if credentials is not None else None
     try:
         described = client.describe_secret(SecretId=secret_id)

@@ -32,6 +32,7 @@ def aws_env(embedded_aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> Itera
         "ROSTER_TABLE": f"roster-{suffix}",
         "ALERT_TOPIC_ARN": f"arn:aws:sns:us-east-1:123456789012:alerts-{suffix}",
         "CLEVER_SECRET_ID": f"rostersync/test/{suffix}",
+        "ONEROSTER_SECRET_ID": f"rostersync/test/oneroster-{suffix}",
         "CLEVER_BACKOFF_FACTOR": "0.01",
         "CLEVER_MAX_RATE_LIMIT_WAIT": "3",
         "CLEVER_READ_TIMEOUT": "2",

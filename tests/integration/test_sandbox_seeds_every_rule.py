@@ -12,12 +12,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from rostersync.sources import id_check
+from rostersync.sources import id_check, source_rules
 from rostersync.validate.engine import CollectingSink, validate_district
 from rostersync.validate.rules import RULES
 from rostersync.validate.summary import Summary
 from rostersync_cli.sandbox import CleverSandbox
 from rostersync_cli.sandbox.licences import demo_licences
+from rostersync_cli.sandbox.oneroster import OneRosterSandbox
+from rostersync_cli.sandbox.oneroster import fetch_normalized as fetch_oneroster
 from rostersync_cli.sandbox.records import fetch_normalized
 
 pytestmark = [
@@ -40,6 +42,14 @@ def validated() -> Iterator[dict[str, tuple[Summary, CollectingSink]]]:
         summary = validate_district(
             district_id, recs.copy, sink, id_ok=id_check("clever"), licensed=licences.get(district_id)
         )
+        out[names[district_id]] = (summary, sink)
+    # The ClassLink (OneRoster) tenants the demo syncs beside them fire the OneRoster rules.
+    with OneRosterSandbox() as classlink:
+        tenants = fetch_oneroster(classlink)
+        names = {d: spec.name for d, spec in classlink.specs.items()}
+    for district_id, recs in tenants.items():
+        sink = CollectingSink()
+        summary = validate_district(district_id, recs.copy, sink, source_rules=source_rules("oneroster"))
         out[names[district_id]] = (summary, sink)
     yield out
 

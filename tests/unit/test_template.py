@@ -44,6 +44,7 @@ LOCAL_NAMES = {
     "AlertTopic": "arn:aws:sns:us-east-1:123456789012:rostersync-alerts",
     "CleverSecret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rostersync/dev/clever-AbCdEf",
     "ReportLinkKeySecret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rostersync/dev/report-link-key-AbCdEf",
+    "OneRosterSecret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rostersync/dev/oneroster-AbCdEf",
     "ReportLinkFunctionUrl.FunctionUrl": "https://abcdef.lambda-url.us-east-1.on.aws/",
 }
 
@@ -353,7 +354,7 @@ def test_policies_are_scoped_to_named_resources(specs: dict[str, FunctionSpec]) 
             if "AWSSecretsManagerGetSecretValuePolicy" in p
         }
 
-    assert secrets(specs["FetchFunction"]) == {"CleverSecret"}
+    assert secrets(specs["FetchFunction"]) == {"CleverSecret", "OneRosterSecret"}
     assert secrets(specs["ValidateFunction"]) == {"ReportLinkKeySecret"}  # signs report links
     assert secrets(specs["ImportFunction"]) == set()
     assert secrets(specs["ReportLinkFunction"]) == {"ReportLinkKeySecret"}

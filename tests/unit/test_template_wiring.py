@@ -38,6 +38,12 @@ DEFAULTED_TUNING = {
     "CLEVER_MIN_PAGE_LIMIT",
     "CLEVER_SLOW_RETRIES",
     "FETCH_PAUSE_MARGIN_SECONDS",
+    "ONEROSTER_PAGE_LIMIT",
+    "ONEROSTER_CONNECT_TIMEOUT",
+    "ONEROSTER_READ_TIMEOUT",
+    "ONEROSTER_MAX_RETRIES",
+    "ONEROSTER_BACKOFF_FACTOR",
+    "ONEROSTER_MAX_RETRY_WAIT",
     # Read by validation only: set for ValidateFunction (parameter DistrictSyncStaleDays), checked below.
     "DISTRICT_SYNC_STALE_DAYS",
 }
@@ -78,6 +84,9 @@ def test_every_variable_a_function_reads_is_set_for_it(logical_id: str) -> None:
     read = _settings_variables() | _variables_read(LAYER) | _variables_read(spec.code_uri)
     required = read - RUNTIME_VARIABLES - DEFAULTED_TUNING - {v for v in read if v.startswith("POWERTOOLS_")}
     required -= REPORT_LINK_VARIABLES
+    # The OneRoster tenants secret: read by the fetch function alone, and granted to it alone.
+    if logical_id != "FetchFunction":
+        required -= {"ONEROSTER_SECRET_ID"}
     assert required, "the scan found nothing: the regex or the layout changed"
     missing = required - set(spec.environment)
     assert not missing, f"{logical_id} reads {sorted(missing)} but template.yaml does not set them"
@@ -214,6 +223,7 @@ ADAPTER_RESOURCES = {
     # The topic is encrypted with a customer managed key: publishing needs a data key from it.
     "SnsAlertPublisher": {"AlertTopic", "AlertTopicKey"},
     "clever_credentials": {"CleverSecret"},
+    "oneroster_secret": {"OneRosterSecret"},
     "report_link_key": {"ReportLinkKeySecret"},
 }
 

@@ -52,6 +52,8 @@ STABLE_IDS = {
     "district.sync_stale",
     "school.not_licensed",
     "school.licensed_not_shared",
+    "district.primary_org.missing",
+    "student.state_id.not_shared",
 }
 
 

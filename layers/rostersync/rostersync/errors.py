@@ -47,3 +47,24 @@ class DistrictDisconnected(CleverError):
 
 class StorageError(RosterSyncError):
     """A page, manifest or report could not be written or read."""
+
+
+class OneRosterError(CleverError):
+    """A OneRoster 1.1 provider (ClassLink Roster Server) answered with an error, or could not be
+    reached after bounded retries. A CleverError subclass so the fetch stage fails the district
+    the same way (`clever_error` is the failure kind of any source's API error)."""
+
+    def __init__(self, endpoint: str, reason: str, status: int | None = None, district_id: str | None = None):
+        super().__init__(endpoint, reason, status, district_id)
+        where = f"district {district_id} " if district_id else ""
+        code = f"HTTP {status}" if status is not None else "no response"
+        Exception.__init__(self, f"OneRoster {code} on {where}{self.endpoint}: {self.reason}")
+
+
+class OneRosterProtocolError(OneRosterError, CleverProtocolError):
+    """The provider answered 200 but the body breaks OneRoster 1.1 (no envelope, no sourcedId,
+    a link to another host, a repeated page)."""
+
+
+class OneRosterKeyRefused(OneRosterError):
+    """The provider answered 401 or 403: it refuses the tenant's consumer key and secret."""

@@ -63,7 +63,7 @@ class DistrictPages(Protocol):
 
 
 class Source(Protocol):
-    """Where districts' rosters come from (Clever; OneRoster next): the seam every stage sees.
+    """Where districts' rosters come from (Clever, OneRoster tenants): the seam every stage sees.
 
     `name` is stored in every page and manifest (as its district readers' `source`), so
     validation reads pages back with the same source's normalizer (`rostersync.sources.normalize`).

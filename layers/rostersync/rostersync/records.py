@@ -158,6 +158,9 @@ class PersonRecord(_Record):
     local_number: str | None = None
     grade: str | None = None
     graduation_year: str | None = None
+    # Students only: date of birth (YYYY-MM-DD; protected data, never logged) and 5-digit ZIP.
+    birth_date: str | None = None
+    zip: str | None = None
     title: str | None = None
     department: str | None = None
     schools: tuple[str, ...] = ()

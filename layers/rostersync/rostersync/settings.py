@@ -41,6 +41,15 @@ class Settings(BaseSettings):
     # and resets), so a page costs at most (retries + 1) x sizes x read timeout.
     clever_min_page_limit: int = Field(1000, alias="CLEVER_MIN_PAGE_LIMIT", ge=1, le=10000)
     clever_slow_retries: int = Field(1, alias="CLEVER_SLOW_RETRIES", ge=0)
+    # OneRoster (ClassLink) tenants: `{"tenants": [...]}` in this secret; absent or empty: none.
+    oneroster_secret_id: str = Field("rostersync/oneroster", alias="ONEROSTER_SECRET_ID")
+    # Asked per page; providers may cap it lower (followed by Link or by the records returned).
+    oneroster_page_limit: int = Field(1000, alias="ONEROSTER_PAGE_LIMIT", ge=1, le=10000)
+    oneroster_connect_timeout: float = Field(5.0, alias="ONEROSTER_CONNECT_TIMEOUT")
+    oneroster_read_timeout: float = Field(60.0, alias="ONEROSTER_READ_TIMEOUT")
+    oneroster_max_retries: int = Field(5, alias="ONEROSTER_MAX_RETRIES", ge=0, le=10)
+    oneroster_backoff_factor: float = Field(1.0, alias="ONEROSTER_BACKOFF_FACTOR", ge=0)
+    oneroster_max_retry_wait: float = Field(60.0, alias="ONEROSTER_MAX_RETRY_WAIT", ge=0)
     # A fetch pauses between two pages (checkpoint, `in_progress`) once less than this much of
     # the invocation remains: one page (a request, its retries, the S3 write) must fit in it.
     # 150 s: one full page at the 120 s read timeout's worst case, plus its S3 write (a page

@@ -21,7 +21,7 @@ from rostersync import district_settings as district_config
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
 from rostersync.adapters.s3_page_store import S3PageStore
 from rostersync.adapters.s3_report_links import S3ReportLinks
-from rostersync.adapters.secrets_manager import clever_credentials, report_link_key
+from rostersync.adapters.secrets_manager import clever_credentials, oneroster_secret, report_link_key
 from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
 from rostersync.adapters.sns_contact_subscriptions import SnsContactSubscriptions
 from rostersync.alerts.notify import (
@@ -46,12 +46,16 @@ from rostersync.layout import INDEX_KEY
 from rostersync.observability import logger, metrics
 from rostersync.overview.index_page import DistrictRow, district_rows, write_index
 from rostersync.overview.status import record_fetch, record_import, record_validation
-from rostersync.ports import ReportLinks
+from rostersync.ports import ReportLinks, Source
 from rostersync.records import DistrictStatus
 from rostersync.report_links import SignedReportLinks, answer
 from rostersync.settings import Settings, get_settings
 from rostersync.sources.clever.client import CleverClient
+from rostersync.sources.clever.normalize import is_clever_id
 from rostersync.sources.clever.source import CleverSource
+from rostersync.sources.combined import CombinedSource
+from rostersync.sources.oneroster.client import OneRosterLimits
+from rostersync.sources.oneroster.source import OneRosterSource, parse_tenants
 from rostersync.validate.contract import ValidateRequest, ValidateResult, ValidateStatus
 from rostersync.validate.pages import accepted_records, load_manifest, load_result, rejected_ids
 from rostersync.validate.stage import validate_run
@@ -82,6 +86,32 @@ def clever_source(settings: Settings | None = None) -> CleverSource:
     return CleverSource(CleverClient(settings, clever_credentials(settings.clever_secret_id)))
 
 
+def oneroster_source(settings: Settings | None = None) -> OneRosterSource:
+    """The tenants of ONEROSTER_SECRET_ID (none when the secret does not exist or lists none)."""
+    settings = settings or get_settings()
+    tenants = parse_tenants(oneroster_secret(settings.oneroster_secret_id), reserved=is_clever_id)
+    limits = OneRosterLimits(
+        page_limit=settings.oneroster_page_limit,
+        connect_timeout=settings.oneroster_connect_timeout,
+        read_timeout=settings.oneroster_read_timeout,
+        max_retries=settings.oneroster_max_retries,
+        backoff_factor=settings.oneroster_backoff_factor,
+        max_retry_wait=settings.oneroster_max_retry_wait,
+    )
+    return OneRosterSource(tenants, limits)
+
+
+def district_source(settings: Settings | None = None) -> Source:
+    """Every source's districts behind one seam: Clever's, and the OneRoster tenants when there
+    are any (discovery lists both; `--district` takes either)."""
+    settings = settings or get_settings()
+    clever = clever_source(settings)
+    oneroster = oneroster_source(settings)
+    if not oneroster.district_ids():
+        return clever
+    return CombinedSource([clever, oneroster])
+
+
 def report_links_for(settings: Settings) -> ReportLinks:
     """Signed links through the report-link function when it is deployed; S3 presigned GETs otherwise."""
     if settings.report_link_base_url:
@@ -104,7 +134,7 @@ def fetch(request: FetchRequest, remaining_ms: RemainingMillis) -> dict[str, Any
     run_id = request.run_id or new_run_id()
     logger.append_keys(run_id=run_id)
     store, publisher = page_store(settings), alert_publisher(settings)
-    source = clever_source(settings)
+    source = district_source(settings)
     try:
         if request.discover:
             ids = source.district_ids()
@@ -119,7 +149,9 @@ def fetch(request: FetchRequest, remaining_ms: RemainingMillis) -> dict[str, Any
             resume=request.resume,
         )
     finally:
-        source.close()
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
     # A full run (no ids) is also the discovery the connection alerts need.
     discovered = [r.district_id for r in results] if request.district_ids is None else None
     for result in results:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.utilities import parameters
 
 from rostersync.errors import RosterSyncError
@@ -35,3 +37,23 @@ def report_link_key(secret_id: str) -> bytes:
     if not isinstance(value, str) or not value:
         raise RosterSyncError(f"the report link key secret {secret_id} is empty")
     return value.encode("utf-8")
+
+
+def oneroster_secret(secret_id: str) -> dict[str, Any] | None:
+    """The OneRoster tenants secret's JSON (`{"tenants": [...]}`), or None when there is no such
+    secret: no OneRoster districts, not an error. Any other failure names the secret, never its value."""
+    try:
+        value = parameters.get_secret(secret_id, transform="json", max_age=SECRET_CACHE_SECONDS)
+    except parameters.exceptions.GetParameterError as exc:
+        # Powertools wraps the SDK's error (implicitly chained): a missing secret is no tenants.
+        cause = exc.__cause__ or exc.__context__
+        response = getattr(cause, "response", None)
+        code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+        if code == "ResourceNotFoundException":
+            return None
+        raise RosterSyncError(f"could not read the OneRoster tenants secret {secret_id}") from None
+    except parameters.exceptions.TransformParameterError:
+        raise RosterSyncError(f"the OneRoster tenants secret {secret_id} is not JSON") from None
+    if not isinstance(value, dict):
+        raise RosterSyncError(f"the OneRoster tenants secret {secret_id} is not a JSON object")
+    return value

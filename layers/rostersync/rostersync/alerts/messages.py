@@ -39,6 +39,12 @@ _FAILURE_ADVICE: dict[FailureKind, str] = {
         "temporary; tomorrow's nightly sync tries again. If it fails two nights in a row, check "
         "status.clever.com and contact Clever support with the district id."
     ),
+    FailureKind.KEY_REFUSED: (
+        "The district's OneRoster provider (ClassLink) refused the consumer key RosterSync signs with: "
+        "the Smart Futures app was removed or its key and secret changed. Compare the tenant's client_id "
+        "and client_secret in the OneRoster tenants secret (ONEROSTER_SECRET_ID) with the app in ClassLink "
+        "Roster Server and correct them; if the district removed the app on purpose, remove its tenant."
+    ),
     FailureKind.PROTOCOL_ERROR: (
         "Clever answered, but with data RosterSync cannot read. Tomorrow's sync tries again; if it "
         "fails again, send this e-mail to the RosterSync engineers."
@@ -323,7 +329,8 @@ def validation_findings(
     body += ["What happened"]
     if summary.empty:
         body.append(
-            "  The district shared no schools or no students with Smart Futures: nothing was imported."
+            f"  {summary.nothing_imported_because()[:1].upper()}{summary.nothing_imported_because()[1:]}:"
+            " nothing was imported."
         )
     else:
         body.append(

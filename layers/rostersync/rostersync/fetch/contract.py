@@ -42,6 +42,8 @@ class FailureKind(StrEnum):
     PROTOCOL_ERROR = "protocol_error"
     STORAGE_ERROR = "storage_error"
     INTERNAL_ERROR = "internal_error"
+    # A OneRoster provider refused the tenant's consumer key (401/403): no retry, support acts.
+    KEY_REFUSED = "key_refused"
 
 
 class PageRef(BaseModel):

@@ -16,7 +16,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from rostersync.errors import CleverError, CleverProtocolError, DistrictDisconnected, StorageError
+from rostersync.errors import (
+    CleverError,
+    CleverProtocolError,
+    DistrictDisconnected,
+    OneRosterKeyRefused,
+    StorageError,
+)
 from rostersync.fetch.contract import (
     Checkpoint,
     Failure,
@@ -114,6 +120,8 @@ def fetch_district(
         return _pause(source, store, progress, earlier_requests)
     except DistrictDisconnected as exc:
         manifest.failure = Failure(kind=FailureKind.DISCONNECTED, reason=str(exc), resource=current)
+    except OneRosterKeyRefused as exc:
+        manifest.failure = Failure(kind=FailureKind.KEY_REFUSED, reason=str(exc), resource=current)
     except CleverProtocolError as exc:
         manifest.failure = Failure(kind=FailureKind.PROTOCOL_ERROR, reason=str(exc), resource=current)
     except CleverError as exc:
@@ -300,7 +308,8 @@ def fetch_districts(
             results.append(_failed(store, source.name, district_id, run_id, clock(), failure))
             continue
         if reader is None:
-            results.append(_disconnected(store, source.name, district_id, run_id, clock()))
+            reason = getattr(source, "absent_reason", None)
+            results.append(_disconnected(store, source.name, district_id, run_id, clock(), reason))
             continue
         # fetch_district turns every failure of the district into its failed manifest; what still
         # escapes is a failed write of that manifest (or checkpoint): the store is down, so the
@@ -341,8 +350,10 @@ def load_checkpoint(store: PageStore, district_id: str, run_id: str) -> Checkpoi
     return Checkpoint.model_validate(store.get_json(key))
 
 
-def _disconnected(store: PageStore, source: str, district_id: str, run_id: str, now: datetime) -> FetchResult:
-    reason = (
+def _disconnected(
+    store: PageStore, source: str, district_id: str, run_id: str, now: datetime, reason: str | None = None
+) -> FetchResult:
+    reason = reason or (
         "Clever lists no token for this district"
         if source == "clever"
         else f"{source} does not list this district"

@@ -109,6 +109,8 @@ def content_of(kind: Kind, record: Record) -> Item:
                 _put(out, "state_id", record.state_id)
                 _put(out, "grade", record.grade)
                 _put(out, "graduation_year", record.graduation_year)
+                _put(out, "birth_date", record.birth_date)
+                _put(out, "zip", record.zip)
             else:
                 _put(out, "title", record.title)
                 _put(out, "department", record.department)

@@ -54,6 +54,7 @@ from rostersync.records import (
     TermRecord,
     parse_time,
 )
+from rostersync.sources import SourceRules
 from rostersync.validate.rules import ID_MAX, LIST_LIMITS, RULES, SAFE_ID, TEXT_LIMITS, Severity
 from rostersync.validate.summary import (
     Example,
@@ -153,6 +154,8 @@ _TEXT: dict[type, tuple[str, ...]] = {
         "local_number",
         "grade",
         "graduation_year",
+        "birth_date",
+        "zip",
         "title",
         "department",
     ),
@@ -280,10 +283,15 @@ class _Validator:
         now: datetime | None = None,
         stale_days: int = R.DEFAULT_SYNC_STALE_DAYS,
         licensed: Collection[str] | None = None,
+        district_required: bool = False,
+        state_id_field: str | None = None,
     ) -> None:
         self.district_id = district_id
         self.licensed = frozenset(licensed) if licensed is not None else None
         self.unlicensed_schools: set[str] = set()
+        self.district_required, self.state_id_field = district_required, state_id_field
+        self.district_seen = False
+        self.state_field_carriers = 0
         self.id_ok = id_ok
         self.sink = sink
         self.suppress = tuple(suppress)
@@ -345,6 +353,7 @@ class _Validator:
             return
         self.seen[rtype].add(rec.id)
         if isinstance(rec, DistrictRecord):
+            self.district_seen = True
             if self.summary.district_name is None:
                 self.summary.district_name = rec.name
                 self.summary.district_status = rec.status()
@@ -370,6 +379,8 @@ class _Validator:
             self.dups.add(("student", rec.id))
             return
         self.n_students += 1
+        if rec.state_id is not None:
+            self.state_field_carriers += 1
         state = None if malformed_fields(rec) else R.trimmed_state_id(rec.state_id)
         value = 0 if state is None else int(state) + 1
         self.students[rec.id] = (value << _SHIFT) | self._schoolset(rec.schools)
@@ -402,6 +413,13 @@ class _Validator:
         self.empty = (not self.schools and not unfit_types["school"]) or (
             self.n_students + unfit_types["student"] == 0
         )
+        # A source whose districts must share their district record (OneRoster's primary org):
+        # without it, that is what the district is told first (it is also what shares the schools).
+        if self.district_required and not self.district_seen and not unfit_types["district"]:
+            self.empty = True
+            self.summary.rejected_by = R.DISTRICT_PRIMARY_ORG_MISSING
+        elif self.empty:
+            self.summary.rejected_by = R.DISTRICT_EMPTY
         for sid, s in self.schools.items():
             nces = R.trimmed_nces_id(s.nces)
             s.accepted = s.wellformed and nces is not None
@@ -433,8 +451,20 @@ class _Validator:
             self._settle_adult(pid, a)
         if self.empty:
             self._empty_finding()
-        elif self.licensed is not None:
+            return
+        if self.licensed is not None:
             self._licensed_not_shared()
+        if self.state_id_field and self.n_students and not self.state_field_carriers:
+            self._emit(
+                rtype="district",
+                clever_id=self.district_id,
+                sis_id=None,
+                name=self.summary.district_name,
+                rule_id=R.STUDENT_STATE_ID_NOT_SHARED,
+                fld=self.state_id_field,
+                message=f"None of the district's {self.n_students:,} students carries the field "
+                f"{self.state_id_field}: it is not shared with Smart Futures.",
+            )
 
     def _unlicensed_only(self, schools: Iterable[str]) -> bool:
         """Every one of these schools is shared but outside the licence (and there is one)."""
@@ -473,6 +503,18 @@ class _Validator:
 
     def _empty_finding(self) -> None:
         n_schools, n_students = len(self.schools), self.n_students
+        if self.summary.rejected_by == R.DISTRICT_PRIMARY_ORG_MISSING:
+            self._emit(
+                rtype="district",
+                clever_id=self.district_id,
+                sis_id=None,
+                name=self.summary.district_name,
+                rule_id=R.DISTRICT_PRIMARY_ORG_MISSING,
+                fld="orgs",
+                message=f"The district shared {n_schools} school(s) and {n_students} student(s) but no "
+                "org of type district; nothing from this district was imported.",
+            )
+            return
         self._emit(
             rtype="district",
             clever_id=self.district_id,
@@ -840,6 +882,7 @@ def validate_district(
     now: datetime | None = None,
     stale_days: int = R.DEFAULT_SYNC_STALE_DAYS,
     licensed: Collection[str] | None = None,
+    source_rules: SourceRules | None = None,
 ) -> Summary:
     """Validate one district's records, streaming accepted records and findings to `sink`.
 
@@ -850,7 +893,10 @@ def validate_district(
     `licensed` holds the 12-digit NCES ids of the district's licensed schools (None: all of them).
     `now` is when the records were fetched (the manifest's start; None: no staleness check), and
     `stale_days` the age of the source's last sync past which the district is `district.sync_stale`.
+    `source_rules` says what the records' source must share beyond the common rules
+    (`district.primary_org.missing`, `student.state_id.not_shared`; default: nothing more).
     """
+    extra = source_rules or SourceRules()
     v = _Validator(
         district_id,
         sink,
@@ -859,6 +905,8 @@ def validate_district(
         now,
         stale_days,
         licensed,
+        district_required=extra.district_required,
+        state_id_field=extra.state_id_field,
     )
     for rec in records():
         v.index(rec)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from pydantic import TypeAdapter
 
@@ -17,7 +18,7 @@ from rostersync.fetch.contract import Manifest, ManifestStatus
 from rostersync.layout import manifest_key, validate_result_key
 from rostersync.ports import PageStore
 from rostersync.records import Kind, Record, RecordFactory, RosterRecord
-from rostersync.sources import normalize
+from rostersync.sources import normalize_district
 from rostersync.validate.contract import ValidateResult
 
 _RECORD: TypeAdapter[Record] = TypeAdapter(RosterRecord)
@@ -35,16 +36,22 @@ def manifest_records(store: PageStore, manifest: Manifest) -> RecordFactory:
             f"district {manifest.district_id} run {manifest.run_id} did not fetch completely; nothing to read"
         )
 
-    def read_pages() -> Iterator[Record]:
+    resources = list(dict.fromkeys(page.resource for page in manifest.pages))
+
+    def read_resource(resource: str) -> Iterator[dict[str, Any]]:
         for page in manifest.pages:
+            if page.resource != resource:
+                continue
             body = store.get_json(page.key)
             items = body.get("records") if isinstance(body, dict) else None
             if not isinstance(items, list) or len(items) != page.records:
                 raise StorageError(
                     f"page {page.key} does not hold the {page.records} records its manifest lists"
                 )
-            for item in items:
-                yield from normalize(manifest.source, page.resource, item, manifest.district_id)
+            yield from items
+
+    def read_pages() -> Iterator[Record]:
+        yield from normalize_district(manifest.source, resources, read_resource, manifest.district_id)
 
     return read_pages
 

@@ -59,6 +59,9 @@ RECORD_FIELD_TOO_LONG = "record.field_too_long"
 # * record.id.invalid: an id we refuse can name no item of ours.
 DROPS_LAST_GOOD = frozenset({"user.student_and_adult", "record.id.invalid"})
 DISTRICT_SYNC_STALE = "district.sync_stale"
+# OneRoster (ClassLink) districts: what the district must share with the app.
+DISTRICT_PRIMARY_ORG_MISSING = "district.primary_org.missing"
+STUDENT_STATE_ID_NOT_SHARED = "student.state_id.not_shared"
 DEFAULT_SYNC_STALE_DAYS = 7
 SCHOOL_NOT_LICENSED = "school.not_licensed"
 SCHOOL_LICENSED_NOT_SHARED = "school.licensed_not_shared"
@@ -275,6 +278,25 @@ RULES: dict[str, Rule] = {
             "the school is shared already, its NCES id is missing or different in your SIS (see that "
             "school's own finding): correct it there. The next nightly sync imports the school.",
         ),
+        Rule(
+            DISTRICT_PRIMARY_ORG_MISSING,
+            _E,
+            "The district is not shared as the primary org (ClassLink)",
+            "In ClassLink Roster Server, open the Smart Futures app's sharing settings and share the "
+            "district itself as the primary org (the org of type district), together with its schools, "
+            "students, teachers and classes. Nothing is imported until the district org is shared; the "
+            "next nightly sync picks it up.",
+        ),
+        Rule(
+            STUDENT_STATE_ID_NOT_SHARED,
+            _E,
+            "No student carries the PASECUREID field (ClassLink)",
+            "The PA Secure ID reaches Smart Futures only as the user metadata field PASECUREID, and a "
+            "metadata field reaches an app only when the district enables it for that app. In ClassLink "
+            "Roster Server, add PASECUREID (mapped to the students' PA Secure ID from your SIS) to the "
+            "fields shared with the Smart Futures app. Until then every student is held back "
+            "(student.state_id.missing).",
+        ),
     )
 }
 
@@ -328,6 +350,8 @@ TEXT_LIMITS: dict[str, int] = {
             "term",
             "start_date",
             "end_date",
+            "birth_date",
+            "zip",
         ),
         ID_MAX,
     ),

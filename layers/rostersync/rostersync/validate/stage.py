@@ -26,7 +26,7 @@ from rostersync.layout import (
 from rostersync.observability import logger
 from rostersync.ports import PageStore
 from rostersync.records import Kind, Record
-from rostersync.sources import id_check
+from rostersync.sources import id_check, source_rules
 from rostersync.validate.contract import ValidateResult, ValidateStatus
 from rostersync.validate.engine import validate_district
 from rostersync.validate.pages import load_manifest, manifest_records
@@ -137,6 +137,7 @@ def validate_run(
             manifest_records(store, manifest),
             sink,
             id_ok=id_check(manifest.source),
+            source_rules=source_rules(manifest.source),
             now=manifest.started_at,
             stale_days=stale_days,
             licensed=licensed,
@@ -184,7 +185,7 @@ def _result(summary: Summary, district_id: str, run_id: str, sink: _S3Sink) -> V
         district_id=district_id,
         run_id=run_id,
         status=ValidateStatus.REJECTED if summary.empty else ValidateStatus.VALIDATED,
-        reason="district.empty" if summary.empty else None,
+        reason=(summary.rejected_by or "district.empty") if summary.empty else None,
         accepted_keys=sink.keys,
         rejected_key=rejected_key(district_id, run_id),
         report_key=report_key(district_id, run_id),

@@ -116,6 +116,8 @@ class Summary(BaseModel):
     licensed_schools: list[str] | None = None
     """The district's licensed NCES ids this run applied (None: every shared school is licensed)."""
     empty: bool = False
+    rejected_by: str | None = None
+    """The rule that rejected the district as a whole (district.empty, district.primary_org.missing)."""
     records: dict[RecordType, TypeCounts] = Field(
         default_factory=lambda: {t: TypeCounts() for t in RECORD_TYPES}
     )
@@ -137,6 +139,12 @@ class Summary(BaseModel):
     @property
     def excluded_total(self) -> int:
         return sum(c.excluded for c in self.records.values())
+
+    def nothing_imported_because(self) -> str:
+        """Why a rejected district imported nothing, for people."""
+        if self.rejected_by == "district.primary_org.missing":
+            return "the district shared no district org (the primary org) with Smart Futures"
+        return "the district shared no schools or no students with Smart Futures"
 
     def rule_counts(self) -> dict[str, int]:
         return {rid: r.count for rid, r in self.rules.items()}

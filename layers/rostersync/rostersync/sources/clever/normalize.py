@@ -1,8 +1,9 @@
 """Clever v3.0 objects: reduced to what the product uses, then normalized.
 
 `minimize` runs in the fetch stage before a page is stored, so fields the product
-never uses (date of birth, gender, race, ethnicity, home address, ELL status,
-credentials, contacts' relationships) are never written anywhere.
+never uses (gender, race, ethnicity, the home address but its ZIP code, ELL status,
+credentials, contacts' relationships) are never written anywhere. Students' date of birth
+(`dob`) and ZIP (`location.zip`) are kept: Smart Futures' student record needs them.
 `normalize` turns a stored Clever object into the source-independent records.
 """
 
@@ -89,6 +90,10 @@ _ROLE_FIELDS: dict[SourceRole, dict[str, Any]] = {
         "student_number": None,
         "grade": None,
         "graduation_year": None,
+        # Smart Futures' student record needs the date of birth (protected: SECURITY.md) and a
+        # ZIP code; nothing else of the address is kept.
+        "dob": None,
+        "location": {"zip": None},
     },
     SourceRole.TEACHER: {
         "school": None,
@@ -182,6 +187,28 @@ def _ids(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in value if isinstance(v, str) and v))
 
 
+_DOB = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
+_ZIP = re.compile(r"([0-9]{5})(?:-?[0-9]{4})?")
+
+
+def clever_birth_date(value: Any) -> str | None:
+    """Clever's `dob` (`M/D/YYYY`, or already ISO) as `YYYY-MM-DD`; None when unreadable."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    match = _DOB.fullmatch(text)
+    if match:
+        month, day, year = (int(g) for g in match.groups())
+        return f"{year:04d}-{month:02d}-{day:02d}" if 1 <= month <= 12 and 1 <= day <= 31 else None
+    return text[:10] if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text[:10]) else None
+
+
+def _zip(location: Any) -> str | None:
+    value = location.get("zip") if isinstance(location, Mapping) else None
+    match = _ZIP.fullmatch(value.strip()) if isinstance(value, str) else None
+    return match.group(1) if match else None
+
+
 def _name(value: Any) -> PersonName | None:
     if not isinstance(value, Mapping):
         return None
@@ -211,6 +238,8 @@ def _person(role: SourceRole, record: Mapping[str, Any], district_id: str) -> Pe
         local_number=_str(local),
         grade=_str(data.get("grade")),
         graduation_year=_str(data.get("graduation_year")),
+        birth_date=clever_birth_date(data.get("dob")) if role is SourceRole.STUDENT else None,
+        zip=_zip(data.get("location")) if role is SourceRole.STUDENT else None,
         title=_str(data.get("title")),
         department=_str(data.get("department")),
         schools=schools,

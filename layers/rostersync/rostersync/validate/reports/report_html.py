@@ -174,8 +174,7 @@ def render_html(summary: Summary, *, run_time: datetime) -> str:
     ]
     if summary.empty:
         parts.append(
-            '<p class="bad">Nothing was imported: the district shared no schools or no students '
-            "with Smart Futures.</p>"
+            f'<p class="bad">Nothing was imported: {escape(summary.nothing_imported_because())}.</p>'
         )
     if fired:
         parts += ["<h2>At a glance</h2>", _overview(fired)]

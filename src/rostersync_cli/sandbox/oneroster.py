@@ -1,0 +1,597 @@
+"""Local OneRoster 1.1 provider on loopback (stdlib `ThreadingHTTPServer`), as ClassLink serves it.
+
+Each tenant has its own base URL, `http://127.0.0.1:<port>/<tenant>/ims/oneroster/v1p1`, and its
+own consumer key and secret. Every request's OAuth 1.0a signature is verified with oauthlib's
+server side (`SignatureOnlyEndpoint`: HMAC-SHA256, the key's secret, timestamp window, and a
+nonce accepted once), so a client signing wrongly, replaying a nonce, or using the wrong secret
+gets 401 with an `imsx_StatusInfo` body. Collections are paged with `limit`/`offset`, the page
+size capped (`OneRosterFaults.max_page`), with `X-Total-Count` and a `Link: <...>; rel="next"`
+header (switchable). Faults are knobs on `OneRosterFaults`. The generated tenants carry the gaps
+issue 12 lists (see `generate_tenant`), so every mapping rule shows in a demo.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from oauthlib.oauth1 import RequestValidator, SignatureOnlyEndpoint
+from oauthlib.oauth1.rfc5849 import SIGNATURE_HMAC_SHA256
+
+from rostersync.sources import normalize_district
+from rostersync.sources.oneroster.client import OneRosterClient, OneRosterTenant
+from rostersync.sources.oneroster.resources import SOURCE_NAME, Resource
+
+API_PATH = "/ims/oneroster/v1p1"
+COLLECTIONS = ("orgs", "academicSessions", "courses", "users", "demographics", "enrollments", "classes")
+HTML_ERROR = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+
+
+# ------------------------------------------------------------------------------- tenants
+
+
+@dataclass(frozen=True)
+class TenantSpec:
+    """One generated OneRoster tenant (one district)."""
+
+    district_id: str
+    name: str
+    seed: int = 1
+    schools: int = 4
+    students_per_school: int = 12
+    teachers_per_school: int = 2
+    # the seeded gaps (issue 12, Build 5); off: a clean tenant
+    gaps: bool = True
+    district_org: bool = True
+    state_id_shared: bool = True  # False: no student carries PASECUREID (not enabled for the app)
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+
+    def key(self) -> str:
+        return self.client_id or f"key-{self.district_id}"
+
+    def secret(self) -> str:
+        return self.client_secret or f"sandbox-secret-{self.district_id}-{self.seed}"
+
+
+def _ref(sid: str, kind: str, tenant: str) -> dict[str, str]:
+    return {"href": f"/{tenant}{API_PATH}/{kind}s/{sid}", "sourcedId": sid, "type": kind}
+
+
+def _pasecureid(seed: int, n: int) -> str:
+    return f"{(seed * 7919 + n * 104729) % 9_000_000_000 + 1_000_000_000:010d}"
+
+
+def generate_tenant(spec: TenantSpec) -> dict[str, list[dict[str, Any]]]:
+    """Deterministic OneRoster collections for a tenant. With `gaps`:
+
+    * NCES ids: school 1's is its sourcedId, school 2's its `identifier`, school 3's a metadata
+      field `ncesId`, school 4 has none (school.nces_id.missing, so its people are held back);
+    * PASECUREID: in varied key case (`PASECUREID`, `pasecureid`, `PaSecureId`); one student
+      without it, one with 9 digits, two sharing one;
+    * a `tobedeleted` student and class; a teacher without classes; one person with a teacher and an administrator account (one e-mail);
+    * ZIP on some students' metadata, the schools' `postalCode` for the rest; graduation year in
+      metadata for some, derived from the grade for the rest; a date of birth for every student.
+    Every tenant has a counselor shared as an administrator, without classes (staff).
+    Without `district_org`, the tenant shares no org of type district.
+    """
+    t, s = spec.district_id, spec.seed
+    orgs: list[dict[str, Any]] = []
+    district_sid = f"dist-{t}"
+    if spec.district_org:
+        orgs.append(
+            {
+                "sourcedId": district_sid,
+                "status": "active",
+                "name": spec.name,
+                "type": "district",
+                "identifier": t,
+            }
+        )
+    school_ids: list[str] = []
+    for i in range(1, spec.schools + 1):
+        nces = f"42{s % 100000:05d}{i:05d}"
+        sid = nces if i == 1 else f"sch-{t}-{i}"
+        org: dict[str, Any] = {
+            "sourcedId": sid,
+            "status": "active",
+            "name": f"{spec.name} School {i}",
+            "type": "school",
+            "identifier": f"BLDG-{i}",
+            "metadata": {"postalCode": f"{17000 + s % 900 + i:05d}"},
+        }
+        if spec.district_org:
+            org["parent"] = _ref(district_sid, "org", t)
+        if not spec.gaps or i == 2:
+            org["identifier"] = nces
+        elif i == 3:
+            org["metadata"]["ncesId"] = nces
+        elif i != 1:  # school 4 and beyond: no NCES id at all
+            pass
+        if not spec.gaps:
+            org["identifier"] = nces
+        orgs.append(org)
+        school_ids.append(sid)
+    sessions = [
+        {
+            "sourcedId": f"sy-{t}",
+            "status": "active",
+            "title": "2026-2027",
+            "type": "schoolYear",
+            "startDate": "2026-08-24",
+            "endDate": "2027-06-11",
+            "schoolYear": "2027",
+        },
+        {
+            "sourcedId": f"fall-{t}",
+            "status": "active",
+            "title": "Fall 2026",
+            "type": "semester",
+            "startDate": "2026-08-24",
+            "endDate": "2027-01-15",
+            "schoolYear": "2027",
+        },
+    ]
+    courses = [
+        {"sourcedId": f"crs-{t}-{c}", "status": "active", "title": title, "courseCode": f"C{c}"}
+        for c, title in enumerate(("English 9", "Algebra I", "Biology", "Career Exploration"), 1)
+    ]
+    users: list[dict[str, Any]] = []
+    demographics: list[dict[str, Any]] = []
+    enrollments: list[dict[str, Any]] = []
+    classes: list[dict[str, Any]] = []
+    key_cases = ("PASECUREID", "pasecureid", "PaSecureId")
+    n = 0
+    for si, school in enumerate(school_ids, 1):
+        teachers = []
+        for ti in range(1, spec.teachers_per_school + 1):
+            tid = f"tch-{t}-{si}-{ti}"
+            teachers.append(tid)
+            users.append(_user(t, tid, "teacher", f"Teacher{si}{ti}", school))
+        students = []
+        for k in range(1, spec.students_per_school + 1):
+            n += 1
+            sid = f"stu-{t}-{n}"
+            grade = f"{9 + k % 4:02d}"
+            metadata: dict[str, Any] = {key_cases[n % 3]: _pasecureid(s, n)}
+            if k % 3 == 0:
+                metadata["Graduation_Year"] = str(2027 + 12 - int(grade))
+            if k % 4 == 0:
+                metadata["zip"] = f"{19000 + n:05d}"
+            user = _user(t, sid, "student", f"Student{n}", school, grades=[grade], metadata=metadata)
+            users.append(user)
+            students.append(sid)
+            demographics.append(
+                {
+                    "sourcedId": sid,
+                    "status": "active",
+                    "birthDate": f"{2027 - 6 - int(grade)}-0{1 + k % 9}-1{k % 10}",
+                    "sex": "female" if k % 2 else "male",
+                    "hispanicOrLatinoEthnicity": "false",
+                }
+            )
+        for ci, teacher in enumerate(teachers[:1], 1):  # the second teacher teaches nothing
+            cid = f"cls-{t}-{si}-{ci}"
+            classes.append(
+                {
+                    "sourcedId": cid,
+                    "status": "active",
+                    "title": f"Homeroom {si}-{ci}",
+                    "classCode": f"HR{si}{ci}",
+                    "classType": "homeroom",
+                    "school": _ref(school, "org", t),
+                    "course": _ref(f"crs-{t}-{1 + si % 4}", "course", t),
+                    "terms": [_ref(f"fall-{t}", "academicSession", t)],
+                    "grades": ["09"],
+                    "subjects": ["Homeroom"],
+                    "periods": [str(ci)],
+                }
+            )
+            enrollments.append(_enrol(t, f"enr-{cid}-t", cid, teacher, "teacher", school, primary=True))
+            for sid in students:
+                enrollments.append(_enrol(t, f"enr-{cid}-{sid}", cid, sid, "student", school))
+        if si == 1:  # a counselor, shared as an administrator (staff), teaching nothing
+            users.append(_user(t, f"cns-{t}-{si}", "administrator", f"Counselor{si}", school))
+    if not spec.state_id_shared:
+        for u in users:
+            u["metadata"] = {k: v for k, v in u["metadata"].items() if k.lower() != "pasecureid"}
+    if spec.gaps:
+        by_id = {u["sourcedId"]: u for u in users}
+        stu = [u for u in users if u["role"] == "student"]
+        stu[0]["metadata"] = {}  # PASECUREID missing
+        stu[1]["metadata"] = {"PASECUREID": "123456789"}  # 9 digits
+        stu[3]["metadata"] = {"PASECUREID": _pasecureid(s, 4)}
+        stu[2]["metadata"] = {"PASECUREID": _pasecureid(s, 4)}  # duplicated
+        stu[5]["status"] = "tobedeleted"
+        classes.append(
+            {**classes[0], "sourcedId": f"cls-{t}-old", "title": "Dropped class", "status": "tobedeleted"}
+        )
+        # One person, two accounts: the first teacher also has an administrator account.
+        teacher = by_id[f"tch-{t}-1-1"]
+        users.append(
+            {
+                **_user(t, f"adm-{t}-1", "administrator", "Teacher11", school_ids[0]),
+                "email": teacher["email"].upper(),
+                "username": f"admin.{teacher['username']}",
+            }
+        )
+        users.append(_user(t, f"par-{t}-1", "parent", "Parent1", school_ids[0]))
+    return {
+        "orgs": orgs,
+        "academicSessions": sessions,
+        "courses": courses,
+        "users": users,
+        "demographics": demographics,
+        "enrollments": enrollments,
+        "classes": classes,
+    }
+
+
+def _user(
+    tenant: str,
+    sid: str,
+    role: str,
+    given: str,
+    school: str,
+    *,
+    grades: list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "sourcedId": sid,
+        "status": "active",
+        "dateLastModified": "2026-11-01T00:00:00.000Z",
+        "enabledUser": "true",
+        "role": role,
+        "username": f"{given.lower()}.{tenant}",
+        "givenName": given,
+        "familyName": "Sandbox",
+        "middleName": "Q",
+        "identifier": sid.upper(),
+        "email": f"{given.lower()}@{tenant}.sandbox.example",
+        "orgs": [_ref(school, "org", tenant)],
+        "grades": grades or [],
+        "metadata": metadata or {},
+        "password": "not-for-us",
+        "phone": "555-0100",
+    }
+
+
+def _enrol(
+    tenant: str, sid: str, cls: str, user: str, role: str, school: str, *, primary: bool = False
+) -> dict[str, Any]:
+    return {
+        "sourcedId": sid,
+        "status": "active",
+        "class": _ref(cls, "class", tenant),
+        "user": _ref(user, "user", tenant),
+        "school": _ref(school, "org", tenant),
+        "role": role,
+        "primary": primary,
+    }
+
+
+# -------------------------------------------------------------------------------- faults
+
+
+@dataclass
+class OneRosterFaults:
+    """Knobs; each `fail_*` list is consumed one entry per request that matches."""
+
+    max_page: int = 50  # the provider's cap on `limit`
+    link_header: bool = True  # send `Link: <next>; rel="next"`
+    total_header: bool = True  # send `X-Total-Count`
+    statuses: list[int] = field(default_factory=list)  # next answers: 429/500/502/503 (502: HTML)
+    retry_after: int = 1  # the 429's Retry-After
+    html_ok: int = 0  # next N answers: 200 with an HTML page
+    refuse: int | None = None  # 401 or 403 with imsx_StatusInfo, every request
+    short_page: str | None = None  # collection whose first page is served short (half)
+    off_host_next: bool = False  # Link next to another host
+    slow_seconds: float = 0.0  # sleep before answering (a read timeout)
+    slow_requests: int = 0
+
+    def reset(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
+class OneRosterRequest:
+    tenant: str
+    collection: str
+    query: dict[str, str]
+    status: int
+    nonce: str | None
+    signature_method: str | None
+
+
+# ------------------------------------------------------------------------------ verifier
+
+
+class _Validator(RequestValidator):
+    """oauthlib's server side, for consumer key + secret only (no token), HMAC-SHA256."""
+
+    def __init__(self, secrets: dict[str, str]) -> None:
+        super().__init__()
+        self._secrets = secrets
+        self._nonces: set[tuple[str, str, str]] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def enforce_ssl(self) -> bool:  # loopback http
+        return False
+
+    @property
+    def allowed_signature_methods(self) -> tuple[str, ...]:
+        return (SIGNATURE_HMAC_SHA256,)
+
+    @property
+    def client_key_length(self) -> tuple[int, int]:
+        return 3, 100
+
+    @property
+    def nonce_length(self) -> tuple[int, int]:
+        return 16, 100
+
+    @property
+    def dummy_client(self) -> str:
+        return "dummy-client"
+
+    def check_client_key(self, client_key: str) -> bool:
+        return 3 <= len(client_key) <= 100
+
+    def validate_client_key(self, client_key: str, request: Any) -> bool:
+        return client_key in self._secrets
+
+    def get_client_secret(self, client_key: str, request: Any) -> str:
+        return self._secrets.get(client_key, "dummy-secret")
+
+    def validate_timestamp_and_nonce(
+        self,
+        client_key: str,
+        timestamp: str,
+        nonce: str,
+        request: Any,
+        request_token: Any = None,
+        access_token: Any = None,
+    ) -> bool:
+        key = (client_key, timestamp, nonce)
+        with self._lock:
+            if key in self._nonces:
+                return False  # a replayed request
+            self._nonces.add(key)
+        return True
+
+
+# -------------------------------------------------------------------------------- server
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    sandbox: OneRosterSandbox
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        return
+
+    def do_GET(self) -> None:
+        status, headers, body = self.server.sandbox._answer(self)
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def _imsx(major: str, description: str) -> bytes:
+    return json.dumps(
+        {"imsx_codeMajor": major, "imsx_severity": "error", "imsx_description": description}
+    ).encode()
+
+
+class OneRosterSandbox:
+    """A OneRoster 1.1 provider for several tenants on one loopback port."""
+
+    def __init__(
+        self, tenants: list[TenantSpec] | None = None, faults: OneRosterFaults | None = None
+    ) -> None:
+        self.specs = {spec.district_id: spec for spec in (tenants or default_tenants())}
+        self.data = {d: generate_tenant(spec) for d, spec in self.specs.items()}
+        self.faults = faults or OneRosterFaults()
+        self.log: list[OneRosterRequest] = []
+        self._validator = _Validator({spec.key(): spec.secret() for spec in self.specs.values()})
+        self._endpoint = SignatureOnlyEndpoint(self._validator)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # lifecycle ------------------------------------------------------------------------
+    def start(self) -> OneRosterSandbox:
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.sandbox = self
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="oneroster-sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> OneRosterSandbox:
+        return self.start()
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def origin(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the OneRoster sandbox is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def base_url(self, district_id: str) -> str:
+        return f"{self.origin}/{district_id}{API_PATH}"
+
+    def secret_value(self) -> dict[str, Any]:
+        """What support would put in the ONEROSTER_SECRET_ID secret for these tenants."""
+        return {
+            "tenants": [
+                {
+                    "district_id": spec.district_id,
+                    "name": spec.name,
+                    "base_url": self.base_url(spec.district_id),
+                    "client_id": spec.key(),
+                    "client_secret": spec.secret(),
+                }
+                for spec in self.specs.values()
+            ]
+        }
+
+    # answering ------------------------------------------------------------------------
+    def _answer(self, h: _Handler) -> tuple[int, dict[str, str], bytes]:
+        parts = urlsplit(h.path)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        segments = parts.path.strip("/").split("/")
+        tenant = segments[0] if segments else ""
+        collection = segments[-1] if segments else ""
+        status, headers, body = self._respond(h, tenant, collection, parts.path, query)
+        auth = h.headers.get("Authorization", "")
+        params = dict(p.strip().split("=", 1) for p in auth.removeprefix("OAuth ").split(",") if "=" in p)
+        with self._lock:
+            self.log.append(
+                OneRosterRequest(
+                    tenant,
+                    collection,
+                    query,
+                    status,
+                    params.get("oauth_nonce", "").strip('"') or None,
+                    params.get("oauth_signature_method", "").strip('"') or None,
+                )
+            )
+        return status, headers, body
+
+    def _take_status(self) -> int | None:
+        with self._lock:
+            return self.faults.statuses.pop(0) if self.faults.statuses else None
+
+    def _respond(
+        self, h: _Handler, tenant: str, collection: str, path: str, query: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        json_type = {"Content-Type": "application/json"}
+        faults = self.faults
+        if faults.slow_requests > 0:
+            with self._lock:
+                faults.slow_requests -= 1
+            time.sleep(faults.slow_seconds)
+        uri = f"http://{h.headers.get('Host')}{h.path}"
+        valid, _ = self._endpoint.validate_request(uri, http_method="GET", headers=dict(h.headers.items()))
+        spec = self.specs.get(tenant)
+        if not valid or spec is None or not self._signed_by(h, spec):
+            return 401, json_type, _imsx("failure", "Unauthorized: the request signature is not valid")
+        if faults.refuse is not None:
+            return faults.refuse, json_type, _imsx("failure", "Access denied for this application key")
+        status = self._take_status()
+        if status == 429:
+            return (
+                429,
+                {**json_type, "Retry-After": str(faults.retry_after)},
+                _imsx("failure", "Too many requests"),
+            )
+        if status == 502:
+            return 502, {"Content-Type": "text/html"}, HTML_ERROR
+        if status is not None:
+            return status, json_type, _imsx("failure", "server error")
+        if faults.html_ok > 0:
+            with self._lock:
+                faults.html_ok -= 1
+            return 200, {"Content-Type": "text/html"}, HTML_ERROR
+        if path != f"/{tenant}{API_PATH}/{collection}" or collection not in COLLECTIONS:
+            return 404, json_type, _imsx("failure", "Unknown object")
+        records = self.data[tenant][collection]
+        limit = min(_int(query.get("limit"), 100), faults.max_page)
+        offset = _int(query.get("offset"), 0)
+        size = limit
+        if faults.short_page == collection and offset == 0:
+            size = max(1, limit // 2)
+        page = records[offset : offset + size]
+        headers = dict(json_type)
+        if faults.total_header:
+            headers["X-Total-Count"] = str(len(records))
+        following = offset + len(page)
+        if faults.link_header and following < len(records) and page:
+            host = "http://127.0.0.2:9" if faults.off_host_next else f"http://{h.headers.get('Host')}"
+            nxt = urlencode({"limit": limit, "offset": following})
+            headers["Link"] = f'<{host}{path}?{nxt}>; rel="next"'
+        return 200, headers, json.dumps({collection: page}).encode()
+
+    def _signed_by(self, h: _Handler, spec: TenantSpec) -> bool:
+        """The request is signed with this tenant's key (a key of another tenant is refused)."""
+        return f'oauth_consumer_key="{spec.key()}"' in h.headers.get("Authorization", "")
+
+
+def _int(value: str | None, default: int) -> int:
+    return int(value) if value is not None and value.isdigit() else default
+
+
+def default_tenants() -> list[TenantSpec]:
+    """The demo's ClassLink districts (district ids as support would choose them: 7-digit LEA ids):
+    one with every seeded gap, one that shares no district org, one that has not enabled
+    PASECUREID for the app. Together with the Clever districts they fire every rule."""
+    return [
+        TenantSpec(district_id="4299999", name="Keystone Valley SD (ClassLink)", seed=7),
+        TenantSpec(
+            district_id="4299998",
+            name="Lackawanna Ridge SD (ClassLink, no district org)",
+            seed=8,
+            schools=1,
+            students_per_school=5,
+            gaps=False,
+            district_org=False,
+        ),
+        TenantSpec(
+            district_id="4299997",
+            name="Juniata Hills SD (ClassLink, PASECUREID off)",
+            seed=9,
+            schools=1,
+            students_per_school=5,
+            gaps=False,
+            state_id_shared=False,
+        ),
+    ]
+
+
+def fetch_normalized(sandbox: OneRosterSandbox) -> dict[str, list[Any]]:
+    """district id -> its records, fetched over HTTP with the real OneRoster client, minimized
+    and normalized as the pipeline does (tests and tools; the pipeline stores pages in between)."""
+    out: dict[str, list[Any]] = {}
+    for entry in sandbox.secret_value()["tenants"]:
+        client = OneRosterClient(OneRosterTenant(**entry))
+        client._session.trust_env = False  # loopback only, never a proxy
+        try:
+            pages = {r.value: [rec for page in client.pages(r) for rec in page.records] for r in Resource}
+        finally:
+            client.close()
+        out[entry["district_id"]] = list(
+            normalize_district(
+                SOURCE_NAME, list(pages), lambda r, pages=pages: iter(pages[r]), entry["district_id"]
+            )
+        )
+    return out
