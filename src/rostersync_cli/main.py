@@ -81,9 +81,11 @@ def _print_validation(outcomes: Sequence[DistrictOutcome], report_dir: Path) -> 
         result = outcome.stages.get("validate")
         if not result:
             continue
+        excluded = result.get("excluded") or 0
+        outside = f", {excluded} outside the licence" if excluded else ""
         print(
             f"\n{_label(outcome)} ({outcome.district_id}): {result['status']}, {result['fetched']} records fetched, "
-            f"{result['accepted']} accepted, {result['rejected']} rejected "
+            f"{result['accepted']} accepted, {result['rejected']} rejected{outside} "
             f"({result['errors']} errors, {result['warnings']} warnings)"
         )
         fired = {rule: count for rule, count in result["rule_counts"].items() if count}
