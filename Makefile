@@ -18,11 +18,13 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/rostersync demo
 
+# Two workers (pytest-xdist: each has its own moto server and sandboxes), so coverage's cost
+# keeps the run near four minutes on two cores.
 # Statement and branch coverage of the runtime package (layers/rostersync/rostersync and functions/,
 # [tool.coverage.run] in pyproject.toml); fails under the floors there.
 COVERAGE_JSON := .coverage-report.json
 test: $(VENV)/.installed lint asl-validator
-	$(VENV)/bin/pytest --cov --cov-report=term --cov-report=json:$(COVERAGE_JSON)
+	$(VENV)/bin/pytest -n 2 --cov --cov-report=term --cov-report=json:$(COVERAGE_JSON)
 	$(PY) scripts/coverage_floor.py $(COVERAGE_JSON)
 
 # The ASL validator tests/unit/test_state_machine_definition.py runs (npm; best effort here,
