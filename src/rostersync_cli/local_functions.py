@@ -57,7 +57,10 @@ class LocalFunctions:
 
     def by_arn(self, region: str = "us-east-1") -> dict[str, Callable[[dict[str, Any]], Any]]:
         """The pipeline's functions by their local ARN, each taking the event (a fresh context per call)."""
+
+        def caller(logical_id: str) -> Callable[[dict[str, Any]], Any]:
+            return lambda event: self.invoke(logical_id, event)
+
         return {
-            local_function_arn(logical_id, region): (lambda event, _id=logical_id: self.invoke(_id, event))
-            for logical_id in PIPELINE_FUNCTIONS
+            local_function_arn(logical_id, region): caller(logical_id) for logical_id in PIPELINE_FUNCTIONS
         }

@@ -90,7 +90,7 @@ class LocalStepFunctions:
         self._retry_wait_scale = retry_wait_scale
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._one_handler_at_a_time = threading.Lock()
-        self._restore: list[tuple[ModuleType | dict[str, Any], str, Any]] = []
+        self._restore: list[tuple[ModuleType | type | dict[str, Any], str, Any]] = []
         self.endpoint_url = ""
         self._holding = False
 
@@ -126,14 +126,14 @@ class LocalStepFunctions:
 
     def _client_for(self, region: str, service: str, state_credentials: Any = None) -> BaseClient:
         endpoint = self.endpoint_url if service == "stepfunctions" else os.environ.get("AWS_ENDPOINT_URL")
-        client: BaseClient = boto3.client(
+        client: BaseClient = boto3.client(  # type: ignore[call-overload]  # service is a runtime name
             service, region_name=region, endpoint_url=endpoint or None, config=_ENGINE_CLIENT_CONFIG
         )
         if service == "stepfunctions":
             client.meta.events.register("before-parameter-build.stepfunctions", _lower_camel_case)
         return client
 
-    def _patch(self, target: ModuleType | dict[str, Any], name: str, value: Any) -> None:
+    def _patch(self, target: ModuleType | type | dict[str, Any], name: str, value: Any) -> None:
         if isinstance(target, dict):
             self._restore.append((target, name, target[name]))
             target[name] = value

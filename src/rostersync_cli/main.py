@@ -304,11 +304,11 @@ def _print_settings(d: DistrictSettings) -> None:
 
 def _district(args: argparse.Namespace) -> int:
     if args.district_command == "show":
-        current, changes = show_district(args.district)
+        current, history = show_district(args.district)
         _print_settings(current)
-        if changes:
+        if history:
             print("  changes, newest first:")
-            for c in changes:
+            for c in history:
                 print(f"    {c.at}  {c.by}  {c.setting}: {c.before!r} -> {c.after!r}")
         return 0
     changes: dict[str, Any] = {}

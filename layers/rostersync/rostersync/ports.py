@@ -42,10 +42,18 @@ class Page:
 class DistrictPages(Protocol):
     """A source's paginated reads of one district's resources."""
 
-    source: str  # the source's name, stored in every page and manifest
-    resources: Sequence[str]  # what a fetch pulls, in this order
     district_id: str
     requests: int  # requests made so far (for the fetch's accounting)
+
+    @property
+    def source(self) -> str:
+        """The source's name, stored in every page and manifest."""
+        ...
+
+    @property
+    def resources(self) -> Sequence[str]:
+        """What a fetch pulls, in this order."""
+        ...
 
     def pages(
         self, resource: str, start: str | None = None, *, index: int = 0, seen: Iterable[str] = ()

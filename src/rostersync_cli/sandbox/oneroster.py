@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -213,12 +214,12 @@ def generate_tenant(spec: TenantSpec) -> dict[str, list[dict[str, Any]]]:
             {**classes[0], "sourcedId": f"cls-{t}-old", "title": "Dropped class", "status": "tobedeleted"}
         )
         # One person, two accounts: the first teacher also has an administrator account.
-        teacher = by_id[f"tch-{t}-1-1"]
+        first_teacher = by_id[f"tch-{t}-1-1"]
         users.append(
             {
                 **_user(t, f"adm-{t}-1", "administrator", "Teacher11", school_ids[0]),
-                "email": teacher["email"].upper(),
-                "username": f"admin.{teacher['username']}",
+                "email": first_teacher["email"].upper(),
+                "username": f"admin.{first_teacher['username']}",
             }
         )
         users.append(_user(t, f"par-{t}-1", "parent", "Parent1", school_ids[0]))
@@ -444,7 +445,8 @@ class OneRosterSandbox:
     def origin(self) -> str:
         if self._server is None:
             raise RuntimeError("the OneRoster sandbox is not running")
-        host, port = self._server.server_address[:2]
+        address = self._server.server_address
+        host, port = str(address[0]), int(address[1])
         return f"http://{host}:{port}"
 
     def base_url(self, district_id: str) -> str:
@@ -589,9 +591,11 @@ def fetch_normalized(sandbox: OneRosterSandbox) -> dict[str, list[Any]]:
             pages = {r.value: [rec for page in client.pages(r) for rec in page.records] for r in Resource}
         finally:
             client.close()
+
+        def read(resource: str, pages: dict[str, list[dict[str, Any]]] = pages) -> Iterator[dict[str, Any]]:
+            return iter(pages[resource])
+
         out[entry["district_id"]] = list(
-            normalize_district(
-                SOURCE_NAME, list(pages), lambda r, pages=pages: iter(pages[r]), entry["district_id"]
-            )
+            normalize_district(SOURCE_NAME, list(pages), read, entry["district_id"])
         )
     return out

@@ -222,7 +222,8 @@ def _field(metadata: Any, keys: Iterable[str] | str) -> Any:
 def school_nces(org: Mapping[str, Any]) -> str | None:
     """The first 12-digit value among sourcedId, identifier and metadata `*nces*` fields; else the
     first metadata `nces` value as it is (for the format rule); else None."""
-    metadata = org.get("metadata") if isinstance(org.get("metadata"), Mapping) else {}
+    raw_metadata = org.get("metadata")
+    metadata: Mapping[str, Any] = raw_metadata if isinstance(raw_metadata, Mapping) else {}
     nces_values = [_str(v) for k, v in metadata.items() if isinstance(k, str) and "nces" in k.lower()]
     candidates = [_str(org.get("sourcedId")), _str(org.get("identifier")), *nces_values]
     for value in candidates:
@@ -234,7 +235,8 @@ def school_nces(org: Mapping[str, Any]) -> str | None:
 def district_nces(org: Mapping[str, Any]) -> str | None:
     """The district's 7-digit NCES LEA id: the first 7-digit value among `identifier`, `sourcedId`
     and metadata `*nces*` fields (None: none; the district's id is informational)."""
-    metadata = org.get("metadata") if isinstance(org.get("metadata"), Mapping) else {}
+    raw_metadata = org.get("metadata")
+    metadata: Mapping[str, Any] = raw_metadata if isinstance(raw_metadata, Mapping) else {}
     nces_values = [_str(v) for k, v in metadata.items() if isinstance(k, str) and "nces" in k.lower()]
     for value in (_str(org.get("identifier")), _str(org.get("sourcedId")), *nces_values):
         if value and _LEA.fullmatch(value.strip()):
@@ -442,14 +444,14 @@ def normalize_district(read: Read, district_id: str) -> Iterator[Record]:
     teachers: dict[str, list[tuple[bool, str]]] = defaultdict(list)
     students: dict[str, dict[str, None]] = defaultdict(dict)
     for enrollment in read(Resource.ENROLLMENTS):
-        cls, user = enrollment.get("class"), enrollment.get("user")
-        if not (_shared(enrollment) and isinstance(cls, str) and isinstance(user, str)):
+        class_id, user_id = enrollment.get("class"), enrollment.get("user")
+        if not (_shared(enrollment) and isinstance(class_id, str) and isinstance(user_id, str)):
             continue
-        person = people.canonical(user)
+        person = people.canonical(user_id)
         if enrollment.get("role") == "teacher":
-            teachers[cls].append((not enrollment.get("primary"), person))
+            teachers[class_id].append((not enrollment.get("primary"), person))
         elif enrollment.get("role") == "student":
-            students[cls][person] = None
+            students[class_id][person] = None
     for cls in read(Resource.CLASSES):
         if not _shared(cls):
             continue
