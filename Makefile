@@ -38,6 +38,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/bandit -q -r layers/rostersync/rostersync functions
+	$(VENV)/bin/mypy layers/rostersync/rostersync functions src
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy layers/rostersync/rostersync functions src
