@@ -83,6 +83,10 @@ def student(
 ) -> PersonRecord:
     kw.setdefault("email", None)
     kw.setdefault("grade", "9")
+    # Smart Futures' student fields (a gap is a warning: pass None to test one).
+    kw.setdefault("birth_date", "2011-04-02")
+    kw.setdefault("graduation_year", "2029")
+    kw.setdefault("zip", "15001")
     sid = state_id_for(id) if state_id == "auto" else state_id
     return person(id, SourceRole.STUDENT, schools, state_id=sid, **kw)
 

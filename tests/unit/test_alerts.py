@@ -356,3 +356,49 @@ def test_report_links_last_at_most_seven_days() -> None:
 
     with pytest.raises(ValueError, match="7 days"):
         S3ReportLinks("bucket", client=object()).presigned_url("k", 7 * 24 * 3600 + 1)
+
+
+def test_a_classlink_district_is_announced_in_classlink_words() -> None:
+    """Issue 12: a OneRoster (ClassLink) tenant's connection alerts name ClassLink, not Clever."""
+    store, publisher = MemoryPageStore(), RecordingPublisher()
+    notify_discovery(set(), store, publisher)
+    fetched = _fetched("4218990").model_copy(
+        update={"district_name": "Keystone Valley SD", "source": "oneroster"}
+    )
+    notify_fetch([fetched], store, publisher, discovered=["4218990"])
+    # Gone from the tenants secret: its connection state remembers it was a ClassLink district.
+    notify_discovery(set(), store, publisher)
+
+    connected, disconnected = publisher.sent
+    assert connected.subject == "RosterSync: Keystone Valley SD - connected in ClassLink"
+    assert "District: Keystone Valley SD (ClassLink district id 4218990)" in connected.body
+    assert "Smart Futures in ClassLink." in connected.body
+    assert disconnected.subject == "RosterSync: Keystone Valley SD - disconnected in ClassLink"
+    assert "ONEROSTER_SECRET_ID" in disconnected.body and "Roster Server" in disconnected.body
+    for alert in (connected, disconnected):
+        assert "Clever" not in alert.body.replace("RosterSync, the nightly Clever roster sync", "")
+
+
+def test_discovery_names_each_districts_source() -> None:
+    store, publisher = MemoryPageStore(), RecordingPublisher()
+    notify_discovery({"a"}, store, publisher)
+    notify_discovery({"a", "t1", "c1"}, store, publisher, sources={"t1": "oneroster", "c1": "clever"})
+    by_id = {a.district_id: a.subject for a in publisher.sent}
+    assert by_id == {
+        "c1": "RosterSync: c1 - connected in Clever",
+        "t1": "RosterSync: t1 - connected in ClassLink",
+    }
+
+
+def test_a_revoked_classlink_key_alerts_disconnected_in_classlink() -> None:
+    store, publisher = MemoryPageStore(), RecordingPublisher()
+    gone = Failure(kind=FailureKind.DISCONNECTED, reason="oneroster does not list this district")
+    notify_fetch([_fetched("4218990", gone).model_copy(update={"source": "oneroster"})], store, publisher)
+    notify_fetch(
+        [_fetched("4218990", None, "r2").model_copy(update={"source": "oneroster"})], store, publisher
+    )
+    assert [a.subject for a in publisher.sent] == [
+        "RosterSync: 4218990 - disconnected in ClassLink",
+        "RosterSync: 4218990 - reconnected in ClassLink",
+    ]
+    assert "How we know: oneroster does not list this district." in publisher.sent[0].body

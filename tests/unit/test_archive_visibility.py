@@ -62,3 +62,12 @@ def test_status_output_makes_archives_stand_out(capsys: pytest.CaptureFixture[st
     _print_import(_archived_20_of_400().model_dump(mode="json"))
     out = capsys.readouterr().out
     assert "ARCHIVED tonight: 21 records (STUDENT 20, TEACHER 1)" in out
+
+
+def test_records_archived_names_a_classlink_districts_source() -> None:
+    publisher = RecordingPublisher()
+    notify_import(_archived_20_of_400(), publisher, source="oneroster")
+    [alert] = publisher.sent
+    assert "ClassLink no longer shares them" in alert.body
+    assert "sharing rules in ClassLink (Roster Server > Smart Futures >" in alert.body
+    assert "Clever" not in alert.body.replace("RosterSync, the nightly Clever roster sync", "")

@@ -81,7 +81,10 @@ def enrol(sid: str, cls: str, usr: str, role: str, primary: bool = False) -> dic
 def tenant(**collections: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """A small well-formed district; keyword arguments replace whole collections."""
     base: dict[str, list[dict[str, Any]]] = {
-        "orgs": [org("dist-1", "district"), org("sch-1", metadata={"ncesId": "421899000001"})],
+        "orgs": [
+            org("dist-1", "district"),
+            org("sch-1", metadata={"ncesId": "421899000001", "zip": "17101"}),
+        ],
         "academicSessions": [
             {
                 "sourcedId": "sy-1",
@@ -191,7 +194,7 @@ def test_a_well_formed_tenant_is_accepted_whole() -> None:
 
 
 def test_no_district_org_rejects_the_district_with_primary_org_missing() -> None:
-    sink, summary = validate(tenant(orgs=[org("sch-1", metadata={"ncesId": "421899000001"})]))
+    sink, summary = validate(tenant(orgs=[org("sch-1", metadata={"ncesId": "421899000001", "zip": "17101"})]))
     assert summary.empty and summary.rejected_by == "district.primary_org.missing"
     assert not sink.records
     [finding] = sink.findings

@@ -74,5 +74,9 @@ def test_the_combined_source_lists_both_and_serves_either() -> None:
     reader = combined.district("4218990")
     assert reader is not None and reader.source == "oneroster" and reader.district_id == "4218990"
     assert combined.district("nope") is None
+    # Which source listed each district: the alerts name it (connected in ClassLink).
+    assert combined.source_of("4218990") == "oneroster"
+    assert combined.source_of("0123456789abcdef01234567") == "clever"
+    assert combined.source_of("nope") is None
     combined.close()
     assert clever.closed

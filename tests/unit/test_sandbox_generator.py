@@ -280,6 +280,15 @@ CHECKS: dict[str, Callable[[DistrictData], int]] = {
     "oversized_student_name": lambda d: sum(
         1 for u in records(d, "users") if len((u.get("name") or {}).get("middle") or "") > 200
     ),
+    "student_without_birth_date": lambda d: sum(
+        1 for s in _students(d) if "dob" not in s["roles"]["student"]
+    ),
+    "student_without_graduation_year": lambda d: sum(
+        1 for s in _students(d) if s["roles"]["student"]["graduation_year"] is None
+    ),
+    "student_without_zip": lambda d: sum(
+        1 for s in _students(d) if "zip" not in s["roles"]["student"]["location"]
+    ),
     "section_with_invalid_term_id": lambda d: sum(
         1
         for s in records(d, "sections")

@@ -54,6 +54,9 @@ STABLE_IDS = {
     "school.licensed_not_shared",
     "district.primary_org.missing",
     "student.state_id.not_shared",
+    "student.birth_date.missing",
+    "student.graduation_year.missing",
+    "student.zip.missing",
 }
 
 
@@ -344,6 +347,46 @@ def test_staff_without_email_is_warned_and_imported():
     _, sink = run([*base(), staff("st1", email=None)])
     assert rules_of(sink, "st1") == ["user.email.missing"]
     assert accepted_ids(sink)["st1"] is Kind.STAFF
+
+
+def test_student_without_birth_date_graduation_year_or_zip_is_warned_and_imported():
+    records = [
+        *base(),
+        student("s2", birth_date=None),
+        student("s3", graduation_year=None),
+        student("s4", zip=None),
+        student("s5", birth_date="  ", graduation_year="31", zip="1710"),
+    ]
+    summary, sink = run(records)
+    assert rules_of(sink, "s2") == ["student.birth_date.missing"]
+    assert rules_of(sink, "s3") == ["student.graduation_year.missing"]
+    assert rules_of(sink, "s4") == ["student.zip.missing"]
+    assert rules_of(sink, "s5") == [
+        "student.birth_date.missing",
+        "student.graduation_year.missing",
+        "student.zip.missing",
+    ]
+    for sid in ("s2", "s3", "s4", "s5"):
+        assert accepted_ids(sink)[sid] is Kind.STUDENT
+    for rid in ("student.birth_date.missing", "student.graduation_year.missing", "student.zip.missing"):
+        assert RULES[rid].severity is Severity.WARNING
+        assert "Clever" in RULES[rid].fix and "ClassLink" in RULES[rid].fix
+    messages = {f.field: f.message for f in sink.findings if f.clever_id == "s5"}
+    assert messages["graduation_year"] == "The graduation year has 2 digits, expected 4."
+    assert messages["zip"] == "The ZIP code has 4 digits, expected 5."
+    assert_balanced(summary)
+
+
+def test_a_malformed_birth_date_is_reported_without_its_value():
+    _, sink = run([*base(), student("s2", birth_date="17/04/2011")])
+    (finding,) = [f for f in sink.findings if f.clever_id == "s2"]
+    assert finding.rule == "student.birth_date.missing" and finding.field == "birth_date"
+    assert "2011" not in finding.message and "17" not in finding.message
+
+
+def test_a_rejected_student_gets_no_student_field_warnings():
+    _, sink = run([*base(), student("s2", state_id=None, birth_date=None, zip=None)])
+    assert rules_of(sink, "s2") == ["student.state_id.missing"]
 
 
 # ------------------------------------------------------------------ counting and options

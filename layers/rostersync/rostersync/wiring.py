@@ -46,7 +46,7 @@ from rostersync.layout import INDEX_KEY
 from rostersync.observability import logger, metrics
 from rostersync.overview.index_page import DistrictRow, district_rows, write_index
 from rostersync.overview.status import record_fetch, record_import, record_validation
-from rostersync.ports import ReportLinks, Source
+from rostersync.ports import PageStore, ReportLinks, Source
 from rostersync.records import DistrictStatus
 from rostersync.report_links import SignedReportLinks, answer
 from rostersync.settings import Settings, get_settings
@@ -128,6 +128,12 @@ def default_thresholds(settings: Settings) -> SafeguardThresholds:
 # -------------------------------------------------------------------------------------- fetch
 
 
+def _source_names(source: Source, ids: Collection[str]) -> dict[str, str]:
+    """Which source lists each district (a combined source knows; a single source lists them all)."""
+    source_of = getattr(source, "source_of", None)
+    return {i: (source_of(i) if source_of is not None else None) or source.name for i in ids}
+
+
 def fetch(request: FetchRequest, remaining_ms: RemainingMillis) -> dict[str, Any]:
     """The fetch function: discover the districts, or fetch (resume) some or all, then alert."""
     settings = get_settings()
@@ -138,7 +144,8 @@ def fetch(request: FetchRequest, remaining_ms: RemainingMillis) -> dict[str, Any
     try:
         if request.discover:
             ids = source.district_ids()
-            record_outcome(notify_discovery(ids, store, publisher, run_id=run_id))
+            sources = _source_names(source, ids)
+            record_outcome(notify_discovery(ids, store, publisher, run_id=run_id, sources=sources))
             return FetchOutcome(run_id=run_id, district_ids=ids).as_event()
         results = fetch_districts(
             source,
@@ -207,13 +214,24 @@ def validate(request: ValidateRequest) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------- import
 
 
+def _run_source(store: PageStore, result: ImportResult) -> str:
+    """The source that served the run (its fetch manifest's), for the alert's wording; Clever
+    when the manifest cannot be read (the alert must not be lost over its wording)."""
+    try:
+        return load_manifest(store, result.district_id, result.run_id).source
+    except Exception as exc:  # the wording must not lose the alert
+        logger.warning("run source not read", extra={"error": type(exc).__name__})
+        return "clever"
+
+
 def import_(request: ImportRequest) -> dict[str, Any]:
     """The import function: one district's validated run -> the roster table, then alert."""
     logger.append_keys(district_id=request.district_id, run_id=request.run_id)
     settings = get_settings()
     result = import_run(request.district_id, request.run_id, dry_run=request.dry_run, settings=settings)
-    record_import(page_store(settings), result)
-    record_outcome(notify_import(result, alert_publisher(settings)))
+    store = page_store(settings)
+    record_import(store, result)
+    record_outcome(notify_import(result, alert_publisher(settings), source=_run_source(store, result)))
     for field in ("created", "updated", "unchanged", "archived", "restored", "held"):
         metrics.add_metric(
             name=f"Records{field.capitalize()}", unit=MetricUnit.Count, value=result.total(field)

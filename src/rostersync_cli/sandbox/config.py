@@ -55,6 +55,9 @@ class Gaps:
     user_without_name: int = 0  # malformed: a student without `name`
     student_and_adult: int = 0  # student also holding a staff role (served under role=staff too)
     oversized_student_name: int = 0  # a 1,000-character middle name (record.field_too_long)
+    student_without_birth_date: int = 0  # dob omitted (student.birth_date.missing, a warning)
+    student_without_graduation_year: int = 0  # graduation_year null
+    student_without_zip: int = 0  # location.zip omitted (rest of the address kept)
     # schools
     missing_school_nces_id: int = 0  # nces_id null
     district_nces_as_school_nces: int = 0  # 7-digit district NCES id used as school nces_id
@@ -336,6 +339,9 @@ def default_config() -> SandboxConfig:
             staff_without_email=2,
             section_without_school=1,
             missing_student_state_id=1,
+            student_without_birth_date=1,
+            student_without_graduation_year=1,
+            student_without_zip=1,
         ),
         sync_state="error",  # Clever's own sync from the SIS failed: district.sync_stale
     )

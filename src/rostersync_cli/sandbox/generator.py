@@ -295,6 +295,10 @@ class DistrictData:
                 "user_without_name": g.user_without_name,
                 "student_and_adult": g.student_and_adult,
                 "oversized_student_name": g.oversized_student_name,
+                # Appended last: the positions of the gaps above stay where they were.
+                "student_without_birth_date": g.student_without_birth_date,
+                "student_without_graduation_year": g.student_without_graduation_year,
+                "student_without_zip": g.student_without_zip,
             },
         )
         self.gap_schools = self._pick(
@@ -604,6 +608,12 @@ class DistrictData:
             elif gap == "oversized_student_name":
                 # A paragraph pasted into the middle-name field of the SIS.
                 rec["name"]["middle"] = ("Lorem ipsum dolor sit amet " * 38)[:1000]
+            elif gap == "student_without_birth_date":
+                del role["dob"]
+            elif gap == "student_without_graduation_year":
+                role["graduation_year"] = None
+            elif gap == "student_without_zip":
+                del role["location"]["zip"]
             elif gap == "student_and_adult":
                 # A high-school student employed as an aide: one Clever user with two roles,
                 # also served under role=staff.

@@ -79,9 +79,68 @@ class Change:
         return f"Changed since last night (was {self.previous_total:,} findings)."
 
 
-def _header(district_id: str, district_name: str | None, run_id: str | None) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """How the connection and archive alerts name the source that shares a district."""
+
+    name: str  # "Clever", "ClassLink"
+    id_label: str  # how the header names the district id
+    reconnect: tuple[str, ...]  # district_disconnected: what to do if it was not intended
+    reshare: tuple[str, ...]  # records_archived: what to do if it was not intended
+
+
+_CLEVER = _Where(
+    "Clever",
+    "Clever id",
+    (
+        "is deleted. If the disconnection was not intended, ask the district's Clever administrator",
+        "to reconnect Smart Futures (Applications > Smart Futures). You will not get this e-mail",
+        "again for this district unless it reconnects and disconnects again.",
+    ),
+    (
+        "  If not (for example a school, grade or page missing from the district's Clever share), ask the",
+        "  district to check its sharing rules in Clever (Applications > Smart Futures > Sharing); the",
+        "  records return with the next nightly sync after Clever shares them again. The run's change",
+        "  set names each archived record by Clever id (`rostersync status --district` shows its key).",
+    ),
+)
+_SOURCES: dict[str, _Where] = {
+    "clever": _CLEVER,
+    "oneroster": _Where(
+        "ClassLink",
+        "ClassLink district id",
+        (
+            "is deleted. If the disconnection was not intended, ask the district's ClassLink administrator",
+            "to share the district with the Smart Futures app again (Roster Server > Smart Futures), and",
+            "check the district's tenant in the OneRoster tenants secret (ONEROSTER_SECRET_ID). You will",
+            "not get this e-mail again for this district unless it reconnects and disconnects again.",
+        ),
+        (
+            "  If not (for example a school, grade or class missing from the district's ClassLink share),",
+            "  ask the district to check its sharing rules in ClassLink (Roster Server > Smart Futures >",
+            "  sharing rules); the records return with the next nightly sync after ClassLink shares them",
+            "  again. The run's change set names each archived record by its OneRoster sourcedId",
+            "  (`rostersync status --district` shows its key).",
+        ),
+    ),
+}
+
+
+def source_label(source: str | None) -> str:
+    """The name a person knows a district's source by: "Clever", or "ClassLink" for `oneroster`."""
+    return _where(source).name
+
+
+def _where(source: str | None) -> _Where:
+    return _SOURCES.get(source or "clever", _CLEVER)
+
+
+def _header(
+    district_id: str, district_name: str | None, run_id: str | None, source: str | None = None
+) -> list[str]:
     label = district_label(district_id, district_name)
-    lines = [f"District: {label}" + (f" (Clever id {district_id})" if label != district_id else "")]
+    id_label = _where(source).id_label
+    lines = [f"District: {label}" + (f" ({id_label} {district_id})" if label != district_id else "")]
     if run_id:
         lines.append(f"Run: {run_id}")
     return [*lines, ""]
@@ -114,20 +173,26 @@ def sync_failed(
 
 
 def district_connected(
-    district_id: str, *, district_name: str | None = None, reconnected: bool = False
+    district_id: str,
+    *,
+    district_name: str | None = None,
+    reconnected: bool = False,
+    source: str = "clever",
 ) -> Alert:
-    what = "reconnected in Clever" if reconnected else "connected in Clever"
+    """`source`: the source that shares the district (`clever`; `oneroster` is named ClassLink)."""
+    where = source_label(source)
+    what = f"reconnected in {where}" if reconnected else f"connected in {where}"
     first = (
-        "The district shares its roster with Smart Futures in Clever again."
+        f"The district shares its roster with Smart Futures in {where} again."
         if reconnected
-        else "A new district now shares its roster with Smart Futures in Clever."
+        else f"A new district now shares its roster with Smart Futures in {where}."
     )
     body = [
-        *_header(district_id, district_name, None),
+        *_header(district_id, district_name, None, source),
         first,
         "RosterSync fetches, checks and imports it every night from now on; no action is needed.",
         "If the roster has gaps Smart Futures cannot use, a separate e-mail lists them and what the",
-        "district must change in Clever.",
+        f"district must change in {where}.",
         "",
         SIGNATURE,
     ]
@@ -139,23 +204,24 @@ def district_connected(
     )
 
 
-def district_disconnected(district_id: str, reason: str, *, district_name: str | None = None) -> Alert:
+def district_disconnected(
+    district_id: str, reason: str, *, district_name: str | None = None, source: str = "clever"
+) -> Alert:
+    where = _where(source)
     body = [
-        *_header(district_id, district_name, None),
-        "The district no longer shares its roster with Smart Futures in Clever.",
+        *_header(district_id, district_name, None, source),
+        f"The district no longer shares its roster with Smart Futures in {where.name}.",
         f"How we know: {one_line_name(reason, REASON_MAX)}",
         "",
         "RosterSync stops syncing it. Its roster in Smart Futures is kept as of the last sync; nothing",
-        "is deleted. If the disconnection was not intended, ask the district's Clever administrator",
-        "to reconnect Smart Futures (Applications > Smart Futures). You will not get this e-mail",
-        "again for this district unless it reconnects and disconnects again.",
+        *where.reconnect,
         "",
         SIGNATURE,
     ]
     return Alert(
         EventType.DISTRICT_DISCONNECTED,
         district_id,
-        subject(district_id, district_name, "disconnected in Clever"),
+        subject(district_id, district_name, f"disconnected in {where.name}"),
         "\n".join(body) + "\n",
     )
 
@@ -272,16 +338,19 @@ def records_archived(
     archived: Mapping[str, tuple[int, int]],
     *,
     district_name: str | None = None,
+    source: str = "clever",
 ) -> Alert:
     """Tonight's import archived records (below the safeguard): how many of each kind, never who.
 
     `archived`: kind -> (archived tonight, active before tonight).
     """
     total = sum(n for n, _ in archived.values())
+    where = _where(source)
+    records = f"record{'s' if total != 1 else ''}"
     body = [
-        *_header(district_id, district_name, run_id),
-        f"Tonight's import archived {total:,} record{'s' if total != 1 else ''}: Clever no longer shares them with",
-        "Smart Futures. They are kept (archived, not deleted) and come back by themselves if Clever",
+        *_header(district_id, district_name, run_id, source),
+        f"Tonight's import archived {total:,} {records}: {where.name} no longer shares them with",
+        f"Smart Futures. They are kept (archived, not deleted) and come back by themselves if {where.name}",
         "shares them again. The safeguard did not stop this: it holds only larger losses.",
         "",
         "Archived tonight (of the active records before tonight)",
@@ -289,10 +358,7 @@ def records_archived(
         "",
         "What to do",
         "  Nothing, if these students, staff or classes left the district or were unshared on purpose.",
-        "  If not (for example a school, grade or page missing from the district's Clever share), ask the",
-        "  district to check its sharing rules in Clever (Applications > Smart Futures > Sharing); the",
-        "  records return with the next nightly sync after Clever shares them again. The run's change",
-        "  set names each archived record by Clever id (`rostersync status --district` shows its key).",
+        *where.reshare,
         "",
         SIGNATURE,
     ]

@@ -13,7 +13,7 @@ e-mail is better than a missed one).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -142,13 +142,14 @@ def notify_validation(
     return outcome
 
 
-def notify_import(result: ImportResult, publisher: AlertPublisher) -> AlertOutcome:
+def notify_import(result: ImportResult, publisher: AlertPublisher, *, source: str = "clever") -> AlertOutcome:
     """Publish `deletions_held` when the safeguard held tonight's archive set (not again on a replay),
     `records_archived` when tonight's import archived anything (counts per kind, never who),
     and `sync_failed` when the district's lease refused the run (`skipped_locked`, or `skipped_stale`
     because a newer run had started): the run returns
     normally, so nothing else (not the state machine's Catch) would tell anyone the district was
-    not imported, e.g. when Step Functions retries an import whose invocation timed out."""
+    not imported, e.g. when Step Functions retries an import whose invocation timed out.
+    `source`: the source that served the district's run (the fetch manifest's), named in the alerts."""
     outcome = AlertOutcome()
     if result.status is RunStatus.SKIPPED_LOCKED:
         _publish(publisher, messages.import_locked(result.district_id, result.run_id), outcome)
@@ -166,7 +167,8 @@ def notify_import(result: ImportResult, publisher: AlertPublisher) -> AlertOutco
             for kind, c in result.counts.items()
             if c.archived
         }
-        _publish(publisher, messages.records_archived(result.district_id, result.run_id, archived), outcome)
+        alert = messages.records_archived(result.district_id, result.run_id, archived, source=source)
+        _publish(publisher, alert, outcome)
         return outcome
     if not result.held:
         return outcome
@@ -221,9 +223,14 @@ def notify_fetch(
     None when the invocation fetched named districts only (nothing can be said about the others)."""
     results = list(results)
     names = {r.district_id: r.district_name for r in results}
+    sources = {r.district_id: r.source for r in results}
     outcome = AlertOutcome()
     if discovered is not None:
-        outcome.merge(notify_discovery(discovered, store, publisher, run_id=run_id, names=names, clock=clock))
+        outcome.merge(
+            notify_discovery(
+                discovered, store, publisher, run_id=run_id, names=names, sources=sources, clock=clock
+            )
+        )
     for result in results:
         outcome.merge(
             notify_fetch_result(result, store, publisher, name=names[result.district_id], clock=clock)
@@ -238,15 +245,19 @@ def notify_discovery(
     *,
     run_id: str | None = None,
     names: dict[str, str | None] | None = None,
+    sources: Mapping[str, str] | None = None,
     clock: Clock = _now,
 ) -> AlertOutcome:
     """`district_connected` for ids new since the last discovery, `district_disconnected` for ids gone.
+
+    `sources`: which source lists each discovered district (`clever` when not said); a district
+    gone from the list is named by the source its connection state remembers (else Clever).
 
     The first discovery (no state yet) records a baseline and announces nothing: a first deploy
     must not e-mail support once per district already connected.
     """
     outcome = AlertOutcome()
-    names = names or {}
+    names, sources = names or {}, sources or {}
     current = set(discovered)
     try:
         known = load_known_districts(store)
@@ -263,12 +274,13 @@ def notify_discovery(
     for district_id in sorted(current - previous):
         connection = _load_connection(store, district_id)
         reconnected = connection is not None and connection.status is ConnectionStatus.DISCONNECTED
+        source = sources.get(district_id, "clever")
         alert = messages.district_connected(
-            district_id, district_name=names.get(district_id), reconnected=reconnected
+            district_id, district_name=names.get(district_id), reconnected=reconnected, source=source
         )
         if _publish(publisher, alert, outcome):
             _set_connection(
-                store, district_id, ConnectionStatus.CONNECTED, run_id, names.get(district_id), clock
+                store, district_id, ConnectionStatus.CONNECTED, run_id, names.get(district_id), clock, source
             )
         else:
             keep.discard(district_id)  # not known yet: announced on the next discovery
@@ -279,11 +291,15 @@ def notify_discovery(
             outcome.suppressed.append(tag)  # its revoked token was announced already
             continue
         name = names.get(district_id) or (connection.district_name if connection else None)
-        alert = messages.district_disconnected(
-            district_id, "Clever no longer lists a token for this district.", district_name=name
+        source = (connection.source if connection else None) or "clever"
+        reason = (
+            "The OneRoster tenants secret (ONEROSTER_SECRET_ID) no longer lists this district."
+            if source == "oneroster"
+            else "Clever no longer lists a token for this district."
         )
+        alert = messages.district_disconnected(district_id, reason, district_name=name, source=source)
         if _publish(publisher, alert, outcome):
-            _set_connection(store, district_id, ConnectionStatus.DISCONNECTED, run_id, name, clock)
+            _set_connection(store, district_id, ConnectionStatus.DISCONNECTED, run_id, name, clock, source)
         else:
             keep.add(district_id)  # still known: the disconnection is announced on the next discovery
     _save(lambda: save_known_districts(store, _known(keep, run_id, clock())))
@@ -301,16 +317,20 @@ def notify_fetch_result(
     """`sync_failed`, or `district_disconnected` once for a revoked token, or `district_connected`
     when a district announced as disconnected fetches completely again."""
     outcome = AlertOutcome()
-    district_id = result.district_id
+    district_id, source = result.district_id, result.source
     connection = _load_connection(store, district_id)
     name = name or (connection.district_name if connection else None)
     if result.failure is not None and result.failure.kind is FailureKind.DISCONNECTED:
         if connection is not None and connection.status is ConnectionStatus.DISCONNECTED:
             outcome.suppressed.append(f"{EventType.DISTRICT_DISCONNECTED.value}:{district_id}")
             return outcome
-        alert = messages.district_disconnected(district_id, _disconnect_reason(result), district_name=name)
+        alert = messages.district_disconnected(
+            district_id, _disconnect_reason(result), district_name=name, source=source
+        )
         if _publish(publisher, alert, outcome):
-            _set_connection(store, district_id, ConnectionStatus.DISCONNECTED, result.run_id, name, clock)
+            _set_connection(
+                store, district_id, ConnectionStatus.DISCONNECTED, result.run_id, name, clock, source
+            )
         return outcome
     if result.status is ManifestStatus.IN_PROGRESS:
         return outcome  # paused at the invocation's deadline: a further invocation continues it
@@ -322,15 +342,23 @@ def notify_fetch_result(
         )
         return outcome
     if connection is not None and connection.status is ConnectionStatus.DISCONNECTED:
-        alert = messages.district_connected(district_id, district_name=name, reconnected=True)
+        alert = messages.district_connected(district_id, district_name=name, reconnected=True, source=source)
         if _publish(publisher, alert, outcome):
-            _set_connection(store, district_id, ConnectionStatus.CONNECTED, result.run_id, name, clock)
-    elif connection is None or (name and connection.district_name != name):
-        _set_connection(store, district_id, ConnectionStatus.CONNECTED, result.run_id, name, clock)
+            _set_connection(
+                store, district_id, ConnectionStatus.CONNECTED, result.run_id, name, clock, source
+            )
+    elif (
+        connection is None
+        or (name and connection.district_name != name)
+        or connection.source != source  # remembered for the day no source lists it any more
+    ):
+        _set_connection(store, district_id, ConnectionStatus.CONNECTED, result.run_id, name, clock, source)
     return outcome
 
 
 def _disconnect_reason(result: FetchResult) -> str:
+    if result.source != "clever":  # another source's (or no source's) own words
+        return f"{result.failure.reason}." if result.failure else "Its source no longer serves this district."
     if result.failure is not None and "no token" in result.failure.reason:
         return "Clever lists no token for this district."
     if result.failure is not None and "HTTP 404" in result.failure.reason:
@@ -353,8 +381,11 @@ def _set_connection(
     run_id: str | None,
     name: str | None,
     clock: Clock,
+    source: str | None = None,
 ) -> None:
-    state = ConnectionState(status=status, run_id=run_id, changed_at=clock(), district_name=name)
+    state = ConnectionState(
+        status=status, run_id=run_id, changed_at=clock(), district_name=name, source=source
+    )
     _save(lambda: save_connection(store, district_id, state))
 
 

@@ -68,6 +68,9 @@ class ConnectionState(BaseModel):
     run_id: str | None = None
     changed_at: datetime
     district_name: str | None = None
+    # The source that served the district (`clever`, `oneroster`): a district no source lists
+    # any more is announced in its source's words. None in states written before issue 12.
+    source: str | None = None
 
 
 class KnownDistricts(BaseModel):

@@ -151,6 +151,8 @@ class FetchResult(BaseModel):
 
     district_id: str
     district_name: str | None = None
+    # The source that served the district (the manifest's); alerts name it ("ClassLink").
+    source: str = Field("clever", pattern=SOURCE_NAME)
     run_id: str
     status: ManifestStatus
     manifest_key: str

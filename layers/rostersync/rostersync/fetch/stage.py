@@ -158,6 +158,7 @@ def fetch_district(
     return FetchResult(
         district_id=district_id,
         district_name=manifest.district_name,
+        source=manifest.source,
         run_id=run_id,
         status=manifest.status,
         manifest_key=key,
@@ -218,6 +219,7 @@ def _pause(
     return FetchResult(
         district_id=progress.district_id,
         district_name=progress.district_name,
+        source=progress.source,
         run_id=progress.run_id,
         status=ManifestStatus.IN_PROGRESS,
         manifest_key=manifest_key(progress.district_id, progress.run_id),
@@ -381,6 +383,7 @@ def _failed(
     store.put_json(key, manifest.model_dump(mode="json"))
     return FetchResult(
         district_id=district_id,
+        source=source,
         run_id=run_id,
         status=ManifestStatus.FAILED,
         manifest_key=key,

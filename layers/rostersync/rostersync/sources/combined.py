@@ -18,12 +18,19 @@ class CombinedSource:
 
     def __init__(self, sources: Sequence[Source]) -> None:
         self.sources = list(sources)
+        self._owners: dict[str, str] = {}
 
     def district_ids(self) -> list[str]:
-        ids: dict[str, None] = {}
+        owners: dict[str, str] = {}
         for source in self.sources:
-            ids.update(dict.fromkeys(source.district_ids()))
-        return sorted(ids)
+            for district_id in source.district_ids():
+                owners.setdefault(district_id, source.name)
+        self._owners = owners
+        return sorted(owners)
+
+    def source_of(self, district_id: str) -> str | None:
+        """The name of the source that listed the district in the last `district_ids()`, if any."""
+        return self._owners.get(district_id)
 
     def district(self, district_id: str) -> DistrictPages | None:
         for source in self.sources:

@@ -745,6 +745,12 @@ class _Validator:
                     "school",
                     f"Student not imported: {self._school_reason(rec.schools)}.",
                 )
+            # Warnings (the student is imported); only for a student that is imported.
+            if emit.errors == 0:
+                for rule_id, fld, message in R.student_field_problems(
+                    rec.birth_date, rec.graduation_year, rec.zip
+                ):
+                    emit(rule_id, fld, message)
         accepted = emit.errors == 0
         self._tally("students", rec.schools, accepted)
         if accepted:

@@ -62,6 +62,10 @@ DISTRICT_SYNC_STALE = "district.sync_stale"
 # OneRoster (ClassLink) districts: what the district must share with the app.
 DISTRICT_PRIMARY_ORG_MISSING = "district.primary_org.missing"
 STUDENT_STATE_ID_NOT_SHARED = "student.state_id.not_shared"
+# Smart Futures' student record also needs these three (warnings: the student is imported).
+STUDENT_BIRTH_DATE_MISSING = "student.birth_date.missing"
+STUDENT_GRADUATION_YEAR_MISSING = "student.graduation_year.missing"
+STUDENT_ZIP_MISSING = "student.zip.missing"
 DEFAULT_SYNC_STALE_DAYS = 7
 SCHOOL_NOT_LICENSED = "school.not_licensed"
 SCHOOL_LICENSED_NOT_SHARED = "school.licensed_not_shared"
@@ -297,6 +301,35 @@ RULES: dict[str, Rule] = {
             "fields shared with the Smart Futures app. Until then every student is held back "
             "(student.state_id.missing).",
         ),
+        Rule(
+            STUDENT_BIRTH_DATE_MISSING,
+            _W,
+            "Student has no date of birth",
+            "Enter the student's date of birth in your SIS. In Clever it syncs as the student's dob: if "
+            "your SIS holds it but Clever shows none, map the birth date field in Clever's Sync settings. "
+            "In ClassLink it reaches Smart Futures through Demographics (birthDate): in Roster Server, "
+            "share the demographics with the Smart Futures app. The student was imported without it.",
+        ),
+        Rule(
+            STUDENT_GRADUATION_YEAR_MISSING,
+            _W,
+            "Student has no four-digit graduation year",
+            "Enter the student's expected graduation year (four digits, e.g. 2031) in your SIS. In "
+            "Clever it syncs as graduation_year: map it in Clever's Sync settings if your SIS holds it. "
+            "In ClassLink, share it as the user metadata field Graduation_Year with the Smart Futures "
+            "app in Roster Server, or share the student's grade (K-12) and the school year's academic "
+            "session so it can be derived. The student was imported without it.",
+        ),
+        Rule(
+            STUDENT_ZIP_MISSING,
+            _W,
+            "Student has no 5-digit ZIP code",
+            "Enter the student's home ZIP code (5 digits) in your SIS. In Clever it syncs as the "
+            "student's location zip: map the address ZIP in Clever's Sync settings. In ClassLink, share "
+            "the student's ZIP as a user metadata field (zip) with the Smart Futures app in Roster "
+            "Server, or give the student's school its ZIP code (school metadata zip), which is used "
+            "instead. The student was imported without it.",
+        ),
     )
 }
 
@@ -417,6 +450,43 @@ def state_id_problem(value: str | None) -> tuple[str, str] | None:
     if _STATE_ID.fullmatch(v):
         return None
     return STUDENT_STATE_ID_FORMAT, f"The PA Secure ID (state_id) {_describe(v, 10)}."
+
+
+_BIRTH_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_YEAR = re.compile(r"[0-9]{4}")
+_ZIP5 = re.compile(r"[0-9]{5}")
+
+
+def student_field_problems(
+    birth_date: str | None, graduation_year: str | None, zip_code: str | None
+) -> list[tuple[str, str, str]]:
+    """(rule id, field, message) for each of a student's date of birth, graduation year and ZIP
+    that is missing or not in its stored form (`YYYY-MM-DD`, 4 digits, 5 digits).
+
+    The date of birth is protected data: its message never contains the value.
+    """
+    out: list[tuple[str, str, str]] = []
+    if birth_date is None or not birth_date.strip():
+        out.append((STUDENT_BIRTH_DATE_MISSING, "birth_date", "No date of birth."))
+    elif not _BIRTH_DATE.fullmatch(birth_date.strip()):
+        out.append(
+            (STUDENT_BIRTH_DATE_MISSING, "birth_date", "The date of birth is not a date (YYYY-MM-DD).")
+        )
+    if graduation_year is None or not graduation_year.strip():
+        out.append((STUDENT_GRADUATION_YEAR_MISSING, "graduation_year", "No graduation year."))
+    elif not _YEAR.fullmatch(graduation_year.strip()):
+        out.append(
+            (
+                STUDENT_GRADUATION_YEAR_MISSING,
+                "graduation_year",
+                f"The graduation year {_describe(graduation_year.strip(), 4)}.",
+            )
+        )
+    if zip_code is None or not zip_code.strip():
+        out.append((STUDENT_ZIP_MISSING, "zip", "No ZIP code."))
+    elif not _ZIP5.fullmatch(zip_code.strip()):
+        out.append((STUDENT_ZIP_MISSING, "zip", f"The ZIP code {_describe(zip_code.strip(), 5)}."))
+    return out
 
 
 def trimmed_nces_id(value: str | None) -> str | None:
