@@ -7,7 +7,12 @@ it): the embedded AWS (moto server), the OneRoster sandbox (capped at 1,000 reco
 page size the client asks for) and the handlers all run in this process, through
 statemachine/nightly.asl.json (`LocalNight`), so the numbers are end-to-end wall times of the
 whole night, not per-stage isolated ones. Two runs: the first sync and an unchanged re-run (no
-roster writes expected). Prints one JSON document.
+roster writes expected). Then the floor, on the same servers, as in run.py: (a) the raw fetch:
+every collection's pages, signed like the client's (OAuth 1.0a HMAC-SHA256), paged by the records
+each page returned, bodies parsed and discarded; (b) a BatchWriteItem of exactly the items the
+first sync wrote (rebuilt from its accepted records with the import's mapping, run.py's
+`_floor_items`), 25 a request on the import's threads, measured `--floor-repeats` times into a
+fresh table (the median is the floor: moto's write rate moves between runs). Prints one JSON document.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "layers" / "rostersync"), str(ROOT / "src")]
@@ -27,7 +33,15 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "RosterSync")
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import requests  # noqa: E402
+from requests_oauthlib import OAuth1  # noqa: E402
+from run import _drop_table, _floor_table, _floor_write  # noqa: E402
+
+from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable  # noqa: E402
 from rostersync.settings import get_settings  # noqa: E402
+from rostersync.sources.oneroster.resources import Resource  # noqa: E402
 from rostersync_cli.embedded import EmbeddedAws  # noqa: E402
 from rostersync_cli.local_functions import LocalFunctions  # noqa: E402
 from rostersync_cli.nightly import LocalNight  # noqa: E402
@@ -43,6 +57,7 @@ def main() -> int:
     parser.add_argument("--schools", type=int, default=25)
     parser.add_argument("--students-per-school", type=int, default=1500)
     parser.add_argument("--teachers-per-school", type=int, default=90)
+    parser.add_argument("--floor-repeats", type=int, default=3)
     args = parser.parse_args()
     spec = TenantSpec(
         "4200050",
@@ -87,9 +102,84 @@ def main() -> int:
                 "roster_writes": result["roster_writes"],
                 "phase_seconds": result.get("phase_seconds"),
                 "oneroster_requests": len(classlink.log) - requests_before,
+                "run_id": outcome.run_id,
             }
+            print(f"{run}: {out[run]['seconds']} s", file=sys.stderr, flush=True)
+        out["floor"] = _floor(classlink, spec.district_id, resources.roster_table, out, args.floor_repeats)
     print(json.dumps(out, indent=2))
     return 0
+
+
+def _floor_fetch(classlink: OneRosterSandbox, district_id: str, page_limit: int = 1000) -> dict[str, Any]:
+    """Every collection's pages, signed, paged by what each page returned; nothing kept."""
+    tenant = next(t for t in classlink.secret_value()["tenants"] if t["district_id"] == district_id)
+    auth = OAuth1(
+        tenant["client_id"],
+        client_secret=tenant["client_secret"],
+        signature_method="HMAC-SHA256",
+        signature_type="AUTH_HEADER",
+    )
+    base = tenant["base_url"].rstrip("/")
+    requests_made = records = 0
+    started = time.perf_counter()
+    with requests.Session() as session:
+        for resource in Resource:
+            offset = 0
+            while True:
+                response = session.get(
+                    f"{base}/{resource.value}",
+                    params={"limit": page_limit, "offset": offset},
+                    auth=auth,
+                    timeout=60,
+                )
+                requests_made += 1
+                response.raise_for_status()
+                page = response.json()[resource.value]
+                records += len(page)
+                offset += len(page)
+                total = response.headers.get("X-Total-Count")
+                if not page or (total is not None and offset >= int(total)):
+                    break
+    return {"wall_s": round(time.perf_counter() - started, 3), "requests": requests_made, "records": records}
+
+
+def _floor(
+    classlink: OneRosterSandbox, district_id: str, roster_table: str, out: dict[str, Any], repeats: int
+) -> dict[str, Any]:
+    first: dict[str, Any] = out["first"]  # type: ignore[assignment]
+    fetch = _floor_fetch(classlink, district_id)
+    print(f"floor fetch: {fetch['wall_s']} s", file=sys.stderr, flush=True)
+    workers = DynamoRosterTable.__init__.__kwdefaults__["workers"]  # type: ignore[index]
+    writes: list[float] = []
+    items: list[dict[str, Any]] | None = None
+    for _ in range(max(1, repeats)):
+        table = _floor_table(roster_table)
+        payload = {
+            "items": first["roster_writes"],
+            "workers": workers,
+            "roster_table": roster_table,
+            "floor_table": table,
+            "district_id": district_id,
+            "run_id": first["run_id"],
+        }
+        if items is None:
+            items = _floor_write(payload, prepare=True)  # before the timer
+        started = time.perf_counter()
+        _floor_write(payload, prepared=items)
+        writes.append(round(time.perf_counter() - started, 3))
+        _drop_table(table)
+        print(f"floor write: {writes[-1]} s", file=sys.stderr, flush=True)
+    median = sorted(writes)[len(writes) // 2]
+    floor_s = round(fetch["wall_s"] + median, 3)
+    return {
+        "fetch": fetch,
+        "write_s": writes,
+        "write_items": len(items or []),
+        "write_median_s": median,
+        "end_to_end_s": floor_s,
+        "first_sync_over_floor": round(first["seconds"] / floor_s, 2) if floor_s else None,
+        "first_sync_over_floor_range": [round(first["seconds"] / (fetch["wall_s"] + w), 2) for w in writes],
+    }
 
 
 if __name__ == "__main__":
