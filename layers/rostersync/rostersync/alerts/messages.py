@@ -22,7 +22,7 @@ from rostersync.importer.contract import Rollover
 from rostersync.validate.rules import RULES, Severity
 from rostersync.validate.summary import SchoolSummary, Summary
 
-SIGNATURE = "-- RosterSync, the nightly Clever roster sync for Smart Futures"
+SIGNATURE = "-- RosterSync, the nightly roster sync (Clever and ClassLink) for Smart Futures"
 
 MAX_LIST_LINES = 100
 """A list in an alert (schools) shows this many lines, then "and N more": the report has them all."""
