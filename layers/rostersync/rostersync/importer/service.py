@@ -58,6 +58,7 @@ from rostersync.layout import (
     hold_pk,
     roster_sk,
     run_pk,
+    runlog_sk,
     split_sk,
 )
 from rostersync.observability import logger
@@ -264,7 +265,7 @@ def _repair_set(run: _Run) -> set[str]:
         plan = run.holds.read_changeset(run.district_id, failed_run)
         if not plan:
             continue  # stopped before planning: it wrote nothing
-        repair.update(f"{kind}#{record_id}" for _action, kind, record_id in plan.get("changes", []))
+        repair.update(roster_sk(kind, record_id) for _action, kind, record_id in plan.get("changes", []))
         logger.info(
             "repairing after an unfinished run",
             extra={**run.log, "failed_run": failed_run, "records": len(plan.get("changes", []))},
@@ -286,7 +287,7 @@ def _close_abandoned(run: _Run) -> None:
         }
         running, failed = RunStatus.RUNNING.value, RunStatus.FAILED.value
         closed = run.table.set_status(run_pk(run.district_id), dead_run, running, failed, extra)
-        run.table.set_status(RUNLOG_PK, f"{dead_run}#{run.district_id}", running, failed, extra)
+        run.table.set_status(RUNLOG_PK, runlog_sk(dead_run, run.district_id), running, failed, extra)
         if closed:
             logger.warning(
                 "closed the record of a run that stopped before committing",
