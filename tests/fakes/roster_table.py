@@ -51,6 +51,12 @@ class MemoryRosterTable:
         item = self.items.get((pk, sk))
         return copy.deepcopy(item) if item is not None else None
 
+    def get_items(self, keys: Collection[Key], attributes: Sequence[str]) -> list[Item]:
+        self._count("get_items")
+        wanted = {"pk", "sk", *attributes}
+        found = (self.items.get(key) for key in dict.fromkeys(keys))
+        return [{k: copy.deepcopy(v) for k, v in item.items() if k in wanted} for item in found if item]
+
     def query(self, pk: str, *, newest_first: bool = False, limit: int | None = None) -> list[Item]:
         self._count("query")
         found = [copy.deepcopy(item) for (item_pk, _), item in sorted(self.items.items()) if item_pk == pk]

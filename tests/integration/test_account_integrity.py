@@ -7,7 +7,9 @@ Each scenario stores Clever-shaped pages and a manifest as the fetch stage would
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import csv
+import io
+from collections.abc import Collection, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,8 +24,11 @@ from rostersync.importer.holds import PageStoreHoldStore
 from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.importer.service import import_district
 from rostersync.layout import manifest_key, page_key
+from rostersync.ports import RosterWriteError
 from rostersync.settings import Settings
+from rostersync.state_ids import OtherDistrict, active_elsewhere
 from rostersync.validate.contract import ValidateResult
+from rostersync.validate.engine import StateIdLookup
 from rostersync.validate.pages import accepted_records, rejected_ids
 from rostersync.validate.stage import validate_run
 from rostersync_cli.provision import provision
@@ -34,15 +39,17 @@ D = "5a0c91b95c7cc000010d4170"
 SCHOOL = "5a25ff950a5f621109000001"
 KEEP = "5a25ffb0c1bc2a0036000001"  # a student present every night
 PERSON = "5a25ffb0c1bc2a00360000aa"
+OTHER = "5a0c91b95c7cc000010d4171"  # a second district, for a student who moved
+OTHER_SCHOOL = "5a25ff950a5f621109000002"
 
 
-def _user(uid: str, role: str, last: str, **role_fields: Any) -> dict[str, Any]:
-    fields: dict[str, Any] = {"schools": [SCHOOL], **role_fields}
+def _user(uid: str, role: str, last: str, *, d: str = D, **role_fields: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {"schools": [SCHOOL if d == D else OTHER_SCHOOL], **role_fields}
     if role == "student":
         fields.setdefault("state_id", f"10000{int(uid[-5:], 16):05d}")
     return {
         "id": uid,
-        "district": D,
+        "district": d,
         "name": {"first": "Pat", "last": last},
         "email": f"{last.lower()}@example.org",
         "roles": {role: fields},
@@ -71,29 +78,34 @@ class Nights:
         self.ddb = boto3.resource("dynamodb").Table(settings.roster_table)
         self.n = 0
 
-    def night(self, pages: Mapping[str, list[dict[str, Any]]]) -> tuple[ValidateResult, ImportResult]:
+    def night(
+        self, pages: Mapping[str, list[dict[str, Any]]], d: str = D, *, elsewhere: StateIdLookup | None = None
+    ) -> tuple[ValidateResult, ImportResult]:
         self.n += 1
         run_id = f"202611{self.n:02d}T070000Z-00000{self.n}"
         now = datetime(2026, 11, self.n, 7, tzinfo=UTC)
         refs = []
         for resource, records in pages.items():
-            key = page_key(D, run_id, resource, 0)
+            key = page_key(d, run_id, resource, 0)
             size = self.store.put_json(
                 key, {"source": "clever", "resource": resource, "page": 0, "records": records}, compress=True
             )
             refs.append(PageRef(resource=resource, index=0, key=key, records=len(records), bytes=size))
         manifest = Manifest(
-            district_id=D,
+            district_id=d,
             run_id=run_id,
             status=ManifestStatus.COMPLETE,
             started_at=now,
             finished_at=now,
             pages=refs,
         )
-        self.store.put_json(manifest_key(D, run_id), manifest.model_dump(mode="json"))
-        validated = validate_run(self.store, D, run_id)
+        self.store.put_json(manifest_key(d, run_id), manifest.model_dump(mode="json"))
+        # As wiring.validate asks: which of tonight's PA Secure IDs another district holds.
+        validated = validate_run(
+            self.store, d, run_id, elsewhere=elsewhere or (lambda ids: active_elsewhere(self.table, d, ids))
+        )
         imported = import_district(
-            D,
+            d,
             run_id,
             accepted_records(self.store, validated),
             rejected_ids(self.store, validated),
@@ -163,3 +175,74 @@ def test_a_rejected_student_keeps_its_last_good_version(nights: Nights) -> None:
     assert validated.rule_counts["student.state_id.format"] == 1
     assert nights.status(f"STUDENT#{PERSON}") == "active"
     assert imported.counts["STUDENT"].rejected_kept == 1
+
+
+def other_district_pages(*students: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    pages = base_pages()
+    pages["districts"] = [{"id": OTHER, "name": "Moved-To Borough SD", "nces_id": "4200002"}]
+    pages["schools"] = [
+        {"id": OTHER_SCHOOL, "district": OTHER, "name": "Borough High", "nces_id": "420000200001"}
+    ]
+    pages["students"] = list(students)
+    return pages
+
+
+def _other_district_findings(nights: Nights, validated: ValidateResult) -> list[dict[str, str]]:
+    assert validated.findings_key
+    s3 = boto3.client("s3")
+    body = s3.get_object(Bucket=nights.store.bucket, Key=validated.findings_key)["Body"].read()
+    rows = csv.DictReader(io.StringIO(body.decode("utf-8")))
+    return [row for row in rows if row["rule"] == "student.state_id.other_district"]
+
+
+def test_a_pa_secure_id_active_in_two_districts_is_told_to_the_district_not_trusted(nights: Nights) -> None:
+    # The student has been in the integrity district for a while...
+    mover = _user(PERSON, "student", "Mover", state_id="1098765432")
+    night1 = base_pages()
+    night1["students"].append(mover)
+    first, _ = nights.night(night1)
+    assert first.rule_counts.get("student.state_id.other_district", 0) == 0
+
+    # ...moves to another district, which shares them under its own id, while the old district
+    # still shares them too. The new district is told the night it shares them.
+    arrived = _user(OTHER_SCHOOL[:-2] + "bb", "student", "Mover", d=OTHER, state_id="1098765432")
+    validated, imported = nights.night(other_district_pages(arrived), d=OTHER)
+    assert validated.rule_counts["student.state_id.other_district"] == 1
+    assert validated.warnings >= 1 and imported.counts["STUDENT"].created == 1  # imported anyway
+    [row] = _other_district_findings(nights, validated)
+    assert row["clever_id"] == arrived["id"] and row["severity"] == "warning"
+    assert f"'Integrity Area SD' (id {D})" in row["message"] and "1098765432" not in row["message"]
+
+    # From then on the application trusts the new district's record (written last), and the old
+    # district is told every night until it stops sharing the student.
+    for _ in range(2):
+        validated, _ = nights.night(night1)
+        [row] = _other_district_findings(nights, validated)
+        assert row["clever_id"] == PERSON and f"'Moved-To Borough SD' (id {OTHER})" in row["message"]
+    validated, _ = nights.night(other_district_pages(arrived), d=OTHER)
+    assert validated.rule_counts.get("student.state_id.other_district", 0) == 0
+
+    validated, _ = nights.night(base_pages())  # the old district ends the enrollment
+    assert nights.status(f"STUDENT#{PERSON}") == "archived"
+    for pages, d in ((base_pages(), D), (other_district_pages(arrived), OTHER)):
+        validated, _ = nights.night(pages, d=d)
+        assert validated.rule_counts.get("student.state_id.other_district", 0) == 0
+
+
+def test_a_roster_that_cannot_be_read_skips_the_check_for_the_night_not_the_import(
+    nights: Nights, caplog: pytest.LogCaptureFixture
+) -> None:
+    def unreadable(state_ids: Collection[str]) -> dict[str, OtherDistrict]:
+        raise RosterWriteError("reads from the roster still unprocessed after 8 attempts")
+
+    night = base_pages()
+    night["students"].append(_user(PERSON, "student", "Mover", state_id="1098765432"))
+    validated, imported = nights.night(night, elsewhere=unreadable)
+    assert imported.status.value == "succeeded" and imported.counts["STUDENT"].created == 2
+    assert validated.summary_key
+    assert nights.store.get_json(validated.summary_key)["state_ids_checked"] is False
+    assert "PA Secure IDs not checked against other districts tonight" in caplog.text
+    assert "1098765432" not in caplog.text
+
+    validated, _ = nights.night(night)  # the next night checks again
+    assert nights.store.get_json(validated.summary_key)["state_ids_checked"] is True

@@ -19,6 +19,7 @@ from rostersync.importer.release import release_hold
 from rostersync.importer.runs import latest_runs, set_thresholds
 from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.importer.service import import_district
+from rostersync.layout import state_id_pk
 from rostersync.ports import LeaseLost
 from rostersync.records import Kind, PersonName, SectionRecord
 from rostersync.settings import Settings
@@ -27,7 +28,7 @@ from tests.factories import Clock, D, Roster, small_roster, student
 
 pytestmark = pytest.mark.integration
 
-ROSTER_PREFIXES = ("DISTRICT#", "SCHOOL#", "SECTION#")
+ROSTER_PREFIXES = ("DISTRICT#", "SCHOOL#", "SECTION#", "STATEID#")  # STATEID#: holder items
 
 
 class WriteCounter:
@@ -131,7 +132,8 @@ def test_first_import_writes_the_table_contract(env: Env) -> None:
     assert result.counts["SCHOOL"].created == 1
     assert result.total("created") == 1 + 1 + 30 + 3 + 3 + 1 + 1
     # 40 roster items + 30+3 school memberships + 3 section-teacher memberships (students are lists)
-    assert env.writes.total == 40 + 33 + 3 == result.roster_writes
+    # + 30 PA Secure ID holder items (one per student written: state_ids.py)
+    assert env.writes.total == 40 + 33 + 3 + 30 == result.roster_writes
 
     stud = env.item(Kind.STUDENT, "st0001")
     assert stud is not None
@@ -180,7 +182,12 @@ def test_unchanged_rerun_writes_nothing_and_one_change_writes_one_item(env: Env)
     roster.add(Kind.STUDENT, old.model_copy(update={"name": PersonName(first="Anne", last="Changed")}))
     changed = env.run(roster)
     assert changed.counts["STUDENT"].updated == 1
-    assert env.writes.total == 1 and env.writes.keys == [(f"DISTRICT#{D}", "STUDENT#st0005")]
+    # the student item, and its PA Secure ID's holder item (the district wrote the student last)
+    assert env.writes.total == 2
+    assert env.writes.keys == [
+        (state_id_pk(old.state_id or ""), "HOLDER"),
+        (f"DISTRICT#{D}", "STUDENT#st0005"),
+    ]
     item = env.item(Kind.STUDENT, "st0005")
     assert item is not None and item["last_name"] == "Changed" and item["last_changed_run"] == changed.run_id
 
@@ -192,8 +199,8 @@ def test_moving_school_moves_membership(env: Env) -> None:
     env.run(roster)
     roster.add(Kind.STUDENT, student("st0000", ("sch2",)))
     env.run(roster)
-    # the student item and its two memberships (one deleted, one put)
-    assert env.writes.total == 3
+    # the student item, its two memberships (one deleted, one put) and its PA Secure ID holder item
+    assert env.writes.total == 4
     old = env.query(KeyConditionExpression=Key("pk").eq(f"SCHOOL#{D}#sch1") & Key("sk").eq("STUDENT#st0000"))
     new = env.query(KeyConditionExpression=Key("pk").eq(f"SCHOOL#{D}#sch2") & Key("sk").eq("STUDENT#st0000"))
     assert old == [] and len(new) == 1

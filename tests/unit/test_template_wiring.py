@@ -429,3 +429,45 @@ def test_outputs_name_every_function_queue_secret_and_the_state_machine() -> Non
     expected |= set(resources_of_type(TEMPLATE, "AWS::SecretsManager::Secret"))
     expected |= {"NightlyStateMachine", "RawBucket", "RosterTable", "AlertTopic", "ReportLinkFunctionUrl"}
     assert expected <= referenced, sorted(expected - referenced)
+
+
+# ------------------------------------------------------------------ DynamoDB actions
+
+
+def _adapter_operations() -> set[str]:
+    """The DynamoDB actions the roster table adapter can call (`self._call("get_item", ...)`)."""
+    path = LAYER / "rostersync" / "adapters" / "dynamodb_roster_table.py"
+    ops = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "_call"
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            ops.add("dynamodb:" + "".join(part.title() for part in str(node.args[0].value).split("_")))
+    return ops
+
+
+def _table_actions(logical_id: str) -> set[str]:
+    actions: set[str] = set()
+    for policy in SPECS[logical_id].policies:
+        for statement in policy.get("Statement", []):
+            if "RosterTable" in _referenced(statement["Resource"]):
+                granted = statement["Action"]
+                actions |= {granted} if isinstance(granted, str) else set(granted)
+    return actions
+
+
+def test_every_dynamodb_action_granted_is_one_the_adapter_calls() -> None:
+    ops = _adapter_operations()
+    assert {"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:Query"} <= ops
+    for logical_id in SPECS:
+        assert _table_actions(logical_id) <= ops, logical_id
+
+
+def test_validation_reads_the_roster_by_key_and_never_writes_it() -> None:
+    """Validation reads a district's settings (GetItem) and checks its students' PA Secure IDs
+    against other districts (state_ids.active_elsewhere: BatchGetItem). Without BatchGetItem the
+    check would be skipped every night in AWS (AccessDenied), silently but for a log line."""
+    assert _table_actions("ValidateFunction") == {"dynamodb:GetItem", "dynamodb:BatchGetItem"}

@@ -30,6 +30,8 @@ ROSTER_TABLE (DynamoDB), pk / sk (docs/DATA_MODEL.md is the contract with the ap
   CONFIG#<d>    / SAFEGUARD          a district's own safeguard threshold
   CONFIG#<d>    / SETTINGS           licensed schools, contacts (and their SNS subscriptions)
   CONFIG#<d>    / CHANGE#<at>#<v>#<setting>  one per settings change: who, when, what before and after
+  STATEID#<sid> / HOLDER         the district that last wrote an active student with this PA
+                                 Secure ID (a hint, always checked against that student's item)
 
 Ids in keys are the ids a district's source gave us; they are checked before they get here. A
 district id never contains `#` (records.DISTRICT_ID_PATTERN), and the membership partitions
@@ -242,3 +244,11 @@ def config_pk(district_id: str) -> str:
 def settings_change_sk(at: str, version: int, setting: str) -> str:
     """A settings change record, sorting by time (`at` is ISO 8601 UTC), then version and setting."""
     return f"{SETTINGS_CHANGE_PREFIX}{at}#{version:06d}#{setting}"
+
+
+STATE_ID_HOLDER_SK = "HOLDER"
+
+
+def state_id_pk(state_id: str) -> str:
+    """The PA Secure ID's holder item (a 10-digit id, checked by validation before it gets here)."""
+    return f"STATEID#{state_id}"

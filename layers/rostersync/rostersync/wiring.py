@@ -56,6 +56,7 @@ from rostersync.sources.clever.source import CleverSource
 from rostersync.sources.combined import CombinedSource
 from rostersync.sources.oneroster.client import OneRosterLimits
 from rostersync.sources.oneroster.source import OneRosterSource, parse_tenants
+from rostersync.state_ids import active_elsewhere
 from rostersync.validate.contract import ValidateRequest, ValidateResult, ValidateStatus
 from rostersync.validate.pages import accepted_records, load_manifest, load_result, rejected_ids
 from rostersync.validate.stage import validate_run
@@ -194,15 +195,16 @@ def validate(request: ValidateRequest) -> dict[str, Any]:
     table = roster_table(settings)
     try:
         licensed = district_config.load_licence(table, request.district_id)  # one GetItem
+        result: ValidateResult = validate_run(
+            store,
+            request.district_id,
+            request.run_id,
+            stale_days=settings.district_sync_stale_days,
+            licensed=licensed,
+            elsewhere=lambda state_ids: active_elsewhere(table, request.district_id, state_ids),
+        )
     finally:
         table.close()
-    result: ValidateResult = validate_run(
-        store,
-        request.district_id,
-        request.run_id,
-        stale_days=settings.district_sync_stale_days,
-        licensed=licensed,
-    )
     record_validation(store, result)
     outcome = notify_validation(result, store, alert_publisher(settings), report_links_for(settings))
     record_outcome(outcome)

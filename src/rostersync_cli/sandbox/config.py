@@ -122,6 +122,12 @@ class DistrictSpec:
     sync_state: str = "success"
     last_sync_hours_ago: float | None = 6.0
     pause_days: tuple[float, float] | None = None
+    # Students who moved here while the district they left (the spec seeded `moved_from`) still
+    # shares them: this district's last `moved_in` students carry the PA Secure IDs of that
+    # district's first `moved_in` students (student.state_id.other_district, once either district
+    # holds the id; see rostersync/state_ids.py).
+    moved_from: int | None = None
+    moved_in: int = 0
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -142,6 +148,8 @@ class DistrictSpec:
             raise ValueError("counts must be >= 0")
         if self.schools == 0 and (self.students or self.teachers or self.sections):
             raise ValueError("a district without schools cannot have students, teachers or sections")
+        if self.moved_in and (self.moved_from is None or self.moved_in > self.students):
+            raise ValueError("moved_in needs moved_from and at most `students` students")
 
     @classmethod
     def empty(cls, name: str, seed: int, *, with_schools: int = 0, **kwargs: object) -> DistrictSpec:
@@ -360,5 +368,7 @@ def default_config() -> SandboxConfig:
         sections=2,
         terms=1,
         courses=2,
+        moved_from=clean.seed,  # one student came from Allegheny Valley, which still shares them
+        moved_in=1,
     )
     return SandboxConfig(districts=(clean, gaps_students, gaps_schools, tiny, not_shared_yet))

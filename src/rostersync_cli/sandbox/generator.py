@@ -48,6 +48,11 @@ def _base(seed: int, kind: int) -> int:
     return int.from_bytes(hashlib.sha256(f"base:{seed}:{kind}".encode()).digest()[:8], "big")
 
 
+def _state_id(i: int, offset: int) -> str:
+    """A district's i-th PA Secure ID: a bijection of the index onto 10-digit numbers."""
+    return f"{1_000_000_000 + (i * 2_654_435_761 + offset) % 9_000_000_000}"
+
+
 def _ascii(text: str) -> str:
     norm = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return "".join(ch for ch in norm.lower() if ch.isalnum())
@@ -531,7 +536,10 @@ class DistrictData:
         return _mix(self._b[kind] ^ (self.spec.revision << 40) ^ i) % 10_000 < self.spec.changed_percent * 100
 
     def state_id(self, i: int) -> str:
-        return f"{1_000_000_000 + (i * 2_654_435_761 + self._state_off) % 9_000_000_000}"
+        moved = i - (self.spec.students - self.spec.moved_in)
+        if moved >= 0 and self.spec.moved_from is not None:  # the id they had in the other district
+            return _state_id(moved, _base(self.spec.moved_from, KIND_STUDENT) % 9_000_000_000)
+        return _state_id(i, self._state_off)
 
     def student(self, i: int) -> Record:
         h = _mix(self._b[KIND_STUDENT] ^ i)

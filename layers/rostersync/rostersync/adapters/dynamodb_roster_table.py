@@ -34,6 +34,7 @@ THROTTLING = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 )
 BATCH_SIZE = 25  # BatchWriteItem's limit
+GET_BATCH_SIZE = 100  # BatchGetItem's limit
 INVERTED_INDEX = "inverted"
 
 _serializer = TypeSerializer()
@@ -182,6 +183,34 @@ class DynamoRosterTable:
     def get_item(self, pk: str, sk: str) -> Item | None:
         raw = self._call("get_item", TableName=self.table_name, Key=_key(pk, sk), ConsistentRead=True)
         return deserialize(raw["Item"]) if "Item" in raw else None
+
+    def get_items(self, keys: Collection[Key], attributes: Sequence[str]) -> list[Item]:
+        """BatchGetItem in hundreds (its limit); UnprocessedKeys retried with backoff."""
+        names = {f"#a{i}": name for i, name in enumerate(("pk", "sk", *attributes))}
+        projection = ", ".join(names)
+        unique = list(dict.fromkeys(keys))  # a request may not name one key twice
+        out: list[Item] = []
+        for start in range(0, len(unique), GET_BATCH_SIZE):
+            request: dict[str, Any] = {
+                self.table_name: {
+                    "Keys": [_key(pk, sk) for pk, sk in unique[start : start + GET_BATCH_SIZE]],
+                    "ProjectionExpression": projection,
+                    "ExpressionAttributeNames": names,
+                }
+            }
+            attempt = 0
+            while request:
+                response = self._call("batch_get_item", RequestItems=request)
+                out.extend(deserialize(raw) for raw in response.get("Responses", {}).get(self.table_name, []))
+                request = response.get("UnprocessedKeys") or {}
+                if request:
+                    attempt += 1
+                    if attempt >= self.max_attempts:
+                        raise RosterWriteError(
+                            f"reads from {self.table_name} still unprocessed after {attempt} attempts"
+                        )
+                    self._backoff(attempt)
+        return out
 
     def query(self, pk: str, *, newest_first: bool = False, limit: int | None = None) -> list[Item]:
         kwargs: dict[str, Any] = {

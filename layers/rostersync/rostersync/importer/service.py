@@ -10,8 +10,9 @@ Order of work (each step safe to repeat; see docs/DATA_MODEL.md):
    (roster_index.py), else one Query of the district's partition. The safeguard decides
    whether the archive set is held. The change set is written to S3 before any roster write:
    the dry run's output, and the plan the next run repairs from if this one stops part way.
-4. Apply. Pass 2 over `accepted`: changed records only. Membership items first, then the roster
-   item (its content hash last), so a failure leaves the old hash and the next diff redoes it.
+4. Apply. Pass 2 over `accepted`: changed records only. Membership items first (and a student's
+   PA Secure ID holder item, state_ids.py), then the roster item (its content hash last), so a
+   failure leaves the old hash and the next diff redoes it.
    Then archives (conditional updates) and their membership items removed.
 5. Commit. Older holds superseded, the roster index of what the run left, the run item, then the
    lease released (which marks the run's repairs done and names the index valid, in one
@@ -64,6 +65,7 @@ from rostersync.layout import (
 from rostersync.observability import logger
 from rostersync.ports import HoldStore, Lease, LeaseBusy, RosterTable, StaleRun
 from rostersync.records import DistrictRecord, Kind, Record, TermRecord
+from rostersync.state_ids import holder_item
 
 Accepted = Callable[[], Iterable[tuple[Kind, Record]]]
 
@@ -429,14 +431,24 @@ def _write_changes(run: _Run, plan: _Plan, writer: RosterWriter) -> None:
             plan.counts[kind].updated -= 1
             plan.counts[kind].unchanged += 1
             continue
-        if want or have:
+        holder = _state_id_holder(run, kind, item)
+        if want or have or holder:
             writer.add_edges(
-                [edge_item(pk, member, run.district_id, run.run_id) for pk, member in sorted(want - have)],
+                [edge_item(pk, member, run.district_id, run.run_id) for pk, member in sorted(want - have)]
+                + holder,
                 sorted(have - want),
             )
         writer.add_item(item)
         if plan.tracker:
             plan.tracker.written(item)
+
+
+def _state_id_holder(run: _Run, kind: Kind, item: Item) -> list[Item]:
+    """A student item written tonight makes this district its PA Secure ID's holder (state_ids.py)."""
+    state_id = item.get("state_id") if kind is Kind.STUDENT else None
+    if not state_id:
+        return []
+    return [holder_item(str(state_id), run.district_id, str(item["clever_id"]), run.run_id, run.now)]
 
 
 def _archive(run: _Run, plan: _Plan, writer: RosterWriter) -> None:
