@@ -263,7 +263,8 @@ def _floor_write(payload: dict[str, Any], *, prepare: bool = False, prepared: An
 
 
 def _floor_items(client: Any, payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """The first sync's roster and membership items, rebuilt from its accepted records before the timer.
+    """The first sync's roster, membership and PA Secure ID holder items, rebuilt from its accepted
+    records before the timer.
 
     Built with the import's own mapping (roster_item, desired_edges, edge_item, serialize), so the
     floor writes the same items the import wrote, in DynamoDB's wire shape; not read back from moto,
@@ -272,7 +273,9 @@ def _floor_items(client: Any, payload: dict[str, Any]) -> list[dict[str, Any]]:
     from rostersync.adapters.dynamodb_roster_table import serialize
     from rostersync.adapters.s3_page_store import S3PageStore
     from rostersync.importer.items import desired_edges, edge_item, roster_item
+    from rostersync.records import Kind
     from rostersync.settings import get_settings
+    from rostersync.state_ids import holder_item
     from rostersync.validate.pages import accepted_records, load_result
 
     district, run_id = payload["district_id"], payload["run_id"]
@@ -280,9 +283,12 @@ def _floor_items(client: Any, payload: dict[str, Any]) -> list[dict[str, Any]]:
     every: list[dict[str, Any]] = []
     now = "2026-11-28T07:00:00+00:00"
     for kind, record in accepted_records(store, load_result(store, district, run_id))():
-        every.append(serialize(roster_item(kind, record, run_id=run_id, now=now)))
+        item = roster_item(kind, record, run_id=run_id, now=now)
+        every.append(serialize(item))
         for pk, member in sorted(desired_edges(kind, record)):
             every.append(serialize(edge_item(pk, member, district, run_id)))
+        if kind is Kind.STUDENT and item.get("state_id"):  # its PA Secure ID's holder item
+            every.append(serialize(holder_item(str(item["state_id"]), district, record.id, run_id, now)))
     wanted = payload["items"]
     while len(every) < wanted:  # pad with copies under new keys (never expected: same mapping)
         extra = dict(every[len(every) % max(1, len(every))])

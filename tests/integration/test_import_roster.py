@@ -19,7 +19,6 @@ from rostersync.importer.release import release_hold
 from rostersync.importer.runs import latest_runs, set_thresholds
 from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.importer.service import import_district
-from rostersync.layout import state_id_pk
 from rostersync.ports import LeaseLost
 from rostersync.records import Kind, PersonName, SectionRecord
 from rostersync.settings import Settings
@@ -182,12 +181,8 @@ def test_unchanged_rerun_writes_nothing_and_one_change_writes_one_item(env: Env)
     roster.add(Kind.STUDENT, old.model_copy(update={"name": PersonName(first="Anne", last="Changed")}))
     changed = env.run(roster)
     assert changed.counts["STUDENT"].updated == 1
-    # the student item, and its PA Secure ID's holder item (the district wrote the student last)
-    assert env.writes.total == 2
-    assert env.writes.keys == [
-        (state_id_pk(old.state_id or ""), "HOLDER"),
-        (f"DISTRICT#{D}", "STUDENT#st0005"),
-    ]
+    # the student item only: an update that keeps the PA Secure ID writes no holder item
+    assert env.writes.total == 1 and env.writes.keys == [(f"DISTRICT#{D}", "STUDENT#st0005")]
     item = env.item(Kind.STUDENT, "st0005")
     assert item is not None and item["last_name"] == "Changed" and item["last_changed_run"] == changed.run_id
 
@@ -199,8 +194,8 @@ def test_moving_school_moves_membership(env: Env) -> None:
     env.run(roster)
     roster.add(Kind.STUDENT, student("st0000", ("sch2",)))
     env.run(roster)
-    # the student item, its two memberships (one deleted, one put) and its PA Secure ID holder item
-    assert env.writes.total == 4
+    # the student item and its two memberships (one deleted, one put): no holder item (same id)
+    assert env.writes.total == 3
     old = env.query(KeyConditionExpression=Key("pk").eq(f"SCHOOL#{D}#sch1") & Key("sk").eq("STUDENT#st0000"))
     new = env.query(KeyConditionExpression=Key("pk").eq(f"SCHOOL#{D}#sch2") & Key("sk").eq("STUDENT#st0000"))
     assert old == [] and len(new) == 1

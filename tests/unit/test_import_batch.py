@@ -182,3 +182,29 @@ def test_a_failed_parallel_write_returns_only_after_every_started_batch_has_land
         table.write(_items(50), [])
     assert landed == [25]
     table.close()
+
+
+class KeysNeverProcessed:
+    """Answers batch_get_item with every key unprocessed (DynamoDB may, under load)."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def batch_get_item(self, RequestItems: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        request = RequestItems[TABLE]
+        assert len(request["Keys"]) <= 100
+        self.calls.append(len(request["Keys"]))
+        return {"Responses": {TABLE: []}, "UnprocessedKeys": {TABLE: request}}
+
+
+def test_batch_reads_give_up_after_bounded_attempts_naming_the_table_not_the_keys() -> None:
+    client = KeysNeverProcessed()
+    sleeps: list[float] = []
+    table = DynamoRosterTable(TABLE, client, max_attempts=3, sleep=sleeps.append, workers=1)
+    keys = [(f"STATEID#{n:010d}", "HOLDER") for n in range(150)] + [("STATEID#0000000000", "HOLDER")]
+    with pytest.raises(
+        RosterWriteError, match="reads from roster still unprocessed after 3 attempts"
+    ) as raised:
+        table.get_items(keys, ("district_id",))
+    assert client.calls == [100, 100, 100]  # the first hundred (duplicates dropped), three times
+    assert len(sleeps) == 2 and "STATEID#" not in str(raised.value)

@@ -43,7 +43,7 @@ def _ids(*student_ids: str) -> set[str]:
     return {state_id_for(s) for s in student_ids}
 
 
-def test_every_student_write_makes_its_district_the_holder_and_a_quiet_night_writes_none() -> None:
+def test_every_student_who_arrives_makes_its_district_the_holder_and_a_quiet_night_writes_none() -> None:
     table, clock = MemoryRosterTable(), Clock()
     roster = small_roster(students=3, d=D)
     first = _import(table, roster, D, clock)
@@ -56,7 +56,7 @@ def test_every_student_write_makes_its_district_the_holder_and_a_quiet_night_wri
     assert _import(table, roster, D, clock).roster_writes == 0  # no student written, no holder
 
 
-def test_the_district_that_wrote_a_student_last_holds_its_id_and_the_other_is_named() -> None:
+def test_the_district_a_student_arrived_in_last_holds_its_id_and_the_other_is_named() -> None:
     table, clock = MemoryRosterTable(), Clock()
     old, new = small_roster(students=3, d=D), small_roster(students=3, d=B)  # same PA Secure IDs
     old.remove(Kind.DISTRICT, D)
@@ -127,3 +127,28 @@ def test_a_restored_student_takes_its_id_back() -> None:
     assert active_elsewhere(table, B, _ids("st0001")) == {
         state_id_for("st0001"): OtherDistrict(D, "Test Area SD")
     }
+
+
+def test_updating_a_student_who_left_does_not_take_the_id_back_but_a_new_id_does() -> None:
+    table, clock = MemoryRosterTable(), Clock()
+    old = small_roster(students=2, d=D)
+    _import(table, old, D, clock)
+    _import(table, small_roster(students=2, d=B), B, clock)  # both students moved to B
+    assert _holder(table, "st0000") == (B, "st0000")
+
+    # The old district still shares them, and its SIS moves them up a grade: an update, not an arrival.
+    for student_id in ("st0000", "st0001"):
+        record = old.remove(Kind.STUDENT, student_id)
+        old.add(Kind.STUDENT, record.model_copy(update={"grade": "10"}))
+    updated = _import(table, old, D, clock)
+    assert updated.counts["STUDENT"].updated == 2
+    assert _holder(table, "st0000") == (B, "st0000") and _holder(table, "st0001") == (B, "st0001")
+    assert active_elsewhere(table, D, _ids("st0000")) == {
+        state_id_for("st0000"): OtherDistrict(B, "Test Area SD")
+    }
+
+    # A corrected PA Secure ID is an arrival of that id: the district holds the new one.
+    record = old.remove(Kind.STUDENT, "st0001")
+    old.add(Kind.STUDENT, record.model_copy(update={"state_id": "1234567890"}))
+    _import(table, old, D, clock)
+    assert table.items[(state_id_pk("1234567890"), STATE_ID_HOLDER_SK)]["district_id"] == D

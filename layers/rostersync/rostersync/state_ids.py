@@ -2,14 +2,15 @@
 
 A PA Secure ID follows a student across districts. When a student moves and the old district
 still shares them, the roster has two active students with one id (the `by_state_id` index
-answers both), and the application trusts the one with the newest `updated_at`
-(docs/DATA_MODEL.md). Validation warns about it (`student.state_id.other_district`), naming the
-other district, from the holder items this module reads and the import writes:
+answers both), and the application trusts the one the holder item names (docs/DATA_MODEL.md).
+Validation warns about it (`student.state_id.other_district`), naming the other district, from
+the holder items this module reads and the import writes:
 
-* `STATEID#<id>` / `HOLDER` names the district (and its student) that last wrote an active
-  student item with this id: the import puts it beside every student item it creates, updates
-  or restores, in the same batch writes (no extra round trip, one extra item per student write).
-  The holder is therefore the district whose record the application trusts.
+* `STATEID#<id>` / `HOLDER` names the district (and its student) the student arrived in last:
+  the import puts it beside every student item it creates or restores, or whose PA Secure ID
+  changed, in the same batch writes (no extra round trip). An update that keeps the id writes
+  none: a district still sharing a student who left does not take the id back by updating the
+  record (a new grade in September), and a night of ordinary changes writes only the changes.
 * The holder item is a hint, never the truth: before naming a district, the other district's
   student item is read, and only an active item that still carries this id counts. A holder
   whose student was archived, changed id, or was never written (a run that died) names nobody,

@@ -185,31 +185,39 @@ class DynamoRosterTable:
         return deserialize(raw["Item"]) if "Item" in raw else None
 
     def get_items(self, keys: Collection[Key], attributes: Sequence[str]) -> list[Item]:
-        """BatchGetItem in hundreds (its limit); UnprocessedKeys retried with backoff."""
+        """BatchGetItem in hundreds (its limit), up to `workers` requests at once; UnprocessedKeys
+        retried with backoff."""
         names = {f"#a{i}": name for i, name in enumerate(("pk", "sk", *attributes))}
-        projection = ", ".join(names)
         unique = list(dict.fromkeys(keys))  # a request may not name one key twice
-        out: list[Item] = []
-        for start in range(0, len(unique), GET_BATCH_SIZE):
-            request: dict[str, Any] = {
-                self.table_name: {
-                    "Keys": [_key(pk, sk) for pk, sk in unique[start : start + GET_BATCH_SIZE]],
-                    "ProjectionExpression": projection,
-                    "ExpressionAttributeNames": names,
-                }
+        chunks = [
+            {
+                "Keys": [_key(pk, sk) for pk, sk in unique[start : start + GET_BATCH_SIZE]],
+                "ProjectionExpression": ", ".join(names),
+                "ExpressionAttributeNames": names,
             }
-            attempt = 0
-            while request:
-                response = self._call("batch_get_item", RequestItems=request)
-                out.extend(deserialize(raw) for raw in response.get("Responses", {}).get(self.table_name, []))
-                request = response.get("UnprocessedKeys") or {}
-                if request:
-                    attempt += 1
-                    if attempt >= self.max_attempts:
-                        raise RosterWriteError(
-                            f"reads from {self.table_name} still unprocessed after {attempt} attempts"
-                        )
-                    self._backoff(attempt)
+            for start in range(0, len(unique), GET_BATCH_SIZE)
+        ]
+        if self.workers > 1 and len(chunks) > 1:
+            found = list(self._pool().map(self._batch_get, chunks))
+        else:
+            found = [self._batch_get(chunk) for chunk in chunks]
+        return [item for items in found for item in items]
+
+    def _batch_get(self, chunk: dict[str, Any]) -> list[Item]:
+        out: list[Item] = []
+        request: dict[str, Any] = {self.table_name: chunk}
+        attempt = 0
+        while request:
+            response = self._call("batch_get_item", RequestItems=request)
+            out.extend(deserialize(raw) for raw in response.get("Responses", {}).get(self.table_name, []))
+            request = response.get("UnprocessedKeys") or {}
+            if request:
+                attempt += 1
+                if attempt >= self.max_attempts:
+                    raise RosterWriteError(
+                        f"reads from {self.table_name} still unprocessed after {attempt} attempts"
+                    )
+                self._backoff(attempt)
         return out
 
     def query(self, pk: str, *, newest_first: bool = False, limit: int | None = None) -> list[Item]:

@@ -10,8 +10,8 @@ Order of work (each step safe to repeat; see docs/DATA_MODEL.md):
    (roster_index.py), else one Query of the district's partition. The safeguard decides
    whether the archive set is held. The change set is written to S3 before any roster write:
    the dry run's output, and the plan the next run repairs from if this one stops part way.
-4. Apply. Pass 2 over `accepted`: changed records only. Membership items first (and a student's
-   PA Secure ID holder item, state_ids.py), then the roster item (its content hash last), so a
+4. Apply. Pass 2 over `accepted`: changed records only. Membership items first (and the PA Secure
+   ID holder item of a student who arrived, state_ids.py), then the roster item (its content hash last), so a
    failure leaves the old hash and the next diff redoes it.
    Then archives (conditional updates) and their membership items removed.
 5. Commit. Older holds superseded, the roster index of what the run left, the run item, then the
@@ -431,7 +431,7 @@ def _write_changes(run: _Run, plan: _Plan, writer: RosterWriter) -> None:
             plan.counts[kind].updated -= 1
             plan.counts[kind].unchanged += 1
             continue
-        holder = _state_id_holder(run, kind, item)
+        holder = _state_id_holder(run, kind, item, action, None if sk in plan.repair else stored)
         if want or have or holder:
             writer.add_edges(
                 [edge_item(pk, member, run.district_id, run.run_id) for pk, member in sorted(want - have)]
@@ -443,10 +443,15 @@ def _write_changes(run: _Run, plan: _Plan, writer: RosterWriter) -> None:
             plan.tracker.written(item)
 
 
-def _state_id_holder(run: _Run, kind: Kind, item: Item) -> list[Item]:
-    """A student item written tonight makes this district its PA Secure ID's holder (state_ids.py)."""
+def _state_id_holder(run: _Run, kind: Kind, item: Item, action: Action, stored: Item | None) -> list[Item]:
+    """A student who arrived tonight (created, restored, or newly carrying this PA Secure ID) makes
+    this district the id's holder (state_ids.py). An update that keeps the id writes no holder:
+    a district still sharing a student who left does not take the id back by updating them.
+    `stored`: the student's item as it was (None when unknown, as in a repair: then it is written)."""
     state_id = item.get("state_id") if kind is Kind.STUDENT else None
     if not state_id:
+        return []
+    if action is Action.UPDATED and stored is not None and stored.get("state_id") == state_id:
         return []
     return [holder_item(str(state_id), run.district_id, str(item["clever_id"]), run.run_id, run.now)]
 
