@@ -48,7 +48,7 @@ def test_a_stage_that_raises_is_alerted_by_the_definition_s_catch(inbox: AlertIn
     assert (alert.event_type, alert.district_id) == ("sync_failed", "d-harness")
     assert alert.subject == "RosterSync: a district's nightly sync step failed"
     assert alert.body.startswith(
-        "The nightly RosterSync step failed for Clever district d-harness "
+        "The nightly RosterSync step failed for district d-harness "
         "(run 20261201T020000Z-000001) after its retries. Error: RuntimeError."
     )
     assert "{}" not in alert.body

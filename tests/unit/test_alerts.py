@@ -10,7 +10,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
-from rostersync.alerts.messages import Change, district_disconnected, sync_failed, validation_findings
+from rostersync.alerts.messages import (
+    SIGNATURE,
+    Change,
+    district_disconnected,
+    sync_failed,
+    validation_findings,
+)
 from rostersync.alerts.model import SUBJECT_MAX, Alert, EventType, subject
 from rostersync.alerts.notify import notify_discovery, notify_fetch, notify_validation
 from rostersync.alerts.state import findings_fingerprint
@@ -402,3 +408,31 @@ def test_a_revoked_classlink_key_alerts_disconnected_in_classlink() -> None:
         "RosterSync: 4218990 - reconnected in ClassLink",
     ]
     assert "How we know: oneroster does not list this district." in publisher.sent[0].body
+
+
+def test_a_classlink_districts_findings_alert_names_classlink_not_clever() -> None:
+    """A ClassLink data manager was told what to change "in Clever" and that the records came from
+    Clever: the alert now names the district's own source (rule advice covers both sources)."""
+    summary = _gappy_summary().model_copy(update={"source": "oneroster"})
+    body = validation_findings(summary, "r1", Change(None)).body.replace(SIGNATURE, "")
+    assert "records from ClassLink" in body and "What to change in ClassLink" in body
+    assert "Changes made in ClassLink are picked up" in body
+    assert "ClassLink district id" in body or summary.district_name is None
+    advice_free = body.split("What to change in")[0] + body.split("Changes made in")[1]
+    assert "Clever" not in advice_free
+    clever = validation_findings(_gappy_summary(), "r1", Change(None)).body
+    assert "records from Clever" in clever and "What to change in Clever" in clever
+
+
+@pytest.mark.parametrize(
+    "kind", [FailureKind.CLEVER_ERROR, FailureKind.PROTOCOL_ERROR, FailureKind.DISCONNECTED]
+)
+def test_a_classlink_districts_failed_sync_is_explained_in_classlink_terms(kind: FailureKind) -> None:
+    failure = Failure(kind=kind, reason="500 from the OneRoster server", resource="users")
+    body = sync_failed("4218990", "r1", failure, district_name="Tenant SD", source="oneroster").body
+    body = body.replace(SIGNATURE, "")
+    assert "ClassLink district id 4218990" in body
+    what_to_do = body.split("What to do")[1]
+    assert "Clever" not in what_to_do and ("ClassLink" in what_to_do or "OneRoster" in what_to_do)
+    clever = sync_failed("d1", "r1", failure, district_name="Clever SD").body
+    assert "Clever" in clever.split("What to do")[1]

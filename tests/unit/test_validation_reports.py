@@ -171,3 +171,13 @@ def test_summary_json_holds_counts_and_no_people() -> None:
     assert all("examples" not in r for r in json.loads(text)["rules"].values())
     html = render_html(summary, run_time=RUN)
     assert any(name and html_escape(name) in html for name, _ in people)  # the report still shows them
+
+
+def test_the_report_names_the_districts_own_source():
+    clever = render_html(_district_with_problems(), run_time=RUN)
+    assert "How to fix in Clever" in clever and "Clever district id" in clever
+    classlink = render_html(
+        _district_with_problems().model_copy(update={"source": "oneroster"}), run_time=RUN
+    )
+    assert "How to fix in ClassLink" in classlink and "ClassLink district id" in classlink
+    assert "How to fix in Clever" not in classlink and "in Clever are picked up" not in classlink

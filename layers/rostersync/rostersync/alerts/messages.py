@@ -60,6 +60,34 @@ _FAILURE_ADVICE: dict[FailureKind, str] = {
 }
 
 
+# A ClassLink (OneRoster) district's failures in its own terms: the kinds are the fetch stage's
+# (CLEVER_ERROR is "the source answered with errors"), the people to ask are ClassLink's.
+_ONEROSTER_FAILURE_ADVICE: dict[FailureKind, str] = {
+    FailureKind.DISCONNECTED: (
+        "ClassLink no longer gives Smart Futures access to this district. If the district removed "
+        "the app on purpose, nothing needs to be done; otherwise ask its ClassLink administrator to "
+        "share the district with the Smart Futures app again (Roster Server > Smart Futures)."
+    ),
+    FailureKind.CLEVER_ERROR: (
+        "The district's OneRoster server (ClassLink Roster Server) answered with errors or did not "
+        "answer after several retries. This is usually temporary; tomorrow's nightly sync tries again. "
+        "If it fails two nights in a row, ask the district's ClassLink administrator to check the "
+        "Smart Futures app in Roster Server, and contact ClassLink support with the tenant's base URL."
+    ),
+    FailureKind.PROTOCOL_ERROR: (
+        "The district's OneRoster server answered, but with data RosterSync cannot read. Tomorrow's "
+        "sync tries again; if it fails again, send this e-mail to the RosterSync engineers."
+    ),
+}
+
+
+def failure_advice(kind: FailureKind, source: str | None) -> str:
+    """What to do about a failed sync, in the terms of the district's source."""
+    if source == "oneroster":
+        return _ONEROSTER_FAILURE_ADVICE.get(kind, _FAILURE_ADVICE[kind])
+    return _FAILURE_ADVICE[kind]
+
+
 @dataclass(frozen=True, slots=True)
 class ReportLink:
     url: str
@@ -147,20 +175,26 @@ def _header(
 
 
 def sync_failed(
-    district_id: str, run_id: str, failure: Failure | None, *, district_name: str | None = None
+    district_id: str,
+    run_id: str,
+    failure: Failure | None,
+    *,
+    district_name: str | None = None,
+    source: str | None = None,
 ) -> Alert:
+    """`source`: the district's source (`clever`, `oneroster`): the header and advice name it."""
     kind = failure.kind if failure else FailureKind.INTERNAL_ERROR
     where = f" while fetching {one_line_name(failure.resource, 40)}" if failure and failure.resource else ""
     reason = one_line_name(failure.reason if failure else "the fetch did not complete", REASON_MAX)
     body = [
-        *_header(district_id, district_name, run_id),
+        *_header(district_id, district_name, run_id, source),
         f"Tonight's roster sync failed{where}, so nothing was validated or imported for this district.",
         "Smart Futures keeps the roster from the last successful sync; nothing was deleted.",
         "",
         f"Why: {kind.value}: {reason}",
         "",
         "What to do",
-        f"  {_FAILURE_ADVICE[kind]}",
+        f"  {failure_advice(kind, source)}",
         "",
         SIGNATURE,
     ]
@@ -391,7 +425,8 @@ def validation_findings(
     excluded = summary.excluded_total
     ordered = sorted(counts.values(), key=lambda r: (r.severity is not Severity.ERROR, -r.count, r.rule))
 
-    body = [*_header(district_id, summary.district_name, run_id), change.sentence(), ""]
+    source = _where(summary.source).name
+    body = [*_header(district_id, summary.district_name, run_id, summary.source), change.sentence(), ""]
     body += ["What happened"]
     if summary.empty:
         body.append(
@@ -400,7 +435,7 @@ def validation_findings(
         )
     else:
         body.append(
-            f"  Tonight's sync checked {fetched:,} records from Clever: {fetched - rejected - excluded:,} were accepted"
+            f"  Tonight's sync checked {fetched:,} records from {source}: {fetched - rejected - excluded:,} were accepted"
             f" for import and {rejected:,} held back."
         )
         if excluded:
@@ -418,7 +453,7 @@ def validation_findings(
     schools = _school_lines(summary.schools)
     if schools:
         body += ["", "Schools affected", *schools]
-    body += ["", "What to change in Clever (or in the SIS that feeds it)"]
+    body += ["", f"What to change in {source} (or in the SIS that feeds it)"]
     for r in ordered:
         rule = RULES.get(r.rule)
         if rule is not None:
@@ -426,7 +461,7 @@ def validation_findings(
     body += _link_lines(link)
     body += [
         "",
-        "Changes made in Clever are picked up by the next nightly sync. You get this e-mail again only",
+        f"Changes made in {source} are picked up by the next nightly sync. You get this e-mail again only",
         "when the findings change.",
         "",
         SIGNATURE,

@@ -337,7 +337,9 @@ def notify_fetch_result(
     if result.status is not ManifestStatus.COMPLETE:
         _publish(
             publisher,
-            messages.sync_failed(district_id, result.run_id, result.failure, district_name=name),
+            messages.sync_failed(
+                district_id, result.run_id, result.failure, district_name=name, source=source
+            ),
             outcome,
         )
         return outcome

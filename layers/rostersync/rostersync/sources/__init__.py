@@ -47,6 +47,16 @@ class SourceRules:
     state_id_field: str | None = None
 
 
+# The name a district data manager knows each source by (OneRoster districts use ClassLink).
+DISPLAY_NAMES: dict[str, str] = {CLEVER: "Clever", ONEROSTER: "ClassLink"}
+
+
+def display_name(source: str | None) -> str:
+    """ "Clever" or "ClassLink": how reports and alerts name a district's source (default Clever,
+    the source of every district before there were two)."""
+    return DISPLAY_NAMES.get(source or CLEVER, DISPLAY_NAMES[CLEVER])
+
+
 SOURCE_RULES: dict[str, SourceRules] = {
     ONEROSTER: SourceRules(district_required=True, state_id_field=oneroster_normalize.STATE_ID_FIELD)
 }

@@ -153,6 +153,7 @@ def validate_run(
             elsewhere=None if elsewhere is None else _skipping_on_failure(elsewhere, summary_flags),
         )
         summary.state_ids_checked = summary_flags.get("state_ids_checked")
+        summary.source = manifest.source
         sink.flush()
         text.flush()
         text.detach()  # hand the spool back without closing it

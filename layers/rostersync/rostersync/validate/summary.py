@@ -110,6 +110,8 @@ class RuleSummary(BaseModel):
 
 class Summary(BaseModel):
     district_id: str
+    source: str = "clever"
+    """Where the district's roster comes from (`clever`, `oneroster`): reports and alerts name it."""
     district_name: str | None = None
     district_status: DistrictStatus | None = None
     """The source's sync status of the district (state, last sync, pause, launch)."""

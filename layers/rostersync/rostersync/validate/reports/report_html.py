@@ -10,6 +10,7 @@ from datetime import datetime
 from html import escape
 from typing import TextIO
 
+from rostersync.sources import display_name
 from rostersync.validate.rules import RULES, Severity
 from rostersync.validate.summary import RuleSummary, SchoolCounts, Summary
 
@@ -94,7 +95,7 @@ def _school_table(summary: Summary) -> str:
     return f'<table id="per-school"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 
 
-def _rule_block(rs: RuleSummary) -> str:
+def _rule_block(rs: RuleSummary, source: str) -> str:
     rule = RULES[rs.rule]
     sev = rule.severity.value
     effect = {
@@ -116,7 +117,7 @@ def _rule_block(rs: RuleSummary) -> str:
         f'<p class="id">Rule <code>{_e(rule.id)}</code></p>'
         "<table><thead><tr><th>Name</th><th>Type</th><th>SIS id</th><th>What is wrong</th></tr></thead>"
         f"<tbody>{examples}</tbody></table>{more_txt}"
-        f'<div class="fix"><strong>How to fix in Clever</strong>{_e(rule.fix)}</div>'
+        f'<div class="fix"><strong>How to fix in {_e(source)}</strong>{_e(rule.fix)}</div>'
         "</section>"
     )
 
@@ -137,6 +138,7 @@ def _overview(fired: list[RuleSummary]) -> str:
 def render_html(summary: Summary, *, run_time: datetime) -> str:
     """The whole report page as a string."""
     district = summary.district_name or summary.district_id
+    source = display_name(summary.source)
     when = run_time.strftime("%Y-%m-%d %H:%M %Z").strip()
     imported, attention = summary.imported_total, summary.needs_attention
     fired = [rs for rs in summary.rules.values() if rs.count]
@@ -149,9 +151,9 @@ def render_html(summary: Summary, *, run_time: datetime) -> str:
         f"<title>Smart Futures roster sync: {_e(district)} ({_e(when)})</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Roster sync report: <bdi>{_e(district)}</bdi></h1>",
-        f'<p class="meta">Run of {_e(when)} · Clever district id {_e(summary.district_id)}</p>',
+        f'<p class="meta">Run of {_e(when)} · {_e(source)} district id {_e(summary.district_id)}</p>',
         *(
-            [f'<p class="meta">Clever: {_e(summary.district_status.line())}</p>']
+            [f'<p class="meta">{_e(source)}: {_e(summary.district_status.line())}</p>']
             if summary.district_status
             else []
         ),
@@ -180,13 +182,13 @@ def render_html(summary: Summary, *, run_time: datetime) -> str:
         parts += ["<h2>At a glance</h2>", _overview(fired)]
     parts += ["<h2>Per school</h2>", _school_table(summary), "<h2>What needs attention</h2>"]
     if fired:
-        parts += [_rule_block(rs) for rs in fired]
+        parts += [_rule_block(rs, source) for rs in fired]
     else:
         parts.append("<p>Nothing: every shared record was imported without findings.</p>")
     parts.append(
         '<p class="meta">Errors keep a record out of Smart Futures until it is fixed; warnings are '
-        "imported; info says what was left out on purpose (schools outside the licence). Every finding is listed in findings.csv. Changes made in your SIS or in Clever are "
-        "picked up by the next nightly sync.</p></body></html>"
+        "imported; info says what was left out on purpose (schools outside the licence). Every finding is listed in findings.csv. Changes made in your SIS or in "
+        f"{_e(source)} are picked up by the next nightly sync.</p></body></html>"
     )
     return "\n".join(parts)
 
