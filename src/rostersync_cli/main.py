@@ -412,7 +412,9 @@ def _reset_settings() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rostersync", description="Nightly roster sync from Clever and ClassLink (OneRoster).")
+    parser = argparse.ArgumentParser(
+        prog="rostersync", description="Nightly roster sync from Clever and ClassLink (OneRoster)."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("provision", help="create the pipeline's resources from template.yaml (idempotent)")
     run = commands.add_parser("run", help="run the pipeline against the endpoints the environment names")

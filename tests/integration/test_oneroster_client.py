@@ -8,7 +8,9 @@ SignatureOnlyEndpoint, the tenant's secret, and a nonce accepted once).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
+from email.utils import formatdate
 
 import pytest
 import requests
@@ -121,6 +123,23 @@ def test_transient_failures_are_retried_with_backoff(sandbox: OneRosterSandbox, 
     assert orgs
     assert [e.status for e in sandbox.log][:3] == [status, status, 200]
     assert sleeps == ([1.0, 1.0] if status == 429 else [0.5, 1.0])  # Retry-After, else backoff
+
+
+def test_a_retry_after_given_as_an_http_date_is_honoured_and_capped(sandbox: OneRosterSandbox) -> None:
+    # RFC 9110 allows Retry-After as a date; it was read as "no Retry-After" and the backoff applied.
+    sandbox.faults.statuses = [429, 429]
+    sandbox.faults.retry_after = formatdate(time.time() + 20, usegmt=True)
+    sleeps = Sleeps()
+    assert all_records(client(sandbox, sleeps=sleeps, max_retry_wait=60), Resource.ORGS)
+    assert len(sleeps) == 2 and all(17 <= s <= 20 for s in sleeps), sleeps
+    capped = Sleeps()
+    sandbox.faults.statuses = [429]
+    assert all_records(client(sandbox, sleeps=capped, max_retry_wait=5), Resource.ORGS)
+    assert capped == [5]
+    sandbox.faults.statuses, sandbox.faults.retry_after = [429], "soon, maybe"  # unreadable: backoff
+    unreadable = Sleeps()
+    assert all_records(client(sandbox, sleeps=unreadable), Resource.ORGS)
+    assert unreadable == [0.5]
 
 
 def test_an_html_page_with_200_is_retried(sandbox: OneRosterSandbox) -> None:

@@ -289,7 +289,7 @@ class OneRosterFaults:
     link_header: bool = True  # send `Link: <next>; rel="next"`
     total_header: bool = True  # send `X-Total-Count`
     statuses: list[int] = field(default_factory=list)  # next answers: 429/500/502/503 (502: HTML)
-    retry_after: int = 1  # the 429's Retry-After
+    retry_after: int | str = 1  # the 429's Retry-After: seconds, or an HTTP date (a string)
     html_ok: int = 0  # next N answers: 200 with an HTML page
     refuse: int | None = None  # 401 or 403 with imsx_StatusInfo, every request
     short_page: str | None = None  # collection whose first page is served short (half)

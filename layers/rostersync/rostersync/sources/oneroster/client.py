@@ -31,6 +31,8 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 import requests
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_AUTH_HEADER
 from requests_oauthlib import OAuth1
+from urllib3.exceptions import InvalidHeader
+from urllib3.util.retry import Retry
 
 from rostersync.errors import OneRosterError, OneRosterKeyRefused, OneRosterProtocolError
 from rostersync.observability import logger
@@ -288,8 +290,15 @@ def _int(value: str | None) -> int | None:
 
 
 def _retry_after(response: requests.Response) -> float | None:
+    """Retry-After in seconds, or as an HTTP date (both are RFC 9110's forms; urllib3 parses them,
+    a date in the past is 0); None when absent or unreadable (the backoff applies)."""
     value = response.headers.get("Retry-After", "").strip()
-    return float(value) if value.isdigit() else None
+    if not value:
+        return None
+    try:
+        return float(Retry().parse_retry_after(value))
+    except InvalidHeader:
+        return None
 
 
 def _html(response: requests.Response) -> bool:
