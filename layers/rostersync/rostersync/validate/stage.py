@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+import time
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -194,6 +195,7 @@ def _skipping_on_failure(lookup: StateIdLookup, flags: dict[str, bool]) -> State
     """The lookup, answering nothing (and saying so in `flags`) when the roster cannot be read."""
 
     def ask(state_ids: Collection[str]) -> Mapping[str, OtherDistrict]:
+        started = time.monotonic()
         try:
             found = lookup(state_ids)
         except Exception as exc:
@@ -204,6 +206,14 @@ def _skipping_on_failure(lookup: StateIdLookup, flags: dict[str, bool]) -> State
             flags["state_ids_checked"] = False
             return {}
         flags["state_ids_checked"] = True
+        logger.info(
+            "PA Secure IDs checked against other districts",
+            extra={
+                "students": len(state_ids),
+                "held_elsewhere": len(found),
+                "seconds": round(time.monotonic() - started, 3),
+            },
+        )
         return found
 
     return ask
