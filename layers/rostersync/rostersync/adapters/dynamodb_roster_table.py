@@ -137,6 +137,15 @@ class DynamoRosterTable:
         # Jitter spreads retries; it is not cryptography.
         self._sleep(delay * (0.5 + random.random() / 2))  # noqa: S311  # nosec B311
 
+    def _again(self, attempt: int, what: str) -> int:
+        """A batch came back partly unprocessed: back off and return the next attempt's number, or
+        give up after `max_attempts` (naming the table and how many, never the keys)."""
+        attempt += 1
+        if attempt >= self.max_attempts:
+            raise RosterWriteError(f"{what} {self.table_name} still unprocessed after {attempt} attempts")
+        self._backoff(attempt)
+        return attempt
+
     def _call(self, operation: str, **kwargs: Any) -> Any:
         attempt = 0
         while True:
@@ -212,12 +221,7 @@ class DynamoRosterTable:
             out.extend(deserialize(raw) for raw in response.get("Responses", {}).get(self.table_name, []))
             request = response.get("UnprocessedKeys") or {}
             if request:
-                attempt += 1
-                if attempt >= self.max_attempts:
-                    raise RosterWriteError(
-                        f"reads from {self.table_name} still unprocessed after {attempt} attempts"
-                    )
-                self._backoff(attempt)
+                attempt = self._again(attempt, "reads from")
         return out
 
     def query(self, pk: str, *, newest_first: bool = False, limit: int | None = None) -> list[Item]:
@@ -386,12 +390,7 @@ class DynamoRosterTable:
             response = self._call("batch_write_item", RequestItems={self.table_name: requests})
             requests = list(response.get("UnprocessedItems", {}).get(self.table_name, []))
             if requests:
-                attempt += 1
-                if attempt >= self.max_attempts:
-                    raise RosterWriteError(
-                        f"{len(requests)} writes to {self.table_name} still unprocessed after {attempt} attempts"
-                    )
-                self._backoff(attempt)
+                attempt = self._again(attempt, f"{len(requests)} writes to")
 
     # ------------------------------------------------------------------- leases
 
