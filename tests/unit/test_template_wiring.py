@@ -6,7 +6,7 @@ import ast
 import json
 import re
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 
@@ -204,15 +204,6 @@ def test_the_nightly_schedule_starts_the_state_machine_with_bounded_concurrency(
 
 
 # ------------------------------------------------------------------------------ grants
-
-
-class CodeUse(NamedTuple):
-    """What a function's reachable code does with the raw bucket and the roster table."""
-
-    prefixes: frozenset[str]
-    s3_actions: frozenset[str]
-    dynamodb_actions: frozenset[str]
-    indexes: frozenset[str]
 
 
 # The adapters that reach AWS resources, and the template resource each one reaches.
