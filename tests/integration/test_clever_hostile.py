@@ -16,31 +16,9 @@ from rostersync.fetch.contract import Manifest
 from rostersync_cli.sandbox import DistrictSpec, SandboxConfig
 from tests.integration.fault_world import FaultWorld, fault_world
 
-HOSTILE = DistrictSpec(
-    "Hostile Data SD",
-    seed=9401,
-    schools=1,
-    students=12,
-    teachers=2,
-    counselors=0,
-    admins=1,
-    other_staff=1,
-    sections=2,
-    terms=1,
-    courses=1,
-)
-NEXT = DistrictSpec(
-    "Next In Line SD",
-    seed=9402,
-    schools=1,
-    students=8,
-    teachers=1,
-    counselors=0,
-    admins=1,
-    other_staff=0,
-    sections=1,
-    terms=1,
-    courses=1,
+HOSTILE = DistrictSpec.small("Hostile Data SD", 9401, schools=1, students=12)
+NEXT = DistrictSpec.small(
+    "Next In Line SD", 9402, schools=1, students=8, teachers=1, other_staff=0, sections=1
 )
 
 

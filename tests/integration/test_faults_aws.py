@@ -30,20 +30,7 @@ from tests.integration.invariants import (
     snapshot,
 )
 
-DISTRICT = DistrictSpec(
-    "Tioga Faults SD",
-    seed=9303,
-    schools=2,
-    students=24,
-    teachers=2,
-    counselors=0,
-    admins=1,
-    other_staff=1,
-    sections=2,
-    terms=1,
-    courses=1,
-    gaps=Gaps(missing_student_state_id=1),
-)
+DISTRICT = DistrictSpec.small("Tioga Faults SD", 9303, gaps=Gaps(missing_student_state_id=1))
 REVISED = dataclasses.replace(DISTRICT, revision=1, changed_percent=50.0)
 
 

@@ -25,18 +25,9 @@ from tests.integration.invariants import (
     snapshot,
 )
 
-DISTRICT = DistrictSpec(
+DISTRICT = DistrictSpec.small(
     "Mifflin Faults SD",
-    seed=9101,
-    schools=2,
-    students=24,
-    teachers=2,
-    counselors=0,
-    admins=1,
-    other_staff=1,
-    sections=2,
-    terms=1,
-    courses=1,
+    9101,
     gaps=Gaps(missing_student_state_id=1),  # a rejected record whose last good version is kept
 )
 MID_PAGINATION = "starting_after"  # only requests for a second or later page
@@ -283,18 +274,12 @@ def test_the_night_after_a_failure_completes_identically(world: FaultWorld) -> N
 
 # --- names no ASCII assumption survives --------------------------------------------------------
 
-WORLDLY = DistrictSpec(
+WORLDLY = DistrictSpec.small(
     "Ελληνική 🏫 مدرسة School District",
-    seed=9202,
+    9202,
     schools=1,
     students=len(EXOTIC_NAMES) + 2,
-    teachers=2,
-    counselors=0,
-    admins=1,
     other_staff=0,
-    sections=2,
-    terms=1,
-    courses=1,
     exotic_names=len(EXOTIC_NAMES) + 2,
     gaps=Gaps(missing_student_state_id=3),
 )

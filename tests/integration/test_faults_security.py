@@ -24,18 +24,10 @@ from rostersync_cli.sandbox.generator import EXOTIC_NAMES
 from tests.integration.fault_world import FaultWorld, LambdaTimeout, client_error, fault_world
 from tests.integration.test_no_pii_in_logs import _sensitive_values
 
-LEAKY = DistrictSpec(
+LEAKY = DistrictSpec.small(
     "Bedford Faults SD",
-    seed=9404,
-    schools=2,
+    9404,
     students=len(EXOTIC_NAMES) + 6,
-    teachers=2,
-    counselors=0,
-    admins=1,
-    other_staff=1,
-    sections=2,
-    terms=1,
-    courses=1,
     exotic_names=len(EXOTIC_NAMES),
     gaps=Gaps(missing_student_state_id=2, short_student_state_id=1, user_without_name=1),
 )

@@ -381,3 +381,13 @@ def test_a_moved_student_carries_the_pa_secure_id_they_had_in_the_district_they_
     assert {state(joined, i) for i in (0, 1)}.isdisjoint({state(left, i) for i in range(5)})
     with pytest.raises(ValueError, match="moved_in"):
         DistrictSpec("Nowhere SD", seed=13, students=2, moved_in=1)
+
+
+def test_a_small_district_is_the_fault_suites_shape_and_takes_overrides() -> None:
+    small = DistrictSpec.small("Small SD", seed=21)
+    assert (small.schools, small.students, small.teachers, small.counselors, small.admins) == (2, 24, 2, 0, 1)
+    assert (small.other_staff, small.sections, small.terms, small.courses) == (1, 2, 1, 1)
+    assert (
+        DistrictSpec.small("Smaller SD", seed=22, schools=1, students=8).record_count()
+        == 1 + 8 + 2 + 1 + 1 + 2 + 1 + 1
+    )

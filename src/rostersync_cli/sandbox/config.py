@@ -168,6 +168,25 @@ class DistrictSpec:
         base.update(kwargs)
         return cls(name, seed, **base)  # type: ignore[arg-type]
 
+    @classmethod
+    def small(cls, name: str, seed: int, **kwargs: object) -> DistrictSpec:
+        """A district small enough for a test that runs it night after night: 2 schools, 24
+        students, 2 teachers, no counselor, an admin and another staff member, 2 sections, a term
+        and a course (each overridable)."""
+        base: dict[str, object] = {
+            "schools": 2,
+            "students": 24,
+            "teachers": 2,
+            "counselors": 0,
+            "admins": 1,
+            "other_staff": 1,
+            "sections": 2,
+            "terms": 1,
+            "courses": 1,
+        }
+        base.update(kwargs)
+        return cls(name, seed, **base)  # type: ignore[arg-type]
+
     def record_count(self) -> int:
         return (
             self.schools
