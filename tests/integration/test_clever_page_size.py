@@ -12,11 +12,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from rostersync.errors import CleverError
+from rostersync.errors import CleverError, PageDeferred
+from rostersync.fetch.contract import Manifest, ManifestStatus
+from rostersync.fetch.stage import fetch_district, load_checkpoint
+from rostersync.layout import manifest_key
 from rostersync.settings import Settings
 from rostersync.sources.clever.client import CleverClient, CleverCredentials
 from rostersync.sources.clever.resources import Resource
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
+from tests.fakes import MemoryPageStore
 
 SPEC = DistrictSpec("Slow Gateway SD", seed=9501, schools=1, students=50, teachers=2, sections=2)
 
@@ -145,3 +149,60 @@ def test_a_resume_after_a_shrink_continues_with_the_smaller_page(sandbox: Clever
     assert len(first.records) + sum(len(p.records) for p in rest) == SPEC.students
     assert {status for _, status in _limits(sandbox)} == {200}
     assert {_limit(p.link) for p in rest} == {10}
+
+
+def test_a_shrink_that_would_not_fit_the_invocation_is_deferred_to_the_next_one(
+    sandbox: CleverSandbox,
+) -> None:
+    sandbox.faults.big_page_limit = 10
+    client = _client(sandbox, Sleeps())
+    asked: list[float] = []
+
+    def no_time_left(seconds: float) -> bool:
+        asked.append(seconds)
+        return False
+
+    with pytest.raises(PageDeferred) as deferred:
+        list(
+            client.district(SPEC.id, client.district_tokens()[SPEC.id]).pages(
+                Resource.STUDENTS, fits=no_time_left
+            )
+        )
+
+    assert _limit(deferred.value.link) == 20  # the next size, not yet asked for
+    assert [limit for limit, _ in _limits(sandbox)] == [40, 40]
+    # The worst case of one size: 2 attempts (one slow retry) x (5 s connect + 2 s read) + 2 backoffs of 5 s.
+    assert asked == [24.0]
+
+
+def test_a_fetch_checkpoints_at_a_deferred_page_and_the_next_invocation_finishes_it(
+    sandbox: CleverSandbox,
+) -> None:
+    """Every size of a page can time out (Clever's gateway, 120 s each): ten attempts were 20
+    minutes, past Lambda's 15. Now the invocation stops before a size it has no time for, and
+    the checkpoint resumes at that size, even before any page of this invocation was written."""
+    sandbox.faults.big_page_limit = 10
+    client = _client(sandbox, Sleeps())
+    token = client.district_tokens()[SPEC.id]
+    store = MemoryPageStore()
+    run_id = "20261129T070000Z-000001"
+
+    # No time for a second size, ever: each invocation stops at its first shrink.
+    result = fetch_district(client.district(SPEC.id, token), store, run_id, fits=lambda _seconds: False)
+    assert result.status is ManifestStatus.IN_PROGRESS
+    first = load_checkpoint(store, SPEC.id, run_id)
+    assert first is not None and first.pages == [] and first.page_index == 0  # nothing written yet
+    assert _limit(first.next_link) == 20  # the smaller size it had no time for, asked next time
+    invocations = 1
+    while result.status is ManifestStatus.IN_PROGRESS:
+        assert invocations < 40, "every invocation must shrink a page or write one"
+        checkpoint = load_checkpoint(store, SPEC.id, run_id)
+        result = fetch_district(
+            client.district(SPEC.id, token), store, run_id, checkpoint=checkpoint, fits=lambda _seconds: False
+        )
+        invocations += 1
+
+    assert result.status is ManifestStatus.COMPLETE and invocations > 2
+    manifest = Manifest.model_validate(store.get_json(manifest_key(SPEC.id, run_id)))
+    assert manifest.record_count(Resource.STUDENTS.value) == SPEC.students
+    assert {limit for limit, status in _limits(sandbox) if status == 200} == {10}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +10,7 @@ import pytest
 
 from rostersync.errors import CleverProtocolError
 from rostersync.fetch.contract import Checkpoint, FetchResult, Manifest, ManifestStatus
-from rostersync.fetch.stage import fetch_district, load_checkpoint, pause_near_deadline
+from rostersync.fetch.stage import fetch_district, fits_before_deadline, load_checkpoint, pause_near_deadline
 from rostersync.layout import checkpoint_key
 from rostersync.ports import Page
 from rostersync.sources.clever.resources import Resource
@@ -36,7 +36,13 @@ class FakeSource:
         self.starts: list[tuple[Resource, str | None, int]] = []
 
     def pages(
-        self, resource: Resource, start: str | None = None, *, index: int = 0, seen: Iterable[str] = ()
+        self,
+        resource: Resource,
+        start: str | None = None,
+        *,
+        index: int = 0,
+        seen: Iterable[str] = (),
+        fits: Callable[[float], bool] | None = None,
     ) -> Iterator[Page]:
         resource = Resource(resource)
         self.starts.append((resource, start, index))
@@ -222,3 +228,11 @@ def test_the_deadline_check_leaves_the_margin() -> None:
     assert not should_pause()
     remaining[0] = 89_999
     assert should_pause()
+
+
+def test_work_fits_when_it_still_leaves_the_margin() -> None:
+    remaining = [400_000]  # 400 s left, a 150 s margin: 250 s of work fit, 250.001 s do not
+    fits = fits_before_deadline(lambda: remaining[0], 150)
+    assert fits(250.0) and not fits(250.001)
+    remaining[0] = 100_000
+    assert not fits(0)

@@ -45,6 +45,16 @@ class DistrictDisconnected(CleverError):
     for `/districts/<id>` itself."""
 
 
+class PageDeferred(RosterSyncError):
+    """A source stopped before asking for a page again at a smaller size, because the invocation's
+    time would not fit the attempt: `link` is that smaller page, where a further invocation resumes.
+    Not a failure: the fetch checkpoints and continues."""
+
+    def __init__(self, link: str):
+        super().__init__(f"page deferred to the next invocation: {link}")
+        self.link = link
+
+
 class StorageError(RosterSyncError):
     """A page, manifest or report could not be written or read."""
 

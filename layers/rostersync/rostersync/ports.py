@@ -8,7 +8,7 @@ tests/fakes.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -56,9 +56,19 @@ class DistrictPages(Protocol):
         ...
 
     def pages(
-        self, resource: str, start: str | None = None, *, index: int = 0, seen: Iterable[str] = ()
+        self,
+        resource: str,
+        start: str | None = None,
+        *,
+        index: int = 0,
+        seen: Iterable[str] = (),
+        fits: Callable[[float], bool] | None = None,
     ) -> Iterator[Page]:
-        """Every page of `resource` from `start` (None: its first page), each records minimized."""
+        """Every page of `resource` from `start` (None: its first page), each records minimized.
+
+        `fits(seconds)` says whether that much more work fits in the invocation; a source that
+        would ask for a page again (smaller) asks it first, and raises `errors.PageDeferred` with
+        the smaller page's link when it does not fit (None: everything fits)."""
         ...
 
     def district_name(self, page: Page) -> str | None:

@@ -34,7 +34,7 @@ from rostersync.alerts.notify import (
 from rostersync.alerts.notify import report_link as signed_report_link
 from rostersync.errors import StorageError
 from rostersync.fetch.contract import FetchOutcome, FetchRequest, ManifestStatus
-from rostersync.fetch.stage import fetch_districts, pause_near_deadline
+from rostersync.fetch.stage import fetch_districts, fits_before_deadline, pause_near_deadline
 from rostersync.ids import new_run_id
 from rostersync.importer.contract import ImportRequest, ImportResult, ReleaseResult, RunStatus
 from rostersync.importer.holds import PageStoreHoldStore
@@ -155,6 +155,7 @@ def fetch(request: FetchRequest, remaining_ms: RemainingMillis) -> dict[str, Any
             request.district_ids,
             should_pause=pause_near_deadline(remaining_ms, settings.fetch_pause_margin_seconds),
             resume=request.resume,
+            fits=fits_before_deadline(remaining_ms, settings.fetch_pause_margin_seconds),
         )
     finally:
         close = getattr(source, "close", None)

@@ -21,6 +21,7 @@ from rostersync.errors import (
     CleverProtocolError,
     DistrictDisconnected,
     OneRosterKeyRefused,
+    PageDeferred,
     StorageError,
 )
 from rostersync.fetch.contract import (
@@ -35,15 +36,21 @@ from rostersync.fetch.contract import (
 )
 from rostersync.layout import checkpoint_key, manifest_key, page_key
 from rostersync.observability import logger
-from rostersync.ports import DistrictPages, PageStore, Source
+from rostersync.ports import DistrictPages, Page, PageStore, Source
 
 Pause = Callable[[], bool]
+Fits = Callable[[float], bool]  # whether that many more seconds fit before the pause margin
 
 
 def pause_near_deadline(remaining_ms: Callable[[], int], margin_seconds: float) -> Pause:
     """A `should_pause` that says yes once less than `margin_seconds` of the invocation remain
     (`remaining_ms` is the Lambda context's get_remaining_time_in_millis)."""
     return lambda: remaining_ms() < margin_seconds * 1000
+
+
+def fits_before_deadline(remaining_ms: Callable[[], int], margin_seconds: float) -> Fits:
+    """`fits(seconds)`: that much more work still leaves `margin_seconds` of the invocation."""
+    return lambda seconds: remaining_ms() - seconds * 1000 >= margin_seconds * 1000
 
 
 def _never() -> bool:
@@ -62,11 +69,15 @@ def fetch_district(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     should_pause: Pause | None = None,
     checkpoint: Checkpoint | None = None,
+    fits: Fits | None = None,
 ) -> FetchResult:
     """Fetch every resource of one district into `store`.
 
     Leaves a manifest behind (`complete` or `failed`), or, when `should_pause()` turned true
-    between two pages, a checkpoint and an `in_progress` result. Given a `checkpoint`, continues
+    between two pages, a checkpoint and an `in_progress` result. The same when the source defers
+    a page it would ask for again smaller because `fits` says the attempt would not fit
+    (`PageDeferred`): the checkpoint resumes at the smaller page. That needs no page written by
+    this invocation: the smaller size is itself progress (at most a few halvings). Given a `checkpoint`, continues
     from it: the pages already written are kept, the rest are fetched, and the manifest is the
     one an uninterrupted fetch would have written.
     """
@@ -114,7 +125,7 @@ def fetch_district(
                 progress.current = resource
                 progress.current_summary = ResourceSummary(resource=resource)
                 progress.next_link, progress.page_index, progress.cursors = None, 0, []
-            _fetch_resource(source, store, run_id, progress, pause, page_written)
+            _fetch_resource(source, store, run_id, progress, pause, page_written, fits)
         manifest.status = ManifestStatus.COMPLETE
     except _Paused:
         return _pause(source, store, progress, earlier_requests)
@@ -239,9 +250,11 @@ def _fetch_resource(
     progress: Checkpoint,
     pause: Pause,
     page_written: Callable[[], None],
+    fits: Fits | None = None,
 ) -> None:
     """Fetch `progress.current` from where `progress` says, recording each page in it; raises
-    _Paused (with `progress` pointing at the next page) when `pause()` says so between pages."""
+    _Paused (with `progress` pointing at the next page) when `pause()` says so between pages, or
+    when the source defers a page to the next invocation (`progress` then points at it)."""
     resource = progress.current
     summary = progress.current_summary
     if resource is None or summary is None:
@@ -253,33 +266,55 @@ def _fetch_resource(
         summary.requests += source.requests - requests_before
         summary.seconds = round(summary.seconds + time.perf_counter() - started, 3)
 
-    pages = source.pages(resource, progress.next_link, index=progress.page_index, seen=progress.cursors)
-    for page in pages:
-        records = page.records
-        progress.district_name = source.district_name(page) or progress.district_name
-        progress.district_status = source.district_status(page) or progress.district_status
-        key = page_key(source.district_id, run_id, resource, page.index)
-        size = store.put_json(
-            key,
-            {"source": progress.source, "resource": resource, "page": page.index, "records": records},
-            compress=True,
+    pages = source.pages(
+        resource, progress.next_link, index=progress.page_index, seen=progress.cursors, fits=fits
+    )
+    try:
+        for page in pages:
+            _record_page(source, store, run_id, progress, page)
+            page_written()
+            if page.next is not None and pause():
+                account()
+                raise _Paused
+    except PageDeferred as deferred:
+        logger.info(
+            "a slow page is left to the next invocation, at a smaller size",
+            extra={"district_id": source.district_id, "resource": resource},
         )
-        progress.pages.append(
-            PageRef(resource=resource, index=page.index, key=key, records=len(records), bytes=size)
-        )
-        progress.cursors.append(page.link)
-        progress.next_link, progress.page_index = page.next, page.index + 1
-        summary.pages += 1
-        summary.records += len(records)
-        page_written()
-        if page.next is not None and pause():
-            account()
-            raise _Paused
+        progress.next_link = deferred.link
+        account()
+        raise _Paused from None
     account()
     summary.complete = True
     progress.resources[resource] = summary
     progress.current, progress.current_summary = None, None
     progress.next_link, progress.page_index, progress.cursors = None, 0, []
+
+
+def _record_page(
+    source: DistrictPages, store: PageStore, run_id: str, progress: Checkpoint, page: Page
+) -> None:
+    """One fetched page of `progress.current` into the store and into `progress` (its key, its
+    counts, its cursor, and the link of the page after it)."""
+    resource, summary = progress.current, progress.current_summary
+    if resource is None or summary is None:
+        raise RuntimeError(f"district {source.district_id}: no resource in progress to record")
+    records = page.records
+    progress.district_name = source.district_name(page) or progress.district_name
+    progress.district_status = source.district_status(page) or progress.district_status
+    key = page_key(source.district_id, run_id, resource, page.index)
+    size = store.put_json(
+        key,
+        {"source": progress.source, "resource": resource, "page": page.index, "records": records},
+        compress=True,
+    )
+    progress.pages.append(
+        PageRef(resource=resource, index=page.index, key=key, records=len(records), bytes=size)
+    )
+    progress.cursors.append(page.link)
+    progress.next_link, progress.page_index = page.next, page.index + 1
+    summary.pages += 1
+    summary.records += len(records)
 
 
 def fetch_districts(
@@ -291,6 +326,7 @@ def fetch_districts(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     should_pause: Pause | None = None,
     resume: bool = False,
+    fits: Fits | None = None,
 ) -> list[FetchResult]:
     """Fetch the named districts, or every district that shares data with us, one after another.
 
@@ -324,6 +360,7 @@ def fetch_districts(
                 clock=clock,
                 should_pause=should_pause,
                 checkpoint=checkpoint,
+                fits=fits,
             )
         )
     return results

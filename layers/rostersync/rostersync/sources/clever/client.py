@@ -26,7 +26,7 @@ from urllib3.exceptions import MaxRetryError, ReadTimeoutError, ResponseError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
-from rostersync.errors import CleverError, CleverProtocolError, DistrictDisconnected
+from rostersync.errors import CleverError, CleverProtocolError, DistrictDisconnected, PageDeferred
 from rostersync.observability import logger
 from rostersync.ports import Page
 from rostersync.records import DistrictRecord, DistrictStatus
@@ -292,9 +292,15 @@ class DistrictFetch:
         *,
         index: int = 0,
         seen: Iterable[str] = (),
+        fits: Callable[[float], bool] | None = None,
     ) -> Iterator[Page]:
         """Every page of `resource`, following `next` until there is none or a page is empty; each
         page's records are minimized to the fields the product uses (clever/normalize.py).
+
+        A page too slow at its size is asked for again, smaller (`_smaller_page`); when `fits`
+        says the invocation has no time left for the worst case of that attempt (every slow retry
+        running into the read timeout), `PageDeferred` hands the smaller page's link to the
+        fetch, which checkpoints there: one page never holds an invocation past its deadline.
 
         `start` resumes a pagination at a relative link a previous invocation was given as a
         page's `next` (its pages numbered from `index`, the links it already requested in
@@ -326,6 +332,8 @@ class DistrictFetch:
                 smaller = self._smaller_page(relative, exc)
                 if smaller is None:
                     raise
+                if fits is not None and not fits(self._worst_attempt_seconds()):
+                    raise PageDeferred(smaller) from None
                 relative, shrunk = smaller, _limit_of(smaller)
                 continue
             records = _data_list(body, _endpoint(relative), self.district_id)
@@ -348,6 +356,14 @@ class DistrictFetch:
             if following is None:
                 return
             relative = following
+
+    def _worst_attempt_seconds(self) -> float:
+        """The longest one page size can take: every slow attempt (CLEVER_SLOW_RETRIES + 1) runs
+        into the connect and read timeouts, with a backoff between them."""
+        settings = self._client._settings
+        attempts = settings.clever_slow_retries + 1
+        timeouts = settings.clever_connect_timeout + settings.clever_read_timeout
+        return attempts * timeouts + attempts * settings.clever_backoff_factor
 
     def _smaller_page(self, relative: str, exc: CleverError) -> str | None:
         """`relative` asking for half as many records (not below CLEVER_MIN_PAGE_LIMIT), when `exc`

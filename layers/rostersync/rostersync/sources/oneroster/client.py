@@ -121,6 +121,7 @@ class OneRosterClient:
         *,
         index: int = 0,
         seen: Iterable[str] = (),
+        fits: Callable[[float], bool] | None = None,  # OneRoster pages never shrink: unused
     ) -> Iterator[Page]:
         """Every page of `resource` (records minimized, see normalize.minimize), from its first page
         or from `start`, a link a previous invocation was given as a page's `next`."""
