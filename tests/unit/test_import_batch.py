@@ -208,3 +208,33 @@ def test_batch_reads_give_up_after_bounded_attempts_naming_the_table_not_the_key
         table.get_items(keys, ("district_id",))
     assert client.calls == [100, 100, 100]  # the first hundred (duplicates dropped), three times
     assert len(sleeps) == 2 and "STATEID#" not in str(raised.value)
+
+
+class HalfTheKeysAtFirst:
+    """Answers batch_get_item leaving the second half of the keys unprocessed, the first `times` calls."""
+
+    def __init__(self, items: dict[str, dict[str, Any]], times: int) -> None:
+        self.items, self.left, self.calls = items, times, 0
+
+    def batch_get_item(self, RequestItems: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        self.calls += 1
+        request = RequestItems[TABLE]
+        keys = request["Keys"]
+        keep, leave = (keys[: len(keys) // 2], keys[len(keys) // 2 :]) if self.left > 0 else (keys, [])
+        self.left -= 1
+        found = [self.items[k["pk"]["S"]] for k in keep if k["pk"]["S"] in self.items]
+        unprocessed = {TABLE: {**request, "Keys": leave}} if leave else {}
+        return {"Responses": {TABLE: found}, "UnprocessedKeys": unprocessed}
+
+
+def test_batch_reads_retry_their_unprocessed_keys_until_every_item_is_read() -> None:
+    items = {
+        f"STATEID#{n:010d}": serialize({"pk": f"STATEID#{n:010d}", "sk": "HOLDER"}) for n in range(0, 300, 2)
+    }
+    client = HalfTheKeysAtFirst(items, times=3)
+    sleeps: list[float] = []
+    table = DynamoRosterTable(TABLE, client, sleep=sleeps.append, workers=1)
+    keys = [(f"STATEID#{n:010d}", "HOLDER") for n in range(300)]
+    found = table.get_items(keys, ())
+    assert sorted(str(i["pk"]) for i in found) == sorted(items)  # every existing item, once
+    assert client.calls > 3 and len(sleeps) >= 1
