@@ -13,15 +13,7 @@ from typing import Any
 
 from rostersync.importer.diff import ExistingItem
 from rostersync.importer.items import PERSON_KINDS, Item, Key
-from rostersync.layout import (
-    LEASE_SK,
-    district_pk,
-    lease_pk,
-    school_pk_prefix,
-    section_pk,
-    split_sk,
-    state_id_pk,
-)
+from rostersync.layout import LEASE_SK, district_pk, lease_pk, school_pk_prefix, section_pk, split_sk
 from rostersync.ports import Lease, LeaseBusy, LeaseLost, StaleRun
 from rostersync.records import Kind
 
@@ -58,15 +50,6 @@ class MemoryRosterTable:
         self._count("get_item")
         item = self.items.get((pk, sk))
         return copy.deepcopy(item) if item is not None else None
-
-    def state_ids_held_by(self, district_id: str) -> set[str]:
-        self._count("state_ids_held_by")
-        prefix = state_id_pk("")
-        return {
-            pk.removeprefix(prefix)
-            for (pk, _sk), item in self.items.items()
-            if pk.startswith(prefix) and item.get("holder_district") == district_id
-        }
 
     def get_items(self, keys: Collection[Key], attributes: Sequence[str]) -> list[Item]:
         self._count("get_items")

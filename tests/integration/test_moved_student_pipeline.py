@@ -39,7 +39,7 @@ def sandbox() -> Iterator[CleverSandbox]:
 def _holder_of(state_id: str) -> str:
     table = boto3.resource("dynamodb").Table(get_settings().roster_table)
     item = table.get_item(Key={"pk": state_id_pk(state_id), "sk": STATE_ID_HOLDER_SK})["Item"]
-    return str(item["holder_district"])
+    return str(item["district_id"])
 
 
 def test_the_district_not_trusted_is_told_every_night_naming_the_other(functions: LocalFunctions) -> None:

@@ -270,22 +270,15 @@ def test_roster_table_schema(template: dict[str, Any]) -> None:
         "pk": "S",
         "sk": "S",
         "state_id": "S",
-        "holder_district": "S",
     }
     indexes = {i["IndexName"]: i for i in props["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {"inverted", "by_state_id", "by_holder"}
+    assert set(indexes) == {"inverted", "by_state_id"}
     assert indexes["inverted"]["KeySchema"] == [
         {"AttributeName": "sk", "KeyType": "HASH"},
         {"AttributeName": "pk", "KeyType": "RANGE"},
     ]
     assert indexes["by_state_id"]["KeySchema"] == [{"AttributeName": "state_id", "KeyType": "HASH"}]
-    assert indexes["by_holder"]["KeySchema"] == [
-        {"AttributeName": "holder_district", "KeyType": "HASH"},
-        {"AttributeName": "pk", "KeyType": "RANGE"},
-    ]
-    # The product reads the roster's indexes whole; by_holder answers only which ids a district holds.
-    assert indexes["by_holder"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
-    assert all(i["Projection"] == {"ProjectionType": "ALL"} for n, i in indexes.items() if n != "by_holder")
+    assert all(i["Projection"] == {"ProjectionType": "ALL"} for i in indexes.values())
     assert props["SSESpecification"] == {"SSEEnabled": True}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["DeletionProtectionEnabled"] is True

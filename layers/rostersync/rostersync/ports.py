@@ -188,11 +188,6 @@ class RosterTable(Protocol):
         ...
 
     def put_item(self, item: Item) -> None: ...
-    def state_ids_held_by(self, district_id: str) -> set[str]:
-        """The PA Secure IDs whose holder item names this district (the `by_holder` index:
-        eventually consistent)."""
-        ...
-
     def put_versioned(self, item: Item, expected_version: int) -> bool:
         """Put `item` only if the stored one's `version` is `expected_version` (0: no item yet);
         False when someone else changed it first (optimistic concurrency for settings)."""

@@ -15,12 +15,9 @@ the holder items this module reads and the import writes:
   student item is read, and only an active item that still carries this id counts. A holder
   whose student was archived, changed id, or was never written (a run that died) names nobody,
   so no holder item is ever deleted or repaired.
-* Reads: one Query of the sparse `by_holder` index (the ids this district holds, keys only: a
-  few pages for the largest district), then BatchGetItem (a hundred keys a request) of the
-  holder items of the other ids only (on a quiet night: the students this district does not
-  hold, i.e. the conflicts; on a district's first night: all of them), of the students they
-  name and of those districts' items (their names). A Query of `by_state_id` per student would
-  cost a request each, and DynamoDB Local and moto scan the table for every query.
+* Reads are BatchGetItem by key (a hundred ids a request): one read per student per night, plus
+  one per conflicting student and one per other district (its name). A Query of `by_state_id`
+  per student would cost a request each, and DynamoDB Local and moto scan for every query.
 
 Which district is warned: the one the holder item does not name. On the night a student moves
 in, the new district's validation (before its import) finds the old district holding the id;
@@ -60,7 +57,7 @@ def holder_item(state_id: str, district_id: str, student_id: str, run_id: str, n
         "pk": state_id_pk(state_id),
         "sk": STATE_ID_HOLDER_SK,
         "item_type": "state_id_holder",
-        "holder_district": district_id,  # the by_holder index's key: only holder items carry it
+        "district_id": district_id,
         "student_id": student_id,
         "last_changed_run": run_id,
         "updated_at": now,
@@ -72,16 +69,12 @@ def active_elsewhere(
 ) -> dict[str, OtherDistrict]:
     """For each of these PA Secure IDs held by another district whose student with it is still
     active there: that district. Ids this district holds, or nobody holds, are left out."""
-    held = table.state_ids_held_by(district_id)
-    others = [s for s in state_ids if s not in held]
-    if not others:
-        return {}
     holders = table.get_items(
-        [(state_id_pk(s), STATE_ID_HOLDER_SK) for s in others], ("holder_district", "student_id")
+        [(state_id_pk(s), STATE_ID_HOLDER_SK) for s in state_ids], ("district_id", "student_id")
     )
     claims: dict[tuple[str, str], set[str]] = {}  # (district, student) -> the ids held for it
     for holder in holders:
-        other, student_id = str(holder.get("holder_district", "")), str(holder.get("student_id", ""))
+        other, student_id = str(holder.get("district_id", "")), str(holder.get("student_id", ""))
         if other and student_id and other != district_id:
             claims.setdefault((other, student_id), set()).add(str(holder["pk"]).removeprefix(state_id_pk("")))
     if not claims:

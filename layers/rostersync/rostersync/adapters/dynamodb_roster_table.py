@@ -26,15 +26,7 @@ from botocore.exceptions import ClientError
 from rostersync.ids import run_id_bound
 from rostersync.importer.diff import ExistingItem
 from rostersync.importer.items import PERSON_KINDS, Item, Key
-from rostersync.layout import (
-    LEASE_SK,
-    district_pk,
-    lease_pk,
-    school_pk_prefix,
-    section_pk,
-    split_sk,
-    state_id_pk,
-)
+from rostersync.layout import LEASE_SK, district_pk, lease_pk, school_pk_prefix, section_pk, split_sk
 from rostersync.ports import Lease, LeaseBusy, LeaseLost, RosterWriteError, StaleRun
 from rostersync.records import Kind
 
@@ -44,7 +36,6 @@ THROTTLING = frozenset(
 BATCH_SIZE = 25  # BatchWriteItem's limit
 GET_BATCH_SIZE = 100  # BatchGetItem's limit
 INVERTED_INDEX = "inverted"
-HOLDER_INDEX = "by_holder"  # STATEID#<id>/HOLDER items by the district they name (sparse)
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -232,18 +223,6 @@ class DynamoRosterTable:
             if request:
                 attempt = self._again(attempt, "reads from")
         return out
-
-    def state_ids_held_by(self, district_id: str) -> set[str]:
-        prefix = state_id_pk("")
-        return {
-            raw["pk"]["S"].removeprefix(prefix)
-            for raw in self._paginate(
-                IndexName=HOLDER_INDEX,
-                KeyConditionExpression="holder_district = :d",
-                ExpressionAttributeValues={":d": {"S": district_id}},
-                ProjectionExpression="pk",
-            )
-        }
 
     def query(self, pk: str, *, newest_first: bool = False, limit: int | None = None) -> list[Item]:
         kwargs: dict[str, Any] = {
