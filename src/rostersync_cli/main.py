@@ -19,6 +19,7 @@ from rostersync.layout import INDEX_KEY
 from rostersync.observability import logger as runtime_logger
 from rostersync.overview.index_page import DistrictRow
 from rostersync.settings import get_settings
+from rostersync.sources import display_name
 from rostersync.wiring import (
     district_overview,
     district_status,
@@ -215,7 +216,7 @@ def district_lines(rows: Sequence[DistrictRow]) -> list[list[str]]:
         out.append(
             [
                 f"{r.label[:30]} ({s.district_id})" if s.district_name else s.district_id,
-                s.source or "",
+                display_name(s.source) if s.source else "",
                 r.health.value,
                 at.strftime("%Y-%m-%d %H:%M") if at else "",
                 str(s.imported),

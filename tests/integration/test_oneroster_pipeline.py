@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities import parameters
 
 from rostersync.settings import get_settings
 from rostersync.validate.rules import RULES
+from rostersync.wiring import district_overview
 from rostersync_cli.local_functions import LocalFunctions
 from rostersync_cli.nightly import LocalNight
 from rostersync_cli.provision import provision
@@ -155,6 +156,9 @@ def test_a_classlink_district_lands_like_a_clever_district(
     ]
     ours = night.districts[CLASSLINK.district_id]
     assert ours.stages["import"]["status"] == "succeeded"
+    # Support's view names each district's own source (it said "sources", the combined one's name).
+    sources = {row.status.district_id: row.status.source for row in district_overview()}
+    assert sources == {CLEVER.id: "clever", CLASSLINK.district_id: "oneroster"}
     assert {o.stages["validate"]["status"] for o in night.outcomes} == {"validated"}
 
     clever, classlink_items = kinds_and_attributes(CLEVER.id), kinds_and_attributes(CLASSLINK.district_id)

@@ -120,3 +120,11 @@ def test_the_state_machine_writes_the_index_after_the_last_batch() -> None:
     assert step["ResultPath"] is None and step["Next"] == "AnyDistrictFailed?"
     assert step["Catch"][0]["Next"] == "NotifyIndexFailed"
     assert states["NotifyIndexFailed"]["Next"] == "AnyDistrictFailed?"
+
+
+def test_the_index_names_each_districts_source_as_people_know_it() -> None:
+    store = MemoryPageStore()
+    for d, source in (("d-clever", "clever"), ("4200050", "oneroster")):
+        record_fetch(store, _fetch(d, RUN), source=source)
+    page = render_index(district_rows(store, NOW), now=NOW, link_for=lambda key: None)
+    assert "<td>Clever</td>" in page and "<td>ClassLink</td>" in page

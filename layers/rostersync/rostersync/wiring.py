@@ -164,7 +164,7 @@ def fetch(request: FetchRequest, remaining_ms: RemainingMillis) -> dict[str, Any
     # A full run (no ids) is also the discovery the connection alerts need.
     discovered = [r.district_id for r in results] if request.district_ids is None else None
     for result in results:
-        record_fetch(store, result, source=source.name)
+        record_fetch(store, result, source=result.source)  # the district's own, not "sources"
     record_outcome(notify_fetch(results, store, publisher, discovered=discovered, run_id=run_id))
     for result in results:
         if result.status is ManifestStatus.IN_PROGRESS:  # counted once, when the fetch ends
