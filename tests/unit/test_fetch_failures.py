@@ -3,7 +3,7 @@ manifest and the loop over districts goes on; only a failed write of that manife
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,18 +28,10 @@ class Exploding(FakeSource):
         self.district_id = district_id
         self.error = error
 
-    def pages(
-        self,
-        resource: Resource,
-        start: str | None = None,
-        *,
-        index: int = 0,
-        seen: Iterable[str] = (),
-        fits: Callable[[float], bool] | None = None,
-    ) -> Iterator[Page]:
+    def pages(self, resource: Resource, start: str | None = None, **paging: Any) -> Iterator[Page]:
         if Resource(resource) is Resource.STUDENTS:
             raise self.error
-        yield from super().pages(resource, start, index=index, seen=seen, fits=fits)
+        yield from super().pages(resource, start, **paging)
 
 
 class TwoDistricts:
