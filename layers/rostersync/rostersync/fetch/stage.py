@@ -42,15 +42,16 @@ Pause = Callable[[], bool]
 Fits = Callable[[float], bool]  # whether that many more seconds fit before the pause margin
 
 
-def pause_near_deadline(remaining_ms: Callable[[], int], margin_seconds: float) -> Pause:
-    """A `should_pause` that says yes once less than `margin_seconds` of the invocation remain
-    (`remaining_ms` is the Lambda context's get_remaining_time_in_millis)."""
-    return lambda: remaining_ms() < margin_seconds * 1000
-
-
 def fits_before_deadline(remaining_ms: Callable[[], int], margin_seconds: float) -> Fits:
-    """`fits(seconds)`: that much more work still leaves `margin_seconds` of the invocation."""
+    """`fits(seconds)`: that much more work still leaves `margin_seconds` of the invocation
+    (`remaining_ms` is the Lambda context's get_remaining_time_in_millis)."""
     return lambda seconds: remaining_ms() - seconds * 1000 >= margin_seconds * 1000
+
+
+def pause_near_deadline(remaining_ms: Callable[[], int], margin_seconds: float) -> Pause:
+    """A `should_pause` that says yes once less than `margin_seconds` of the invocation remain."""
+    fits = fits_before_deadline(remaining_ms, margin_seconds)
+    return lambda: not fits(0)
 
 
 def _never() -> bool:
@@ -77,9 +78,9 @@ def fetch_district(
     between two pages, a checkpoint and an `in_progress` result. The same when the source defers
     a page it would ask for again smaller because `fits` says the attempt would not fit
     (`PageDeferred`): the checkpoint resumes at the smaller page. That needs no page written by
-    this invocation: the smaller size is itself progress (at most a few halvings). Given a `checkpoint`, continues
-    from it: the pages already written are kept, the rest are fetched, and the manifest is the
-    one an uninterrupted fetch would have written.
+    this invocation: the smaller size is itself progress (at most a few halvings). Given a
+    `checkpoint`, continues from it: the pages already written are kept, the rest are fetched,
+    and the manifest is the one an uninterrupted fetch would have written.
     """
     district_id, source_name, resources = source.district_id, source.source, source.resources
     if checkpoint is not None and (checkpoint.district_id, checkpoint.run_id) != (district_id, run_id):
@@ -271,7 +272,7 @@ def _fetch_resource(
     )
     try:
         for page in pages:
-            _record_page(source, store, run_id, progress, page)
+            _record_page(source, store, run_id, progress, resource, summary, page)
             page_written()
             if page.next is not None and pause():
                 account()
@@ -292,13 +293,16 @@ def _fetch_resource(
 
 
 def _record_page(
-    source: DistrictPages, store: PageStore, run_id: str, progress: Checkpoint, page: Page
+    source: DistrictPages,
+    store: PageStore,
+    run_id: str,
+    progress: Checkpoint,
+    resource: str,
+    summary: ResourceSummary,
+    page: Page,
 ) -> None:
-    """One fetched page of `progress.current` into the store and into `progress` (its key, its
-    counts, its cursor, and the link of the page after it)."""
-    resource, summary = progress.current, progress.current_summary
-    if resource is None or summary is None:
-        raise RuntimeError(f"district {source.district_id}: no resource in progress to record")
+    """One fetched page of `resource` into the store and into `progress` and the resource's
+    `summary` (its key, its counts, its cursor, and the link of the page after it)."""
     records = page.records
     progress.district_name = source.district_name(page) or progress.district_name
     progress.district_status = source.district_status(page) or progress.district_status

@@ -10,9 +10,9 @@ Order of work (each step safe to repeat; see docs/DATA_MODEL.md):
    (roster_index.py), else one Query of the district's partition. The safeguard decides
    whether the archive set is held. The change set is written to S3 before any roster write:
    the dry run's output, and the plan the next run repairs from if this one stops part way.
-4. Apply. Pass 2 over `accepted`: changed records only. Membership items first (and the PA Secure
-   ID holder item of a student who arrived, state_ids.py), then the roster item (its content hash last), so a
-   failure leaves the old hash and the next diff redoes it.
+4. Apply. Pass 2 over `accepted`: changed records only. Membership items first (and the PA
+   Secure ID holder item of a student who arrived, state_ids.py), then the roster item (its
+   content hash last), so a failure leaves the old hash and the next diff redoes it.
    Then archives (conditional updates) and their membership items removed.
 5. Commit. Older holds superseded, the roster index of what the run left, the run item, then the
    lease released (which marks the run's repairs done and names the index valid, in one

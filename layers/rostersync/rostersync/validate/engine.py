@@ -741,13 +741,13 @@ class _Validator:
         if not missing and self._unlicensed_only(rec.schools):
             self._tally("students", rec.schools, False)
             return _Outcome(False, False, excluded=True)
+        state_id = R.trimmed_state_id(rec.state_id)
         if not missing:
             problem = R.state_id_problem(rec.state_id)
             if problem:
                 emit(problem[0], "state_id", problem[1])
             else:
-                state = int(R.trimmed_state_id(rec.state_id) or 0)
-                n = self.state_counts[state]
+                n = self.state_counts[int(state_id or 0)]
                 if n > 1:
                     emit(
                         R.STUDENT_STATE_ID_DUPLICATE,
@@ -768,7 +768,7 @@ class _Validator:
                     rec.birth_date, rec.graduation_year, rec.zip
                 ):
                     emit(rule_id, fld, message)
-                other = self.other_districts.get(int(R.trimmed_state_id(rec.state_id) or 0))
+                other = self.other_districts.get(int(state_id or 0))
                 if other is not None:
                     emit(
                         R.STUDENT_STATE_ID_OTHER_DISTRICT,
@@ -779,7 +779,7 @@ class _Validator:
         accepted = emit.errors == 0
         self._tally("students", rec.schools, accepted)
         if accepted:
-            update = {"state_id": R.trimmed_state_id(rec.state_id), "schools": kept}
+            update = {"state_id": state_id, "schools": kept}
             self._accept(Kind.STUDENT, rec.model_copy(update=update))
         return _Outcome(accepted, emit.warned)
 

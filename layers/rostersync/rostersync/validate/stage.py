@@ -138,7 +138,7 @@ def validate_run(
             district_id=district_id, run_id=run_id, status=ValidateStatus.SKIPPED, reason=reason
         )
 
-    summary_flags: dict[str, bool] = {}
+    checked = _SkippingOnFailure(elsewhere) if elsewhere is not None else None
     with tempfile.TemporaryFile() as spool:
         text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
         sink = _S3Sink(store, district_id, run_id, FindingsCsvWriter(text))
@@ -151,9 +151,9 @@ def validate_run(
             now=manifest.started_at,
             stale_days=stale_days,
             licensed=licensed,
-            elsewhere=None if elsewhere is None else _skipping_on_failure(elsewhere, summary_flags),
+            elsewhere=checked,
         )
-        summary.state_ids_checked = summary_flags.get("state_ids_checked")
+        summary.state_ids_checked = checked.checked if checked is not None else None
         summary.source = manifest.source
         sink.flush()
         text.flush()
@@ -191,21 +191,26 @@ def validate_run(
     return result
 
 
-def _skipping_on_failure(lookup: StateIdLookup, flags: dict[str, bool]) -> StateIdLookup:
-    """The lookup, answering nothing (and saying so in `flags`) when the roster cannot be read."""
+class _SkippingOnFailure:
+    """The lookup, answering nothing when the roster cannot be read; `checked` says how it went
+    (None: never asked, as for a district with no student to accept)."""
 
-    def ask(state_ids: Collection[str]) -> Mapping[str, OtherDistrict]:
+    def __init__(self, lookup: StateIdLookup) -> None:
+        self._lookup = lookup
+        self.checked: bool | None = None
+
+    def __call__(self, state_ids: Collection[str]) -> Mapping[str, OtherDistrict]:
         started = time.monotonic()
         try:
-            found = lookup(state_ids)
+            found = self._lookup(state_ids)
         except Exception as exc:
             logger.warning(
                 "PA Secure IDs not checked against other districts tonight",
                 extra={"students": len(state_ids), "reason": type(exc).__name__},
             )
-            flags["state_ids_checked"] = False
+            self.checked = False
             return {}
-        flags["state_ids_checked"] = True
+        self.checked = True
         logger.info(
             "PA Secure IDs checked against other districts",
             extra={
@@ -215,8 +220,6 @@ def _skipping_on_failure(lookup: StateIdLookup, flags: dict[str, bool]) -> State
             },
         )
         return found
-
-    return ask
 
 
 def _result(summary: Summary, district_id: str, run_id: str, sink: _S3Sink) -> ValidateResult:
