@@ -2,7 +2,7 @@
 
 Each scenario stores Clever-shaped pages and a manifest as the fetch stage would, validates them
 (validate_run writes accepted records and rejected.json.gz) and imports what validation left
-(validate.pages.accepted_records / rejected_ids), so the seam between the two stages is tested.
+(run_artifacts.accepted_records / rejected_ids), so the seam between the two stages is tested.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.importer.service import import_district
 from rostersync.layout import manifest_key, page_key
 from rostersync.ports import RosterWriteError
+from rostersync.run_artifacts import accepted_records, rejected_ids
 from rostersync.settings import Settings
 from rostersync.state_ids import OtherDistrict, active_elsewhere
 from rostersync.validate.contract import ValidateResult
 from rostersync.validate.engine import StateIdLookup
-from rostersync.validate.pages import accepted_records, rejected_ids
 from rostersync.validate.stage import validate_run
 from rostersync_cli.provision import provision
 

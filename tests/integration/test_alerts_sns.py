@@ -11,7 +11,7 @@ import requests
 from rostersync.adapters.s3_page_store import S3PageStore
 from rostersync.adapters.s3_report_links import S3ReportLinks
 from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
-from rostersync.alerts.model import SUBJECT_MAX
+from rostersync.alert_model import SUBJECT_MAX
 from rostersync.alerts.notify import notify_fetch, notify_validation
 from rostersync.fetch.stage import fetch_districts
 from rostersync.settings import Settings, get_settings

@@ -14,7 +14,7 @@ import pytest
 
 from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
 from rostersync.adapters.sns_contact_subscriptions import filter_policy
-from rostersync.alerts.model import Alert, EventType
+from rostersync.alert_model import Alert, EventType
 from rostersync.settings import Settings, get_settings
 from rostersync.wiring import show_district
 from rostersync_cli.main import main

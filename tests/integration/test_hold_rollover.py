@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rostersync.alerts.model import Alert
+from rostersync.alert_model import Alert
 from rostersync.alerts.notify import notify_import
 from rostersync.importer.contract import ImportResult, RunStatus
 from rostersync.importer.safeguard import SafeguardThresholds

@@ -19,8 +19,8 @@ from rostersync.adapters.s3_page_store import S3PageStore
 from rostersync.errors import StorageError
 from rostersync.fetch.contract import Manifest, ManifestStatus
 from rostersync.layout import lease_pk, run_pk, validate_result_key, validated_prefix
+from rostersync.run_artifacts import manifest_records
 from rostersync.settings import get_settings
-from rostersync.validate.pages import manifest_records
 from rostersync_cli.local_functions import LocalFunctions
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
 from tests.integration.alert_inbox import AlertInbox

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
+from rostersync.alert_model import BODY_MAX_BYTES, NAME_MAX, SUBJECT_MAX, Alert, EventType, one_line_name
 from rostersync.alerts.messages import (
     Change,
     deletions_held,
@@ -14,7 +15,6 @@ from rostersync.alerts.messages import (
     sync_failed,
     validation_findings,
 )
-from rostersync.alerts.model import BODY_MAX_BYTES, NAME_MAX, SUBJECT_MAX, Alert, EventType, one_line_name
 from rostersync.fetch.contract import Failure, FailureKind
 from rostersync.validate.summary import Summary
 from tests.unit.test_alerts import _gappy_summary

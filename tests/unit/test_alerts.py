@@ -10,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
+from rostersync.alert_model import SUBJECT_MAX, Alert, EventType, subject
 from rostersync.alerts.messages import (
     SIGNATURE,
     Change,
@@ -17,7 +18,6 @@ from rostersync.alerts.messages import (
     sync_failed,
     validation_findings,
 )
-from rostersync.alerts.model import SUBJECT_MAX, Alert, EventType, subject
 from rostersync.alerts.notify import notify_discovery, notify_fetch, notify_validation
 from rostersync.alerts.state import findings_fingerprint
 from rostersync.fetch.contract import Failure, FailureKind, FetchResult, ManifestStatus

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rostersync.alerts.model import EventType
+from rostersync.alert_model import EventType
 from rostersync.alerts.notify import notify_import
 from rostersync.importer.contract import ImportResult, KindCounts, RunStatus
 from tests.fakes import RecordingPublisher

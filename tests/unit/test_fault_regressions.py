@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rostersync.alerts.model import EventType
+from rostersync.alert_model import EventType
 from rostersync.alerts.notify import notify_import
 from rostersync.importer.contract import ImportResult, RunStatus
 from tests.fakes import RecordingPublisher

@@ -9,8 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from rostersync.importer.items import roster_item
 from rostersync.records import Kind, PersonName, SectionRecord
+from rostersync.roster_items import roster_item
 from rostersync.sources import id_check
 from rostersync.validate.engine import CollectingSink, validate_district
 from rostersync.validate.rules import ID_MAX, LIST_LIMITS, TEXT_LIMITS

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from rostersync.importer.diff import Action, Candidate, ExistingItem, compute_diff
+from rostersync.importer.diff import Action, compute_diff
 from rostersync.records import Kind
+from rostersync.roster_items import Candidate, ExistingItem
 
 H1 = "11" * 16
 H2 = "22" * 16

@@ -6,7 +6,7 @@ these are the fast checks of the service's decisions, and of the result the aler
 
 from __future__ import annotations
 
-from rostersync.alerts.model import EventType
+from rostersync.alert_model import EventType
 from rostersync.alerts.notify import notify_import
 from rostersync.importer.contract import RunStatus
 from rostersync.importer.holds import PageStoreHoldStore

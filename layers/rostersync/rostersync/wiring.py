@@ -49,6 +49,7 @@ from rostersync.overview.status import record_fetch, record_import, record_valid
 from rostersync.ports import PageStore, ReportLinks, Source
 from rostersync.records import DistrictStatus
 from rostersync.report_links import SignedReportLinks, answer
+from rostersync.run_artifacts import accepted_records, load_manifest, load_result, rejected_ids
 from rostersync.settings import Settings, get_settings
 from rostersync.sources.clever.client import CleverClient
 from rostersync.sources.clever.normalize import is_clever_id
@@ -58,7 +59,6 @@ from rostersync.sources.oneroster.client import OneRosterLimits
 from rostersync.sources.oneroster.source import OneRosterSource, parse_tenants
 from rostersync.state_ids import active_elsewhere
 from rostersync.validate.contract import ValidateRequest, ValidateResult, ValidateStatus
-from rostersync.validate.pages import accepted_records, load_manifest, load_result, rejected_ids
 from rostersync.validate.stage import validate_run
 
 RemainingMillis = Callable[[], int]

@@ -1,7 +1,7 @@
 """Alert texts, written for the support person and the district data manager who read them.
 
 `validation_findings` and `deletions_held` also reach the district's own contacts (its data
-managers, `alerts.model.CONTACT_EVENT_TYPES`): one message serves both, written to the data
+managers, `alert_model.CONTACT_EVENT_TYPES`): one message serves both, written to the data
 manager (what to change in Clever or ClassLink), with support's part (a CLI command) last.
 They never carry the all-districts index link, which only support may follow.
 
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from rostersync.alerts.model import Alert, EventType, district_label, one_line_name, subject
+from rostersync.alert_model import Alert, EventType, district_label, one_line_name, subject
 from rostersync.fetch.contract import Failure, FailureKind
 from rostersync.importer.contract import Rollover
 from rostersync.validate.rules import RULES, Severity

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from rostersync.alert_model import Alert, EventType
 from rostersync.alerts import messages
-from rostersync.alerts.model import Alert, EventType
 from rostersync.alerts.state import (
     ConnectionState,
     ConnectionStatus,

@@ -11,11 +11,10 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NamedTuple
 
-from rostersync.importer.items import ACTIVE, ARCHIVED, PERSON_KINDS
 from rostersync.layout import roster_sk, split_sk
 from rostersync.records import Kind
+from rostersync.roster_items import ARCHIVED, PERSON_KINDS, Candidate, ExistingItem
 
 
 class Action(StrEnum):
@@ -26,29 +25,6 @@ class Action(StrEnum):
     HELD = "held"
     REPAIRED = "repaired"  # unchanged content, rewritten to finish a failed run
     RECONCILE = "reconcile"  # no record tonight: membership items re-derived from the stored item
-
-
-class ExistingItem(NamedTuple):
-    """What the table's district partition says about one roster item."""
-
-    sk: str
-    status: str
-    content_hash: str | None
-    schools: tuple[str, ...] = ()
-    sis_id: str | None = None
-
-
-class Candidate(NamedTuple):
-    """An active item missing from tonight's complete fetch."""
-
-    kind: Kind
-    clever_id: str
-    sis_id: str | None
-    schools: tuple[str, ...]
-
-    @property
-    def sk(self) -> str:
-        return f"{self.kind.value}#{self.clever_id}"
 
 
 @dataclass
@@ -144,4 +120,4 @@ def compute_diff(
     return diff
 
 
-__all__ = ["ACTIVE", "ARCHIVED", "Action", "Candidate", "Diff", "ExistingItem", "compute_diff"]
+__all__ = ["Action", "Diff", "compute_diff"]

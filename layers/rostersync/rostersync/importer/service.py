@@ -31,22 +31,8 @@ from typing import Any
 from rostersync.ids import refuse_future_run_id
 from rostersync.importer.contract import FINAL, ImportResult, KindCounts, RunStatus
 from rostersync.importer.diff import Action, Diff, compute_diff
-from rostersync.importer.items import (
-    ACTIVE,
-    HELD_LISTS,
-    Item,
-    Key,
-    desired_edges,
-    edge_item,
-    keep_held_members,
-    owns_edges,
-    record_hash,
-    roster_item,
-    stored_edges,
-)
 from rostersync.importer.release import HOLD_HELD, HOLD_SUPERSEDED
 from rostersync.importer.rollover import MAX_TERMS, rollover
-from rostersync.importer.roster_index import MAX_GENERATIONS, IndexTracker, RosterIndex
 from rostersync.importer.runs import RUNLOG_TTL_DAYS, result_from_item, run_item, runlog_item
 from rostersync.importer.safeguard import SafeguardThresholds, check
 from rostersync.importer.writer import LEASE_TTL_SECONDS, Clock, RosterWriter, epoch, iso, utcnow
@@ -65,6 +51,20 @@ from rostersync.layout import (
 from rostersync.observability import logger
 from rostersync.ports import HoldStore, Lease, LeaseBusy, RosterTable, StaleRun
 from rostersync.records import DistrictRecord, Kind, Record, TermRecord
+from rostersync.roster_index import MAX_GENERATIONS, IndexTracker, RosterIndex
+from rostersync.roster_items import (
+    ACTIVE,
+    HELD_LISTS,
+    Item,
+    Key,
+    desired_edges,
+    edge_item,
+    keep_held_members,
+    owns_edges,
+    record_hash,
+    roster_item,
+    stored_edges,
+)
 from rostersync.state_ids import holder_item
 
 Accepted = Callable[[], Iterable[tuple[Kind, Record]]]

@@ -27,10 +27,10 @@ from rostersync.layout import (
 from rostersync.observability import logger
 from rostersync.ports import PageStore
 from rostersync.records import Kind, Record
+from rostersync.run_artifacts import load_manifest, manifest_records
 from rostersync.sources import id_check, source_rules
 from rostersync.validate.contract import ValidateResult, ValidateStatus
 from rostersync.validate.engine import StateIdLookup, validate_district
-from rostersync.validate.pages import load_manifest, manifest_records
 from rostersync.validate.reports.findings_csv import FindingsCsvWriter
 from rostersync.validate.reports.report_html import write_html
 from rostersync.validate.reports.summary_json import write_summary_json
