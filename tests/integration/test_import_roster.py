@@ -542,8 +542,9 @@ def test_a_failed_run_is_completed_by_the_next(env: Env, settings: Settings, fai
 
 
 def test_run_import_from_settings(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rostersync.operations import run_release, run_status
     from rostersync.settings import get_settings
-    from rostersync.wiring import default_thresholds, run_import, run_release, run_status
+    from rostersync.wiring import default_thresholds, run_import
 
     monkeypatch.setenv("SAFEGUARD_ARCHIVE_PERCENT", "5")
     get_settings.cache_clear()

@@ -16,9 +16,10 @@ import pytest
 
 from rostersync.district_settings import apply
 from rostersync.layout import INDEX_KEY, findings_key, report_key
+from rostersync.operations import district_overview, run_releases, run_status
 from rostersync.overview.status import Health
 from rostersync.settings import get_settings
-from rostersync.wiring import district_overview, roster_table, run_releases, run_status
+from rostersync.wiring import roster_table
 from rostersync_cli.local_functions import LocalFunctions
 from rostersync_cli.main import district_lines, main
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig

@@ -1,18 +1,25 @@
-"""Settings -> adapters -> stage -> alerts, for every handler and for the CLI.
+"""Settings -> adapters -> stage -> alerts, for every handler (the CLI's operations use its adapters).
 
 The only module that builds adapters (boto3, Secrets Manager, the sources' HTTP clients). Each
 Lambda handler parses its event into the stage's request model and makes one call here; the
 stage runs on ports, then the alerts read the stage's result and publish through SNS; metrics
 are recorded here, once per invocation.
+
+Adapters, and the AWS clients in them, are built once per environment (`Environment`): in Lambda
+once per cold start, since a warm container reuses the module; locally until the settings or the
+AWS endpoint change (a test that points boto3 at another moto server clears `get_settings`, and
+the next call builds a new environment). Sources are built per fetch, with the credentials their
+secrets hold then, and closed when it ends. The CLI's operations (release, district settings,
+status, overview) are in `rostersync.operations`.
 """
 
 from __future__ import annotations
 
-import getpass
+import os
+import threading
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
@@ -32,22 +39,18 @@ from rostersync.alerts.notify import (
     record_outcome,
 )
 from rostersync.alerts.notify import report_link as signed_report_link
-from rostersync.errors import StorageError
 from rostersync.fetch.contract import FetchOutcome, FetchRequest, ManifestStatus
 from rostersync.fetch.stage import fetch_districts, fits_before_deadline, pause_near_deadline
 from rostersync.ids import new_run_id
-from rostersync.importer.contract import ImportRequest, ImportResult, ReleaseResult, RunStatus
+from rostersync.importer.contract import ImportRequest, ImportResult, RunStatus
 from rostersync.importer.holds import PageStoreHoldStore
-from rostersync.importer.release import release_hold
-from rostersync.importer.runs import latest_runs
 from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.importer.service import Accepted, import_district
 from rostersync.layout import INDEX_KEY
 from rostersync.observability import logger, metrics
-from rostersync.overview.index_page import DistrictRow, district_rows, write_index
+from rostersync.overview.index_page import write_index
 from rostersync.overview.status import record_fetch, record_import, record_validation
 from rostersync.ports import PageStore, ReportLinks, Source
-from rostersync.records import DistrictStatus
 from rostersync.report_links import SignedReportLinks, answer
 from rostersync.run_artifacts import accepted_records, load_manifest, load_result, rejected_ids
 from rostersync.settings import Settings, get_settings
@@ -66,20 +69,104 @@ RemainingMillis = Callable[[], int]
 # ------------------------------------------------------------------------------------ adapters
 
 
-def page_store(settings: Settings | None = None, client: Any | None = None) -> S3PageStore:
-    return S3PageStore((settings or get_settings()).raw_bucket, client)
+T = TypeVar("T")
+
+# What boto3 reads from the process environment besides the settings: where its clients point.
+AWS_LOCATION = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE")
 
 
-def roster_table(settings: Settings | None = None, client: Any | None = None) -> DynamoRosterTable:
-    return DynamoRosterTable((settings or get_settings()).roster_table, client)
+class Environment:
+    """The adapters of one environment (these Settings, this AWS endpoint), each built on first use
+    and then kept, with the AWS client inside it. Thread-safe: one build per adapter."""
+
+    def __init__(self, settings: Settings, location: tuple[str | None, ...]) -> None:
+        self.settings = settings
+        self.location = location
+        self._built: dict[str, object] = {}
+        self._lock = threading.RLock()  # a builder may ask for another adapter (hold_store)
+
+    def adapter(self, name: str, build: Callable[[], T]) -> T:
+        with self._lock:
+            if name not in self._built:
+                self._built[name] = build()
+            return cast("T", self._built[name])
+
+    def close(self) -> None:
+        """Stop what an adapter runs in the background (the roster table's batch threads)."""
+        with self._lock:
+            for built in self._built.values():
+                close = getattr(built, "close", None)
+                if callable(close):
+                    close()
+            self._built.clear()
 
 
-def hold_store(settings: Settings | None = None, client: Any | None = None) -> PageStoreHoldStore:
-    return PageStoreHoldStore(page_store(settings, client))
+class _Process:
+    """The process's current environment (a Lambda container has one for its whole life)."""
+
+    lock = threading.Lock()
+    environment: Environment | None = None
+
+
+def environment(settings: Settings | None = None) -> Environment:
+    """The current environment's adapters: the same object for as long as the settings object and
+    the AWS endpoint stay the same (a Lambda container's life); a new one, the old one closed,
+    when either changes."""
+    settings = settings or get_settings()
+    location = tuple(os.environ.get(name) for name in AWS_LOCATION)
+    with _Process.lock:
+        current = _Process.environment
+        if current is None or current.settings is not settings or current.location != location:
+            if current is not None:
+                current.close()
+            current = _Process.environment = Environment(settings, location)
+        return current
+
+
+def reset_environment() -> None:
+    """Forget the current environment (closing its adapters): the next call builds new ones."""
+    with _Process.lock:
+        if _Process.environment is not None:
+            _Process.environment.close()
+        _Process.environment = None
+
+
+def page_store(settings: Settings | None = None) -> S3PageStore:
+    env = environment(settings)
+    return env.adapter("page_store", lambda: S3PageStore(env.settings.raw_bucket))
+
+
+def roster_table(settings: Settings | None = None) -> DynamoRosterTable:
+    env = environment(settings)
+    return env.adapter("roster_table", lambda: DynamoRosterTable(env.settings.roster_table))
+
+
+def hold_store(settings: Settings | None = None) -> PageStoreHoldStore:
+    env = environment(settings)
+    return env.adapter("hold_store", lambda: PageStoreHoldStore(page_store(env.settings)))
 
 
 def alert_publisher(settings: Settings | None = None) -> SnsAlertPublisher:
-    return SnsAlertPublisher((settings or get_settings()).alert_topic_arn)
+    env = environment(settings)
+    return env.adapter("alert_publisher", lambda: SnsAlertPublisher(env.settings.alert_topic_arn))
+
+
+def contact_subscriptions(settings: Settings | None = None) -> SnsContactSubscriptions:
+    """District contacts' subscriptions to the alert topic (the CLI's `district set`)."""
+    env = environment(settings)
+    return env.adapter("contact_subscriptions", lambda: SnsContactSubscriptions(env.settings.alert_topic_arn))
+
+
+def s3_report_links(settings: Settings | None = None) -> S3ReportLinks:
+    env = environment(settings)
+    return env.adapter("s3_report_links", lambda: S3ReportLinks(env.settings.raw_bucket))
+
+
+def caller_arn(settings: Settings | None = None) -> str:
+    """The AWS caller's identity (an IAM ARN), from STS."""
+    env = environment(settings)
+    sts: Any = env.adapter("sts", lambda: boto3.client("sts"))
+    return str(sts.get_caller_identity()["Arn"])
 
 
 def clever_source(settings: Settings | None = None) -> CleverSource:
@@ -118,7 +205,7 @@ def report_links_for(settings: Settings) -> ReportLinks:
     if settings.report_link_base_url:
         secret_id = settings.report_link_secret_id
         return SignedReportLinks(settings.report_link_base_url, lambda: report_link_key(secret_id))
-    return S3ReportLinks(settings.raw_bucket)
+    return s3_report_links(settings)
 
 
 def default_thresholds(settings: Settings) -> SafeguardThresholds:
@@ -194,18 +281,15 @@ def validate(request: ValidateRequest) -> dict[str, Any]:
     settings = get_settings()
     store = page_store(settings)
     table = roster_table(settings)
-    try:
-        licensed = district_config.load_licence(table, request.district_id)  # one GetItem
-        result: ValidateResult = validate_run(
-            store,
-            request.district_id,
-            request.run_id,
-            stale_days=settings.district_sync_stale_days,
-            licensed=licensed,
-            elsewhere=lambda state_ids: active_elsewhere(table, request.district_id, state_ids),
-        )
-    finally:
-        table.close()
+    licensed = district_config.load_licence(table, request.district_id)  # one GetItem
+    result: ValidateResult = validate_run(
+        store,
+        request.district_id,
+        request.run_id,
+        stale_days=settings.district_sync_stale_days,
+        licensed=licensed,
+        elsewhere=lambda state_ids: active_elsewhere(table, request.district_id, state_ids),
+    )
     record_validation(store, result)
     outcome = notify_validation(result, store, alert_publisher(settings), report_links_for(settings))
     record_outcome(outcome)
@@ -254,21 +338,17 @@ def run_import(
 ) -> ImportResult:
     """import_district on ROSTER_TABLE and RAW_BUCKET. The caller publishes alerts."""
     settings = settings or get_settings()
-    table = roster_table(settings)
-    try:
-        return import_district(
-            district_id,
-            run_id,
-            accepted,
-            rejected,
-            table,
-            holds=hold_store(settings),
-            dry_run=dry_run,
-            thresholds=default_thresholds(settings),
-            fetched=fetched,
-        )
-    finally:
-        table.close()  # its request threads would outlive the invocation in a warm container
+    return import_district(
+        district_id,
+        run_id,
+        accepted,
+        rejected,
+        roster_table(settings),
+        holds=hold_store(settings),
+        dry_run=dry_run,
+        thresholds=default_thresholds(settings),
+        fetched=fetched,
+    )
 
 
 def import_run(
@@ -297,70 +377,6 @@ def import_run(
     )
 
 
-def run_release(
-    district_id: str, run_id: str | None = None, *, settings: Settings | None = None
-) -> ReleaseResult:
-    settings = settings or get_settings()
-    table = roster_table(settings)
-    try:
-        return release_hold(
-            district_id, run_id, table=table, holds=hold_store(settings), store=page_store(settings)
-        )
-    finally:
-        table.close()
-
-
-def run_releases(
-    district_ids: list[str], run_id: str | None = None, *, settings: Settings | None = None
-) -> list[ReleaseResult]:
-    """Release the newest hold (or `run_id`'s, for one district) of each district, one after
-    another. A district whose release fails is reported `failed` (logged by type) and the others
-    are still released: after the August rollover support releases dozens at once."""
-    if run_id is not None and len(district_ids) != 1:
-        raise ValueError("a run id names the hold of one district")
-    settings = settings or get_settings()
-    table = roster_table(settings)
-    holds, store = hold_store(settings), page_store(settings)
-    results: list[ReleaseResult] = []
-    try:
-        for district_id in district_ids:
-            try:
-                results.append(release_hold(district_id, run_id, table=table, holds=holds, store=store))
-            except Exception as exc:  # one district's failure must not stop the others
-                logger.error(
-                    "hold release failed", extra={"district_id": district_id, "error": type(exc).__name__}
-                )
-                results.append(
-                    ReleaseResult(
-                        district_id=district_id, run_id=run_id, status=f"failed: {type(exc).__name__}"
-                    )
-                )
-    finally:
-        table.close()
-    return results
-
-
-def district_status(
-    district_id: str, run_id: str, *, settings: Settings | None = None
-) -> DistrictStatus | None:
-    """The source's sync status of the district as the run's fetch saw it (its manifest), or None
-    when the manifest cannot be read or holds none."""
-    try:
-        return load_manifest(page_store(settings), district_id, run_id).district_status
-    except (StorageError, ValueError):
-        return None
-
-
-def run_status(
-    district_id: str | None = None, limit: int = 20, *, settings: Settings | None = None
-) -> list[ImportResult]:
-    table = roster_table(settings or get_settings())
-    try:
-        return latest_runs(table, district_id, limit)
-    finally:
-        table.close()
-
-
 # -------------------------------------------------------------------------------- report link
 
 
@@ -370,7 +386,7 @@ def report_link(event: dict[str, Any]) -> dict[str, Any]:
     response = answer(
         event,
         key=lambda: report_link_key(settings.report_link_secret_id),
-        presign=S3ReportLinks(settings.raw_bucket).presigned_url,
+        presign=s3_report_links(settings).presigned_url,
     )
     served = response["statusCode"] == 302
     metrics.add_metric(
@@ -399,55 +415,3 @@ def night_index(*, settings: Settings | None = None) -> dict[str, Any]:
     attention = sum(1 for r in rows if r.needs_attention)
     logger.info("index written", extra={"districts": len(rows), "attention": attention})
     return {"index_key": INDEX_KEY, "districts": len(rows), "attention": attention}
-
-
-def district_overview(*, settings: Settings | None = None) -> list[DistrictRow]:
-    """The rows of the index page, for `rostersync districts`."""
-    return district_rows(page_store(settings or get_settings()), datetime.now(UTC))
-
-
-# -------------------------------------------------------------------------- district settings
-
-
-def show_district(
-    district_id: str, *, settings: Settings | None = None
-) -> tuple[district_config.DistrictSettings, list[district_config.SettingsChange]]:
-    """A district's settings and its latest changes (the CLI's `district show`)."""
-    table = roster_table(settings or get_settings())
-    try:
-        return district_config.load(table, district_id), district_config.history(table, district_id)
-    finally:
-        table.close()
-
-
-def set_district(
-    district_id: str, *, by: str, settings: Settings | None = None, **changes: Any
-) -> district_config.Applied:
-    """Change a district's settings (the CLI's `district set`); contacts are (un)subscribed on the
-    alert topic with a filter policy on the district."""
-    settings = settings or get_settings()
-    table = roster_table(settings)
-    try:
-        return district_config.apply(
-            table,
-            district_id,
-            by=by,
-            now=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            subscriptions=SnsContactSubscriptions(settings.alert_topic_arn),
-            **changes,
-        )
-    finally:
-        table.close()
-
-
-def operator_identity() -> str:
-    """Who is changing settings: the AWS caller (an IAM ARN), else the local user name."""
-    try:
-        return str(boto3.client("sts").get_caller_identity()["Arn"])
-    except Exception:  # no credentials, no network: still record someone
-        return f"local:{getpass.getuser()}"
-
-
-def download_report(key: str, path: Path, settings: Settings | None = None) -> None:
-    """Copy one report object to a local file (the CLI's `run` and `demo`)."""
-    page_store(settings).download(key, path)
