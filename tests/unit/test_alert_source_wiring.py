@@ -1,14 +1,13 @@
-"""Issue 12: the wiring tells the alerts which source serves a district (ClassLink or Clever)."""
+"""The wiring tells the alerts which source serves a district (issue 12), and the import learns
+it from its payload, never from the fetch's artifacts (issue 20)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import pytest
+from pydantic import ValidationError
 
-from rostersync.fetch.contract import Manifest, ManifestStatus
-from rostersync.importer.contract import ImportResult, RunStatus
-from rostersync.layout import manifest_key
-from rostersync.wiring import _run_source, _source_names
-from tests.fakes import MemoryPageStore
+from rostersync.importer.contract import PAYLOAD_NAME_MAX, ImportRequest
+from rostersync.wiring import _source_names
 
 RUN = "20261128T070000Z-aaaaaa"
 
@@ -29,20 +28,12 @@ def test_discovery_names_the_source_of_each_district() -> None:
     assert _source_names(_Combined(), ["4218990", "c1"]) == {"4218990": "oneroster", "c1": "clever"}  # type: ignore[arg-type]
 
 
-def test_the_import_alert_takes_the_runs_source_from_its_manifest() -> None:
-    store = MemoryPageStore()
-    now = datetime(2026, 11, 28, 7, tzinfo=UTC)
-    manifest = Manifest(
-        source="oneroster",
-        district_id="4218990",
-        run_id=RUN,
-        status=ManifestStatus.COMPLETE,
-        started_at=now,
-        finished_at=now,
+def test_the_import_takes_the_districts_source_and_name_from_its_payload() -> None:
+    """The import reads nothing of the fetch (its role may not read raw/): the payload says."""
+    request = ImportRequest.model_validate(
+        {"district_id": "4218990", "run_id": RUN, "source": "oneroster", "district_name": "x" * 5000}
     )
-    store.put_json(manifest_key("4218990", RUN), manifest.model_dump(mode="json"))
-    result = ImportResult(district_id="4218990", run_id=RUN, status=RunStatus.SUCCEEDED)
-    assert _run_source(store, result) == "oneroster"
-    # No manifest to read: the alert is still sent, in Clever's words.
-    missing = ImportResult(district_id="gone", run_id=RUN, status=RunStatus.SUCCEEDED)
-    assert _run_source(store, missing) == "clever"
+    assert request.source == "oneroster"
+    assert request.district_name == "x" * PAYLOAD_NAME_MAX  # bounded
+    with pytest.raises(ValidationError, match="source"):
+        ImportRequest.model_validate({"district_id": "4218990", "run_id": RUN})

@@ -8,8 +8,9 @@ from collections.abc import Collection
 import pytest
 
 from rostersync.records import Kind, SourceRole
+from rostersync.sources import PROFILES, profile
 from rostersync.state_ids import OtherDistrict
-from rostersync.validate.rules import RULES, Severity, matching
+from rostersync.validate.rules import RULES, Severity, fix_advice, matching
 from tests.factories import (
     D,
     accepted,
@@ -67,7 +68,8 @@ STABLE_IDS = {
 def test_catalogue_has_the_stable_ids_each_with_title_and_fix_advice():
     assert set(RULES) == STABLE_IDS
     for r in RULES.values():
-        assert r.title and len(r.fix) > 60, r.id
+        for source in PROFILES.values():
+            assert r.title and len(fix_advice(r.id, source.wording)) > 60, (r.id, source.name)
     assert RULES["student.state_id.duplicate"].severity is Severity.ERROR
     assert RULES["school.nces_id.not_pa"].severity is Severity.WARNING
 
@@ -374,7 +376,8 @@ def test_student_without_birth_date_graduation_year_or_zip_is_warned_and_importe
         assert accepted_ids(sink)[sid] is Kind.STUDENT
     for rid in ("student.birth_date.missing", "student.graduation_year.missing", "student.zip.missing"):
         assert RULES[rid].severity is Severity.WARNING
-        assert "Clever" in RULES[rid].fix and "ClassLink" in RULES[rid].fix
+        assert "Clever" in fix_advice(rid, profile("clever").wording)
+        assert "ClassLink" in fix_advice(rid, profile("oneroster").wording)
     messages = {f.field: f.message for f in sink.findings if f.clever_id == "s5"}
     assert messages["graduation_year"] == "The graduation year has 2 digits, expected 4."
     assert messages["zip"] == "The ZIP code has 4 digits, expected 5."

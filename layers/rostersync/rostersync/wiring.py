@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from rostersync import district_settings as district_config
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
 from rostersync.adapters.s3_page_store import S3PageStore
 from rostersync.adapters.s3_report_links import S3ReportLinks
-from rostersync.adapters.secrets_manager import clever_credentials, oneroster_secret, report_link_key
+from rostersync.adapters.secrets_manager import report_link_key, secret_json
 from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
 from rostersync.adapters.sns_contact_subscriptions import SnsContactSubscriptions
 from rostersync.alerts.notify import (
@@ -46,16 +46,12 @@ from rostersync.layout import INDEX_KEY
 from rostersync.observability import logger, metrics
 from rostersync.overview.index_page import DistrictRow, district_rows, write_index
 from rostersync.overview.status import record_fetch, record_import, record_validation
-from rostersync.ports import PageStore, ReportLinks, Source
+from rostersync.ports import ReportLinks, Source
 from rostersync.records import DistrictStatus
 from rostersync.report_links import SignedReportLinks, answer
 from rostersync.settings import Settings, get_settings
-from rostersync.sources.clever.client import CleverClient
-from rostersync.sources.clever.normalize import is_clever_id
-from rostersync.sources.clever.source import CleverSource
+from rostersync.sources import PROFILES
 from rostersync.sources.combined import CombinedSource
-from rostersync.sources.oneroster.client import OneRosterLimits
-from rostersync.sources.oneroster.source import OneRosterSource, parse_tenants
 from rostersync.state_ids import active_elsewhere
 from rostersync.validate.contract import ValidateRequest, ValidateResult, ValidateStatus
 from rostersync.validate.pages import accepted_records, load_manifest, load_result, rejected_ids
@@ -82,35 +78,18 @@ def alert_publisher(settings: Settings | None = None) -> SnsAlertPublisher:
     return SnsAlertPublisher((settings or get_settings()).alert_topic_arn)
 
 
-def clever_source(settings: Settings | None = None) -> CleverSource:
-    settings = settings or get_settings()
-    return CleverSource(CleverClient(settings, clever_credentials(settings.clever_secret_id)))
-
-
-def oneroster_source(settings: Settings | None = None) -> OneRosterSource:
-    """The tenants of ONEROSTER_SECRET_ID (none when the secret does not exist or lists none)."""
-    settings = settings or get_settings()
-    tenants = parse_tenants(oneroster_secret(settings.oneroster_secret_id), reserved=is_clever_id)
-    limits = OneRosterLimits(
-        page_limit=settings.oneroster_page_limit,
-        connect_timeout=settings.oneroster_connect_timeout,
-        read_timeout=settings.oneroster_read_timeout,
-        max_retries=settings.oneroster_max_retries,
-        backoff_factor=settings.oneroster_backoff_factor,
-        max_retry_wait=settings.oneroster_max_retry_wait,
-    )
-    return OneRosterSource(tenants, limits)
-
-
 def district_source(settings: Settings | None = None) -> Source:
-    """Every source's districts behind one seam: Clever's, and the OneRoster tenants when there
-    are any (discovery lists both; `--district` takes either)."""
+    """Every registered source's districts behind one seam (`sources.PROFILES`, each built by its
+    profile from the settings and its secret; a source without districts tonight is left out):
+    discovery lists them all, `--district` takes an id of any."""
     settings = settings or get_settings()
-    clever = clever_source(settings)
-    oneroster = oneroster_source(settings)
-    if not oneroster.district_ids():
-        return clever
-    return CombinedSource([clever, oneroster])
+    built: list[Source] = []
+    for source_profile in PROFILES.values():
+        # Each source reads its own secret, through the one Secrets Manager adapter.
+        source = source_profile.build(settings, secret_json)
+        if source is not None:
+            built.append(source)
+    return built[0] if len(built) == 1 else CombinedSource(built)
 
 
 def report_links_for(settings: Settings) -> ReportLinks:
@@ -147,7 +126,11 @@ def fetch(request: FetchRequest, remaining_ms: RemainingMillis) -> dict[str, Any
             ids = source.district_ids()
             sources = _source_names(source, ids)
             record_outcome(notify_discovery(ids, store, publisher, run_id=run_id, sources=sources))
-            return FetchOutcome(run_id=run_id, district_ids=ids).as_event()
+            named = request.named.district_ids if request.named else None
+            tonight = list(named) if named else ids
+            return FetchOutcome(
+                run_id=run_id, district_ids=tonight, sources=[sources.get(i) for i in tonight]
+            ).as_event()
         results = fetch_districts(
             source,
             store,
@@ -171,7 +154,10 @@ def fetch(request: FetchRequest, remaining_ms: RemainingMillis) -> dict[str, Any
             metrics.add_metric(name="FetchesPaused", unit=MetricUnit.Count, value=1)
             continue
         metrics.add_metric(name="RecordsFetched", unit=MetricUnit.Count, value=result.records)
-        metrics.add_metric(name="CleverRequests", unit=MetricUnit.Count, value=result.requests)
+        with single_metric(
+            name="SourceRequests", unit=MetricUnit.Count, value=result.requests, namespace=metrics.namespace
+        ) as metric:
+            metric.add_dimension(name="source", value=result.source)
         if result.status is ManifestStatus.FAILED:
             metrics.add_metric(name="DistrictsFailed", unit=MetricUnit.Count, value=1)
     return FetchOutcome(run_id=run_id, districts=results).as_event()
@@ -203,6 +189,7 @@ def validate(request: ValidateRequest) -> dict[str, Any]:
             stale_days=settings.district_sync_stale_days,
             licensed=licensed,
             elsewhere=lambda state_ids: active_elsewhere(table, request.district_id, state_ids),
+            source_name=request.source,
         )
     finally:
         table.close()
@@ -217,16 +204,6 @@ def validate(request: ValidateRequest) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------- import
 
 
-def _run_source(store: PageStore, result: ImportResult) -> str:
-    """The source that served the run (its fetch manifest's), for the alert's wording; Clever
-    when the manifest cannot be read (the alert must not be lost over its wording)."""
-    try:
-        return load_manifest(store, result.district_id, result.run_id).source
-    except Exception as exc:  # the wording must not lose the alert
-        logger.warning("run source not read", extra={"error": type(exc).__name__})
-        return "clever"
-
-
 def import_(request: ImportRequest) -> dict[str, Any]:
     """The import function: one district's validated run -> the roster table, then alert."""
     logger.append_keys(district_id=request.district_id, run_id=request.run_id)
@@ -234,7 +211,10 @@ def import_(request: ImportRequest) -> dict[str, Any]:
     result = import_run(request.district_id, request.run_id, dry_run=request.dry_run, settings=settings)
     store = page_store(settings)
     record_import(store, result)
-    record_outcome(notify_import(result, alert_publisher(settings), source=_run_source(store, result)))
+    alerts = notify_import(
+        result, alert_publisher(settings), source=request.source, district_name=request.district_name
+    )
+    record_outcome(alerts)
     for field in ("created", "updated", "unchanged", "archived", "restored", "held"):
         metrics.add_metric(
             name=f"Records{field.capitalize()}", unit=MetricUnit.Count, value=result.total(field)
