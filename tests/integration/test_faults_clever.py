@@ -320,7 +320,7 @@ def test_unicode_rtl_emoji_and_very_long_names_survive_byte_exact_and_are_escape
         "Body"
     ]
     rows = list(csv.DictReader(io.StringIO(findings_raw.read().decode("utf-8-sig"))))
-    assert {row["clever_id"] for row in rows if row["rule"] == "record.field_too_long"} == too_long
+    assert {row["source_id"] for row in rows if row["rule"] == "record.field_too_long"} == too_long
     named = [row for row in rows if row["record_type"] == "student" and row["name"]]
     assert named, "the seeded gaps put exotic names into the findings"
     for row in named:

@@ -60,8 +60,8 @@ def test_only_licensed_schools_and_their_records_are_imported() -> None:
     # one info finding, on the school; none per record it held
     assert rules_of(sink).count("school.not_licensed") == 1
     (finding,) = [f for f in sink.findings if f.rule == "school.not_licensed"]
-    assert finding.clever_id == "elem" and finding.severity is Severity.INFO
-    assert not [f for f in sink.findings if f.clever_id in {"t_elem", "st_elem", "s_elem", "sec_elem"}]
+    assert finding.source_id == "elem" and finding.severity is Severity.INFO
+    assert not [f for f in sink.findings if f.source_id in {"t_elem", "st_elem", "s_elem", "sec_elem"}]
     assert summary.records["student"].excluded == 1 and summary.records["school"].excluded == 1
     assert summary.records["teacher"].excluded == 1 and summary.records["staff"].excluded == 1
     assert summary.records["section"].excluded == 1

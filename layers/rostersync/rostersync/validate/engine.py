@@ -269,7 +269,7 @@ class _Emitter:
         error = RULES[rule_id].severity is Severity.ERROR
         reported = self.v._emit(
             rtype=self.rtype,
-            clever_id=self.rec.id,
+            source_id=self.rec.id,
             sis_id=self.sis,
             name=self.name,
             rule_id=rule_id,
@@ -500,7 +500,7 @@ class _Validator:
         if self.state_id_field and self.n_students and not self.state_field_carriers:
             self._emit(
                 rtype="district",
-                clever_id=self.district_id,
+                source_id=self.district_id,
                 sis_id=None,
                 name=self.summary.district_name,
                 rule_id=R.STUDENT_STATE_ID_NOT_SHARED,
@@ -519,7 +519,7 @@ class _Validator:
         for nces in sorted((self.licensed or frozenset()) - shared):
             self._emit(
                 rtype="district",
-                clever_id=self.district_id,
+                source_id=self.district_id,
                 sis_id=None,
                 name=self.summary.district_name,
                 rule_id=R.SCHOOL_LICENSED_NOT_SHARED,
@@ -549,7 +549,7 @@ class _Validator:
         if self.summary.rejected_by == R.DISTRICT_PRIMARY_ORG_MISSING:
             self._emit(
                 rtype="district",
-                clever_id=self.district_id,
+                source_id=self.district_id,
                 sis_id=None,
                 name=self.summary.district_name,
                 rule_id=R.DISTRICT_PRIMARY_ORG_MISSING,
@@ -560,7 +560,7 @@ class _Validator:
             return
         self._emit(
             rtype="district",
-            clever_id=self.district_id,
+            source_id=self.district_id,
             sis_id=None,
             name=self.summary.district_name,
             rule_id=R.DISTRICT_EMPTY,
@@ -575,7 +575,7 @@ class _Validator:
         self,
         *,
         rtype: RecordType,
-        clever_id: str,
+        source_id: str,
         sis_id: str | None,
         name: str | None,
         rule_id: str,
@@ -585,12 +585,12 @@ class _Validator:
         rule = RULES[rule_id]
         if rule.severity is Severity.WARNING and any(fnmatchcase(rule_id, p) for p in self.suppress):
             return False
-        clever_id = _clip(clever_id, ID_MAX) or ""
+        source_id = _clip(source_id, ID_MAX) or ""
         sis_id, name = _clip(sis_id, ID_MAX), _clip(name, _LABEL_MAX)
         f = Finding(
             district_id=self.district_id,
             record_type=rtype,
-            clever_id=clever_id,
+            source_id=source_id,
             sis_id=sis_id,
             name=name,
             rule=rule_id,
@@ -603,7 +603,7 @@ class _Validator:
         rs.count += 1
         if len(rs.examples) < MAX_EXAMPLES:
             rs.examples.append(
-                Example(record_type=rtype, clever_id=clever_id, sis_id=sis_id, name=name, message=message)
+                Example(record_type=rtype, source_id=source_id, sis_id=sis_id, name=name, message=message)
             )
         return True
 

@@ -74,8 +74,8 @@ class RejectedRecords:
         if kinds is None:
             return
         target = self.drop if finding.rule in DROPS_LAST_GOOD else self.keep
-        target.setdefault(finding.clever_id, set()).update(kinds)
-        self.keep.setdefault(finding.clever_id, set())
+        target.setdefault(finding.source_id, set()).update(kinds)
+        self.keep.setdefault(finding.source_id, set())
 
     def as_json(self) -> dict[str, Any]:
         kept = {i: sorted(k.value for k in kinds - self.drop.get(i, set())) for i, kinds in self.keep.items()}
