@@ -320,6 +320,7 @@ class _Validator:
         state_id_field: str | None = None,
         elsewhere: StateIdLookup | None = None,
         words: _Words | None = None,
+        rule_ids: Collection[str] | None = None,
     ) -> None:
         self.district_id = district_id
         self.words = words or _Words()
@@ -337,7 +338,11 @@ class _Validator:
         self.summary = Summary(
             district_id=district_id,
             licensed_schools=sorted(self.licensed) if self.licensed is not None else None,
-            rules={r.id: RuleSummary(rule=r.id, severity=r.severity, title=r.title) for r in RULES.values()},
+            rules={
+                r.id: RuleSummary(rule=r.id, severity=r.severity, title=r.title)
+                for r in RULES.values()
+                if rule_ids is None or r.id in rule_ids
+            },
         )
         # pass-1 indexes
         self.schools: dict[str, _School] = {}
@@ -942,6 +947,7 @@ def validate_district(
     source_rules: SourceRules | None = None,
     elsewhere: StateIdLookup | None = None,
     wording: Wording | None = None,
+    rule_ids: Collection[str] | None = None,
 ) -> Summary:
     """Validate one district's records, streaming accepted records and findings to `sink`.
 
@@ -955,7 +961,9 @@ def validate_district(
     `source_rules` says what the records' source must share beyond the common rules
     (`district.primary_org.missing`, `student.state_id.not_shared`; default: nothing more).
     `wording` is the source's (`sources.profile(name).wording`): how findings name the source,
-    its record ids and its state id field (None: they name no source).
+    its record ids and its state id field (None: they name no source). `rule_ids`: the rules that
+    apply to the records' source (`rules.rules_for`: the common ones and its own), the rules the
+    summary counts (None: the whole catalogue).
     `elsewhere` answers which of a set of PA Secure IDs another district holds for an active
     student (rostersync.state_ids.active_elsewhere; None: no cross-district check).
     """
@@ -972,6 +980,7 @@ def validate_district(
         state_id_field=extra.state_id_field,
         elsewhere=elsewhere,
         words=_Words.of(wording) if wording is not None else None,
+        rule_ids=rule_ids,
     )
     for rec in records():
         v.index(rec)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from fnmatch import fnmatchcase
 
-from rostersync.sources import PROFILES, Wording
+from rostersync.sources import PROFILES, SourceProfile, Wording
 
 
 class Severity(StrEnum):
@@ -162,6 +162,12 @@ for _profile in PROFILES.values():
         RULES.setdefault(_own.id, Rule(_own.id, Severity(_own.severity), _own.title, _own.fix))
 # The common rules whose fix advice every source words (`Wording.fixes`).
 SOURCE_WORDED = frozenset(r.id for r in _COMMON if r.fix is None)
+
+
+def rules_for(source: SourceProfile) -> list[str]:
+    """The ids of the rules a source's districts can break: the common rules and its own (a
+    district's summary counts only these, so its reports never show another source's rules)."""
+    return [r.id for r in _COMMON] + [r.id for r in source.own_rules]
 
 
 def fix_advice(rule_id: str, wording: Wording) -> str:

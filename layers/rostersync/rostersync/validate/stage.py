@@ -34,7 +34,7 @@ from rostersync.validate.pages import load_manifest, manifest_records
 from rostersync.validate.reports.findings_csv import FindingsCsvWriter
 from rostersync.validate.reports.report_html import write_html
 from rostersync.validate.reports.summary_json import write_summary_json
-from rostersync.validate.rules import DEFAULT_SYNC_STALE_DAYS, DROPS_LAST_GOOD, Severity
+from rostersync.validate.rules import DEFAULT_SYNC_STALE_DAYS, DROPS_LAST_GOOD, Severity, rules_for
 from rostersync.validate.summary import Finding, RecordType, Summary
 
 if TYPE_CHECKING:
@@ -160,6 +160,7 @@ def validate_run(
             id_ok=source.id_ok,
             source_rules=source.rules,
             wording=source.wording,
+            rule_ids=rules_for(source),
             now=manifest.started_at,
             stale_days=stale_days,
             licensed=licensed,
