@@ -3,11 +3,14 @@ it from its payload, never from the fetch's artifacts (issue 20)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pydantic import ValidationError
 
+from rostersync.fetch.contract import FetchResult, ManifestStatus
 from rostersync.importer.contract import PAYLOAD_NAME_MAX, ImportRequest
-from rostersync.wiring import _source_names
+from rostersync.wiring import _record_source_requests, _source_names
 
 RUN = "20261128T070000Z-aaaaaa"
 
@@ -37,3 +40,38 @@ def test_the_import_takes_the_districts_source_and_name_from_its_payload() -> No
     assert request.district_name == "x" * PAYLOAD_NAME_MAX  # bounded
     with pytest.raises(ValidationError, match="source"):
         ImportRequest.model_validate({"district_id": "4218990", "run_id": RUN})
+
+
+def _fetched(district_id: str, source: str, requests: int, status: ManifestStatus) -> FetchResult:
+    return FetchResult(
+        district_id=district_id,
+        source=source,
+        run_id=RUN,
+        status=status,
+        manifest_key=f"raw/{district_id}/{RUN}/manifest.json",
+        records=1,
+        pages=1,
+        requests=requests,
+    )
+
+
+def test_source_requests_are_counted_per_source(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`SourceRequests` (it was `CleverRequests` for every source) has a source dimension."""
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    _record_source_requests(
+        [
+            _fetched("c1", "clever", 9, ManifestStatus.COMPLETE),
+            _fetched("c2", "clever", 4, ManifestStatus.FAILED),
+            _fetched("4218990", "oneroster", 7, ManifestStatus.COMPLETE),
+            _fetched("4218991", "oneroster", 5, ManifestStatus.IN_PROGRESS),  # counted when it ends
+        ]
+    )
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "SourceRequests" in line]
+    assert [(e["source"], e["SourceRequests"]) for e in emitted] == [("clever", [13.0]), ("oneroster", [7.0])]
+    for e in emitted:
+        [directive] = e["_aws"]["CloudWatchMetrics"]
+        assert ["source", "service"] in directive["Dimensions"] or ["service", "source"] in directive[
+            "Dimensions"
+        ]

@@ -70,4 +70,4 @@ def test_records_archived_names_a_classlink_districts_source() -> None:
     [alert] = publisher.sent
     assert "ClassLink no longer shares them" in alert.body
     assert "sharing rules in ClassLink (Roster Server > Smart Futures >" in alert.body
-    assert "Clever" not in alert.body.replace("the nightly roster sync (Clever and ClassLink)", "")
+    assert "Clever" not in alert.body

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from rostersync import district_settings as district_config
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
@@ -33,7 +33,7 @@ from rostersync.alerts.notify import (
 )
 from rostersync.alerts.notify import report_link as signed_report_link
 from rostersync.errors import StorageError
-from rostersync.fetch.contract import FetchOutcome, FetchRequest, ManifestStatus
+from rostersync.fetch.contract import FetchOutcome, FetchRequest, FetchResult, ManifestStatus
 from rostersync.fetch.stage import fetch_districts, fits_before_deadline, pause_near_deadline
 from rostersync.ids import new_run_id
 from rostersync.importer.contract import ImportRequest, ImportResult, ReleaseResult, RunStatus
@@ -43,7 +43,7 @@ from rostersync.importer.runs import latest_runs
 from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.importer.service import Accepted, import_district
 from rostersync.layout import INDEX_KEY
-from rostersync.observability import logger, metrics
+from rostersync.observability import SERVICE, logger, metrics
 from rostersync.overview.index_page import DistrictRow, district_rows, write_index
 from rostersync.overview.status import record_fetch, record_import, record_validation
 from rostersync.ports import ReportLinks, Source
@@ -154,13 +154,24 @@ def fetch(request: FetchRequest, remaining_ms: RemainingMillis) -> dict[str, Any
             metrics.add_metric(name="FetchesPaused", unit=MetricUnit.Count, value=1)
             continue
         metrics.add_metric(name="RecordsFetched", unit=MetricUnit.Count, value=result.records)
-        with single_metric(
-            name="SourceRequests", unit=MetricUnit.Count, value=result.requests, namespace=metrics.namespace
-        ) as metric:
-            metric.add_dimension(name="source", value=result.source)
         if result.status is ManifestStatus.FAILED:
             metrics.add_metric(name="DistrictsFailed", unit=MetricUnit.Count, value=1)
+    _record_source_requests(results)
     return FetchOutcome(run_id=run_id, districts=results).as_event()
+
+
+def _record_source_requests(results: list[FetchResult]) -> None:
+    """`SourceRequests` per source (a `source` dimension): the requests of every finished fetch.
+    Its own metric set per source, so the invocation's other metrics keep their dimensions."""
+    per_source: dict[str, int] = {}
+    for result in results:
+        if result.status is not ManifestStatus.IN_PROGRESS:  # counted once, when the fetch ends
+            per_source[result.source] = per_source.get(result.source, 0) + result.requests
+    for source, requests in sorted(per_source.items()):
+        metric = EphemeralMetrics(namespace=metrics.namespace, service=SERVICE)
+        metric.add_dimension(name="source", value=source)
+        metric.add_metric(name="SourceRequests", unit=MetricUnit.Count, value=requests)
+        metric.flush_metrics()
 
 
 # ----------------------------------------------------------------------------------- validate

@@ -307,14 +307,16 @@ def notify_discovery(
             outcome.suppressed.append(tag)  # its revoked token was announced already
             continue
         name = names.get(district_id) or (connection.district_name if connection else None)
-        source = (connection.source if connection else None) or known.sources.get(district_id)
-        if source in PROFILES:
-            reason = PROFILES[source].wording.gone_from_list
-            alert = messages.district_disconnected(district_id, reason, district_name=name, source=source)
+        remembered = (connection.source if connection else None) or known.sources.get(district_id)
+        if remembered in PROFILES:
+            reason = PROFILES[remembered].wording.gone_from_list
+            alert = messages.district_disconnected(district_id, reason, district_name=name, source=remembered)
         else:
             alert = messages.district_gone(district_id, district_name=name)
         if _publish(publisher, alert, outcome):
-            _set_connection(store, district_id, ConnectionStatus.DISCONNECTED, run_id, name, clock, source)
+            _set_connection(
+                store, district_id, ConnectionStatus.DISCONNECTED, run_id, name, clock, remembered
+            )
         else:
             keep.add(district_id)  # still known: the disconnection is announced on the next discovery
     _save(lambda: save_known_districts(store, _known(keep, sources, known.sources, run_id, clock())))

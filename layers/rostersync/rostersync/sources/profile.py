@@ -30,8 +30,9 @@ Normalizer = Callable[[str, Mapping[str, Any], str], Iterator[Record]]
 # resource -> that resource's stored records, in stored order (callable again: a fresh read)
 ReadResource = Callable[[str], Iterable[Mapping[str, Any]]]
 DistrictNormalizer = Callable[[ReadResource, str], Iterator[Record]]
-# secret id -> the secret's JSON value, or None when there is no such secret
-ReadSecret = Callable[[str], Any]
+# (secret id, what it is for errors: "Clever credentials secret") -> the secret's JSON value,
+# or None when there is no such secret
+ReadSecret = Callable[[str, str], Any]
 Build = Callable[["Settings", ReadSecret], "Source | None"]
 
 
