@@ -245,3 +245,28 @@ def test_every_report_and_alert_of_a_district_names_its_own_source_only(
         S3PageStore(get_settings().raw_bucket, denied.client()).get_json(
             f"raw/{FOREST.district_id}/any/manifest.json"
         )
+
+
+def test_a_failed_step_s_alert_names_the_district_s_source(
+    functions: LocalFunctions, classlink: OneRosterSandbox
+) -> None:
+    """The Catch path (NotifyDistrictFailed, published by the state machine itself) names the
+    district's source from the payload: discovery gave it to the district's iteration."""
+
+    def failing_import(handler: Handler) -> Handler:
+        def call(event: dict[str, Any], context: Any) -> Any:
+            if event["district_id"] == FOREST.district_id:
+                raise RuntimeError("the import failed")
+            return handler(event, context)
+
+        return call
+
+    functions.wrap("ImportFunction", failing_import)
+    set_tenants(classlink, FOREST.district_id)
+    inbox = AlertInbox(get_settings().alert_topic_arn)
+    night = LocalNight(functions).run([FOREST.district_id, CLEVER.id])
+    assert night.districts[FOREST.district_id].failed and not night.districts[CLEVER.id].failed
+    [failed] = [a for a in inbox.receive() if a.event_type == "sync_failed"]
+    assert failed.district_id == FOREST.district_id
+    assert f"district {FOREST.district_id} (source oneroster, run " in failed.body
+    assert not NOT_CLEVER.findall(failed.body)

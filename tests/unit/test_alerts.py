@@ -78,6 +78,7 @@ def _fetched(
 ) -> FetchResult:
     return FetchResult(
         district_id=district_id,
+        source="clever",
         run_id=run_id,
         status=ManifestStatus.FAILED if failure else ManifestStatus.COMPLETE,
         manifest_key=f"raw/{district_id}/{run_id}/manifest.json",

@@ -77,6 +77,7 @@ class Failure(BaseModel):
 
 class Manifest(BaseModel):
     schema_version: Literal[1] = 1
+    # Manifests and checkpoints written before there were two sources carry none: they are Clever's.
     source: str = Field("clever", pattern=SOURCE_NAME)
     district_id: str
     run_id: str
@@ -164,8 +165,9 @@ class FetchResult(BaseModel):
 
     district_id: str
     district_name: str | None = None
-    # The source that served the district (the manifest's); alerts name it ("ClassLink").
-    source: str = Field("clever", pattern=SOURCE_NAME)
+    # The source that served the district (the manifest's): it travels in the state machine's
+    # payload to validate, import and the alerts, which speak of it in its own words.
+    source: str = Field(pattern=SOURCE_NAME)
     run_id: str
     status: ManifestStatus
     manifest_key: str
