@@ -125,7 +125,7 @@ def district_connected(
         first,
         "RosterSync fetches, checks and imports it every night from now on; no action is needed.",
         "If the roster has gaps Smart Futures cannot use, a separate e-mail lists them and what the",
-        f"district must change in {where}.",
+        f"district must change in {where}. What it shares is set {_wording(source).sharing}.",
         "",
         SIGNATURE,
     ]
