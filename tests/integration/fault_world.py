@@ -174,7 +174,8 @@ class FaultWorld:
         return {"district_id": district_id, "run_id": run_id, "source": "clever"}
 
     def fetch_and_validate(self, district_id: str, run_id: str | None = None) -> dict[str, Any]:
-        """Fetch and validate one district (no import); returns validate's result."""
+        """Fetch and validate one district (no import); returns validate's result with the
+        district's source and name (the import's event)."""
         event: dict[str, Any] = {"district_ids": [district_id]}
         if run_id:
             event["run_id"] = run_id
@@ -182,7 +183,8 @@ class FaultWorld:
         assert fetched["status"] == "complete", fetched
         validated: dict[str, Any] = self.functions.invoke("ValidateFunction", fetched)
         assert validated["status"] == "validated", validated
-        return validated
+        # The import's event, as the state machine builds it: the source and name from the fetch.
+        return validated | {"source": fetched["source"], "district_name": fetched.get("district_name")}
 
     def expire_lease(self, district_id: str) -> None:
         """Time passes: the lease of a dead invocation (20 minutes) has expired by the next night."""
