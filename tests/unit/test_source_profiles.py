@@ -20,15 +20,27 @@ import pytest
 
 from rostersync.alerts import messages
 from rostersync.alerts.model import Alert
-from rostersync.fetch.contract import Failure, FailureKind
+from rostersync.fetch.contract import Failure, FailureKind, Manifest, ManifestStatus
 from rostersync.importer.contract import Rollover
-from rostersync.sources import PROFILES, SourceProfile, UnknownSource, profile, register, unregister
+from rostersync.layout import manifest_key
+from rostersync.sources import (
+    PROFILES,
+    SourceProfile,
+    UnknownSource,
+    normalize_district,
+    profile,
+    register,
+    unregister,
+)
 from rostersync.validate.reports.report_html import render_html
 from rostersync.validate.rules import RULES, SOURCE_WORDED, fix_advice, rules_for
+from rostersync.validate.stage import validate_run
 from rostersync.validate.summary import Example, RuleSummary, SchoolSummary, Summary
+from tests.fakes import MemoryPageStore
 from tests.fakes.abacus.profile import make_profile
 
 NOW = datetime(2026, 11, 28, 7, tzinfo=UTC)
+RUN = "20261128T070000Z-aaaaaa"
 
 
 @pytest.fixture(autouse=True)
@@ -200,3 +212,23 @@ def test_every_alert_and_report_names_the_districts_source_and_no_other(name: st
     # The import's alerts name the district, not its bare id.
     for alert in _alerts(source):
         assert "Tioga SD" in alert.subject or alert.event_type.value == "sync_failed"
+
+
+def test_pages_of_an_unknown_source_are_an_error_not_clevers() -> None:
+    with pytest.raises(UnknownSource, match=r"unknown source 'sis_export'"):
+        list(normalize_district("sis_export", ["users"], lambda resource: [], "d1"))
+
+
+def test_validation_refuses_a_payload_whose_source_is_not_the_pages_source() -> None:
+    store = MemoryPageStore()
+    manifest = Manifest(
+        source="clever",
+        district_id="d1",
+        run_id=RUN,
+        status=ManifestStatus.COMPLETE,
+        started_at=NOW,
+        finished_at=NOW,
+    )
+    store.put_json(manifest_key("d1", RUN), manifest.model_dump(mode="json"))
+    with pytest.raises(ValueError, match=r"payload's source 'oneroster' is not the source its pages"):
+        validate_run(store, "d1", RUN, source_name="oneroster")
