@@ -473,7 +473,9 @@ def pipeline_run(
             results["validate"] = {k: v for k, v in result.items() if k != "rule_counts"}
             if result.get("status") != "validated":
                 break
-            event = {**result, "dry_run": False}
+            # As the state machine does: the source and name travel from the fetch's result.
+            carried = {k: results["fetch"].get(k) for k in ("source", "district_name")}
+            event = {**result, "dry_run": False, **carried}
         else:
             results["import"] = result
     keys = ("wall_s", "cpu_s", "clever_requests", "s3_put_requests", "s3_objects_written", "s3_bytes_written")

@@ -210,7 +210,7 @@ def test_a_pa_secure_id_active_in_two_districts_is_told_to_the_district_not_trus
     assert validated.rule_counts["student.state_id.other_district"] == 1
     assert validated.warnings >= 1 and imported.counts["STUDENT"].created == 1  # imported anyway
     [row] = _other_district_findings(nights, validated)
-    assert row["clever_id"] == arrived["id"] and row["severity"] == "warning"
+    assert row["source_id"] == arrived["id"] and row["severity"] == "warning"
     assert f"'Integrity Area SD' (id {D})" in row["message"] and "1098765432" not in row["message"]
 
     # From then on the application trusts the new district's record (written last), and the old
@@ -218,7 +218,7 @@ def test_a_pa_secure_id_active_in_two_districts_is_told_to_the_district_not_trus
     for _ in range(2):
         validated, _ = nights.night(night1)
         [row] = _other_district_findings(nights, validated)
-        assert row["clever_id"] == PERSON and f"'Moved-To Borough SD' (id {OTHER})" in row["message"]
+        assert row["source_id"] == PERSON and f"'Moved-To Borough SD' (id {OTHER})" in row["message"]
     validated, _ = nights.night(other_district_pages(arrived), d=OTHER)
     assert validated.rule_counts.get("student.state_id.other_district", 0) == 0
 

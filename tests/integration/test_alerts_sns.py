@@ -191,4 +191,4 @@ def test_a_missing_topic_does_not_raise(settings: Settings, raw_bucket: str) -> 
     from rostersync.alerts.messages import sync_failed
 
     publisher = SnsAlertPublisher(settings.alert_topic_arn)  # never created
-    assert publisher.publish(sync_failed("d1", "r1", None)) is False
+    assert publisher.publish(sync_failed("d1", "r1", None, source="clever")) is False

@@ -81,13 +81,13 @@ class Candidate(NamedTuple):
     """An active item missing from tonight's complete fetch."""
 
     kind: Kind
-    clever_id: str
+    source_id: str
     sis_id: str | None
     schools: tuple[str, ...]
 
     @property
     def sk(self) -> str:
-        return f"{self.kind.value}#{self.clever_id}"
+        return f"{self.kind.value}#{self.source_id}"
 
 
 def _put(out: Item, name: str, value: Any) -> None:

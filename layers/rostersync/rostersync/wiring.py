@@ -22,13 +22,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 import boto3
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from rostersync import district_settings as district_config
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
 from rostersync.adapters.s3_page_store import S3PageStore
 from rostersync.adapters.s3_report_links import S3ReportLinks
-from rostersync.adapters.secrets_manager import clever_credentials, oneroster_secret, report_link_key
+from rostersync.adapters.secrets_manager import report_link_key, secret_json
 from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
 from rostersync.adapters.sns_contact_subscriptions import SnsContactSubscriptions
 from rostersync.alerts.notify import (
@@ -39,7 +39,7 @@ from rostersync.alerts.notify import (
     record_outcome,
 )
 from rostersync.alerts.notify import report_link as signed_report_link
-from rostersync.fetch.contract import FetchOutcome, FetchRequest, ManifestStatus
+from rostersync.fetch.contract import FetchOutcome, FetchRequest, FetchResult, ManifestStatus
 from rostersync.fetch.stage import fetch_districts, fits_before_deadline, pause_near_deadline
 from rostersync.ids import new_run_id
 from rostersync.importer.contract import ImportRequest, ImportResult, RunStatus
@@ -47,19 +47,15 @@ from rostersync.importer.holds import PageStoreHoldStore
 from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.importer.service import Accepted, import_district
 from rostersync.layout import INDEX_KEY
-from rostersync.observability import logger, metrics
+from rostersync.observability import SERVICE, logger, metrics
 from rostersync.overview.index_page import write_index
 from rostersync.overview.status import record_fetch, record_import, record_validation
-from rostersync.ports import PageStore, ReportLinks, Source
+from rostersync.ports import ReportLinks, Source
 from rostersync.report_links import SignedReportLinks, answer
-from rostersync.run_artifacts import accepted_records, load_manifest, load_result, rejected_ids
+from rostersync.run_artifacts import accepted_records, load_result, rejected_ids
 from rostersync.settings import Settings, get_settings
-from rostersync.sources.clever.client import CleverClient
-from rostersync.sources.clever.normalize import is_clever_id
-from rostersync.sources.clever.source import CleverSource
+from rostersync.sources import PROFILES
 from rostersync.sources.combined import CombinedSource
-from rostersync.sources.oneroster.client import OneRosterLimits
-from rostersync.sources.oneroster.source import OneRosterSource, parse_tenants
 from rostersync.state_ids import active_elsewhere
 from rostersync.validate.contract import ValidateRequest, ValidateResult, ValidateStatus
 from rostersync.validate.stage import validate_run
@@ -169,35 +165,18 @@ def caller_arn(settings: Settings | None = None) -> str:
     return str(sts.get_caller_identity()["Arn"])
 
 
-def clever_source(settings: Settings | None = None) -> CleverSource:
-    settings = settings or get_settings()
-    return CleverSource(CleverClient(settings, clever_credentials(settings.clever_secret_id)))
-
-
-def oneroster_source(settings: Settings | None = None) -> OneRosterSource:
-    """The tenants of ONEROSTER_SECRET_ID (none when the secret does not exist or lists none)."""
-    settings = settings or get_settings()
-    tenants = parse_tenants(oneroster_secret(settings.oneroster_secret_id), reserved=is_clever_id)
-    limits = OneRosterLimits(
-        page_limit=settings.oneroster_page_limit,
-        connect_timeout=settings.oneroster_connect_timeout,
-        read_timeout=settings.oneroster_read_timeout,
-        max_retries=settings.oneroster_max_retries,
-        backoff_factor=settings.oneroster_backoff_factor,
-        max_retry_wait=settings.oneroster_max_retry_wait,
-    )
-    return OneRosterSource(tenants, limits)
-
-
 def district_source(settings: Settings | None = None) -> Source:
-    """Every source's districts behind one seam: Clever's, and the OneRoster tenants when there
-    are any (discovery lists both; `--district` takes either)."""
+    """Every registered source's districts behind one seam (`sources.PROFILES`, each built by its
+    profile from the settings and its secret; a source without districts tonight is left out):
+    discovery lists them all, `--district` takes an id of any."""
     settings = settings or get_settings()
-    clever = clever_source(settings)
-    oneroster = oneroster_source(settings)
-    if not oneroster.district_ids():
-        return clever
-    return CombinedSource([clever, oneroster])
+    built: list[Source] = []
+    for source_profile in PROFILES.values():
+        # Each source reads its own secret, through the one Secrets Manager adapter.
+        source = source_profile.build(settings, secret_json)
+        if source is not None:
+            built.append(source)
+    return built[0] if len(built) == 1 else CombinedSource(built)
 
 
 def report_links_for(settings: Settings) -> ReportLinks:
@@ -234,7 +213,11 @@ def fetch(request: FetchRequest, remaining_ms: RemainingMillis) -> dict[str, Any
             ids = source.district_ids()
             sources = _source_names(source, ids)
             record_outcome(notify_discovery(ids, store, publisher, run_id=run_id, sources=sources))
-            return FetchOutcome(run_id=run_id, district_ids=ids).as_event()
+            named = request.named.district_ids if request.named else None
+            tonight = list(named) if named else ids
+            return FetchOutcome(
+                run_id=run_id, district_ids=tonight, sources=[sources.get(i) for i in tonight]
+            ).as_event()
         results = fetch_districts(
             source,
             store,
@@ -258,10 +241,24 @@ def fetch(request: FetchRequest, remaining_ms: RemainingMillis) -> dict[str, Any
             metrics.add_metric(name="FetchesPaused", unit=MetricUnit.Count, value=1)
             continue
         metrics.add_metric(name="RecordsFetched", unit=MetricUnit.Count, value=result.records)
-        metrics.add_metric(name="CleverRequests", unit=MetricUnit.Count, value=result.requests)
         if result.status is ManifestStatus.FAILED:
             metrics.add_metric(name="DistrictsFailed", unit=MetricUnit.Count, value=1)
+    _record_source_requests(results)
     return FetchOutcome(run_id=run_id, districts=results).as_event()
+
+
+def _record_source_requests(results: list[FetchResult]) -> None:
+    """`SourceRequests` per source (a `source` dimension): the requests of every finished fetch.
+    Its own metric set per source, so the invocation's other metrics keep their dimensions."""
+    per_source: dict[str, int] = {}
+    for result in results:
+        if result.status is not ManifestStatus.IN_PROGRESS:  # counted once, when the fetch ends
+            per_source[result.source] = per_source.get(result.source, 0) + result.requests
+    for source, requests in sorted(per_source.items()):
+        metric = EphemeralMetrics(namespace=metrics.namespace, service=SERVICE)
+        metric.add_dimension(name="source", value=source)
+        metric.add_metric(name="SourceRequests", unit=MetricUnit.Count, value=requests)
+        metric.flush_metrics()
 
 
 # ----------------------------------------------------------------------------------- validate
@@ -289,6 +286,7 @@ def validate(request: ValidateRequest) -> dict[str, Any]:
         stale_days=settings.district_sync_stale_days,
         licensed=licensed,
         elsewhere=lambda state_ids: active_elsewhere(table, request.district_id, state_ids),
+        source_name=request.source,
     )
     record_validation(store, result)
     outcome = notify_validation(result, store, alert_publisher(settings), report_links_for(settings))
@@ -301,16 +299,6 @@ def validate(request: ValidateRequest) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------- import
 
 
-def _run_source(store: PageStore, result: ImportResult) -> str:
-    """The source that served the run (its fetch manifest's), for the alert's wording; Clever
-    when the manifest cannot be read (the alert must not be lost over its wording)."""
-    try:
-        return load_manifest(store, result.district_id, result.run_id).source
-    except Exception as exc:  # the wording must not lose the alert
-        logger.warning("run source not read", extra={"error": type(exc).__name__})
-        return "clever"
-
-
 def import_(request: ImportRequest) -> dict[str, Any]:
     """The import function: one district's validated run -> the roster table, then alert."""
     logger.append_keys(district_id=request.district_id, run_id=request.run_id)
@@ -318,7 +306,10 @@ def import_(request: ImportRequest) -> dict[str, Any]:
     result = import_run(request.district_id, request.run_id, dry_run=request.dry_run, settings=settings)
     store = page_store(settings)
     record_import(store, result)
-    record_outcome(notify_import(result, alert_publisher(settings), source=_run_source(store, result)))
+    alerts = notify_import(
+        result, alert_publisher(settings), source=request.source, district_name=request.district_name
+    )
+    record_outcome(alerts)
     for field in ("created", "updated", "unchanged", "archived", "restored", "held"):
         metrics.add_metric(
             name=f"Records{field.capitalize()}", unit=MetricUnit.Count, value=result.total(field)

@@ -63,11 +63,11 @@ def kept_kinds(tonight: Mapping[str, bytes], rejected_ids: RejectedIds) -> dict[
         kept = {i: frozenset(kinds) for i, kinds in rejected_ids.items()}
     else:
         kept = dict.fromkeys(rejected_ids, every)
-    for clever_id, kinds in kept.items():
+    for source_id, kinds in kept.items():
         if kinds & PERSON_KINDS:
-            accepted = {k for k in PERSON_KINDS if roster_sk(k, clever_id) in tonight}
+            accepted = {k for k in PERSON_KINDS if roster_sk(k, source_id) in tonight}
             if accepted:
-                kept[clever_id] = kinds - (PERSON_KINDS - accepted)
+                kept[source_id] = kinds - (PERSON_KINDS - accepted)
     return kept
 
 
@@ -86,7 +86,7 @@ def compute_diff(
     diff = Diff()
     rejected = kept_kinds(tonight, rejected_ids)
     for item in existing:
-        kind, clever_id = split_sk(item.sk)
+        kind, source_id = split_sk(item.sk)
         active = item.status != ARCHIVED
         if active:
             diff.active_by_kind[kind] += 1
@@ -103,12 +103,12 @@ def compute_diff(
                 diff.changes[item.sk] = Action.REPAIRED
             else:
                 diff.unchanged[kind] += 1
-        elif active and kind in rejected.get(clever_id, ()):
+        elif active and kind in rejected.get(source_id, ()):
             diff.rejected_kept[kind] += 1
             if item.sk in repair:
                 diff.reconcile.append(item.sk)
         elif active:
-            diff.candidates.append(Candidate(kind, clever_id, item.sis_id, item.schools))
+            diff.candidates.append(Candidate(kind, source_id, item.sis_id, item.schools))
         elif item.sk in repair:
             diff.reconcile.append(item.sk)
     for sk in tonight:

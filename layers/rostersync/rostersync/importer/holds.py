@@ -37,8 +37,8 @@ class PageStoreHoldStore:
         self, district_id: str, run_id: str, held: Iterable[Candidate], *, sections: Iterable[str] = ()
     ) -> str:
         rows = [
-            {"kind": c.kind.value, "clever_id": c.clever_id, "sis_id": c.sis_id or ""}
-            for c in sorted(held, key=lambda c: (c.kind.value, c.clever_id))
+            {"kind": c.kind.value, "clever_id": c.source_id, "sis_id": c.sis_id or ""}
+            for c in sorted(held, key=lambda c: (c.kind.value, c.source_id))
         ]
         text = io.StringIO()
         writer = csv.DictWriter(text, fieldnames=HOLD_COLUMNS, lineterminator="\n")

@@ -225,7 +225,7 @@ def _plan(run: _Run, default_thresholds: SafeguardThresholds, fetched: Mapping[s
     )
     if plan.held:
         for candidate in diff.candidates:
-            plan.held_ids.setdefault(candidate.kind, set()).add(candidate.clever_id)
+            plan.held_ids.setdefault(candidate.kind, set()).add(candidate.source_id)
     _count(plan, fetched)
     result.counts = {kind.value: counts[kind] for kind in Kind if kind in counts}
     result.rollover = rollover(district, term_starts, diff, result.started_at or run.clock())
@@ -324,7 +324,7 @@ def _changeset(result: ImportResult, plan: _Plan) -> dict[str, Any]:
         kind, record_id = split_sk(sk)
         changes.append([action.value, kind.value, record_id])
     archive_action = Action.HELD if plan.held else Action.ARCHIVED
-    changes += [[archive_action.value, c.kind.value, c.clever_id] for c in sorted(diff.candidates)]
+    changes += [[archive_action.value, c.kind.value, c.source_id] for c in sorted(diff.candidates)]
     for sk in sorted(diff.reconcile):
         kind, record_id = split_sk(sk)
         changes.append([Action.RECONCILE.value, kind.value, record_id])
