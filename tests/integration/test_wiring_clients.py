@@ -50,12 +50,19 @@ class ClientsMade:
 
 
 def _validated(functions: LocalFunctions, district_id: str) -> dict[str, Any]:
+    """The import's event as the state machine builds it: the validated run, with the district's
+    source and name from its fetch result."""
     fetched = functions.invoke("FetchFunction", {"district_ids": [district_id]})
     [district] = fetched["districts"]
     assert district["status"] == "complete", district
     validated: dict[str, Any] = functions.invoke("ValidateFunction", district)
     assert validated["status"] == "validated", validated
-    return validated
+    return {
+        "district_id": district_id,
+        "run_id": validated["run_id"],
+        "source": district["source"],
+        "district_name": district.get("district_name"),
+    }
 
 
 def test_an_import_builds_one_client_per_service_and_a_warm_one_builds_none(
