@@ -46,6 +46,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_sfn,
     state_task_service_sns,
 )
+from moto.stepfunctions.responses import get_backend
 
 from rostersync_cli.embedded import silence_moto_logs
 
@@ -125,6 +126,17 @@ class LocalStepFunctions:
     def client(self) -> Any:
         """A Step Functions client of this engine."""
         return boto3.client("stepfunctions", endpoint_url=self.endpoint_url, config=_ENGINE_CLIENT_CONFIG)
+
+    def wait(self, execution_arn: str, *, poll_seconds: float = 0.01) -> None:
+        """Until the execution has ended, watching moto's backend in this process: no API call per
+        look, so a long night costs nothing to wait for (what it costs to run is the handlers')."""
+        _, _, _, region, account, *_ = execution_arn.split(":")
+        backend = get_backend(account, region)
+        while True:
+            status = getattr(backend.describe_execution(execution_arn), "exec_status", None)
+            if status is not None and getattr(status, "value", status) != "RUNNING":
+                return
+            time.sleep(poll_seconds)
 
     # ------------------------------------------------------------------ the seams
 

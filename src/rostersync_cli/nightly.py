@@ -82,6 +82,8 @@ class DistrictOutcome:
     def failed(self) -> bool:
         if self.alerted_failure or self.fetch.get("status") != "complete":
             return True
+        if self.error is not None and not self.finished:  # a step failed and nothing caught it
+            return True
         return any(stage.get("status") in FAILED_STATUSES for stage in self.stages.values())
 
 
@@ -320,6 +322,8 @@ class LocalNight:
                 roleArn="arn:aws:iam::123456789012:role/rostersync-nightly",
             )["stateMachineArn"]
             arn = start_night(sfn, machine, execution_input(district_ids, dry_run=dry_run))
+            if on_change is None:
+                engine.wait(arn)
             return follow_night(sfn, arn, on_change=on_change, poll_seconds=0.1)
 
     def engine(self) -> LocalStepFunctions:
