@@ -1,37 +1,30 @@
-"""Issue 14: fetched pages -> validate_run -> import_district, night after night, on moto.
+"""Issue 14: night after night of scripted Clever data, through the state machine, on moto.
 
-Each scenario stores Clever-shaped pages and a manifest as the fetch stage would, validates them
-(validate_run writes accepted records and rejected.json.gz) and imports what validation left
-(run_artifacts.accepted_records / rejected_ids), so the seam between the two stages is tested.
+Each scenario serves tonight's Clever records for a district (a scripted Clever API on loopback)
+and runs the night the one way it runs (`LocalNight`: fetch -> validate -> import in the
+definition, Retry and Catch included), so the seams between the stages are the product's.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Collection, Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
-from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
-from rostersync.adapters.s3_page_store import S3PageStore
-from rostersync.fetch.contract import Manifest, ManifestStatus, PageRef
 from rostersync.importer.contract import ImportResult
-from rostersync.importer.holds import PageStoreHoldStore
-from rostersync.importer.safeguard import SafeguardThresholds
-from rostersync.importer.service import import_district
-from rostersync.layout import manifest_key, page_key
-from rostersync.ports import RosterWriteError
-from rostersync.run_artifacts import accepted_records, rejected_ids
-from rostersync.settings import Settings
-from rostersync.state_ids import OtherDistrict, active_elsewhere
+from rostersync.operations import set_district
+from rostersync.settings import Settings, get_settings
 from rostersync.validate.contract import ValidateResult
-from rostersync.validate.engine import StateIdLookup
-from rostersync.validate.stage import validate_run
+from rostersync_cli.local_functions import Handler, LocalFunctions
+from rostersync_cli.nightly import LocalNight
 from rostersync_cli.provision import provision
+from tests.integration.fault_world import AwsFaults
+from tests.integration.scripted_clever import ScriptedClever
 
 pytestmark = pytest.mark.integration
 
@@ -71,50 +64,51 @@ def base_pages() -> dict[str, list[dict[str, Any]]]:
 
 
 class Nights:
-    def __init__(self, settings: Settings) -> None:
-        self.store = S3PageStore(settings.raw_bucket)
-        self.table = DynamoRosterTable(settings.roster_table, boto3.client("dynamodb"), sleep=lambda _s: None)
-        self.holds = PageStoreHoldStore(self.store)
+    """Tonight's Clever data for a district, then the night for it through the state machine."""
+
+    def __init__(self, settings: Settings, clever: ScriptedClever, aws: AwsFaults) -> None:
+        self.clever = clever
+        self.aws = aws
+        self.functions = LocalFunctions()
+        self.bucket = settings.raw_bucket
         self.ddb = boto3.resource("dynamodb").Table(settings.roster_table)
-        self.n = 0
+        self.validating = False
+        self.functions.wrap("ValidateFunction", self._marking_validation)
+
+    def _marking_validation(self, handler: Handler) -> Handler:
+        def call(event: dict[str, Any], context: Any) -> Any:
+            self.validating = True
+            try:
+                return handler(event, context)
+            finally:
+                self.validating = False
+
+        return call
 
     def night(
-        self, pages: Mapping[str, list[dict[str, Any]]], d: str = D, *, elsewhere: StateIdLookup | None = None
+        self, pages: Mapping[str, list[dict[str, Any]]], d: str = D, *, roster_unreadable: bool = False
     ) -> tuple[ValidateResult, ImportResult]:
-        self.n += 1
-        run_id = f"202611{self.n:02d}T070000Z-00000{self.n}"
-        now = datetime(2026, 11, self.n, 7, tzinfo=UTC)
-        refs = []
-        for resource, records in pages.items():
-            key = page_key(d, run_id, resource, 0)
-            size = self.store.put_json(
-                key, {"source": "clever", "resource": resource, "page": 0, "records": records}, compress=True
+        if d not in self.clever.pages:
+            set_district(d, by="test", percent=100)  # these scenarios archive freely: no safeguard
+        self.clever.serve(d, pages)
+        if roster_unreadable:  # validation's reads of the roster (the PA Secure ID holders) fail
+            rule = self.aws.fail(
+                "dynamodb",
+                "BatchGetItem",
+                ClientError({"Error": {"Code": "InternalServerError", "Message": "x"}}, "BatchGetItem"),
+                times=1000,
+                when=lambda params: self.validating,
             )
-            refs.append(PageRef(resource=resource, index=0, key=key, records=len(records), bytes=size))
-        manifest = Manifest(
-            district_id=d,
-            run_id=run_id,
-            status=ManifestStatus.COMPLETE,
-            started_at=now,
-            finished_at=now,
-            pages=refs,
+        night = LocalNight(self.functions).run([d])
+        if roster_unreadable:
+            assert rule.fired > 0
+            rule.times = 0
+        outcome = night.districts[d]
+        assert not outcome.failed and night.status == "SUCCEEDED", (outcome, night.error)
+        return (
+            ValidateResult.model_validate(outcome.stages["validate"]),
+            ImportResult.model_validate(outcome.stages["import"]),
         )
-        self.store.put_json(manifest_key(d, run_id), manifest.model_dump(mode="json"))
-        # As wiring.validate asks: which of tonight's PA Secure IDs another district holds.
-        validated = validate_run(
-            self.store, d, run_id, elsewhere=elsewhere or (lambda ids: active_elsewhere(self.table, d, ids))
-        )
-        imported = import_district(
-            d,
-            run_id,
-            accepted_records(self.store, validated),
-            rejected_ids(self.store, validated),
-            self.table,
-            holds=self.holds,
-            thresholds=SafeguardThresholds(archive_percent=100),
-            clock=lambda: now,
-        )
-        return validated, imported
 
     def status(self, sk: str) -> str | None:
         item = self.ddb.get_item(Key={"pk": f"DISTRICT#{D}", "sk": sk}).get("Item")
@@ -127,9 +121,18 @@ class Nights:
 
 
 @pytest.fixture
-def nights(settings: Settings, raw_bucket: str) -> Iterator[Nights]:
-    provision(settings)
-    yield Nights(settings)
+def nights(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Nights]:
+    with ScriptedClever() as clever, AwsFaults() as aws:
+        monkeypatch.setenv("CLEVER_API_BASE", clever.api_base)
+        monkeypatch.setenv("CLEVER_OAUTH_BASE", clever.oauth_base)
+        get_settings.cache_clear()
+        resources = provision(
+            clever_credentials={"client_id": clever.client_id, "client_secret": clever.client_secret}
+        )
+        for name, value in resources.environment().items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        yield Nights(get_settings(), clever, aws)
 
 
 def test_a_staff_member_later_also_shared_as_a_student_keeps_only_the_student_account(nights: Nights) -> None:
@@ -190,7 +193,7 @@ def other_district_pages(*students: dict[str, Any]) -> dict[str, list[dict[str, 
 def _other_district_findings(nights: Nights, validated: ValidateResult) -> list[dict[str, str]]:
     assert validated.findings_key
     s3 = boto3.client("s3")
-    body = s3.get_object(Bucket=nights.store.bucket, Key=validated.findings_key)["Body"].read()
+    body = s3.get_object(Bucket=nights.bucket, Key=validated.findings_key)["Body"].read()
     rows = csv.DictReader(io.StringIO(body.decode("utf-8")))
     return [row for row in rows if row["rule"] == "student.state_id.other_district"]
 
@@ -232,17 +235,22 @@ def test_a_pa_secure_id_active_in_two_districts_is_told_to_the_district_not_trus
 def test_a_roster_that_cannot_be_read_skips_the_check_for_the_night_not_the_import(
     nights: Nights, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def unreadable(state_ids: Collection[str]) -> dict[str, OtherDistrict]:
-        raise RosterWriteError("reads from the roster still unprocessed after 8 attempts")
-
     night = base_pages()
     night["students"].append(_user(PERSON, "student", "Mover", state_id="1098765432"))
-    validated, imported = nights.night(night, elsewhere=unreadable)
+    validated, imported = nights.night(night, roster_unreadable=True)
     assert imported.status.value == "succeeded" and imported.counts["STUDENT"].created == 2
     assert validated.summary_key
-    assert nights.store.get_json(validated.summary_key)["state_ids_checked"] is False
+    assert _summary(nights, validated.summary_key)["state_ids_checked"] is False
     assert "PA Secure IDs not checked against other districts tonight" in caplog.text
     assert "1098765432" not in caplog.text
 
     validated, _ = nights.night(night)  # the next night checks again
-    assert nights.store.get_json(validated.summary_key)["state_ids_checked"] is True
+    assert validated.summary_key
+    assert _summary(nights, validated.summary_key)["state_ids_checked"] is True
+
+
+def _summary(nights: Nights, key: str) -> dict[str, Any]:
+    import json
+
+    body = boto3.client("s3").get_object(Bucket=nights.bucket, Key=key)["Body"].read()
+    return dict(json.loads(body))
