@@ -80,11 +80,22 @@ def _scalar(value: Any) -> Any:
     return None
 
 
+def source_id(value: Any) -> str | None:
+    """A sourcedId as text: a non-empty string as it is, a JSON number as its decimal string
+    (some providers send SIS row ids as numbers); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    return value if isinstance(value, str) and value else None
+
+
 def _ref(value: Any) -> str | None:
     """A OneRoster reference `{"href", "sourcedId", "type"}` as its sourcedId."""
     if isinstance(value, Mapping):
         value = value.get("sourcedId")
-    return clean_text(value) if isinstance(value, str) and value else None
+    sid = source_id(value)
+    return clean_text(sid) if sid else None
 
 
 def _refs(value: Any) -> list[str]:
@@ -120,7 +131,10 @@ def _metadata(value: Any) -> dict[str, Any]:
 
 
 def _base(record: Mapping[str, Any]) -> dict[str, Any]:
-    return {"sourcedId": clean_text(str(record["sourcedId"])), "status": _scalar(record.get("status"))}
+    return {
+        "sourcedId": clean_text(source_id(record["sourcedId"]) or ""),
+        "status": _scalar(record.get("status")),
+    }
 
 
 def minimize(resource: Resource | str, record: Mapping[str, Any]) -> dict[str, Any] | None:
