@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rostersync.records import Record
+from rostersync.records import Normalized, Record
 from rostersync.sources.clever import normalize as clever_normalize
 from rostersync.sources.clever.resources import SOURCE_NAME as CLEVER
 from rostersync.sources.oneroster import normalize as oneroster_normalize
@@ -25,7 +25,8 @@ from rostersync.sources.oneroster.resources import SOURCE_NAME as ONEROSTER
 Normalizer = Callable[[str, Mapping[str, Any], str], Iterator[Record]]
 # resource -> that resource's stored records, in stored order (callable again: a fresh read)
 ReadResource = Callable[[str], Iterable[Mapping[str, Any]]]
-DistrictNormalizer = Callable[[ReadResource, str], Iterator[Record]]
+# A whole-district normalizer yields records and its notes about the district (records.SourceNote).
+DistrictNormalizer = Callable[[ReadResource, str], Iterator[Normalized]]
 
 NORMALIZERS: dict[str, Normalizer] = {CLEVER: clever_normalize.normalize}
 DISTRICT_NORMALIZERS: dict[str, DistrictNormalizer] = {ONEROSTER: oneroster_normalize.normalize_district}
@@ -82,7 +83,7 @@ def normalize(source: str, resource: str, record: Mapping[str, Any], district_id
 
 def normalize_district(
     source: str, resources: Iterable[str], read: ReadResource, district_id: str
-) -> Iterator[Record]:
+) -> Iterator[Normalized]:
     """A district's stored records of `source` as normalized records: `resources` in the order
     they were stored, `read(resource)` yielding each one's records."""
     whole = DISTRICT_NORMALIZERS.get(source)

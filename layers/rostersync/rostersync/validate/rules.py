@@ -71,6 +71,12 @@ SCHOOL_NOT_LICENSED = "school.not_licensed"
 # A student's PA Secure ID is active in another district too (a warning: the student is imported).
 STUDENT_STATE_ID_OTHER_DISTRICT = "student.state_id.other_district"
 SCHOOL_LICENSED_NOT_SHARED = "school.licensed_not_shared"
+# OneRoster (ClassLink): what the source's normalizer reports about the district (records.SourceNote).
+USER_ACCOUNTS_JOINED = "user.accounts_joined"
+USER_SHARES_ADDRESS_WITH_STUDENT = "user.shares_address_with_student"
+USER_NOT_ACTIVE = "user.not_active"
+DISTRICT_BIRTH_DATES_NOT_SHARED = "district.birth_dates.not_shared"
+DISTRICT_STAFF_NOT_SHARED = "district.staff.not_shared"
 
 _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
 
@@ -297,11 +303,62 @@ RULES: dict[str, Rule] = {
             STUDENT_STATE_ID_NOT_SHARED,
             _E,
             "No student carries the PASECUREID field (ClassLink)",
-            "The PA Secure ID reaches Smart Futures only as the user metadata field PASECUREID, and a "
-            "metadata field reaches an app only when the district enables it for that app. In ClassLink "
-            "Roster Server, add PASECUREID (mapped to the students' PA Secure ID from your SIS) to the "
-            "fields shared with the Smart Futures app. Until then every student is held back "
-            "(student.state_id.missing).",
+            "The PA Secure ID reaches Smart Futures as the user metadata field PASECUREID (any letter "
+            "case), or as a user id of type StateID or PASecureID, and a field reaches an app only when "
+            "the district enables it for that app. The finding names the metadata fields your students "
+            "do carry: if one of them holds the PA Secure ID under another name, rename it to "
+            "PASECUREID in ClassLink Roster Server; otherwise add PASECUREID (mapped to the students' PA "
+            "Secure ID from your SIS) to the fields shared with the Smart Futures app. Until then every "
+            "student is held back (student.state_id.missing).",
+        ),
+        Rule(
+            USER_ACCOUNTS_JOINED,
+            _I,
+            "Several accounts imported as one person (ClassLink)",
+            "Nothing is lost: these adult accounts (a teacher who is also an administrator, say) share "
+            "an e-mail address or a username, so Smart Futures imports them as one person with one "
+            "sign-in. The finding names the accounts. If they are different people, give each its own "
+            "e-mail address and username in your SIS; the next nightly sync imports them separately. "
+            "Students are never joined this way.",
+        ),
+        Rule(
+            USER_SHARES_ADDRESS_WITH_STUDENT,
+            _W,
+            "An adult shares an e-mail address or username with a student (ClassLink)",
+            "A student and an adult (often a parent who works at the school, or a family address) carry "
+            "the same e-mail address or username. They were imported as two people, but only one of them "
+            "can sign in with it. Give the student their own school e-mail address in your SIS (a "
+            "placeholder such as noemail@ shared by several students is not one); the next nightly sync "
+            "picks it up.",
+        ),
+        Rule(
+            USER_NOT_ACTIVE,
+            _I,
+            "Users shared but switched off (ClassLink)",
+            "Nothing needs fixing if these accounts are switched off on purpose: users whose ClassLink "
+            "account is disabled (enabledUser false) or whose status is not active are not imported, and "
+            "those imported before are archived. If someone here should use Smart Futures, enable the "
+            "account (or set it active) in your SIS or in ClassLink; the next nightly sync imports them.",
+        ),
+        Rule(
+            DISTRICT_BIRTH_DATES_NOT_SHARED,
+            _W,
+            "Birth dates are not shared (ClassLink demographics)",
+            "Students' dates of birth reach Smart Futures only through OneRoster demographics, which "
+            "the district has not shared with the app (ClassLink refused the collection, or no student "
+            "has one). The students were imported without them. In ClassLink Roster Server, open the "
+            "Smart Futures app's sharing settings and share Demographics (birthDate is enough); the "
+            "next nightly sync adds the birth dates.",
+        ),
+        Rule(
+            DISTRICT_STAFF_NOT_SHARED,
+            _W,
+            "No administrator or counselor is shared (ClassLink)",
+            "Counselors and administrators use Smart Futures to follow their students, but the district "
+            "shares none. ClassLink shares users without classes (counselors, administrators) only when "
+            "the district turns that on: in Roster Server, open the Smart Futures app's sharing "
+            "settings and share users of role administrator (counselors are shared as administrators), "
+            "including users without classes. The next nightly sync imports them as staff.",
         ),
         Rule(
             STUDENT_BIRTH_DATE_MISSING,
