@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import date
 from typing import Any
 
 from rostersync.records import DistrictRecord, Kind, PersonRecord, SchoolRecord, SectionRecord, SourceRole
@@ -464,3 +465,112 @@ def test_any_sourced_id_up_to_255_characters_works_encoded_when_not_key_safe() -
 def test_schools_records_and_sections_are_the_common_types() -> None:
     recs = records(tenant())
     assert {type(r) for r in recs} >= {DistrictRecord, SchoolRecord, PersonRecord, SectionRecord}
+
+
+# --------------------------------------------------------------------- providers' habits (issue 21)
+
+
+def test_disabled_and_inactive_users_are_not_shared_and_counted_once() -> None:
+    users = [
+        student("s1"),
+        {**student("s2", "1000000002"), "enabledUser": "false"},
+        {**student("s3", "1000000003"), "enabledUser": False},
+        {**student("s4", "1000000004"), "status": "inactive"},
+        {**user("t2", "teacher"), "enabledUser": "FALSE"},
+        {**student("s5", "1000000005"), "enabledUser": "true"},
+        user("t1", "teacher"),
+        user("c1", "administrator"),
+    ]
+    sink, _ = validate(tenant(users=users))
+    people = {r.id for k, r in sink.records if k in (Kind.STUDENT, Kind.TEACHER)}
+    assert {"s1", "s5", "t1"} <= people and not people & {"s2", "s3", "s4", "t2"}
+    [note] = [f for f in sink.findings if f.rule == "user.not_active"]
+    assert (
+        note.record_type == "district" and "3 student(s)" in note.message and "1 teacher(s)" in note.message
+    )
+
+
+def test_the_pa_secure_id_from_any_key_spelling_then_from_user_ids() -> None:
+    users = [
+        student("s1", None, metadata={" PASecureID ": "1000000001"}),
+        student("s2", None, userIds=[{"type": "StateID", "identifier": "1000000002"}]),
+        student("s3", None, userIds=[{"type": "pasecureid", "identifier": 1000000003}]),
+        student("s4", None, userIds=[{"type": "LDAP", "identifier": "x"}]),
+        user("t1", "teacher"),
+    ]
+    recs = {r.id: r for r in records(tenant(users=users)) if isinstance(r, PersonRecord)}
+    assert [recs[s].state_id for s in ("s1", "s2", "s3", "s4")] == [
+        "1000000001",
+        "1000000002",
+        "1000000003",
+        None,
+    ]
+    stored_user = stored(tenant(users=users))["users"][1]
+    assert "userIds" not in stored_user and stored_user["stateIds"] == ["1000000002"]
+
+
+def test_not_shared_names_the_metadata_keys_students_carry_never_their_values() -> None:
+    users = [
+        student("s1", None, metadata={"PA_State_ID": "1000000001", "zip": "19103"}),
+        student("s2", None, metadata={"studentNumber": "77"}),
+        user("t1", "teacher"),
+    ]
+    sink, _ = validate(tenant(users=users))
+    [finding] = [f for f in sink.findings if f.rule == "student.state_id.not_shared"]
+    assert "PA_State_ID, studentNumber, zip" in finding.message
+    assert "1000000001" not in finding.message and "77" not in finding.message
+
+
+def test_an_explicit_nces_id_beats_a_12_digit_sis_id() -> None:
+    # Before issue 21 the 12-digit sourcedId won: with a licence list the school was "not licensed".
+    orgs = [org("dist-1", "district"), org("800000000003", metadata={" NCESID ": "421899000003"})]
+    recs = {r.id: r for r in records(tenant(orgs=orgs))}
+    assert recs["800000000003"].nces_id == "421899000003"
+
+
+def test_the_graduation_year_comes_from_the_school_year_in_progress() -> None:
+    sessions = [
+        {
+            "sourcedId": "sy-27",
+            "status": "active",
+            "type": "schoolYear",
+            "schoolYear": "2027",
+            "startDate": "2026-08-24",
+            "endDate": "2027-06-11",
+        },
+        {
+            "sourcedId": "sy-28",
+            "status": "active",
+            "type": "schoolYear",
+            "schoolYear": "2028",
+            "startDate": "2027-08-23",
+            "endDate": "2028-06-09",
+        },  # next year's calendar, published early
+    ]
+    users = [student("s1", grades=["12"]), user("t1", "teacher")]
+    data = stored(tenant(users=users, academicSessions=sessions))
+
+    def grad(today: date) -> str | None:
+        recs = normalize_district(SOURCE_NAME, list(data), lambda r: iter(data[r]), DISTRICT, today)
+        return next(r.graduation_year for r in recs if isinstance(r, PersonRecord) and r.id == "s1")
+
+    assert grad(date(2026, 12, 5)) == "2027"
+    assert grad(date(2027, 7, 15)) == "2027"  # summer: the year that began last
+    assert grad(date(2027, 9, 1)) == "2028"
+
+
+def test_demographics_not_shared_is_one_district_warning_not_one_per_student() -> None:
+    users = [student("s1"), student("s2", "1000000002"), user("t1", "teacher"), user("c1", "administrator")]
+    sink, summary = validate(tenant(users=users, demographics=[]))
+    assert summary.imported[Kind.STUDENT] == 2
+    assert [f.record_type for f in sink.findings if f.rule == "district.birth_dates.not_shared"] == [
+        "district"
+    ]
+    assert "student.birth_date.missing" not in rules_of(sink)
+
+
+def test_a_district_sharing_no_administrator_or_counselor_is_warned() -> None:
+    sink, _ = validate(tenant(users=[student("s1"), user("t1", "teacher")]))
+    [finding] = [f for f in sink.findings if f.rule == "district.staff.not_shared"]
+    assert finding.record_type == "district"
+    assert "district.staff.not_shared" not in rules_of(validate(tenant())[0])

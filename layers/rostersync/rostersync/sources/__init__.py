@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from rostersync.records import Normalized, Record
@@ -26,7 +27,8 @@ Normalizer = Callable[[str, Mapping[str, Any], str], Iterator[Record]]
 # resource -> that resource's stored records, in stored order (callable again: a fresh read)
 ReadResource = Callable[[str], Iterable[Mapping[str, Any]]]
 # A whole-district normalizer yields records and its notes about the district (records.SourceNote).
-DistrictNormalizer = Callable[[ReadResource, str], Iterator[Normalized]]
+# (read, district id, the night's date: None for today)
+DistrictNormalizer = Callable[[ReadResource, str, date | None], Iterator[Normalized]]
 
 NORMALIZERS: dict[str, Normalizer] = {CLEVER: clever_normalize.normalize}
 DISTRICT_NORMALIZERS: dict[str, DistrictNormalizer] = {ONEROSTER: oneroster_normalize.normalize_district}
@@ -82,13 +84,14 @@ def normalize(source: str, resource: str, record: Mapping[str, Any], district_id
 
 
 def normalize_district(
-    source: str, resources: Iterable[str], read: ReadResource, district_id: str
+    source: str, resources: Iterable[str], read: ReadResource, district_id: str, today: date | None = None
 ) -> Iterator[Normalized]:
     """A district's stored records of `source` as normalized records: `resources` in the order
-    they were stored, `read(resource)` yielding each one's records."""
+    they were stored, `read(resource)` yielding each one's records; `today` the night they were
+    fetched (a whole-district normalizer reads the school year in progress from it)."""
     whole = DISTRICT_NORMALIZERS.get(source)
     if whole is not None:
-        yield from whole(read, district_id)
+        yield from whole(read, district_id, today)
         return
     if source not in NORMALIZERS:
         raise ValueError(f"pages of an unknown source {source!r}")

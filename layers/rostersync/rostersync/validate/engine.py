@@ -489,14 +489,17 @@ class _Validator:
                 rule_id=R.STUDENT_STATE_ID_NOT_SHARED,
                 fld=self.state_id_field,
                 message=f"None of the district's {self.n_students:,} students carries the field "
-                f"{self.state_id_field}: it is not shared with Smart Futures." + (f" {detail}" if detail else ""),
+                f"{self.state_id_field}: it is not shared with Smart Futures."
+                + (f" {detail}" if detail else ""),
             )
         self._source_notes()
 
     def _source_notes(self) -> None:
         """The source's notes as findings (the state-id note is a detail of that finding, above);
         birth dates not shared at all is one district warning instead of one per student."""
-        self.birth_dates_not_shared = bool(self.n_students and self.notes.get(R.DISTRICT_BIRTH_DATES_NOT_SHARED))
+        self.birth_dates_not_shared = bool(
+            self.n_students and self.notes.get(R.DISTRICT_BIRTH_DATES_NOT_SHARED)
+        )
         for rule_id, notes in self.notes.items():
             if rule_id == R.STUDENT_STATE_ID_NOT_SHARED:
                 continue

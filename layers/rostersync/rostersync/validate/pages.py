@@ -52,7 +52,11 @@ def manifest_records(store: PageStore, manifest: Manifest) -> Callable[[], Itera
             yield from items
 
     def read_pages() -> Iterator[Normalized]:
-        yield from normalize_district(manifest.source, resources, read_resource, manifest.district_id)
+        # The night the records were fetched: a OneRoster grade's graduation year is the school
+        # year in progress then.
+        yield from normalize_district(
+            manifest.source, resources, read_resource, manifest.district_id, manifest.started_at.date()
+        )
 
     return read_pages
 

@@ -165,7 +165,9 @@ def _key_names(value: Any) -> list[str]:
     finding names when no student carries the PA Secure ID."""
     if not isinstance(value, Mapping):
         return []
-    names = sorted({clean_text(k.strip())[:_KEY_NAME_LIMIT] for k in value if isinstance(k, str) and k.strip()})
+    names = sorted(
+        {clean_text(k.strip())[:_KEY_NAME_LIMIT] for k in value if isinstance(k, str) and k.strip()}
+    )
     return names[:_KEY_NAMES]
 
 
@@ -519,7 +521,7 @@ def _first(record: Mapping[str, Any], key: str) -> str | None:
     return _str(values[0]) if isinstance(values, list) and values else None
 
 
-def normalize_district(read: Read, district_id: str, *, today: date | None = None) -> Iterator[Normalized]:
+def normalize_district(read: Read, district_id: str, today: date | None = None) -> Iterator[Normalized]:
     """A district's stored OneRoster records (`read(resource)` yields a collection's records in
     stored order, and may be called again) as normalized records, each exactly once, followed by
     the notes about the district (records.SourceNote). `today`: the night's date (default: now)."""
