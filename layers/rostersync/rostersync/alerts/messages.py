@@ -75,8 +75,13 @@ _ONEROSTER_FAILURE_ADVICE: dict[FailureKind, str] = {
         "Smart Futures app in Roster Server, and contact ClassLink support with the tenant's base URL."
     ),
     FailureKind.PROTOCOL_ERROR: (
-        "The district's OneRoster server answered, but with data RosterSync cannot read. Tomorrow's "
-        "sync tries again; if it fails again, send this e-mail to the RosterSync engineers."
+        "The district's OneRoster server answered, but with data RosterSync cannot read. When the "
+        "reason starts with listing.incomplete, the server's listing of the collection it names could "
+        "not be proved complete (it ended short of its X-Total-Count, or repeated records, or a page "
+        "brought nothing new): nothing was imported or archived tonight, so nobody was lost; if it "
+        "happens again, contact ClassLink support with the tenant's base URL and the collection. "
+        "Tomorrow's sync tries again; otherwise, if it fails again, send this e-mail to the RosterSync "
+        "engineers."
     ),
 }
 
