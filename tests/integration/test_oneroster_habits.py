@@ -163,3 +163,18 @@ def test_a_request_that_would_not_fit_the_invocation_is_deferred_to_the_next(
         next(pages)
     assert deferred.value.link == first.next and asked == [65.0]
     assert len(sandbox.log) == 1
+
+
+def test_a_listing_resumed_in_another_invocation_counts_the_records_before_its_offset(
+    sandbox: OneRosterSandbox,
+) -> None:
+    first = next(iter(client(sandbox).pages(Resource.USERS)))
+    assert first.next is not None and "offset=7" in first.next
+    rest = [
+        r["sourcedId"] for p in client(sandbox).pages(Resource.USERS, first.next, index=1) for r in p.records
+    ]
+    everyone = sorted(str(u["sourcedId"]) for u in sandbox.data[DISTRICT]["users"])
+    assert [r["sourcedId"] for r in first.records] + rest == [u for u in everyone if not u.startswith("par-")]
+    sandbox.faults.stop_after = 14  # the resumed part ends short of the count: still caught
+    with pytest.raises(ListingIncomplete, match="users ended with 14 distinct"):
+        list(client(sandbox).pages(Resource.USERS, first.next, index=1))

@@ -112,9 +112,10 @@ SORTED = {"sort": "sourcedId", "orderBy": "asc"}
 class _Listing:
     """What one listing of a collection has brought so far: its distinct sourcedIds, the repeats
     dropped, and the provider's count. `before` counts records an earlier invocation stored (the
-    resumed offset; their ids are not known here)."""
+    resumed offset; their ids are not known here); None when a resumed link carries no offset,
+    so nothing can be compared with the count (repeats in this invocation still fail it)."""
 
-    def __init__(self, resource: Resource, path: str, district_id: str, before: int) -> None:
+    def __init__(self, resource: Resource, path: str, district_id: str, before: int | None) -> None:
         self.resource, self.path, self.district_id = resource, path, district_id
         self.ids: set[str] = set()
         self.repeats = 0
@@ -123,7 +124,12 @@ class _Listing:
 
     @property
     def distinct(self) -> int:
-        return self.before + len(self.ids)
+        return (self.before or 0) + len(self.ids)
+
+    @property
+    def counted(self) -> bool:
+        """The distinct records can be compared with the provider's count."""
+        return self.total is not None and self.before is not None
 
     def fresh(self, records: list[dict[str, Any]], index: int) -> list[dict[str, Any]]:
         """The records not seen before in this listing (repeats dropped and counted); a page that
@@ -144,16 +150,16 @@ class _Listing:
 
     def done(self) -> bool:
         """The count is reached: asking further would run past it."""
-        return self.total is not None and self.distinct >= self.total
+        return self.counted and self.distinct >= (self.total or 0)
 
     def finish(self) -> None:
         """The listing ended: prove it complete, or fail it."""
-        if self.total is not None and self.distinct < self.total:
+        if self.counted and self.distinct < (self.total or 0):
             self.fail(
                 f"ended with {self.distinct} distinct records of the {self.total} its X-Total-Count "
                 f"announced ({self.repeats} repeated)"
             )
-        if self.total is None and self.repeats:
+        if not self.counted and self.repeats:
             self.fail(f"{self.repeats} records repeated and no X-Total-Count proves none was skipped")
         if self.repeats:
             logger.warning(
@@ -235,7 +241,7 @@ class OneRosterClient:
         if link in seen_links:
             raise OneRosterProtocolError(path, "next link repeats an earlier page", 200, self.district_id)
         # A resumed listing: the records before its offset were stored by an earlier invocation.
-        before = _int(dict(parse_qsl(urlsplit(link).query)).get("offset")) or 0 if start else 0
+        before = _int(dict(parse_qsl(urlsplit(link).query)).get("offset")) if start else 0
         listing = _Listing(resource, path, self.district_id, before)
         while True:
             seen_links.add(link)
