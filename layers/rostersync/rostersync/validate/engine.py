@@ -955,7 +955,8 @@ def validate_district(
     """Validate one district's records, streaming accepted records and findings to `sink`.
 
     `records` is called twice (two passes) and must yield the same records in the same order
-    each time. `suppress` holds rule-id patterns (`school.no_*`) of WARNINGS not to report; errors
+    each time; a source's notes about the district among them (records.SourceNote) become
+    findings of their rules, between the passes, and are never imported. `suppress` holds rule-id patterns (`school.no_*`) of WARNINGS not to report; errors
     cannot be suppressed because they decide what is imported. `id_ok` says whether a string is an
     id of the records' source (default: the system-wide id form, `rules.SAFE_ID`).
     `licensed` holds the 12-digit NCES ids of the district's licensed schools (None: all of them).
