@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from rostersync.errors import OneRosterKeyRefused, OneRosterProtocolError, PageDeferred
+from rostersync.errors import OneRosterError, OneRosterKeyRefused, OneRosterProtocolError, PageDeferred
 from rostersync.sources.oneroster.client import (
     ListingIncomplete,
     OneRosterClient,
@@ -178,3 +178,19 @@ def test_a_listing_resumed_in_another_invocation_counts_the_records_before_its_o
     sandbox.faults.stop_after = 14  # the resumed part ends short of the count: still caught
     with pytest.raises(ListingIncomplete, match="users ended with 14 distinct"):
         list(client(sandbox).pages(Resource.USERS, first.next, index=1))
+
+
+def test_a_page_that_trickles_in_past_the_read_timeout_is_a_timeout(sandbox: OneRosterSandbox) -> None:
+    # Each read is quick, the whole body is not: before issue 21 a page of 654 s was read to its end.
+    ticks = iter([0.0, 1000.0] * 4)
+    entry = sandbox.secret_value()["tenants"][0]
+    reader = OneRosterClient(
+        OneRosterTenant(**entry),
+        OneRosterLimits(max_retries=1, read_timeout=60),
+        sleep=lambda _: None,
+        jitter=lambda: 0.0,
+        clock=lambda: next(ticks),
+    )
+    with pytest.raises(OneRosterError, match="timed out after retries"):
+        list(reader.pages(Resource.ORGS))
+    assert len(sandbox.log) == 2
