@@ -11,11 +11,10 @@ import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
-from rostersync.importer.diff import ExistingItem
-from rostersync.importer.items import PERSON_KINDS, Item, Key
 from rostersync.layout import LEASE_SK, district_pk, lease_pk, school_pk_prefix, section_pk, split_sk
 from rostersync.ports import Lease, LeaseBusy, LeaseLost, StaleRun
 from rostersync.records import Kind
+from rostersync.roster_items import PERSON_KINDS, ExistingItem, Item, Key
 
 
 class MemoryRosterTable:

@@ -2,7 +2,7 @@
 
 Each scenario stores Clever-shaped pages and a manifest as the fetch stage would, validates them
 (validate_run writes accepted records and rejected.json.gz) and imports what validation left
-(validate.pages.accepted_records / rejected_ids), so the seam between the two stages is tested.
+(run_artifacts.accepted_records / rejected_ids), so the seam between the two stages is tested.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.importer.service import import_district
 from rostersync.layout import manifest_key, page_key
 from rostersync.ports import RosterWriteError
+from rostersync.run_artifacts import accepted_records, rejected_ids
 from rostersync.settings import Settings
 from rostersync.state_ids import OtherDistrict, active_elsewhere
 from rostersync.validate.contract import ValidateResult
 from rostersync.validate.engine import StateIdLookup
-from rostersync.validate.pages import accepted_records, rejected_ids
 from rostersync.validate.stage import validate_run
 from rostersync_cli.provision import provision
 
@@ -210,7 +210,7 @@ def test_a_pa_secure_id_active_in_two_districts_is_told_to_the_district_not_trus
     assert validated.rule_counts["student.state_id.other_district"] == 1
     assert validated.warnings >= 1 and imported.counts["STUDENT"].created == 1  # imported anyway
     [row] = _other_district_findings(nights, validated)
-    assert row["clever_id"] == arrived["id"] and row["severity"] == "warning"
+    assert row["source_id"] == arrived["id"] and row["severity"] == "warning"
     assert f"'Integrity Area SD' (id {D})" in row["message"] and "1098765432" not in row["message"]
 
     # From then on the application trusts the new district's record (written last), and the old
@@ -218,7 +218,7 @@ def test_a_pa_secure_id_active_in_two_districts_is_told_to_the_district_not_trus
     for _ in range(2):
         validated, _ = nights.night(night1)
         [row] = _other_district_findings(nights, validated)
-        assert row["clever_id"] == PERSON and f"'Moved-To Borough SD' (id {OTHER})" in row["message"]
+        assert row["source_id"] == PERSON and f"'Moved-To Borough SD' (id {OTHER})" in row["message"]
     validated, _ = nights.night(other_district_pages(arrived), d=OTHER)
     assert validated.rule_counts.get("student.state_id.other_district", 0) == 0
 

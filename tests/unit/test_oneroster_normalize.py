@@ -222,7 +222,7 @@ def test_nces_id_from_sourced_id_identifier_or_metadata_in_that_order() -> None:
         None,
         "4218990",
     ]
-    school_rules = {(f.clever_id, f.rule) for f in sink.findings if f.record_type == "school"}
+    school_rules = {(f.source_id, f.rule) for f in sink.findings if f.record_type == "school"}
     assert ("sch-d", "school.nces_id.missing") in school_rules
     assert ("sch-e", "school.nces_id.format") in school_rules
 
@@ -326,7 +326,7 @@ def test_teachers_staff_and_district_admins() -> None:
     sink, _ = validate(tenant(users=users))
     got = by_id(sink)
     assert {(Kind.STAFF, "c1"), (Kind.STAFF, "a1"), (Kind.TEACHER, "t2")} <= set(got)
-    assert [f.clever_id for f in sink.findings if f.rule == "teacher.no_sections"] == ["t2"]
+    assert [f.source_id for f in sink.findings if f.rule == "teacher.no_sections"] == ["t2"]
 
 
 def test_a_teacher_and_an_administrator_account_of_one_person_are_one_account() -> None:
@@ -345,7 +345,7 @@ def test_a_teacher_and_an_administrator_account_of_one_person_are_one_account() 
     adults = [(k, r.id) for k, r in sink.records if k in (Kind.TEACHER, Kind.STAFF)]
     assert sorted(adults) == [(Kind.STAFF, "t2"), (Kind.TEACHER, "t1")]
     assert by_id(sink)[(Kind.SECTION, "c1")].teachers == ("t1",)
-    assert sorted(f.clever_id for f in sink.findings if f.rule == "user.multiple_account_types") == [
+    assert sorted(f.source_id for f in sink.findings if f.rule == "user.multiple_account_types") == [
         "t1",
         "t2",
     ]
@@ -364,7 +364,7 @@ def test_a_student_sharing_an_email_with_an_adult_stays_a_separate_person_with_a
     assert {(Kind.STUDENT, "s1"), (Kind.TEACHER, "t9")} <= set(by_id(sink))
     assert "user.student_and_adult" not in rules_of(sink)
     [finding] = [f for f in sink.findings if f.rule == "user.shares_address_with_student"]
-    assert (finding.clever_id, finding.record_type, finding.field) == ("t9", "teacher", "email")
+    assert (finding.source_id, finding.record_type, finding.field) == ("t9", "teacher", "email")
     assert "kid@" not in finding.message.lower()  # the finding never quotes the address
 
 
@@ -395,7 +395,7 @@ def test_every_join_of_adult_accounts_is_a_finding() -> None:
     ]
     sink, summary = validate(tenant(users=users))
     [joined] = [f for f in sink.findings if f.rule == "user.accounts_joined"]
-    assert joined.clever_id == "t1" and "t1, t2" in joined.message and "e-mail address" in joined.message
+    assert joined.source_id == "t1" and "t1, t2" in joined.message and "e-mail address" in joined.message
     assert summary.records["teacher"].merged == 1
 
 

@@ -31,11 +31,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from rostersync.alerts.model import one_line_name
-from rostersync.importer.items import ACTIVE, Item
+from rostersync.alert_model import one_line_name
 from rostersync.layout import STATE_ID_HOLDER_SK, district_pk, roster_sk, state_id_pk
 from rostersync.ports import RosterTable
 from rostersync.records import Kind
+from rostersync.roster_items import ACTIVE, Item
 
 OTHER_NAME_MAX = 80
 

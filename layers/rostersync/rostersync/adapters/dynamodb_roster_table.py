@@ -24,11 +24,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from rostersync.ids import run_id_bound
-from rostersync.importer.diff import ExistingItem
-from rostersync.importer.items import PERSON_KINDS, Item, Key
 from rostersync.layout import LEASE_SK, district_pk, lease_pk, school_pk_prefix, section_pk, split_sk
 from rostersync.ports import Lease, LeaseBusy, LeaseLost, RosterWriteError, StaleRun
 from rostersync.records import Kind
+from rostersync.roster_items import PERSON_KINDS, ExistingItem, Item, Key
 
 THROTTLING = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
