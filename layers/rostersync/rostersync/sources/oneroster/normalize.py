@@ -96,7 +96,7 @@ _ENCODED = re.compile(r"or-[0-9a-f]{40}")
 ID_LIMIT = 255
 _KEY_NAMES = 20  # metadata key names kept per student (names only), each clipped
 _KEY_NAME_LIMIT = 64
-# Rule ids of the notes (validate.rules; the same strings: sources never import validation).
+# Rule ids of the notes: OneRoster's own rules (profile.py), their advice in wording.py.
 ACCOUNTS_JOINED = "user.accounts_joined"
 SHARES_ADDRESS_WITH_STUDENT = "user.shares_address_with_student"
 NOT_ACTIVE = "user.not_active"
