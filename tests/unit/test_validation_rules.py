@@ -62,6 +62,11 @@ STABLE_IDS = {
     "student.graduation_year.missing",
     "student.zip.missing",
     "student.state_id.other_district",
+    "user.accounts_joined",
+    "user.shares_address_with_student",
+    "user.not_active",
+    "district.birth_dates.not_shared",
+    "district.staff.not_shared",
 }
 
 
