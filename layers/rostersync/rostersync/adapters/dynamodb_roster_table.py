@@ -278,6 +278,7 @@ class DynamoRosterTable:
         self._call("put_item", TableName=self.table_name, Item=serialize(item))
 
     def put_versioned(self, item: Item, expected_version: int) -> bool:
+        condition: dict[str, Any]
         if expected_version:
             condition = {
                 "ConditionExpression": "#v = :v",
