@@ -68,3 +68,13 @@ def test_threads_share_one_budget() -> None:
 def test_a_rate_outside_its_bounds_is_refused() -> None:
     with pytest.raises(ValueError, match="floor <= start <= ceiling"):
         WriteRate(start=10.0, floor=25.0)
+
+
+def test_a_wait_of_exactly_the_deficit_is_enough_whatever_the_float_rounding() -> None:
+    clock = FakeClock()
+    clock.now = 1e6 / 3  # a clock far from zero: tiny waits would not move it
+    rate = _rate(clock, start=3.0, floor=1.0, ceiling=3.0)
+    for _ in range(50):
+        rate.acquire(1)
+    assert len(clock.slept) <= 50
+    assert clock.now - 1e6 / 3 == pytest.approx((50 - 3) / 3.0, rel=1e-6)

@@ -47,8 +47,10 @@ class WriteRate:
             with self._lock:
                 self._refill()
                 need = min(items, max(self.rate, 1.0))  # a batch larger than a second's rate waits a second
-                if self._tokens >= need:
-                    self._tokens -= need
+                # A hair short counts as enough: after a wait of exactly the deficit, float
+                # rounding must not send a thread into waits too small to move the clock.
+                if self._tokens >= need - 1e-6:
+                    self._tokens = max(0.0, self._tokens - need)
                     return
                 wait = (need - self._tokens) / self.rate
                 self.waited += wait
