@@ -64,8 +64,19 @@ def test_provision_twice_builds_the_template_resources(settings: Settings) -> No
     assert all(block.values())
     rules = s3.get_bucket_lifecycle_configuration(Bucket=settings.raw_bucket)["Rules"]
     expiring = {r["Filter"]["Prefix"]: r["Expiration"]["Days"] for r in rules if "Expiration" in r}
-    assert expiring == {"raw/": 30, "validated/": 30}
-    assert {r["Filter"]["Prefix"] for r in rules} == {"raw/", "validated/", "roster-index/", ""}
+    # Every prefix that holds student data expires (the template's default retentions, SECURITY.md).
+    assert expiring == {"raw/": 30, "validated/": 30, "reports/": 90, "changesets/": 90, "holds/": 180}
+    prefixes = {r["Filter"]["Prefix"] for r in rules}
+    assert prefixes == {
+        "raw/",
+        "validated/",
+        "reports/",
+        "changesets/",
+        "holds/",
+        "state/",
+        "roster-index/",
+        "",
+    }
     aborting = [r for r in rules if "AbortIncompleteMultipartUpload" in r]
     assert [r["Filter"]["Prefix"] for r in aborting] == [""]  # one bucket-wide rule
     # The TLS-only policy is the template's, for AWS; moto on loopback is plain HTTP, where that
