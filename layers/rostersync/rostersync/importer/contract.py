@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -97,6 +98,9 @@ class ImportResult(BaseModel):
     safeguard_percent: float | None = None
     # Why tonight's changes may be a rollover (a recent end of the district's pause, new terms).
     rollover: Rollover | None = None
+    # The PA Secure ID registry's work tonight (state_id_registry.Outcome.as_dict: counts, and the
+    # conflicts that began, by district and student ids only). Support's, never a district's.
+    state_ids: dict[str, Any] | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
