@@ -223,9 +223,7 @@ class Registry:
         keys = [(district_pk(d), roster_sk(Kind.STUDENT, s)) for d, s in wanted]
         found = self.table.get_items(keys, _STUDENT_ATTRS, consistent=True)
         prefix_d, prefix_s = district_pk(""), roster_sk(Kind.STUDENT, "")
-        return {
-            (str(i["pk"]).removeprefix(prefix_d), str(i["sk"]).removeprefix(prefix_s)): i for i in found
-        }
+        return {(str(i["pk"]).removeprefix(prefix_d), str(i["sk"]).removeprefix(prefix_s)): i for i in found}
 
     def _legacy(self, state_ids: Collection[str]) -> dict[str, Item]:
         """Ids the registry does not know but a former holder item names another district for (a
@@ -241,7 +239,10 @@ class Registry:
         )
         out = {}
         for holder in found:
-            district_id, student_id = str(holder.get("district_id") or ""), str(holder.get("student_id") or "")
+            district_id, student_id = (
+                str(holder.get("district_id") or ""),
+                str(holder.get("student_id") or ""),
+            )
             if district_id and student_id and district_id != self.district_id:
                 state_id = _state_id_of(holder)
                 pk, sk = _key(state_id)
@@ -286,7 +287,9 @@ class Registry:
         if trusted is not None:
             item["trusted_district"], item["trusted_student"] = trusted
             same = previous is not None and _trusted(previous) == trusted
-            item["trusted_since"] = str(previous.get("trusted_since", self.iso)) if same and previous else self.iso
+            item["trusted_since"] = (
+                str(previous.get("trusted_since", self.iso)) if same and previous else self.iso
+            )
         if not claims:  # retention: nobody holds an active student with the id any more
             item["expires_at"] = int((self.now + timedelta(days=RETENTION_DAYS)).timestamp())
         item.update({k: v for k, v in extra.items() if v is not None})
@@ -367,7 +370,9 @@ class Registry:
                     flags[arrival.student_id] = decided
             pending = retry
         if pending:
-            raise RuntimeError(f"district {self.district_id}: PA Secure ID registry kept changing under the import")
+            raise RuntimeError(
+                f"district {self.district_id}: PA Secure ID registry kept changing under the import"
+            )
         return flags
 
     def _me(self, arrival: Arrival) -> tuple[str, str]:
@@ -389,7 +394,9 @@ class Registry:
             # Nobody is trusted (every claim left), or this district is: its student is the one.
             if trusted == self._me(arrival) and claims == _claims(entry):
                 return True
-            item = self._entry(state_id, claims, self._me(arrival), str(entry.get("how", "first")), version, entry)
+            item = self._entry(
+                state_id, claims, self._me(arrival), str(entry.get("how", "first")), version, entry
+            )
             if trusted is None:
                 item["how"] = "first"
             if not self._save(state_id, item, entry):
@@ -442,7 +449,9 @@ class Registry:
                     retry[state_id] = student_id
             pending = retry
         if pending:
-            raise RuntimeError(f"district {self.district_id}: PA Secure ID registry kept changing under the import")
+            raise RuntimeError(
+                f"district {self.district_id}: PA Secure ID registry kept changing under the import"
+            )
 
     def leave_archived(self, student_ids: Collection[str]) -> None:
         """Students of this district archived tonight: their ids (kept as `archived_state_id`) leave."""
@@ -458,7 +467,9 @@ class Registry:
             if item.get("status") != _ACTIVE and str(item.get("archived_state_id") or "none") != "none"
         )
 
-    def _leave_one(self, state_id: str, student_id: str, entry: Item, claims: dict[str, dict[str, str]]) -> bool | None:
+    def _leave_one(
+        self, state_id: str, student_id: str, entry: Item, claims: dict[str, dict[str, str]]
+    ) -> bool | None:
         del claims[self.district_id]
         trusted = _trusted(entry)
         version = int(entry.get("version", 0)) + 1
@@ -539,9 +550,18 @@ class Registry:
                 claims = _claims(entry)
                 claims[self.district_id] = claim
                 trusted = _trusted(entry) or (self.district_id, student_id)
-                item = self._entry(state_id, claims, trusted, str(entry.get("how", "migrated")), int(entry.get("version", 0)) + 1, entry)
+                item = self._entry(
+                    state_id,
+                    claims,
+                    trusted,
+                    str(entry.get("how", "migrated")),
+                    int(entry.get("version", 0)) + 1,
+                    entry,
+                )
                 if not self._save(state_id, item, entry):
-                    raise RuntimeError(f"district {self.district_id}: PA Secure ID registry changed during the migration")
+                    raise RuntimeError(
+                        f"district {self.district_id}: PA Secure ID registry changed during the migration"
+                    )
                 if trusted != (self.district_id, student_id):
                     self.outcome.existing_conflicts += 1
             else:
@@ -552,7 +572,10 @@ class Registry:
                 if named and named[0] != self.district_id and self._holds(active.get(named), state_id):
                     trusted = named  # the application trusted the other district's student before
                     other = active[named]
-                    claims[named[0]] = {"student": named[1], "since": str(other.get("updated_at") or self.iso)}
+                    claims[named[0]] = {
+                        "student": named[1],
+                        "since": str(other.get("updated_at") or self.iso),
+                    }
                     self.outcome.existing_conflicts += 1
                 item = self._entry(state_id, claims, trusted, "migrated", 1)
                 creates.append(item)
@@ -566,7 +589,8 @@ class Registry:
         stale = [
             (state_id_pk(s), LEGACY_STATE_ID_HOLDER_SK)
             for s, h in legacy.items()
-            if h.get("district_id") == self.district_id or (str(h.get("district_id")), str(h.get("student_id"))) not in active
+            if h.get("district_id") == self.district_id
+            or (str(h.get("district_id")), str(h.get("student_id"))) not in active
         ]
         if stale:
             self.outcome.writes += len(stale)
@@ -605,8 +629,12 @@ def assign(table: RosterTable, state_id: str, district_id: str, *, by: str, now:
         if claim is None:
             raise AssignError(f"district {district_id} has no active student with that PA Secure ID")
         student_id = claim["student"]
-        if not Registry._holds(registry._students([(district_id, student_id)]).get((district_id, student_id)), state_id):
-            raise AssignError(f"district {district_id}'s student {student_id} is no longer active with that PA Secure ID")
+        if not Registry._holds(
+            registry._students([(district_id, student_id)]).get((district_id, student_id)), state_id
+        ):
+            raise AssignError(
+                f"district {district_id}'s student {student_id} is no longer active with that PA Secure ID"
+            )
         previous = _trusted(entry)
         item = registry._entry(
             state_id,

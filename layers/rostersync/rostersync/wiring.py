@@ -9,7 +9,7 @@ are recorded here, once per invocation.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ from rostersync.sources.clever.source import CleverSource
 from rostersync.sources.combined import CombinedSource
 from rostersync.sources.oneroster.client import OneRosterLimits
 from rostersync.sources.oneroster.source import OneRosterSource, parse_tenants
-from rostersync.state_ids import active_elsewhere
+from rostersync.state_id_registry import Assignment, Conflict, assign, district_conflicts
 from rostersync.validate.contract import ValidateRequest, ValidateResult, ValidateStatus
 from rostersync.validate.pages import accepted_records, load_manifest, load_result, rejected_ids
 from rostersync.validate.stage import validate_run
@@ -202,7 +202,6 @@ def validate(request: ValidateRequest) -> dict[str, Any]:
             request.run_id,
             stale_days=settings.district_sync_stale_days,
             licensed=licensed,
-            elsewhere=lambda state_ids: active_elsewhere(table, request.district_id, state_ids),
         )
     finally:
         table.close()
@@ -395,7 +394,12 @@ def night_index(*, settings: Settings | None = None) -> dict[str, Any]:
     """Write `reports/index.html` from every district's sync status (the night's last step)."""
     settings = settings or get_settings()
     now = datetime.now(UTC)
-    rows = write_index(page_store(settings), now=now, link_for=report_link_for(settings))
+    rows = write_index(
+        page_store(settings),
+        now=now,
+        link_for=report_link_for(settings),
+        conflicts_for=lambda ids: state_id_conflicts(ids, settings=settings),
+    )
     attention = sum(1 for r in rows if r.needs_attention)
     logger.info("index written", extra={"districts": len(rows), "attention": attention})
     return {"index_key": INDEX_KEY, "districts": len(rows), "attention": attention}
@@ -404,6 +408,26 @@ def night_index(*, settings: Settings | None = None) -> dict[str, Any]:
 def district_overview(*, settings: Settings | None = None) -> list[DistrictRow]:
     """The rows of the index page, for `rostersync districts`."""
     return district_rows(page_store(settings or get_settings()), datetime.now(UTC))
+
+
+def state_id_conflicts(district_ids: Iterable[str], *, settings: Settings | None = None) -> list[Conflict]:
+    """Support's list of PA Secure ID conflicts whose untrusted student is in these districts."""
+    table = roster_table(settings or get_settings())
+    try:
+        return district_conflicts(table, district_ids)
+    finally:
+        table.close()
+
+
+def assign_state_id(
+    state_id: str, district_id: str, *, by: str, settings: Settings | None = None
+) -> Assignment:
+    """`rostersync state-id assign`: support gives a PA Secure ID's trust to a district's student."""
+    table = roster_table(settings or get_settings())
+    try:
+        return assign(table, state_id, district_id, by=by, now=datetime.now(UTC))
+    finally:
+        table.close()
 
 
 # -------------------------------------------------------------------------- district settings

@@ -396,11 +396,20 @@ def _migrate_state_ids(run: _Run, writer: RosterWriter) -> None:
         writer.add_item(item)
     writer.drain()  # pass 2 reads these items back (an update keeps the flag it finds)
     run.table.put_item(
-        {"pk": config_pk(run.district_id), "sk": STATE_ID_MARKER_SK, "migrated_run": run.run_id, "at": run.now}
+        {
+            "pk": config_pk(run.district_id),
+            "sk": STATE_ID_MARKER_SK,
+            "migrated_run": run.run_id,
+            "at": run.now,
+        }
     )
     logger.info(
         "PA Secure ID registry: district's students put in",
-        extra={**run.log, "students": len(students), "existing_conflicts": registry.outcome.existing_conflicts},
+        extra={
+            **run.log,
+            "students": len(students),
+            "existing_conflicts": registry.outcome.existing_conflicts,
+        },
     )
 
 
@@ -436,7 +445,9 @@ class _Trust:
                 item[TRUSTED] = True
             self.kept.append((str(state_id), str(item["clever_id"]), flag))
             return False
-        arrival = Arrival(str(state_id), str(item["clever_id"]), item.get("last_name"), item.get("birth_date"))
+        arrival = Arrival(
+            str(state_id), str(item["clever_id"]), item.get("last_name"), item.get("birth_date")
+        )
         self.pending.append((item, puts, deletes, arrival))
         if len(self.pending) >= ARRIVAL_CHUNK:
             self.flush()
