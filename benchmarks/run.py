@@ -275,7 +275,7 @@ def _floor_items(client: Any, payload: dict[str, Any]) -> list[dict[str, Any]]:
     from rostersync.importer.items import desired_edges, edge_item, roster_item
     from rostersync.records import Kind
     from rostersync.settings import get_settings
-    from rostersync.state_ids import holder_item
+    from rostersync.state_id_registry import TRUSTED, first_entry
     from rostersync.validate.pages import accepted_records, load_result
 
     district, run_id = payload["district_id"], payload["run_id"]
@@ -284,11 +284,13 @@ def _floor_items(client: Any, payload: dict[str, Any]) -> list[dict[str, Any]]:
     now = "2026-11-28T07:00:00+00:00"
     for kind, record in accepted_records(store, load_result(store, district, run_id))():
         item = roster_item(kind, record, run_id=run_id, now=now)
+        if kind is Kind.STUDENT and item.get("state_id"):
+            item[TRUSTED] = True  # a first sync trusts every student (no other district holds them)
         every.append(serialize(item))
         for pk, member in sorted(desired_edges(kind, record)):
             every.append(serialize(edge_item(pk, member, district, run_id)))
-        if kind is Kind.STUDENT and item.get("state_id"):  # its PA Secure ID's holder item
-            every.append(serialize(holder_item(str(item["state_id"]), district, record.id, run_id, now)))
+        if kind is Kind.STUDENT and item.get("state_id"):  # its PA Secure ID's registry entry
+            every.append(serialize(first_entry(str(item["state_id"]), district, record.id, run_id, now)))
     wanted = payload["items"]
     while len(every) < wanted:  # pad with copies under new keys (never expected: same mapping)
         extra = dict(every[len(every) % max(1, len(every))])

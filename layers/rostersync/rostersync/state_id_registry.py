@@ -185,6 +185,24 @@ def conflicts_of(state_id: str, entry: Mapping[str, Any] | None) -> list[Conflic
     ]
 
 
+def first_entry(state_id: str, district_id: str, student_id: str, run_id: str, now: str) -> Item:
+    """The entry of an id nobody held: this district's arriving student is trusted (`now`: ISO time)."""
+    pk, sk = _key(state_id)
+    return {
+        "pk": pk,
+        "sk": sk,
+        "item_type": REGISTRY_TYPE,
+        "claims": {district_id: {"student": student_id, "since": now}},
+        "how": "first",
+        "version": 1,
+        "last_changed_run": run_id,
+        "updated_at": now,
+        "trusted_district": district_id,
+        "trusted_student": student_id,
+        "trusted_since": now,
+    }
+
+
 def _listing(state_id: str, conflict: Conflict) -> Item:
     return {
         "pk": state_id_conflict_pk(conflict.district_id),
@@ -344,8 +362,8 @@ class Registry:
             bulk = len(new) > BULK
             retry: dict[str, Arrival] = {}
             for arrival in new:
-                entry = self._entry(
-                    arrival.state_id, {self.district_id: self._claim(arrival)}, self._me(arrival), "first", 1
+                entry = first_entry(
+                    arrival.state_id, self.district_id, arrival.student_id, self.run_id, self.iso
                 )
                 flags[arrival.student_id] = True
                 self.outcome.taken += 1

@@ -121,4 +121,6 @@ class ReleaseResult(BaseModel):
     skipped: int = 0  # came back (changed or restored, or fetched again) since the hold, left active
     fetched_again: int = 0  # of `skipped`: in the newest complete fetch after the hold
     newest_fetch: str | None = None  # the run whose fetch that was (None: no complete fetch since)
+    # Students archived by this release (their PA Secure IDs leave the registry); not reported.
+    released_students: list[str] = Field(default_factory=list, exclude=True)
     counts: dict[str, int] = Field(default_factory=dict)

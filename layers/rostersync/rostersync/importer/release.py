@@ -18,6 +18,7 @@ from rostersync.layout import district_pk, hold_pk, manifest_run, raw_district_p
 from rostersync.observability import logger
 from rostersync.ports import HoldStore, LeaseBusy, PageStore, RosterTable
 from rostersync.records import Kind
+from rostersync.state_id_registry import Registry
 from rostersync.validate.pages import load_manifest, manifest_records
 
 HOLD_HELD = "held"
@@ -57,6 +58,9 @@ def release_hold(
     writer = RosterWriter(table, lease, clock)
     try:
         result = _release(district_id, run_id, table, holds, store, writer, iso(now))
+        students = result.released_students
+        if students:  # their PA Secure IDs' trust passes on, as after a nightly archive
+            Registry(table, district_id, result.run_id or "release", now).leave_archived(students)
     finally:
         writer.close()
         table.release_lease(lease, completed=None)
@@ -116,6 +120,7 @@ def _release(
         district_id, holds.read_hold_sections(district_id, run_id), released, table, writer, now
     )
     writer.drain()
+    result.released_students = sorted(released.get(Kind.STUDENT, ()))
     table.set_status(
         hold_pk(district_id),
         run_id,
