@@ -547,15 +547,15 @@ class Registry:
         legacy = {
             _state_id_of(item): item
             for item in self.table.get_items(
-                [(state_id_pk(s), LEGACY_STATE_ID_HOLDER_SK) for s in by_id if s not in entries],
+                [(state_id_pk(s), LEGACY_STATE_ID_HOLDER_SK) for s in by_id],
                 ("district_id", "student_id"),
                 consistent=True,
             )
         }
         holders = {
             (str(h.get("district_id")), str(h.get("student_id")))
-            for h in legacy.values()
-            if h.get("district_id") and h.get("district_id") != self.district_id
+            for s, h in legacy.items()
+            if h.get("district_id") and h.get("district_id") != self.district_id and s not in entries
         }
         active = self._students(holders)
         out: list[Item] = []
@@ -604,12 +604,8 @@ class Registry:
         self.table.write(creates, [])
         for item in creates:
             self._relist(_state_id_of(item), None, item)
-        stale = [
-            (state_id_pk(s), LEGACY_STATE_ID_HOLDER_SK)
-            for s, h in legacy.items()
-            if h.get("district_id") == self.district_id
-            or (str(h.get("district_id")), str(h.get("student_id"))) not in active
-        ]
+        # Every id read now has an entry (which supersedes its holder item): the holder items go.
+        stale = [(state_id_pk(s), LEGACY_STATE_ID_HOLDER_SK) for s in legacy]
         if stale:
             self.outcome.writes += len(stale)
             self.table.write([], stale)
