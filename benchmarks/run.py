@@ -109,9 +109,17 @@ def _install_counters() -> tuple[Counter[str], threading.Lock]:
             else:
                 keys.append(_pk(api_params.get("Item") or api_params.get("Key") or {}))
             for pk in keys:
+                if pk.startswith(("STATEID#", "STATEIDCONFLICT#")):
+                    local["ddb.registry_writes"] += 1  # the PA Secure ID registry (issue 22)
                 local["ddb.items"] += 1
                 operational = pk.startswith(OPERATIONAL_PREFIXES)
                 local["ddb.items.operational" if operational else "ddb.items.roster"] += 1
+        if service == "dynamodb" and operation_name == "BatchGetItem":  # registry reads (issue 22)
+            for request in api_params.get("RequestItems", {}).values():
+                local["ddb.batch_get_keys"] += len(request.get("Keys", []))
+                local["ddb.registry_reads"] += sum(
+                    1 for k in request.get("Keys", []) if _pk(k).startswith("STATEID#")
+                )
         if service == "s3" and operation_name in ("PutObject", "UploadPart"):
             local["s3.put_requests"] += 1
         if service == "s3" and operation_name == "GetObject":

@@ -277,7 +277,7 @@ class Registry:
 
     @staticmethod
     def _holds(student: Item | None, state_id: str) -> bool:
-        return bool(student) and student.get("status") == _ACTIVE and student.get("state_id") == state_id
+        return student is not None and student.get("status") == _ACTIVE and student.get("state_id") == state_id
 
     # ----------------------------------------------------------------------------- writes
 
