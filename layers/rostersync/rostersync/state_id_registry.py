@@ -419,6 +419,10 @@ class Registry:
                 item["how"] = "first"
             if not self._save(state_id, item, entry):
                 return None
+            if trusted is not None and trusted != self._me(arrival):
+                # Another student of this district had it (a record re-created under a new id while
+                # the old one is kept): one trusted student, the new one.
+                self._flag(trusted[0], trusted[1], state_id, False)
             self.outcome.taken += 1
             return True
         other = students.get(trusted)
