@@ -435,6 +435,9 @@ def _summarize(outcome: dict[str, Any], clever: list[list[Any]], s3: dict[str, i
         "ddb_items_written": aws.get("ddb.items", 0),
         "ddb_roster_items_written": aws.get("ddb.items.roster", 0),
         "ddb_operational_items_written": aws.get("ddb.items.operational", 0),
+        # The PA Secure ID registry (issue 22): keys read (entries and former holder items) and items written.
+        "ddb_registry_keys_read": aws.get("ddb.registry_reads", 0),
+        "ddb_registry_items_written": aws.get("ddb.registry_writes", 0),
         "aws_calls": {k: v for k, v in sorted(aws.items()) if "." in k and not k.startswith(("ddb.", "s3."))},
         "error": outcome.get("error"),
     }

@@ -243,28 +243,28 @@ class Registry:
         prefix_d, prefix_s = district_pk(""), roster_sk(Kind.STUDENT, "")
         return {(str(i["pk"]).removeprefix(prefix_d), str(i["sk"]).removeprefix(prefix_s)): i for i in found}
 
-    def _legacy(self, state_ids: Collection[str]) -> dict[str, Item]:
-        """Ids the registry does not know but a former holder item names another district for (a
-        district not migrated yet): that district's student stands as the trusted one, unwritten
-        (version 0), so an arrival cannot take the id from it without evidence."""
+    def _read_arriving(self, state_ids: Collection[str]) -> dict[str, Item]:
+        """The entries of these ids, and (in the same BatchGetItem) their former holder items: an id
+        the registry does not know but a holder item names another district for (a district not
+        migrated yet) stands as trusted to that district's student, unwritten (version 0), so an
+        arrival cannot take it without evidence during the migration either."""
         if not state_ids:
             return {}
         self.outcome.reads += len(state_ids)
-        found = self.table.get_items(
-            [(state_id_pk(s), LEGACY_STATE_ID_HOLDER_SK) for s in state_ids],
-            ("district_id", "student_id"),
-            consistent=True,
-        )
-        out = {}
+        keys = [k for s in state_ids for k in (_key(s), (state_id_pk(s), LEGACY_STATE_ID_HOLDER_SK))]
+        found = self.table.get_items(keys, (*_ATTRS, "district_id", "student_id"), consistent=True)
+        entries = {_state_id_of(i): i for i in found if i["sk"] != LEGACY_STATE_ID_HOLDER_SK}
         for holder in found:
+            state_id = _state_id_of(holder)
             district_id, student_id = (
                 str(holder.get("district_id") or ""),
                 str(holder.get("student_id") or ""),
             )
+            if holder["sk"] != LEGACY_STATE_ID_HOLDER_SK or state_id in entries:
+                continue
             if district_id and student_id and district_id != self.district_id:
-                state_id = _state_id_of(holder)
                 pk, sk = _key(state_id)
-                out[state_id] = {
+                entries[state_id] = {
                     "pk": pk,
                     "sk": sk,
                     "trusted_district": district_id,
@@ -273,11 +273,13 @@ class Registry:
                     "how": "migrated",
                     "version": 0,
                 }
-        return out
+        return entries
 
     @staticmethod
     def _holds(student: Item | None, state_id: str) -> bool:
-        return student is not None and student.get("status") == _ACTIVE and student.get("state_id") == state_id
+        return (
+            student is not None and student.get("status") == _ACTIVE and student.get("state_id") == state_id
+        )
 
     # ----------------------------------------------------------------------------- writes
 
@@ -356,8 +358,7 @@ class Registry:
         for _attempt in range(_ATTEMPTS):
             if not pending:
                 break
-            entries = self._read(pending)
-            entries.update(self._legacy([s for s in pending if s not in entries]))
+            entries = self._read_arriving(pending)
             new = [a for s, a in pending.items() if s not in entries]
             bulk = len(new) > BULK
             retry: dict[str, Arrival] = {}

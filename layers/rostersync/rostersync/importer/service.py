@@ -413,7 +413,9 @@ def _migrate_state_ids(run: _Run, writer: RosterWriter) -> None:
     )
 
 
-ARRIVAL_CHUNK = 1000  # students decided by the registry at once (100 keys a BatchGetItem)
+# Students decided by the registry at once: their entries (and former holder items) in one
+# BatchGetItem round of 100 keys a request. Large, so a first sync's pass 2 waits on few rounds.
+ARRIVAL_CHUNK = 5000
 
 
 class _Trust:
