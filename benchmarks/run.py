@@ -280,11 +280,11 @@ def _floor_items(client: Any, payload: dict[str, Any]) -> list[dict[str, Any]]:
     """
     from rostersync.adapters.dynamodb_roster_table import serialize
     from rostersync.adapters.s3_page_store import S3PageStore
-    from rostersync.importer.items import desired_edges, edge_item, roster_item
     from rostersync.records import Kind
+    from rostersync.roster_items import desired_edges, edge_item, roster_item
+    from rostersync.run_artifacts import accepted_records, load_result
     from rostersync.settings import get_settings
     from rostersync.state_id_registry import TRUSTED, first_entry
-    from rostersync.validate.pages import accepted_records, load_result
 
     district, run_id = payload["district_id"], payload["run_id"]
     store = S3PageStore(get_settings().raw_bucket)
@@ -486,7 +486,9 @@ def pipeline_run(
             results["validate"] = {k: v for k, v in result.items() if k != "rule_counts"}
             if result.get("status") != "validated":
                 break
-            event = {**result, "dry_run": False}
+            # As the state machine does: the source and name travel from the fetch's result.
+            carried = {k: results["fetch"].get(k) for k in ("source", "district_name")}
+            event = {**result, "dry_run": False, **carried}
         else:
             results["import"] = result
     keys = ("wall_s", "cpu_s", "clever_requests", "s3_put_requests", "s3_objects_written", "s3_bytes_written")

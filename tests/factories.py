@@ -148,8 +148,8 @@ def run(records: list[Record], **kw: object) -> tuple[Summary, CollectingSink]:
     return summary, sink
 
 
-def rules_of(sink: CollectingSink, clever_id: str | None = None) -> list[str]:
-    return [f.rule for f in sink.findings if clever_id is None or f.clever_id == clever_id]
+def rules_of(sink: CollectingSink, source_id: str | None = None) -> list[str]:
+    return [f.rule for f in sink.findings if source_id is None or f.source_id == source_id]
 
 
 def accepted_ids(sink: CollectingSink) -> dict[str, object]:

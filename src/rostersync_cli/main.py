@@ -18,11 +18,7 @@ import boto3
 from rostersync.district_settings import UNSET, DistrictSettings, SettingsError
 from rostersync.layout import INDEX_KEY
 from rostersync.observability import logger as runtime_logger
-from rostersync.overview.index_page import DistrictRow
-from rostersync.settings import get_settings
-from rostersync.sources import display_name
-from rostersync.state_id_registry import AssignError
-from rostersync.wiring import (
+from rostersync.operations import (
     assign_state_id,
     district_overview,
     district_status,
@@ -34,6 +30,10 @@ from rostersync.wiring import (
     show_district,
     state_id_conflicts,
 )
+from rostersync.overview.index_page import DistrictRow
+from rostersync.settings import get_settings
+from rostersync.sources import label as source_label
+from rostersync.state_id_registry import AssignError
 from rostersync_cli.embedded import EmbeddedAws
 from rostersync_cli.invoke import invoke
 from rostersync_cli.nightly import (
@@ -220,7 +220,7 @@ def district_lines(rows: Sequence[DistrictRow]) -> list[list[str]]:
         out.append(
             [
                 f"{r.label[:30]} ({s.district_id})" if s.district_name else s.district_id,
-                display_name(s.source) if s.source else "",
+                source_label(s.source),
                 r.health.value,
                 at.strftime("%Y-%m-%d %H:%M") if at else "",
                 str(s.imported),

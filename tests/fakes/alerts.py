@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rostersync.alerts.model import Alert, EventType
+from rostersync.alert_model import Alert, EventType
 
 
 class RecordingPublisher:

@@ -11,8 +11,6 @@ import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
-from rostersync.importer.diff import ExistingItem
-from rostersync.importer.items import PERSON_KINDS, Item, Key
 from rostersync.layout import (
     LEASE_SK,
     district_pk,
@@ -24,6 +22,7 @@ from rostersync.layout import (
 )
 from rostersync.ports import Lease, LeaseBusy, LeaseLost, StaleRun
 from rostersync.records import Kind
+from rostersync.roster_items import PERSON_KINDS, ExistingItem, Item, Key
 
 
 class MemoryRosterTable:

@@ -151,11 +151,13 @@ class FaultWorld:
                 outcome.stages["validate"] = validated
                 if validated["status"] == "validated":
                     stage = "Import"
-                    outcome.stages["import"] = self.functions.invoke("ImportFunction", validated)
+                    # As the state machine does: the source and name travel from the fetch's result.
+                    carried = {"source": result["source"], "district_name": result.get("district_name")}
+                    outcome.stages["import"] = self.functions.invoke("ImportFunction", validated | carried)
             except (Exception, LambdaTimeout) as exc:  # the definition's Catch of that task
                 night.errors[outcome.district_id] = exc
                 outcome.stages["error"] = {"status": "failed", "error": type(exc).__name__}
-                catch_path(stage, outcome.district_id, outcome.run_id, exc)
+                catch_path(stage, outcome.district_id, outcome.run_id, exc, source=result["source"])
         night.alerts = self.inbox.receive()
         self.nights.append(night)
         return night
@@ -169,10 +171,11 @@ class FaultWorld:
         return night, snapshot(self.table_name, district_id)
 
     def import_event(self, district_id: str, run_id: str) -> dict[str, Any]:
-        return {"district_id": district_id, "run_id": run_id}
+        return {"district_id": district_id, "run_id": run_id, "source": "clever"}
 
     def fetch_and_validate(self, district_id: str, run_id: str | None = None) -> dict[str, Any]:
-        """Fetch and validate one district (no import); returns validate's result."""
+        """Fetch and validate one district (no import); returns validate's result with the
+        district's source and name (the import's event)."""
         event: dict[str, Any] = {"district_ids": [district_id]}
         if run_id:
             event["run_id"] = run_id
@@ -180,7 +183,8 @@ class FaultWorld:
         assert fetched["status"] == "complete", fetched
         validated: dict[str, Any] = self.functions.invoke("ValidateFunction", fetched)
         assert validated["status"] == "validated", validated
-        return validated
+        # The import's event, as the state machine builds it: the source and name from the fetch.
+        return validated | {"source": fetched["source"], "district_name": fetched.get("district_name")}
 
     def expire_lease(self, district_id: str) -> None:
         """Time passes: the lease of a dead invocation (20 minutes) has expired by the next night."""
@@ -270,6 +274,8 @@ def catch_path(
     run_id: str,
     exc: BaseException,
     definition: Mapping[str, Any] | None = None,
+    *,
+    source: str | None = None,
 ) -> str | None:
     """What the state machine does when the district's `stage` task (Fetch, Validate, Import)
     fails after its retries: its `States.ALL` Catch, and the SNS publish of the state that Catch
@@ -287,7 +293,7 @@ def catch_path(
     if target.get("Type") != "Task" or target.get("Resource") != "arn:aws:states:::sns:publish":
         return None
     error = {"Error": type(exc).__name__, "Cause": str(exc)[:200]}
-    document: dict[str, Any] = {"district_id": district_id, "run_id": run_id}
+    document: dict[str, Any] = {"district_id": district_id, "run_id": run_id, "source": source}
     path = catch.get("ResultPath", "$")
     if path == "$":
         document = error  # type: ignore[assignment]

@@ -22,7 +22,7 @@ import boto3
 from boto3.dynamodb.conditions import Key
 
 from rostersync.importer.contract import FINAL, RunStatus
-from rostersync.wiring import run_status
+from rostersync.operations import run_status
 
 if TYPE_CHECKING:
     from tests.integration.fault_world import FaultWorld, Night

@@ -2,7 +2,7 @@
 
 Each scenario stores Clever-shaped pages and a manifest as the fetch stage would, validates them
 (validate_run writes accepted records and rejected.json.gz) and imports what validation left
-(validate.pages.accepted_records / rejected_ids), so the seam between the two stages is tested.
+(run_artifacts.accepted_records / rejected_ids), so the seam between the two stages is tested.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from rostersync.importer.holds import PageStoreHoldStore
 from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.importer.service import import_district
 from rostersync.layout import manifest_key, page_key
+from rostersync.run_artifacts import accepted_records, rejected_ids
 from rostersync.settings import Settings
 from rostersync.validate.contract import ValidateResult
-from rostersync.validate.pages import accepted_records, rejected_ids
 from rostersync.validate.stage import validate_run
 from rostersync_cli.provision import provision
 
@@ -241,7 +241,7 @@ def test_a_probing_district_learns_nothing_and_moves_no_trust(nights: Nights) ->
 
         def about(student: dict[str, Any], rows: list[dict[str, str]] = rows) -> list[tuple[str, ...]]:
             return sorted(
-                (r["rule"], r["severity"], r["message"]) for r in rows if r["clever_id"] == student["id"]
+                (r["rule"], r["severity"], r["message"]) for r in rows if r["source_id"] == student["id"]
             )
 
         assert about(probe_real) == about(probe_unused)

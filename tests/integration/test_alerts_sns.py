@@ -11,7 +11,7 @@ import requests
 from rostersync.adapters.s3_page_store import S3PageStore
 from rostersync.adapters.s3_report_links import S3ReportLinks
 from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
-from rostersync.alerts.model import SUBJECT_MAX
+from rostersync.alert_model import SUBJECT_MAX
 from rostersync.alerts.notify import notify_fetch, notify_validation
 from rostersync.fetch.stage import fetch_districts
 from rostersync.settings import Settings, get_settings
@@ -191,4 +191,4 @@ def test_a_missing_topic_does_not_raise(settings: Settings, raw_bucket: str) -> 
     from rostersync.alerts.messages import sync_failed
 
     publisher = SnsAlertPublisher(settings.alert_topic_arn)  # never created
-    assert publisher.publish(sync_failed("d1", "r1", None)) is False
+    assert publisher.publish(sync_failed("d1", "r1", None, source="clever")) is False

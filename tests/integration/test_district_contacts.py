@@ -14,9 +14,9 @@ import pytest
 
 from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
 from rostersync.adapters.sns_contact_subscriptions import filter_policy
-from rostersync.alerts.model import Alert, EventType
+from rostersync.alert_model import Alert, EventType
+from rostersync.operations import show_district
 from rostersync.settings import Settings, get_settings
-from rostersync.wiring import show_district
 from rostersync_cli.main import main
 from rostersync_cli.provision import provision
 from tests.integration.alert_inbox import AlertInbox

@@ -41,7 +41,9 @@ def _failed_night(district_id: str, alerts: list[Any]) -> Night:
 
 @pytest.mark.parametrize("stage", ["Fetch", "Validate", "Import"])
 def test_a_stage_that_raises_is_alerted_by_the_definition_s_catch(inbox: AlertInbox, stage: str) -> None:
-    published = catch_path(stage, "d-harness", "20261201T020000Z-000001", RuntimeError("boom"))
+    published = catch_path(
+        stage, "d-harness", "20261201T020000Z-000001", RuntimeError("boom"), source="clever"
+    )
 
     assert published == "NotifyDistrictFailed"
     [alert] = inbox.receive()
@@ -49,7 +51,7 @@ def test_a_stage_that_raises_is_alerted_by_the_definition_s_catch(inbox: AlertIn
     assert alert.subject == "RosterSync: a district's nightly sync step failed"
     assert alert.body.startswith(
         "The nightly RosterSync step failed for district d-harness "
-        "(run 20261201T020000Z-000001) after its retries. Error: RuntimeError."
+        "(source clever, run 20261201T020000Z-000001) after its retries. Error: RuntimeError."
     )
     assert "{}" not in alert.body
     assert_failed_districts_alerted(_failed_night("d-harness", [alert]))

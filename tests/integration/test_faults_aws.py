@@ -227,7 +227,7 @@ def test_a_lambda_timeout_in_the_middle_of_import_then_the_next_night_gives_the_
 
     # The state machine retries the import at once: the dead invocation's lease still stands.
     dead_run = died.outcome(DISTRICT.id).stages["validate"]
-    retried = world.functions.invoke("ImportFunction", dead_run)
+    retried = world.functions.invoke("ImportFunction", dead_run | {"source": "clever"})
     assert retried["status"] == "skipped_locked"
     assert ("sync_failed", DISTRICT.id) in {(a.event_type, a.district_id) for a in world.inbox.receive()}
 
@@ -254,7 +254,7 @@ def test_the_state_machine_retry_after_the_lease_lets_the_dead_run_finish_itself
     # The Import step's retrier for a dead invocation waits past the lease, then sends the same event.
     world.expire_lease(DISTRICT.id)
     dead_run = died.outcome(DISTRICT.id).stages["validate"]
-    retried = world.functions.invoke("ImportFunction", dead_run)
+    retried = world.functions.invoke("ImportFunction", dead_run | {"source": "clever"})
 
     assert retried["status"] == "succeeded"
     assert sum(c["repaired"] for c in retried["counts"].values()) >= 7
@@ -275,9 +275,9 @@ def test_each_stage_event_delivered_twice_gives_the_same_result_and_no_double_wr
     [district] = fetched[0]["districts"]
     validated = [world.functions.invoke("ValidateFunction", district) for _ in range(2)]
     assert validated[0] == validated[1]
-    first = world.functions.invoke("ImportFunction", validated[0])
+    first = world.functions.invoke("ImportFunction", validated[0] | {"source": "clever"})
     after_first = snapshot(world.table_name, DISTRICT.id)
-    second = world.functions.invoke("ImportFunction", validated[1])
+    second = world.functions.invoke("ImportFunction", validated[1] | {"source": "clever"})
     after_second = snapshot(world.table_name, DISTRICT.id)
 
     assert first["status"] == "succeeded" and first["roster_writes"] > 0

@@ -143,13 +143,13 @@ def test_duplicate_records_across_pages_count_once_and_give_the_clean_roster(wor
 @pytest.mark.parametrize(
     ("fault", "failure_kind"),
     [
-        pytest.param({"server_errors": 100}, "clever_error", id="persistent-5xx"),
+        pytest.param({"server_errors": 100}, "source_error", id="persistent-5xx"),
         pytest.param(
             {"server_errors": 100, "html_errors": True, "server_error_statuses": (502,)},
-            "clever_error",
+            "source_error",
             id="persistent-html-error-page",
         ),
-        pytest.param({"connection_reset": 100}, "clever_error", id="persistent-connection-reset"),
+        pytest.param({"connection_reset": 100}, "source_error", id="persistent-connection-reset"),
         pytest.param({"truncated_json": 1}, "protocol_error", id="truncated-json"),
         pytest.param({"garbage_200": 1, "garbage_mode": "no_data"}, "protocol_error", id="200-without-data"),
         pytest.param({"garbage_200": 1, "garbage_mode": "no_id"}, "protocol_error", id="records-without-ids"),
@@ -256,7 +256,7 @@ def test_a_404_for_one_resource_fails_the_district_without_announcing_a_disconne
 
     assert_failed_cleanly(world, night, baseline, alert="sync_failed")
     failure = night.outcome(DISTRICT.id).fetch["failure"]
-    assert failure["kind"] == "clever_error"
+    assert failure["kind"] == "source_error"
     assert failure["resource"] == "sections"
     assert "not shared" in failure["reason"]
     assert "district_disconnected" not in {a.event_type for a in night.alerts_for(DISTRICT.id)}
@@ -320,7 +320,7 @@ def test_unicode_rtl_emoji_and_very_long_names_survive_byte_exact_and_are_escape
         "Body"
     ]
     rows = list(csv.DictReader(io.StringIO(findings_raw.read().decode("utf-8-sig"))))
-    assert {row["clever_id"] for row in rows if row["rule"] == "record.field_too_long"} == too_long
+    assert {row["source_id"] for row in rows if row["rule"] == "record.field_too_long"} == too_long
     named = [row for row in rows if row["record_type"] == "student" and row["name"]]
     assert named, "the seeded gaps put exotic names into the findings"
     for row in named:

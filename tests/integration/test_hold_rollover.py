@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rostersync.alerts.model import Alert
+from rostersync.alert_model import Alert
 from rostersync.alerts.notify import notify_import
 from rostersync.importer.contract import ImportResult, RunStatus
 from rostersync.importer.safeguard import SafeguardThresholds
@@ -94,7 +94,7 @@ def test_a_hold_right_after_the_pause_says_why_and_how_to_release(env: Env) -> N
     assert (held.rollover.terms_created, held.rollover.terms_gone) == (1, 1)
     assert held.rollover.new_terms_start == "2027-08-25"
     inbox = Inbox()
-    notify_import(held, inbox)
+    notify_import(held, inbox, source="clever")
     [alert] = inbox.alerts
     body = alert.body
     assert "left Clever's pause" in body and "3 days before" in body
@@ -121,7 +121,7 @@ def test_a_hold_long_after_the_pause_with_the_same_terms_says_nothing_of_a_rollo
     assert held.status is RunStatus.HELD
     assert held.rollover is None
     inbox = Inbox()
-    notify_import(held, inbox)
+    notify_import(held, inbox, source="clever")
     assert "pause" not in inbox.alerts[0].body and "school year" not in inbox.alerts[0].body
 
 

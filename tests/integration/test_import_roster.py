@@ -544,8 +544,9 @@ def test_a_failed_run_is_completed_by_the_next(env: Env, settings: Settings, fai
 
 
 def test_run_import_from_settings(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rostersync.operations import run_release, run_status
     from rostersync.settings import get_settings
-    from rostersync.wiring import default_thresholds, run_import, run_release, run_status
+    from rostersync.wiring import default_thresholds, run_import
 
     monkeypatch.setenv("SAFEGUARD_ARCHIVE_PERCENT", "5")
     get_settings.cache_clear()
@@ -627,6 +628,6 @@ def test_a_small_loss_below_the_safeguard_is_recorded_and_alerted(env: Env) -> N
     assert result.status is RunStatus.SUCCEEDED and result.counts["STUDENT"].archived == 20
     assert latest_runs(env.table, D, limit=1)[0].counts["STUDENT"].archived == 20
     publisher = RecordingPublisher()
-    assert notify_import(result, publisher).published == [f"records_archived:{D}"]
+    assert notify_import(result, publisher, source="clever").published == [f"records_archived:{D}"]
     [alert] = publisher.sent
     assert "20 of 400" in alert.body and "Ann" not in alert.body and "Last" not in alert.body

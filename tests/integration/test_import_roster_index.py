@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from rostersync.importer.contract import RunStatus
-from rostersync.importer.diff import ExistingItem
 from rostersync.importer.release import release_hold
-from rostersync.importer.roster_index import MAX_GENERATIONS, RosterIndex
 from rostersync.importer.runs import latest_runs
 from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.layout import roster_index_key
 from rostersync.records import Kind
+from rostersync.roster_index import MAX_GENERATIONS, RosterIndex
+from rostersync.roster_items import ExistingItem
 from rostersync.settings import Settings
 from rostersync_cli.provision import provision
 from tests.factories import D, small_roster, student

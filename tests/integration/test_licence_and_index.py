@@ -16,9 +16,10 @@ import pytest
 
 from rostersync.district_settings import apply
 from rostersync.layout import INDEX_KEY, findings_key, report_key
+from rostersync.operations import district_overview, run_releases, run_status
 from rostersync.overview.status import Health
 from rostersync.settings import get_settings
-from rostersync.wiring import district_overview, roster_table, run_releases, run_status
+from rostersync.wiring import roster_table
 from rostersync_cli.local_functions import LocalFunctions
 from rostersync_cli.main import district_lines, main
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
@@ -74,7 +75,7 @@ def test_a_licensed_district_syncs_only_its_schools_and_a_school_leaving_is_held
     second = {o.district_id: o for o in run_night(functions, [LICENSED.id])}[LICENSED.id]
     run_id = second.stages["validate"]["run_id"]
     rows = list(csv.DictReader(io.StringIO(_object(findings_key(LICENSED.id, run_id)))))
-    assert [r["clever_id"] for r in rows if r["rule"] == "school.not_licensed"] == [drop_id]
+    assert [r["source_id"] for r in rows if r["rule"] == "school.not_licensed"] == [drop_id]
     assert [r for r in rows if r["rule"] == "school.licensed_not_shared"] == []
     report = _object(report_key(LICENSED.id, run_id))
     assert "School shared but not licensed with Smart Futures" in report and "not licensed" in report

@@ -124,7 +124,8 @@ def test_discovery_failing_alerts_once_and_syncs_nothing(
     night: Night = LocalNight(functions, overrides={"MaxConcurrency": str(max_concurrency)}).run()
 
     assert night.status == "FAILED" and night.error == "DiscoverFailed"
-    assert calls == [{"discover": True}] * 3  # Discover's retrier: two more attempts
+    # Discover's retrier: two more attempts (discovery is given the night's input)
+    assert calls == [{"discover": True, "named": {"dry_run": False}}] * 3
     assert not night.districts and not night.batch_executions
     alerts = inbox.receive()
     assert [(a.event_type, a.district_id) for a in alerts] == [("sync_failed", "all")]

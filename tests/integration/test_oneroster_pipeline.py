@@ -19,9 +19,9 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
+from rostersync.operations import district_overview
 from rostersync.settings import get_settings
 from rostersync.validate.rules import RULES
-from rostersync.wiring import district_overview
 from rostersync_cli.local_functions import LocalFunctions
 from rostersync_cli.nightly import LocalNight
 from rostersync_cli.provision import provision

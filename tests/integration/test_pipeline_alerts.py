@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from rostersync.alerts.model import SUBJECT_MAX
+from rostersync.alert_model import SUBJECT_MAX
 from rostersync.settings import get_settings
 from rostersync_cli.local_functions import LocalFunctions
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, Gaps, SandboxConfig

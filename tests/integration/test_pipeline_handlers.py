@@ -117,7 +117,7 @@ def test_validate_writes_reports_and_accepted_records_for_a_fetched_district(
     csv_text = s3.get_object(Bucket=bucket, Key=prefix + "findings.csv")["Body"].read().decode("utf-8-sig")
     assert (
         csv_text.splitlines()[0]
-        == "district_id,record_type,clever_id,sis_id,name,rule,severity,field,message"
+        == "district_id,record_type,source_id,sis_id,name,rule,severity,field,message"
     )
     summary = json.loads(s3.get_object(Bucket=bucket, Key=prefix + "summary.json")["Body"].read())
     for counts in summary["records"].values():

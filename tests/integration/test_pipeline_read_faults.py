@@ -19,8 +19,8 @@ from rostersync.adapters.s3_page_store import S3PageStore
 from rostersync.errors import StorageError
 from rostersync.fetch.contract import Manifest, ManifestStatus
 from rostersync.layout import lease_pk, run_pk, validate_result_key, validated_prefix
+from rostersync.run_artifacts import manifest_records
 from rostersync.settings import get_settings
-from rostersync.validate.pages import manifest_records
 from rostersync_cli.local_functions import LocalFunctions
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
 from tests.integration.alert_inbox import AlertInbox
@@ -174,7 +174,9 @@ def test_the_import_handler_refuses_a_run_validation_rejected(functions: LocalFu
     inbox = AlertInbox(get_settings().alert_topic_arn)
     inbox.receive()  # validation's own alert about the empty district is not the import's
 
-    result = functions.invoke("ImportFunction", {"district_id": EMPTY.id, "run_id": fetched["run_id"]})
+    result = functions.invoke(
+        "ImportFunction", {"district_id": EMPTY.id, "run_id": fetched["run_id"], "source": "clever"}
+    )
 
     assert result["status"] == "skipped"
     assert result["error"] == validated["reason"]
@@ -191,7 +193,9 @@ def test_the_import_handler_fails_on_a_run_validate_never_finished(functions: Lo
     fetched = _fetch(functions, SMALL)  # fetched, never validated: no result.json
 
     with pytest.raises(StorageError, match=r"result\.json: NoSuchKey$"):
-        functions.invoke("ImportFunction", {"district_id": SMALL.id, "run_id": fetched["run_id"]})
+        functions.invoke(
+            "ImportFunction", {"district_id": SMALL.id, "run_id": fetched["run_id"], "source": "clever"}
+        )
 
 
 def test_the_fault_hook_really_fails_get_object() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
+from rostersync.alert_model import BODY_MAX_BYTES, NAME_MAX, SUBJECT_MAX, Alert, EventType, one_line_name
 from rostersync.alerts.messages import (
     Change,
     deletions_held,
@@ -14,7 +15,6 @@ from rostersync.alerts.messages import (
     sync_failed,
     validation_findings,
 )
-from rostersync.alerts.model import BODY_MAX_BYTES, NAME_MAX, SUBJECT_MAX, Alert, EventType, one_line_name
 from rostersync.fetch.contract import Failure, FailureKind
 from rostersync.validate.summary import Summary
 from tests.unit.test_alerts import _gappy_summary
@@ -62,10 +62,14 @@ def test_a_270_kb_school_and_district_name_still_alert_well_under_the_sns_limit(
     assert len(alert.subject) < 100
     for make in (
         lambda: sync_failed(
-            "d1", "r1", Failure(kind=FailureKind.CLEVER_ERROR, reason=HUGE), district_name=HUGE
+            "d1",
+            "r1",
+            Failure(kind=FailureKind.SOURCE_ERROR, reason=HUGE),
+            district_name=HUGE,
+            source="clever",
         ),
-        lambda: district_disconnected("d1", HUGE, district_name=HUGE),
-        lambda: deletions_held("d1", "r1", {"STUDENT": 40}, 100, 10, district_name=HUGE),
+        lambda: district_disconnected("d1", HUGE, district_name=HUGE, source="clever"),
+        lambda: deletions_held("d1", "r1", {"STUDENT": 40}, 100, 10, district_name=HUGE, source="clever"),
     ):
         other = make()
         assert len(other.body.encode("utf-8")) <= BODY_MAX_BYTES and len(other.subject) < 100
@@ -98,7 +102,7 @@ def test_the_publisher_refuses_a_message_over_the_sns_limit_before_calling(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     sns = _FakeSns()
-    alert = sync_failed("d1", "r1", None)
+    alert = sync_failed("d1", "r1", None, source="clever")
     object.__setattr__(alert, "body", "x" * 300_000)  # past the model's cap, as a bug might
     assert SnsAlertPublisher("arn:aws:sns:us-east-1:1:t", sns).publish(alert) is False
     assert sns.calls == []

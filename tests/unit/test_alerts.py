@@ -10,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
+from rostersync.alert_model import SUBJECT_MAX, Alert, EventType, subject
 from rostersync.alerts.messages import (
     SIGNATURE,
     Change,
@@ -17,14 +18,14 @@ from rostersync.alerts.messages import (
     sync_failed,
     validation_findings,
 )
-from rostersync.alerts.model import SUBJECT_MAX, Alert, EventType, subject
 from rostersync.alerts.notify import notify_discovery, notify_fetch, notify_validation
 from rostersync.alerts.state import findings_fingerprint
 from rostersync.fetch.contract import Failure, FailureKind, FetchResult, ManifestStatus
 from rostersync.layout import alert_fingerprint_key
+from rostersync.sources import profile
 from rostersync.sources.clever.resources import Resource
 from rostersync.validate.contract import ValidateResult, ValidateStatus
-from rostersync.validate.rules import RULES
+from rostersync.validate.rules import fix_advice
 from rostersync.validate.summary import Summary
 from tests import factories as f
 from tests.fakes import MemoryPageStore, RecordingPublisher
@@ -32,6 +33,7 @@ from tests.fakes import MemoryPageStore, RecordingPublisher
 NOW = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
 STUDENT_FIRST, STUDENT_LAST = "Zephyrine", "Quackenbush"
 TEACHER_EMAIL = "t.vandermolen@lincoln.example.org"
+CLEVER_WORDS = profile("clever").wording
 
 
 def _gappy_summary(missing_state_ids: int = 2) -> Summary:
@@ -76,6 +78,7 @@ def _fetched(
 ) -> FetchResult:
     return FetchResult(
         district_id=district_id,
+        source="clever",
         run_id=run_id,
         status=ManifestStatus.FAILED if failure else ManifestStatus.COMPLETE,
         manifest_key=f"raw/{district_id}/{run_id}/manifest.json",
@@ -90,7 +93,9 @@ def _fetched(
 
 
 def test_alert_attributes_are_strings_support_can_filter_on() -> None:
-    alert = sync_failed("d1", "r1", Failure(kind=FailureKind.CLEVER_ERROR, reason="HTTP 503"))
+    alert = sync_failed(
+        "d1", "r1", Failure(kind=FailureKind.SOURCE_ERROR, reason="HTTP 503"), source="clever"
+    )
     assert alert.message_attributes() == {
         "event_type": {"DataType": "String", "StringValue": "sync_failed"},
         "district_id": {"DataType": "String", "StringValue": "d1"},
@@ -139,7 +144,7 @@ def test_findings_alert_says_what_to_fix_where_without_naming_people() -> None:
     for rule_id, count in summary.rule_counts().items():
         if count:
             assert rule_id in body
-            assert RULES[rule_id].fix.split()[0] in body
+            assert fix_advice(rule_id, CLEVER_WORDS).split()[0] in body
     assert "student.state_id.missing" in body and "school.nces_id.missing" in body
     assert "Washington Elementary (no NCES id): held back" in body
     assert "Lincoln High (NCES 420000100001): 2 of 3 students held back" in body
@@ -220,7 +225,7 @@ def test_a_rejected_district_alerts_with_district_empty() -> None:
     notify_validation(_validated(store, empty), store, publisher, store)
     [alert] = publisher.sent
     assert "district.empty" in alert.body and "nothing was imported" in alert.body
-    assert RULES["district.empty"].fix.split(".")[0] in " ".join(alert.body.split())
+    assert fix_advice("district.empty", CLEVER_WORDS).split(".")[0] in " ".join(alert.body.split())
 
 
 def test_the_fingerprint_ignores_order_and_runs_but_not_counts() -> None:
@@ -238,7 +243,7 @@ def test_the_fingerprint_ignores_order_and_runs_but_not_counts() -> None:
 def test_a_failed_fetch_alerts_sync_failed_with_advice() -> None:
     store, publisher = MemoryPageStore(), RecordingPublisher()
     failure = Failure(
-        kind=FailureKind.CLEVER_ERROR, reason="Clever HTTP 503 on /v3.0/sections", resource=Resource.SECTIONS
+        kind=FailureKind.SOURCE_ERROR, reason="Clever HTTP 503 on /v3.0/sections", resource=Resource.SECTIONS
     )
     notify_fetch([_fetched("d1", failure)], store, publisher)
     [alert] = publisher.sent
@@ -265,10 +270,14 @@ def test_a_revoked_token_alerts_disconnected_once_and_reconnection_is_announced(
 
 def test_discovery_records_a_baseline_then_announces_new_and_vanished_districts_once() -> None:
     store, publisher = MemoryPageStore(), RecordingPublisher()
-    assert not notify_discovery({"a", "b"}, store, publisher).published  # first deploy: baseline
-    night2 = notify_discovery({"a", "b", "c"}, store, publisher)
-    night3 = notify_discovery({"a", "c"}, store, publisher)
-    night4 = notify_discovery({"a", "c"}, store, publisher)
+    assert not notify_discovery(
+        {"a", "b"}, store, publisher, sources=dict.fromkeys({"a", "b"}, "clever")
+    ).published  # first deploy: baseline
+    night2 = notify_discovery(
+        {"a", "b", "c"}, store, publisher, sources=dict.fromkeys({"a", "b", "c"}, "clever")
+    )
+    night3 = notify_discovery({"a", "c"}, store, publisher, sources=dict.fromkeys({"a", "c"}, "clever"))
+    night4 = notify_discovery({"a", "c"}, store, publisher, sources=dict.fromkeys({"a", "c"}, "clever"))
 
     assert night2.published == ["district_connected:c"]
     assert night3.published == ["district_disconnected:b"]
@@ -278,16 +287,18 @@ def test_discovery_records_a_baseline_then_announces_new_and_vanished_districts_
 
 def test_a_district_whose_announcement_failed_is_announced_next_night() -> None:
     store = MemoryPageStore()
-    notify_discovery({"a"}, store, RecordingPublisher())
-    assert notify_discovery({"a", "n"}, store, RecordingPublisher(fail=True)).failed == [
-        "district_connected:n"
-    ]
-    assert notify_discovery({"a", "n"}, store, RecordingPublisher()).published == ["district_connected:n"]
+    notify_discovery({"a"}, store, RecordingPublisher(), sources=dict.fromkeys({"a"}, "clever"))
+    assert notify_discovery(
+        {"a", "n"}, store, RecordingPublisher(fail=True), sources=dict.fromkeys({"a", "n"}, "clever")
+    ).failed == ["district_connected:n"]
+    assert notify_discovery(
+        {"a", "n"}, store, RecordingPublisher(), sources=dict.fromkeys({"a", "n"}, "clever")
+    ).published == ["district_connected:n"]
 
 
 def test_a_full_fetch_names_new_districts_as_the_fetch_read_them() -> None:
     store, publisher = MemoryPageStore(), RecordingPublisher()
-    notify_discovery(set(), store, publisher)
+    notify_discovery(set(), store, publisher, sources=dict.fromkeys(set(), "clever"))
     result = _fetched("d9").model_copy(update={"district_name": "Nittany Valley SD"})
     notify_fetch([result], store, publisher, discovered=["d9"])
     [alert] = publisher.sent
@@ -297,8 +308,8 @@ def test_a_full_fetch_names_new_districts_as_the_fetch_read_them() -> None:
 def test_alert_texts_never_exceed_the_subject_limit_for_long_names() -> None:
     long_name = "The Very Long Name Area Regional Consolidated School District of Somewhere County" * 2
     alerts = [
-        district_disconnected("d1", "gone", district_name=long_name),
-        sync_failed("d1", "r1", None, district_name=long_name),
+        district_disconnected("d1", "gone", district_name=long_name, source="clever"),
+        sync_failed("d1", "r1", None, district_name=long_name, source="clever"),
         validation_findings(
             _gappy_summary().model_copy(update={"district_name": long_name}), "r1", Change(None)
         ),
@@ -323,7 +334,7 @@ class _FakeSns:
 
 def test_the_sns_publisher_sends_subject_body_and_attributes() -> None:
     sns = _FakeSns()
-    alert = sync_failed("d1", "r1", None)
+    alert = sync_failed("d1", "r1", None, source="clever")
     assert SnsAlertPublisher("arn:aws:sns:us-east-1:1:t", sns).publish(alert) is True
     [call] = sns.calls
     assert call == {
@@ -367,13 +378,13 @@ def test_report_links_last_at_most_seven_days() -> None:
 def test_a_classlink_district_is_announced_in_classlink_words() -> None:
     """Issue 12: a OneRoster (ClassLink) tenant's connection alerts name ClassLink, not Clever."""
     store, publisher = MemoryPageStore(), RecordingPublisher()
-    notify_discovery(set(), store, publisher)
+    notify_discovery(set(), store, publisher, sources=dict.fromkeys(set(), "clever"))
     fetched = _fetched("4218990").model_copy(
         update={"district_name": "Keystone Valley SD", "source": "oneroster"}
     )
     notify_fetch([fetched], store, publisher, discovered=["4218990"])
     # Gone from the tenants secret: its connection state remembers it was a ClassLink district.
-    notify_discovery(set(), store, publisher)
+    notify_discovery(set(), store, publisher, sources=dict.fromkeys(set(), "clever"))
 
     connected, disconnected = publisher.sent
     assert connected.subject == "RosterSync: Keystone Valley SD - connected in ClassLink"
@@ -382,12 +393,12 @@ def test_a_classlink_district_is_announced_in_classlink_words() -> None:
     assert disconnected.subject == "RosterSync: Keystone Valley SD - disconnected in ClassLink"
     assert "ONEROSTER_SECRET_ID" in disconnected.body and "Roster Server" in disconnected.body
     for alert in (connected, disconnected):
-        assert "Clever" not in alert.body.replace("the nightly roster sync (Clever and ClassLink)", "")
+        assert "Clever" not in alert.body
 
 
 def test_discovery_names_each_districts_source() -> None:
     store, publisher = MemoryPageStore(), RecordingPublisher()
-    notify_discovery({"a"}, store, publisher)
+    notify_discovery({"a"}, store, publisher, sources=dict.fromkeys({"a"}, "clever"))
     notify_discovery({"a", "t1", "c1"}, store, publisher, sources={"t1": "oneroster", "c1": "clever"})
     by_id = {a.district_id: a.subject for a in publisher.sent}
     assert by_id == {
@@ -425,7 +436,7 @@ def test_a_classlink_districts_findings_alert_names_classlink_not_clever() -> No
 
 
 @pytest.mark.parametrize(
-    "kind", [FailureKind.CLEVER_ERROR, FailureKind.PROTOCOL_ERROR, FailureKind.DISCONNECTED]
+    "kind", [FailureKind.SOURCE_ERROR, FailureKind.PROTOCOL_ERROR, FailureKind.DISCONNECTED]
 )
 def test_a_classlink_districts_failed_sync_is_explained_in_classlink_terms(kind: FailureKind) -> None:
     failure = Failure(kind=kind, reason="500 from the OneRoster server", resource="users")
@@ -434,7 +445,7 @@ def test_a_classlink_districts_failed_sync_is_explained_in_classlink_terms(kind:
     assert "ClassLink district id 4218990" in body
     what_to_do = body.split("What to do")[1]
     assert "Clever" not in what_to_do and ("ClassLink" in what_to_do or "OneRoster" in what_to_do)
-    clever = sync_failed("d1", "r1", failure, district_name="Clever SD").body
+    clever = sync_failed("d1", "r1", failure, district_name="Clever SD", source="clever").body
     assert "Clever" in clever.split("What to do")[1]
 
 
@@ -460,11 +471,11 @@ def _conflicted(new: int, existing: int = 0) -> Any:
 
 def test_a_pa_secure_id_conflict_alerts_support_alone_with_both_districts() -> None:
     from rostersync.adapters.sns_contact_subscriptions import filter_policy
-    from rostersync.alerts.model import CONTACT_EVENT_TYPES
+    from rostersync.alert_model import CONTACT_EVENT_TYPES
     from rostersync.alerts.notify import notify_import
 
     publisher = RecordingPublisher()
-    notify_import(_conflicted(2), publisher)
+    notify_import(_conflicted(2), publisher, source="clever")
     [alert] = publisher.sent
     assert alert.event_type is EventType.STATE_ID_CONFLICTS and alert.district_id == "d-probe"
     assert "d-home / home0  <-  st0" in alert.body and "d-home / home1  <-  st1" in alert.body
@@ -474,9 +485,11 @@ def test_a_pa_secure_id_conflict_alerts_support_alone_with_both_districts() -> N
     assert "state_id_conflicts" not in filter_policy("d-probe")["event_type"]
 
     quiet = RecordingPublisher()
-    notify_import(_conflicted(0), quiet)
+    notify_import(_conflicted(0), quiet, source="clever")
     assert quiet.sent == []
     migrated = RecordingPublisher()
-    notify_import(_conflicted(0, existing=3), migrated)  # the registry's first night: one summary
+    notify_import(
+        _conflicted(0, existing=3), migrated, source="clever"
+    )  # the registry's first night: one summary
     [summary] = migrated.sent
     assert "3 existing PA Secure ID conflicts" in summary.subject and "existed before tonight" in summary.body

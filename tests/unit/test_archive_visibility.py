@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rostersync.alerts.model import EventType
+from rostersync.alert_model import EventType
 from rostersync.alerts.notify import notify_import
 from rostersync.importer.contract import ImportResult, KindCounts, RunStatus
 from tests.fakes import RecordingPublisher
@@ -27,7 +27,7 @@ def _archived_20_of_400(**update: object) -> ImportResult:
 
 def test_a_small_loss_below_the_safeguard_alerts_records_archived_with_counts_per_kind() -> None:
     publisher = RecordingPublisher()
-    outcome = notify_import(_archived_20_of_400(), publisher)
+    outcome = notify_import(_archived_20_of_400(), publisher, source="clever")
     assert outcome.published == ["records_archived:d1"]
     [alert] = publisher.sent
     assert alert.event_type is EventType.RECORDS_ARCHIVED
@@ -53,7 +53,7 @@ def test_a_small_loss_below_the_safeguard_alerts_records_archived_with_counts_pe
 )
 def test_no_archive_alert_when_nothing_was_archived_tonight(update: dict[str, object]) -> None:
     publisher = RecordingPublisher()
-    assert notify_import(_archived_20_of_400(**update), publisher).published == []
+    assert notify_import(_archived_20_of_400(**update), publisher, source="clever").published == []
 
 
 def test_status_output_makes_archives_stand_out(capsys: pytest.CaptureFixture[str]) -> None:
@@ -70,4 +70,4 @@ def test_records_archived_names_a_classlink_districts_source() -> None:
     [alert] = publisher.sent
     assert "ClassLink no longer shares them" in alert.body
     assert "sharing rules in ClassLink (Roster Server > Smart Futures >" in alert.body
-    assert "Clever" not in alert.body.replace("the nightly roster sync (Clever and ClassLink)", "")
+    assert "Clever" not in alert.body

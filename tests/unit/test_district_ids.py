@@ -31,7 +31,10 @@ def test_requests_accept_clever_and_support_chosen_ids() -> None:
     for good in ("5a0c91b95c7cc000010d417c", "oneroster-district_7", "D" * 64):
         assert FetchRequest.model_validate({"district_ids": [good]}).district_ids == [good]
         assert ValidateRequest.model_validate({"district_id": good, "run_id": RUN}).district_id == good
-        assert ImportRequest.model_validate({"district_id": good, "run_id": RUN}).district_id == good
+        assert (
+            ImportRequest.model_validate({"district_id": good, "run_id": RUN, "source": "clever"}).district_id
+            == good
+        )
 
 
 class _Client:

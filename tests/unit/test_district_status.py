@@ -10,8 +10,9 @@ import pytest
 
 from rostersync.records import DistrictRecord
 from rostersync.settings import Settings
+from rostersync.sources import profile
 from rostersync.sources.clever.normalize import minimize, normalize
-from rostersync.validate.rules import RULES, Severity
+from rostersync.validate.rules import RULES, Severity, fix_advice
 from tests.factories import D, base, rules_of, run
 
 NOW = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
@@ -68,7 +69,8 @@ def test_a_sync_in_error_or_older_than_the_limit_is_stale(fields: dict[str, obje
 def test_the_stale_rule_is_a_warning_that_says_the_data_is_frozen_upstream() -> None:
     rule = RULES["district.sync_stale"]
     assert rule.severity is Severity.WARNING
-    assert "Clever" in rule.fix and "sync" in rule.fix.lower()
+    fix = fix_advice(rule.id, profile("clever").wording)
+    assert "Clever" in fix and "sync" in fix.lower()
     _, sink = run([_district(state="error"), *base()[1:]], now=NOW, stale_days=7)
     [finding] = [f for f in sink.findings if f.rule == "district.sync_stale"]
     assert "error" in finding.message

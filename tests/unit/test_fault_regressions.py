@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rostersync.alerts.model import EventType
+from rostersync.alert_model import EventType
 from rostersync.alerts.notify import notify_import
 from rostersync.importer.contract import ImportResult, RunStatus
 from tests.fakes import RecordingPublisher
@@ -18,7 +18,7 @@ def test_bug_an_import_refused_by_the_lease_was_silent() -> None:
     publisher = RecordingPublisher()
     result = ImportResult(district_id=DISTRICT, run_id=RUN, status=RunStatus.SKIPPED_LOCKED)
 
-    outcome = notify_import(result, publisher)
+    outcome = notify_import(result, publisher, source="clever")
 
     [alert] = publisher.sent
     assert alert.event_type is EventType.SYNC_FAILED
@@ -31,5 +31,7 @@ def test_a_successful_or_unvalidated_import_sends_no_failure_alert() -> None:
     # stale, silently): tests/unit/test_run_ids.py pins that alert.
     for status in (RunStatus.SUCCEEDED, RunStatus.SKIPPED):
         publisher = RecordingPublisher()
-        notify_import(ImportResult(district_id=DISTRICT, run_id=RUN, status=status), publisher)
+        notify_import(
+            ImportResult(district_id=DISTRICT, run_id=RUN, status=status), publisher, source="clever"
+        )
         assert publisher.sent == [], status

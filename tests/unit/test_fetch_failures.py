@@ -98,7 +98,7 @@ def test_a_failed_token_lookup_fails_that_district_and_the_next_is_fetched() -> 
         ("d-bad", ManifestStatus.FAILED),
         ("d-good", ManifestStatus.COMPLETE),
     ]
-    assert _manifest(store, "d-bad").failure.kind is FailureKind.CLEVER_ERROR  # type: ignore[union-attr]
+    assert _manifest(store, "d-bad").failure.kind is FailureKind.SOURCE_ERROR  # type: ignore[union-attr]
 
 
 class ManifestWriteFails(MemoryPageStore):

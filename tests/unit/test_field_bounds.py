@@ -9,8 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from rostersync.importer.items import roster_item
 from rostersync.records import Kind, PersonName, SectionRecord
+from rostersync.roster_items import roster_item
 from rostersync.sources import id_check
 from rostersync.validate.engine import CollectingSink, validate_district
 from rostersync.validate.rules import ID_MAX, LIST_LIMITS, TEXT_LIMITS
@@ -55,7 +55,7 @@ def test_a_420000_character_middle_name_rejects_that_student_only_and_never_repe
     )
     summary, sink = run(records)
     assert rules_of(sink, "s9") == ["record.field_too_long"]
-    [finding] = [f for f in sink.findings if f.clever_id == "s9"]
+    [finding] = [f for f in sink.findings if f.source_id == "s9"]
     assert finding.field == "name.middle"
     assert "420,000" in finding.message and "200" in finding.message
     assert huge not in finding.model_dump_json()
@@ -71,7 +71,7 @@ def test_every_bounded_text_field_is_checked_and_labels_are_clipped() -> None:
     records.append(student("s8").model_copy(update={"email": "e" * 321, "sis_id": "9" * 65}))
     summary, sink = run(records)
     assert rules_of(sink, "s9") == ["record.field_too_long"]
-    assert sorted(f.field or "" for f in sink.findings if f.clever_id == "s8") == ["email", "sis_id"]
+    assert sorted(f.field or "" for f in sink.findings if f.source_id == "s8") == ["email", "sis_id"]
     for f in sink.findings:
         assert len(f.name or "") <= 200 and len(f.sis_id or "") <= ID_MAX
         assert long_last not in f.message
@@ -83,7 +83,7 @@ def test_a_section_listing_too_many_students_is_rejected_and_the_bound_fits_one_
     records = [*base(), section("sec9", students=many)]
     _summary, sink = run(records)
     assert rules_of(sink, "sec9") == ["record.field_too_long"]
-    [finding] = [f for f in sink.findings if f.clever_id == "sec9"]
+    [finding] = [f for f in sink.findings if f.source_id == "sec9"]
     assert finding.field == "students" and "5,001" in finding.message
 
 
@@ -125,7 +125,7 @@ def test_records_with_ids_that_are_not_ids_are_rejected_with_record_id_invalid()
     records.append(section("sec9", students=("s1",)).model_copy(update={"course": "../c"}))
     _summary, sink = run(records)
     bad = [f for f in sink.findings if f.rule == "record.id.invalid"]
-    assert {(f.clever_id, f.field) for f in bad} == {("../../x", "id"), ("sec9", "course")}
+    assert {(f.source_id, f.field) for f in bad} == {("../../x", "id"), ("sec9", "course")}
     assert "../../x" not in accepted_ids(sink) and "sec9" not in accepted_ids(sink)
     assert all("../" not in f.message for f in bad)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from rostersync.importer.diff import Action, Candidate, ExistingItem, compute_diff
+from rostersync.importer.diff import Action, compute_diff
 from rostersync.records import Kind
+from rostersync.roster_items import Candidate, ExistingItem
 
 H1 = "11" * 16
 H2 = "22" * 16
@@ -61,7 +62,7 @@ def test_repair_marks_unchanged_items_and_reconciles_the_rest() -> None:
     diff = compute_diff(tonight, existing, (), repair)
     assert diff.changes == {"STUDENT#same": Action.REPAIRED, "STUDENT#new": Action.CREATED}
     assert sorted(diff.reconcile) == ["STUDENT#archived", "STUDENT#never_created"]
-    assert [c.clever_id for c in diff.candidates] == ["other"]
+    assert [c.source_id for c in diff.candidates] == ["other"]
 
 
 def test_kind_change_archives_the_old_kind_and_creates_the_new() -> None:

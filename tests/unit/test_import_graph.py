@@ -1,13 +1,18 @@
-"""The runtime package's import graph: no cycles, and the domain never reaches AWS directly.
+"""The runtime package's import graph: no cycles, layers that only point down, and the domain
+never reaches AWS directly.
 
 Read with `ast` (nothing is imported): every `import` and `from ... import` of a module of the
-`rostersync` package, except those under `if TYPE_CHECKING:` (type hints only, never executed).
-Importing `a.b.c` also executes the packages `a` and `a.b`, so those are edges too.
+`rostersync` package. For cycles, those under `if TYPE_CHECKING:` (type hints only, never
+executed) are left out, and importing `a.b.c` also executes the packages `a` and `a.b`, so those
+are edges too. For the layers (the table in docs/ARCHITECTURE.md, "Layers"), every import counts,
+type hints included, and a parent package counts when its `__init__` imports anything of ours.
 """
 
 from __future__ import annotations
 
 import ast
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.paths import REPO
@@ -50,15 +55,24 @@ def _runtime_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
     return found
 
 
+def _all_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """Every import, those under `if TYPE_CHECKING:` included."""
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)]
+
+
 def _with_parents(module: str) -> set[str]:
     parts = module.split(".")
     return {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
 
 
-def _imported(module: str) -> set[str]:
-    """Every module name the module's runtime imports name (ours and third-party)."""
+def _imported(module: str, *, type_hints: bool = False) -> set[str]:
+    """Every module name the module's runtime imports name (ours and third-party); with
+    `type_hints`, those under `if TYPE_CHECKING:` too."""
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
     names: set[str] = set()
-    for node in _runtime_imports(ast.parse(MODULES[module].read_text(encoding="utf-8"))):
+    for node in _all_imports(tree) if type_hints else _runtime_imports(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            raise AssertionError(f"{module}: relative import (line {node.lineno}); name the module")
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif node.module is not None and node.level == 0:
@@ -126,15 +140,149 @@ def test_the_cycle_check_finds_a_cycle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
+# ---------------------------------------------------------------------------------- layers
+
+ARCHITECTURE = REPO / "docs" / "ARCHITECTURE.md"
+
+
+@dataclass(frozen=True)
+class Layer:
+    rank: int  # 0: the floor
+    name: str
+    names: tuple[str, ...]  # module names under `rostersync.`, each covering its submodules
+    apart: bool  # its names never import one another (the stages)
+
+
+def _layers(text: str | None = None) -> list[Layer]:
+    """The layer table of docs/ARCHITECTURE.md's "Layers" section, floor first."""
+    text = ARCHITECTURE.read_text(encoding="utf-8") if text is None else text
+    section = text.split("\n## Layers\n", 1)[1].split("\n## ", 1)[0]
+    layers = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or not cells[0].isdigit():
+            continue
+        rank, name, modules, rule = cells
+        names = tuple(re.findall(r"`([a-z_][a-z0-9_.]*)`", modules))
+        layers.append(Layer(int(rank), name, names, "**apart**" in rule))
+    return sorted(layers, key=lambda layer: layer.rank)
+
+
+def _place(module: str, layers: list[Layer]) -> tuple[Layer, str] | None:
+    """The layer of a module and the name in it that covers the module (the longest that does)."""
+    short = module.removeprefix("rostersync.")
+    found = [
+        (len(name), layer, name)
+        for layer in layers
+        for name in layer.names
+        if short == name or short.startswith(f"{name}.")
+    ]
+    if not found:
+        return None
+    _, layer, name = max(found, key=lambda f: f[0])
+    return layer, name
+
+
+def _inert(module: str) -> bool:
+    """A package whose `__init__` imports nothing of ours: importing through it runs none of our code."""
+    return MODULES[module].name == "__init__.py" and not any(
+        name.startswith("rostersync") for name in _imported(module, type_hints=True)
+    )
+
+
+def _layer_graph() -> dict[str, set[str]]:
+    """Every module's imports of ours (type hints included), with the parents that run code."""
+    graph = {}
+    for module in sorted(MODULES.keys() - {"rostersync"}):  # the root: see the table's test
+        named = {name for name in _imported(module, type_hints=True) if name in MODULES}
+        parents = {p for name in named | {module} for p in _with_parents(name) if p in MODULES}
+        graph[module] = (named | {p for p in parents if not _inert(p)}) - {module, "rostersync"}
+    return graph
+
+
+def _layer_offences(graph: dict[str, set[str]], layers: list[Layer]) -> list[str]:
+    """Imports up the table, and between two names of an apart layer (a stage into another)."""
+    offences = []
+    for module, targets in sorted(graph.items()):
+        here = _place(module, layers)
+        assert here is not None, f"{module} has no layer: give it one in docs/ARCHITECTURE.md, Layers"
+        for target in sorted(targets):
+            there = _place(target, layers)
+            assert there is not None, f"{target} has no layer: give it one in docs/ARCHITECTURE.md, Layers"
+            (layer, name), (target_layer, target_name) = here, there
+            if target_layer.rank > layer.rank:
+                offences.append(
+                    f"{module} ({layer.name}) imports {target} ({target_layer.name}): an upward import"
+                )
+            elif layer.apart and target_layer == layer and target_name != name:
+                offences.append(
+                    f"{module} imports {target}: {name} and {target_name} are apart ({layer.name})"
+                )
+    return offences
+
+
+def test_the_layer_table_covers_the_package() -> None:
+    layers = _layers()
+    assert [layer.rank for layer in layers] == list(range(len(layers))), "ranks 0..n, once each"
+    assert layers[0].name == "floor" and "errors" in layers[0].names
+    assert [layer.name for layer in layers if layer.apart] == ["stages"]
+    listed = [name for layer in layers for name in layer.names]
+    assert len(listed) == len(set(listed)), "a name is in one layer only"
+    for name in listed:  # a name that covers nothing is stale
+        assert any(m == f"rostersync.{name}" or m.startswith(f"rostersync.{name}.") for m in MODULES), name
+    assert [m for m in MODULES if m != "rostersync" and _place(m, layers) is None] == []
+    assert _imported("rostersync") == set(), "the root package runs nothing: it is every module's parent"
+
+
+def test_every_import_points_down_the_layers_and_no_stage_imports_another() -> None:
+    offences = _layer_offences(_layer_graph(), _layers())
+    assert offences == [], "\n".join(offences)
+
+
+def test_the_layer_check_finds_an_upward_import_and_a_stage_importing_another() -> None:
+    layers = _layers()
+    graph = {
+        "rostersync.ports": {"rostersync.roster_items", "rostersync.importer.service"},
+        "rostersync.importer.release": {"rostersync.run_artifacts", "rostersync.validate.stage"},
+        "rostersync.validate.stage": {"rostersync.fetch.contract", "rostersync.validate.engine"},
+    }
+    assert _layer_offences(graph, layers) == [
+        "rostersync.importer.release imports rostersync.validate.stage: importer and validate are apart (stages)",
+        "rostersync.ports (ports) imports rostersync.importer.service (stages): an upward import",
+    ]
+
+
+def test_the_layer_table_is_read_as_written() -> None:
+    table = """
+## Layers
+
+| # | layer | modules (under `rostersync.`) | rule |
+|---|---|---|---|
+| 1 | stages | `fetch`, `validate` | **apart**: no stage imports another |
+| 0 | floor | `errors`, `fetch.contract` | nothing above |
+
+## Next
+| 9 | not a layer | `wiring` | |
+"""
+    assert _layers(table) == [
+        Layer(0, "floor", ("errors", "fetch.contract"), False),
+        Layer(1, "stages", ("fetch", "validate"), True),
+    ]
+    placed = _place("rostersync.fetch.contract", _layers(table))
+    assert placed is not None and placed[0].name == "floor"
+    assert _place("rostersync.wiring", _layers(table)) is None
+
+
 def test_domain_modules_never_import_adapters_or_an_aws_sdk() -> None:
     offences = []
     for module in MODULES:
         if module.startswith(ADAPTER_LAYER):
             continue
-        for name in _imported(module):
+        for name in _imported(module, type_hints=True):
             if name.startswith(ADAPTER_LAYER) or name.split(".")[0] in AWS_SDKS:
                 offences.append(f"{module} imports {name}")
-    assert offences == []
+    # The CLI's operations run on the wiring's adapters, through the wiring (never an adapter).
+    assert offences == ["rostersync.operations imports rostersync.wiring"]
 
 
 def test_adapters_are_imported_only_by_the_wiring() -> None:

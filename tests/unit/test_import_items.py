@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from rostersync.importer.diff import Candidate
 from rostersync.importer.holds import PageStoreHoldStore
-from rostersync.importer.items import (
+from rostersync.layout import roster_sk, split_sk
+from rostersync.records import Kind, PersonName
+from rostersync.roster_items import (
     BOOKKEEPING,
+    Candidate,
     content_hash,
     content_of,
     desired_edges,
@@ -15,8 +17,6 @@ from rostersync.importer.items import (
     roster_item,
     stored_edges,
 )
-from rostersync.layout import roster_sk, split_sk
-from rostersync.records import Kind, PersonName
 from tests.factories import D, course, district, school, section, student, teacher, term
 
 

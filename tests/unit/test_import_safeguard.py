@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rostersync.importer.diff import Candidate
 from rostersync.importer.safeguard import SafeguardThresholds, check
 from rostersync.records import Kind
+from rostersync.roster_items import Candidate
 
 DEFAULT = SafeguardThresholds()
 

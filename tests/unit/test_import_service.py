@@ -6,7 +6,7 @@ these are the fast checks of the service's decisions, and of the result the aler
 
 from __future__ import annotations
 
-from rostersync.alerts.model import EventType
+from rostersync.alert_model import EventType
 from rostersync.alerts.notify import notify_import
 from rostersync.importer.contract import RunStatus
 from rostersync.importer.holds import PageStoreHoldStore
@@ -61,7 +61,7 @@ def test_a_district_override_decides_the_hold_and_the_alert_quotes_it() -> None:
     assert held.safeguard_percent == 25.0
     assert roster_sk(Kind.STUDENT, "st0000") in table.active(D)  # held, not archived
     publisher = RecordingPublisher()
-    notify_import(held, publisher)
+    notify_import(held, publisher, source="clever")
     [alert] = publisher.of_type(EventType.DELETIONS_HELD)
     assert "the safeguard allows 25%" in alert.body
     assert "allows 10%" not in alert.body
@@ -78,7 +78,7 @@ def test_without_an_override_the_default_threshold_is_applied_and_quoted() -> No
 
     assert held.status is RunStatus.HELD and held.safeguard_percent == 12.0
     publisher = RecordingPublisher()
-    notify_import(held, publisher)
+    notify_import(held, publisher, source="clever")
     [alert] = publisher.of_type(EventType.DELETIONS_HELD)
     assert "the safeguard allows 12%" in alert.body
 

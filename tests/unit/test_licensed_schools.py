@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from rostersync.records import Kind
-from rostersync.validate.rules import RULES, Severity
+from rostersync.sources import profile
+from rostersync.validate.rules import Severity, fix_advice
 from rostersync.validate.stage import RejectedRecords
 from tests.factories import (
     accepted,
@@ -59,8 +60,8 @@ def test_only_licensed_schools_and_their_records_are_imported() -> None:
     # one info finding, on the school; none per record it held
     assert rules_of(sink).count("school.not_licensed") == 1
     (finding,) = [f for f in sink.findings if f.rule == "school.not_licensed"]
-    assert finding.clever_id == "elem" and finding.severity is Severity.INFO
-    assert not [f for f in sink.findings if f.clever_id in {"t_elem", "st_elem", "s_elem", "sec_elem"}]
+    assert finding.source_id == "elem" and finding.severity is Severity.INFO
+    assert not [f for f in sink.findings if f.source_id in {"t_elem", "st_elem", "s_elem", "sec_elem"}]
     assert summary.records["student"].excluded == 1 and summary.records["school"].excluded == 1
     assert summary.records["teacher"].excluded == 1 and summary.records["staff"].excluded == 1
     assert summary.records["section"].excluded == 1
@@ -89,8 +90,9 @@ def test_a_licensed_school_that_is_not_shared_is_an_error_on_the_district() -> N
     assert missing in finding.message
     # it rejects nothing: everything shared is imported
     assert {"high", "elem", "s_elem"} <= set(accepted_ids(sink))
-    fix = RULES["school.licensed_not_shared"].fix
-    assert "Clever" in fix and "ClassLink" in fix and "sharing rules" in fix
+    for source, name in (("clever", "Clever"), ("oneroster", "ClassLink")):
+        fix = fix_advice("school.licensed_not_shared", profile(source).wording)
+        assert name in fix and "sharing rules" in fix
 
 
 def test_a_student_of_an_unlicensed_school_is_not_judged_for_its_data() -> None:

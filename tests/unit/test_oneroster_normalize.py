@@ -221,7 +221,7 @@ def test_nces_id_from_sourced_id_identifier_or_metadata_in_that_order() -> None:
         None,
         "4218990",
     ]
-    school_rules = {(f.clever_id, f.rule) for f in sink.findings if f.record_type == "school"}
+    school_rules = {(f.source_id, f.rule) for f in sink.findings if f.record_type == "school"}
     assert ("sch-d", "school.nces_id.missing") in school_rules
     assert ("sch-e", "school.nces_id.format") in school_rules
 
@@ -325,7 +325,7 @@ def test_teachers_staff_and_district_admins() -> None:
     sink, _ = validate(tenant(users=users))
     got = by_id(sink)
     assert {(Kind.STAFF, "c1"), (Kind.STAFF, "a1"), (Kind.TEACHER, "t2")} <= set(got)
-    assert [f.clever_id for f in sink.findings if f.rule == "teacher.no_sections"] == ["t2"]
+    assert [f.source_id for f in sink.findings if f.rule == "teacher.no_sections"] == ["t2"]
 
 
 def test_a_teacher_and_an_administrator_account_of_one_person_are_one_account() -> None:
@@ -344,7 +344,7 @@ def test_a_teacher_and_an_administrator_account_of_one_person_are_one_account() 
     adults = [(k, r.id) for k, r in sink.records if k in (Kind.TEACHER, Kind.STAFF)]
     assert sorted(adults) == [(Kind.STAFF, "t2"), (Kind.TEACHER, "t1")]
     assert by_id(sink)[(Kind.SECTION, "c1")].teachers == ("t1",)
-    assert sorted(f.clever_id for f in sink.findings if f.rule == "user.multiple_account_types") == [
+    assert sorted(f.source_id for f in sink.findings if f.rule == "user.multiple_account_types") == [
         "t1",
         "t2",
     ]
@@ -358,7 +358,7 @@ def test_a_student_sharing_an_email_with_an_adult_keeps_only_the_student_account
         user("t9", "teacher", email="KID@district.example"),
     ]
     sink, _ = validate(tenant(users=users))
-    assert [f.clever_id for f in sink.findings if f.rule == "user.student_and_adult"] == ["s1"]
+    assert [f.source_id for f in sink.findings if f.rule == "user.student_and_adult"] == ["s1"]
     assert (Kind.TEACHER, "s1") not in by_id(sink)
 
 

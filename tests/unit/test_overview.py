@@ -28,7 +28,7 @@ OLDER = "20261127T070000Z-bbbbbb"
 
 def _fetch(d: str, run: str, status: ManifestStatus = ManifestStatus.COMPLETE) -> FetchResult:
     return FetchResult(
-        district_id=d, district_name=f"{d} <SD>", run_id=run, status=status,
+        district_id=d, district_name=f"{d} <SD>", source="clever", run_id=run, status=status,
         manifest_key="m", records=10, pages=1, requests=1,
     )  # fmt: skip
 

@@ -36,7 +36,7 @@ def test_a_run_id_a_few_minutes_ahead_is_tolerated_and_more_is_refused() -> None
     [
         lambda run_id: FetchRequest(district_ids=["d1"], run_id=run_id),
         lambda run_id: ValidateRequest(district_id="d1", run_id=run_id),
-        lambda run_id: ImportRequest(district_id="d1", run_id=run_id),
+        lambda run_id: ImportRequest(district_id="d1", run_id=run_id, source="clever"),
     ],
     ids=["fetch", "validate", "import"],
 )
@@ -57,7 +57,7 @@ def test_a_stale_import_alerts_what_happened_and_what_to_do() -> None:
         status=RunStatus.SKIPPED_STALE,
         error="a newer run 20261129T070000Z-bbbbbb already started for the district",
     )
-    outcome = notify_import(result, publisher)
+    outcome = notify_import(result, publisher, source="clever")
     assert outcome.published == ["sync_failed:d1"]
     [alert] = publisher.sent
     assert "skipped" in alert.subject and "newer run" in alert.body

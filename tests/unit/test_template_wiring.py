@@ -215,6 +215,8 @@ ADAPTER_RESOURCES = {
     "SnsAlertPublisher": {"AlertTopic", "AlertTopicKey"},
     "clever_credentials": {"CleverSecret"},
     "oneroster_secret": {"OneRosterSecret"},
+    # The sources' secrets, read as each registered source's profile builds it (the fetch alone).
+    "secret_json": {"CleverSecret", "OneRosterSecret"},
     "report_link_key": {"ReportLinkKeySecret"},
 }
 
@@ -231,6 +233,8 @@ def _called_names(node: ast.AST) -> set[str]:
                 names.add(func.id)
             elif isinstance(func, ast.Attribute):
                 names.add(func.attr)
+            # An adapter handed to the callee (a source's profile reads its secret through it).
+            names |= {arg.id for arg in call.args if isinstance(arg, ast.Name)}
     return names
 
 

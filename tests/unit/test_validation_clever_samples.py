@@ -54,7 +54,7 @@ def test_every_demo_student_is_rejected_for_a_nine_digit_state_id(demo):
 
     students = {u["id"] for u in users if "student" in u["roles"]}
     format_findings = [f for f in sink.findings if f.rule == "student.state_id.format"]
-    assert {f.clever_id for f in format_findings} == students
+    assert {f.source_id for f in format_findings} == students
     assert all("9 digits" in f.message for f in format_findings)
     state_ids = {u["roles"]["student"]["state_id"] for u in users if "student" in u["roles"]}
     assert not any(sid in f.message for f in sink.findings for sid in state_ids)

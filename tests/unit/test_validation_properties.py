@@ -114,7 +114,7 @@ def test_every_record_ends_once_as_accepted_or_rejected(records):
     assert len(sink.records) == sum(c.accepted - c.merged for c in summary.records.values())
     # each input (type, id) is either emitted, merged into an emitted one, or rejected with an error or empty
     emitted_ids = {r.id for _, r in sink.records}
-    errors = {(f.record_type, f.clever_id) for f in sink.findings if f.severity == "error"}
+    errors = {(f.record_type, f.source_id) for f in sink.findings if f.severity == "error"}
     for r in records:
         rt = record_type(r)
         if summary.empty:

@@ -16,14 +16,14 @@ from rostersync.validate.summary import Finding, Summary
 from tests.factories import base, district, run, school, staff, student, teacher
 
 RUN = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
-HEADER = "district_id,record_type,clever_id,sis_id,name,rule,severity,field,message"
+HEADER = "district_id,record_type,source_id,sis_id,name,rule,severity,field,message"
 
 
 def _finding(**kw) -> Finding:
     data = {
         "district_id": "d",
         "record_type": "student",
-        "clever_id": "s1",
+        "source_id": "s1",
         "sis_id": "42",
         "name": "Lee, Ann",
         "rule": "student.state_id.missing",
@@ -36,7 +36,7 @@ def _finding(**kw) -> Finding:
 
 def test_csv_starts_with_bom_and_header_and_has_one_row_per_finding():
     out = io.StringIO()
-    n = write_findings_csv([_finding(), _finding(clever_id="s2")], out)
+    n = write_findings_csv([_finding(), _finding(source_id="s2")], out)
     text = out.getvalue()
     assert n == 2
     assert text.startswith("\ufeff" + HEADER + "\r\n")

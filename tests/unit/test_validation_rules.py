@@ -7,7 +7,8 @@ import re
 import pytest
 
 from rostersync.records import Kind, SourceRole
-from rostersync.validate.rules import RULES, Severity, matching
+from rostersync.sources import PROFILES, profile
+from rostersync.validate.rules import RULES, Severity, fix_advice, matching
 from tests.factories import (
     D,
     accepted,
@@ -63,7 +64,8 @@ STABLE_IDS = {
 def test_catalogue_has_the_stable_ids_each_with_title_and_fix_advice():
     assert set(RULES) == STABLE_IDS
     for r in RULES.values():
-        assert r.title and len(r.fix) > 60, r.id
+        for source in PROFILES.values():
+            assert r.title and len(fix_advice(r.id, source.wording)) > 60, (r.id, source.name)
     assert RULES["student.state_id.duplicate"].severity is Severity.ERROR
     assert RULES["school.nces_id.not_pa"].severity is Severity.WARNING
 
@@ -99,7 +101,7 @@ def test_clean_district_imports_everything_without_findings():
 
 def test_district_without_schools_is_one_finding_and_every_record_rejected():
     summary, sink = run([district(), teacher("t1"), student("s1"), section("sec1")])
-    assert [(f.rule, f.record_type, f.clever_id) for f in sink.findings] == [
+    assert [(f.rule, f.record_type, f.source_id) for f in sink.findings] == [
         ("district.empty", "district", D)
     ]
     assert sink.records == []
@@ -121,7 +123,7 @@ def test_district_with_schools_but_no_students_is_empty():
 
 def test_section_without_school_is_malformed_and_rejected():
     _, sink = run([*base(), section("sec2", school=None)])
-    (f,) = [f for f in sink.findings if f.clever_id == "sec2"]
+    (f,) = [f for f in sink.findings if f.source_id == "sec2"]
     assert (f.rule, f.field) == ("record.malformed", "school")
     assert "sec2" not in accepted_ids(sink)
 
@@ -148,7 +150,7 @@ def test_school_without_nces_id_is_rejected_and_so_are_its_people():
 
 def test_seven_digit_nces_id_is_called_the_district_id():
     _, sink = run([district(), school(nces="4200001"), teacher("t1"), student("s1"), section("sec1")])
-    (f,) = [f for f in sink.findings if f.clever_id == "sch1"]
+    (f,) = [f for f in sink.findings if f.source_id == "sch1"]
     assert f.rule == "school.nces_id.format"
     assert "district's NCES id" in f.message
     assert "sch1" not in accepted_ids(sink)
@@ -169,7 +171,7 @@ def test_two_schools_sharing_an_nces_id_are_both_warned_and_imported():
         section("sec2", "sch2", ["t2"], ["s2"]),
     ]
     _, sink = run(records)
-    dup = [f.clever_id for f in sink.findings if f.rule == "school.nces_id.duplicate"]
+    dup = [f.source_id for f in sink.findings if f.rule == "school.nces_id.duplicate"]
     assert sorted(dup) == ["sch1", "sch2"]
     assert {"sch1", "sch2"} <= set(accepted_ids(sink))
 
@@ -199,7 +201,7 @@ def test_student_without_state_id_is_rejected():
 
 def test_nine_digit_state_id_is_rejected_and_the_value_is_not_in_the_message():
     _, sink = run([*base(), student("s2", state_id="231786324")])
-    (f,) = [f for f in sink.findings if f.clever_id == "s2"]
+    (f,) = [f for f in sink.findings if f.source_id == "s2"]
     assert f.rule == "student.state_id.format"
     assert "9 digits" in f.message
     assert "231786324" not in f.model_dump_json()
@@ -251,7 +253,7 @@ def test_teacher_keeps_only_accepted_schools():
 def test_teacher_whose_every_school_was_rejected_is_rejected():
     records = [*base(), school("sch2", "Bad NCES", "123"), teacher("t2", ["sch2"])]
     _, sink = run(records)
-    (f,) = [f for f in sink.findings if f.clever_id == "t2"]
+    (f,) = [f for f in sink.findings if f.source_id == "t2"]
     assert f.rule == "dependent.school_rejected"
     assert "Bad NCES" in f.message
     assert "t2" not in accepted_ids(sink)
@@ -259,7 +261,7 @@ def test_teacher_whose_every_school_was_rejected_is_rejected():
 
 def test_student_of_an_unshared_school_is_rejected():
     _, sink = run([*base(), student("s2", ["nowhere"])])
-    (f,) = [f for f in sink.findings if f.clever_id == "s2"]
+    (f,) = [f for f in sink.findings if f.source_id == "s2"]
     assert f.rule == "dependent.school_rejected"
     assert "not shared" in f.message
 
@@ -310,7 +312,7 @@ def test_student_who_is_also_staff_keeps_only_the_student_account():
 
 def test_teacher_without_sections_is_warned_and_imported():
     _, sink = run([*base(), teacher("t2")])
-    (f,) = [f for f in sink.findings if f.clever_id == "t2"]
+    (f,) = [f for f in sink.findings if f.source_id == "t2"]
     assert f.rule == "teacher.no_sections"
     assert "counselor" in f.message
     assert accepted_ids(sink)["t2"] is Kind.TEACHER
@@ -329,12 +331,12 @@ def test_section_drops_unknown_and_rejected_people():
         section("sec2", teachers=["t1", "ghost"], students=["s1", "s2", "nobody"]),
     ]
     _, sink = run(records)
-    found = {(f.rule, f.field) for f in sink.findings if f.clever_id == "sec2"}
+    found = {(f.rule, f.field) for f in sink.findings if f.source_id == "sec2"}
     assert found == {("section.unknown_user", "students"), ("section.unknown_user", "teachers")}
     sec = accepted(sink, "sec2")
     assert sec.students == ("s1",)  # type: ignore[union-attr]
     assert sec.teachers == ("t1",)  # type: ignore[union-attr]
-    msg = next(f.message for f in sink.findings if f.clever_id == "sec2" and f.field == "students")
+    msg = next(f.message for f in sink.findings if f.source_id == "sec2" and f.field == "students")
     assert msg.startswith("2 students") and "1 not shared" in msg
 
 
@@ -370,8 +372,9 @@ def test_student_without_birth_date_graduation_year_or_zip_is_warned_and_importe
         assert accepted_ids(sink)[sid] is Kind.STUDENT
     for rid in ("student.birth_date.missing", "student.graduation_year.missing", "student.zip.missing"):
         assert RULES[rid].severity is Severity.WARNING
-        assert "Clever" in RULES[rid].fix and "ClassLink" in RULES[rid].fix
-    messages = {f.field: f.message for f in sink.findings if f.clever_id == "s5"}
+        assert "Clever" in fix_advice(rid, profile("clever").wording)
+        assert "ClassLink" in fix_advice(rid, profile("oneroster").wording)
+    messages = {f.field: f.message for f in sink.findings if f.source_id == "s5"}
     assert messages["graduation_year"] == "The graduation year has 2 digits, expected 4."
     assert messages["zip"] == "The ZIP code has 4 digits, expected 5."
     assert_balanced(summary)
@@ -379,7 +382,7 @@ def test_student_without_birth_date_graduation_year_or_zip_is_warned_and_importe
 
 def test_a_malformed_birth_date_is_reported_without_its_value():
     _, sink = run([*base(), student("s2", birth_date="17/04/2011")])
-    (finding,) = [f for f in sink.findings if f.clever_id == "s2"]
+    (finding,) = [f for f in sink.findings if f.source_id == "s2"]
     assert finding.rule == "student.birth_date.missing" and finding.field == "birth_date"
     assert "2011" not in finding.message and "17" not in finding.message
 
@@ -398,7 +401,7 @@ def test_validation_says_nothing_that_depends_on_another_districts_students():
     records = [*base(), student("s2"), student("s3", state_id="1000000999")]
     _, sink = run(records)
     assert [
-        f.rule for f in sink.findings if "district" in f.message.lower() and f.clever_id in ("s2", "s3")
+        f.rule for f in sink.findings if "district" in f.message.lower() and f.source_id in ("s2", "s3")
     ] == []
     assert accepted_ids(sink)["s2"] is Kind.STUDENT and accepted_ids(sink)["s3"] is Kind.STUDENT
 
@@ -456,5 +459,5 @@ def test_no_message_contains_a_ten_digit_number():
 
 def test_finding_names_people_last_comma_first():
     _, sink = run([*base(), student("s2", state_id=None, first="Zoë", last="Ortiz")])
-    (f,) = [f for f in sink.findings if f.clever_id == "s2"]
+    (f,) = [f for f in sink.findings if f.source_id == "s2"]
     assert (f.name, f.sis_id, f.record_type, f.district_id) == ("Ortiz, Zoë", "sis-s2", "student", D)

@@ -20,11 +20,15 @@ class RosterSyncError(Exception):
     """Base class for failures this project raises on purpose."""
 
 
-class CleverError(RosterSyncError):
-    """Clever answered with an error, or could not be reached after bounded retries."""
+class SourceError(RosterSyncError):
+    """A district's source answered with an error, or could not be reached after bounded retries.
+    The fetch stage fails the district with `source_error` for any source's (its profile words
+    the alert). A subclass names its source in the message (`label`)."""
+
+    label = "the source"
 
     def __init__(self, endpoint: str, reason: str, status: int | None = None, district_id: str | None = None):
-        # Both may come from what Clever sent (a next link's path, an error message): no lone
+        # Both may come from what the source sent (a next link's path, an error message): no lone
         # surrogate may reach a manifest, a log line or an alert that must encode as UTF-8.
         endpoint, reason = _utf8(endpoint), _utf8(reason)
         self.endpoint = endpoint
@@ -33,10 +37,24 @@ class CleverError(RosterSyncError):
         self.district_id = district_id
         where = f"district {district_id} " if district_id else ""
         code = f"HTTP {status}" if status is not None else "no response"
-        super().__init__(f"Clever {code} on {where}{endpoint}: {reason}")
+        super().__init__(f"{self.label} {code} on {where}{endpoint}: {reason}")
 
 
-class CleverProtocolError(CleverError):
+class SourceProtocolError(SourceError):
+    """The source answered 200 but the body breaks its contract (`protocol_error`)."""
+
+
+class SourceKeyRefused(SourceError):
+    """The source refuses our credentials for the district (`key_refused`: no retry, support acts)."""
+
+
+class CleverError(SourceError):
+    """Clever answered with an error, or could not be reached after bounded retries."""
+
+    label = "Clever"
+
+
+class CleverProtocolError(CleverError, SourceProtocolError):
     """Clever answered 200 but the body breaks the contract (not JSON, no `data`, ids missing, bad links)."""
 
 
@@ -59,22 +77,17 @@ class StorageError(RosterSyncError):
     """A page, manifest or report could not be written or read."""
 
 
-class OneRosterError(CleverError):
+class OneRosterError(SourceError):
     """A OneRoster 1.1 provider (ClassLink Roster Server) answered with an error, or could not be
-    reached after bounded retries. A CleverError subclass so the fetch stage fails the district
-    the same way (`clever_error` is the failure kind of any source's API error)."""
+    reached after bounded retries."""
 
-    def __init__(self, endpoint: str, reason: str, status: int | None = None, district_id: str | None = None):
-        super().__init__(endpoint, reason, status, district_id)
-        where = f"district {district_id} " if district_id else ""
-        code = f"HTTP {status}" if status is not None else "no response"
-        Exception.__init__(self, f"OneRoster {code} on {where}{self.endpoint}: {self.reason}")
+    label = "OneRoster"
 
 
-class OneRosterProtocolError(OneRosterError, CleverProtocolError):
+class OneRosterProtocolError(OneRosterError, SourceProtocolError):
     """The provider answered 200 but the body breaks OneRoster 1.1 (no envelope, no sourcedId,
     a link to another host, a repeated page)."""
 
 
-class OneRosterKeyRefused(OneRosterError):
+class OneRosterKeyRefused(OneRosterError, SourceKeyRefused):
     """The provider answered 401 or 403: it refuses the tenant's consumer key and secret."""

@@ -15,11 +15,10 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 from rostersync.errors import RosterSyncError
 
 if TYPE_CHECKING:
-    from rostersync.alerts.model import Alert
-    from rostersync.importer.diff import Candidate, ExistingItem
-    from rostersync.importer.items import Item, Key
-    from rostersync.importer.roster_index import RosterIndex
+    from rostersync.alert_model import Alert
     from rostersync.records import DistrictStatus
+    from rostersync.roster_index import RosterIndex
+    from rostersync.roster_items import Candidate, ExistingItem, Item, Key
 
 # ------------------------------------------------------------------------------------ sources
 

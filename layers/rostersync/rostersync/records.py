@@ -20,6 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 # A district id in every request and event (and so in every storage key): letters, digits, '-'
 # and '_', at most 64. Clever's are 24 hex digits; a later OneRoster source uses support-chosen ids.
 DISTRICT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+# A source's name (a registered profile's, `rostersync.sources`) as stored in pages, manifests
+# and checkpoints and carried in the state machine's payload: "clever", "oneroster".
+SOURCE_NAME = r"^[a-z][a-z0-9_]{0,31}$"
 DistrictId = Annotated[str, Field(pattern=DISTRICT_ID_PATTERN)]
 
 

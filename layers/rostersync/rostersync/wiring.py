@@ -1,27 +1,34 @@
-"""Settings -> adapters -> stage -> alerts, for every handler and for the CLI.
+"""Settings -> adapters -> stage -> alerts, for every handler (the CLI's operations use its adapters).
 
 The only module that builds adapters (boto3, Secrets Manager, the sources' HTTP clients). Each
 Lambda handler parses its event into the stage's request model and makes one call here; the
 stage runs on ports, then the alerts read the stage's result and publish through SNS; metrics
 are recorded here, once per invocation.
+
+Adapters, and the AWS clients in them, are built once per environment (`Environment`): in Lambda
+once per cold start, since a warm container reuses the module; locally until the settings or the
+AWS endpoint change (a test that points boto3 at another moto server clears `get_settings`, and
+the next call builds a new environment). Sources are built per fetch, with the credentials their
+secrets hold then, and closed when it ends. The CLI's operations (release, district settings,
+status, overview) are in `rostersync.operations`.
 """
 
 from __future__ import annotations
 
-import getpass
-from collections.abc import Callable, Collection, Iterable, Mapping
+import os
+import threading
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import boto3
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from rostersync import district_settings as district_config
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
 from rostersync.adapters.s3_page_store import S3PageStore
 from rostersync.adapters.s3_report_links import S3ReportLinks
-from rostersync.adapters.secrets_manager import clever_credentials, oneroster_secret, report_link_key
+from rostersync.adapters.secrets_manager import report_link_key, secret_json
 from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
 from rostersync.adapters.sns_contact_subscriptions import SnsContactSubscriptions
 from rostersync.alerts.notify import (
@@ -32,33 +39,25 @@ from rostersync.alerts.notify import (
     record_outcome,
 )
 from rostersync.alerts.notify import report_link as signed_report_link
-from rostersync.errors import StorageError
-from rostersync.fetch.contract import FetchOutcome, FetchRequest, ManifestStatus
+from rostersync.fetch.contract import FetchOutcome, FetchRequest, FetchResult, ManifestStatus
 from rostersync.fetch.stage import fetch_districts, fits_before_deadline, pause_near_deadline
 from rostersync.ids import new_run_id
-from rostersync.importer.contract import ImportRequest, ImportResult, ReleaseResult, RunStatus
+from rostersync.importer.contract import ImportRequest, ImportResult, RunStatus
 from rostersync.importer.holds import PageStoreHoldStore
-from rostersync.importer.release import release_hold
-from rostersync.importer.runs import latest_runs
 from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.importer.service import Accepted, import_district
 from rostersync.layout import INDEX_KEY
-from rostersync.observability import logger, metrics
-from rostersync.overview.index_page import DistrictRow, district_rows, write_index
+from rostersync.observability import SERVICE, logger, metrics
+from rostersync.overview.index_page import write_index
 from rostersync.overview.status import record_fetch, record_import, record_validation
-from rostersync.ports import PageStore, ReportLinks, Source
-from rostersync.records import DistrictStatus
+from rostersync.ports import ReportLinks, Source
 from rostersync.report_links import SignedReportLinks, answer
+from rostersync.run_artifacts import accepted_records, load_result, rejected_ids
 from rostersync.settings import Settings, get_settings
-from rostersync.sources.clever.client import CleverClient
-from rostersync.sources.clever.normalize import is_clever_id
-from rostersync.sources.clever.source import CleverSource
+from rostersync.sources import PROFILES
 from rostersync.sources.combined import CombinedSource
-from rostersync.sources.oneroster.client import OneRosterLimits
-from rostersync.sources.oneroster.source import OneRosterSource, parse_tenants
-from rostersync.state_id_registry import Assignment, Conflict, assign, district_conflicts
+from rostersync.state_id_registry import district_conflicts
 from rostersync.validate.contract import ValidateRequest, ValidateResult, ValidateStatus
-from rostersync.validate.pages import accepted_records, load_manifest, load_result, rejected_ids
 from rostersync.validate.stage import validate_run
 
 RemainingMillis = Callable[[], int]
@@ -66,51 +65,118 @@ RemainingMillis = Callable[[], int]
 # ------------------------------------------------------------------------------------ adapters
 
 
-def page_store(settings: Settings | None = None, client: Any | None = None) -> S3PageStore:
-    return S3PageStore((settings or get_settings()).raw_bucket, client)
+T = TypeVar("T")
+
+# What boto3 reads from the process environment besides the settings: where its clients point.
+AWS_LOCATION = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE")
 
 
-def roster_table(settings: Settings | None = None, client: Any | None = None) -> DynamoRosterTable:
-    return DynamoRosterTable((settings or get_settings()).roster_table, client)
+class Environment:
+    """The adapters of one environment (these Settings, this AWS endpoint), each built on first use
+    and then kept, with the AWS client inside it. Thread-safe: one build per adapter."""
+
+    def __init__(self, settings: Settings, location: tuple[str | None, ...]) -> None:
+        self.settings = settings
+        self.location = location
+        self._built: dict[str, object] = {}
+        self._lock = threading.RLock()  # a builder may ask for another adapter (hold_store)
+
+    def adapter(self, name: str, build: Callable[[], T]) -> T:
+        with self._lock:
+            if name not in self._built:
+                self._built[name] = build()
+            return cast("T", self._built[name])
+
+    def close(self) -> None:
+        """Stop what an adapter runs in the background (the roster table's batch threads)."""
+        with self._lock:
+            for built in self._built.values():
+                close = getattr(built, "close", None)
+                if callable(close):
+                    close()
+            self._built.clear()
 
 
-def hold_store(settings: Settings | None = None, client: Any | None = None) -> PageStoreHoldStore:
-    return PageStoreHoldStore(page_store(settings, client))
+class _Process:
+    """The process's current environment (a Lambda container has one for its whole life)."""
+
+    lock = threading.Lock()
+    environment: Environment | None = None
+
+
+def environment(settings: Settings | None = None) -> Environment:
+    """The current environment's adapters: the same object for as long as the settings object and
+    the AWS endpoint stay the same (a Lambda container's life); a new one, the old one closed,
+    when either changes."""
+    settings = settings or get_settings()
+    location = tuple(os.environ.get(name) for name in AWS_LOCATION)
+    with _Process.lock:
+        current = _Process.environment
+        if current is None or current.settings is not settings or current.location != location:
+            if current is not None:
+                current.close()
+            current = _Process.environment = Environment(settings, location)
+        return current
+
+
+def reset_environment() -> None:
+    """Forget the current environment (closing its adapters): the next call builds new ones."""
+    with _Process.lock:
+        if _Process.environment is not None:
+            _Process.environment.close()
+        _Process.environment = None
+
+
+def page_store(settings: Settings | None = None) -> S3PageStore:
+    env = environment(settings)
+    return env.adapter("page_store", lambda: S3PageStore(env.settings.raw_bucket))
+
+
+def roster_table(settings: Settings | None = None) -> DynamoRosterTable:
+    env = environment(settings)
+    return env.adapter("roster_table", lambda: DynamoRosterTable(env.settings.roster_table))
+
+
+def hold_store(settings: Settings | None = None) -> PageStoreHoldStore:
+    env = environment(settings)
+    return env.adapter("hold_store", lambda: PageStoreHoldStore(page_store(env.settings)))
 
 
 def alert_publisher(settings: Settings | None = None) -> SnsAlertPublisher:
-    return SnsAlertPublisher((settings or get_settings()).alert_topic_arn)
+    env = environment(settings)
+    return env.adapter("alert_publisher", lambda: SnsAlertPublisher(env.settings.alert_topic_arn))
 
 
-def clever_source(settings: Settings | None = None) -> CleverSource:
-    settings = settings or get_settings()
-    return CleverSource(CleverClient(settings, clever_credentials(settings.clever_secret_id)))
+def contact_subscriptions(settings: Settings | None = None) -> SnsContactSubscriptions:
+    """District contacts' subscriptions to the alert topic (the CLI's `district set`)."""
+    env = environment(settings)
+    return env.adapter("contact_subscriptions", lambda: SnsContactSubscriptions(env.settings.alert_topic_arn))
 
 
-def oneroster_source(settings: Settings | None = None) -> OneRosterSource:
-    """The tenants of ONEROSTER_SECRET_ID (none when the secret does not exist or lists none)."""
-    settings = settings or get_settings()
-    tenants = parse_tenants(oneroster_secret(settings.oneroster_secret_id), reserved=is_clever_id)
-    limits = OneRosterLimits(
-        page_limit=settings.oneroster_page_limit,
-        connect_timeout=settings.oneroster_connect_timeout,
-        read_timeout=settings.oneroster_read_timeout,
-        max_retries=settings.oneroster_max_retries,
-        backoff_factor=settings.oneroster_backoff_factor,
-        max_retry_wait=settings.oneroster_max_retry_wait,
-    )
-    return OneRosterSource(tenants, limits)
+def s3_report_links(settings: Settings | None = None) -> S3ReportLinks:
+    env = environment(settings)
+    return env.adapter("s3_report_links", lambda: S3ReportLinks(env.settings.raw_bucket))
+
+
+def caller_arn(settings: Settings | None = None) -> str:
+    """The AWS caller's identity (an IAM ARN), from STS."""
+    env = environment(settings)
+    sts: Any = env.adapter("sts", lambda: boto3.client("sts"))
+    return str(sts.get_caller_identity()["Arn"])
 
 
 def district_source(settings: Settings | None = None) -> Source:
-    """Every source's districts behind one seam: Clever's, and the OneRoster tenants when there
-    are any (discovery lists both; `--district` takes either)."""
+    """Every registered source's districts behind one seam (`sources.PROFILES`, each built by its
+    profile from the settings and its secret; a source without districts tonight is left out):
+    discovery lists them all, `--district` takes an id of any."""
     settings = settings or get_settings()
-    clever = clever_source(settings)
-    oneroster = oneroster_source(settings)
-    if not oneroster.district_ids():
-        return clever
-    return CombinedSource([clever, oneroster])
+    built: list[Source] = []
+    for source_profile in PROFILES.values():
+        # Each source reads its own secret, through the one Secrets Manager adapter.
+        source = source_profile.build(settings, secret_json)
+        if source is not None:
+            built.append(source)
+    return built[0] if len(built) == 1 else CombinedSource(built)
 
 
 def report_links_for(settings: Settings) -> ReportLinks:
@@ -118,7 +184,7 @@ def report_links_for(settings: Settings) -> ReportLinks:
     if settings.report_link_base_url:
         secret_id = settings.report_link_secret_id
         return SignedReportLinks(settings.report_link_base_url, lambda: report_link_key(secret_id))
-    return S3ReportLinks(settings.raw_bucket)
+    return s3_report_links(settings)
 
 
 def default_thresholds(settings: Settings) -> SafeguardThresholds:
@@ -147,7 +213,11 @@ def fetch(request: FetchRequest, remaining_ms: RemainingMillis) -> dict[str, Any
             ids = source.district_ids()
             sources = _source_names(source, ids)
             record_outcome(notify_discovery(ids, store, publisher, run_id=run_id, sources=sources))
-            return FetchOutcome(run_id=run_id, district_ids=ids).as_event()
+            named = request.named.district_ids if request.named else None
+            tonight = list(named) if named else ids
+            return FetchOutcome(
+                run_id=run_id, district_ids=tonight, sources=[sources.get(i) for i in tonight]
+            ).as_event()
         results = fetch_districts(
             source,
             store,
@@ -171,10 +241,24 @@ def fetch(request: FetchRequest, remaining_ms: RemainingMillis) -> dict[str, Any
             metrics.add_metric(name="FetchesPaused", unit=MetricUnit.Count, value=1)
             continue
         metrics.add_metric(name="RecordsFetched", unit=MetricUnit.Count, value=result.records)
-        metrics.add_metric(name="CleverRequests", unit=MetricUnit.Count, value=result.requests)
         if result.status is ManifestStatus.FAILED:
             metrics.add_metric(name="DistrictsFailed", unit=MetricUnit.Count, value=1)
+    _record_source_requests(results)
     return FetchOutcome(run_id=run_id, districts=results).as_event()
+
+
+def _record_source_requests(results: list[FetchResult]) -> None:
+    """`SourceRequests` per source (a `source` dimension): the requests of every finished fetch.
+    Its own metric set per source, so the invocation's other metrics keep their dimensions."""
+    per_source: dict[str, int] = {}
+    for result in results:
+        if result.status is not ManifestStatus.IN_PROGRESS:  # counted once, when the fetch ends
+            per_source[result.source] = per_source.get(result.source, 0) + result.requests
+    for source, requests in sorted(per_source.items()):
+        metric = EphemeralMetrics(namespace=metrics.namespace, service=SERVICE)
+        metric.add_dimension(name="source", value=source)
+        metric.add_metric(name="SourceRequests", unit=MetricUnit.Count, value=requests)
+        metric.flush_metrics()
 
 
 # ----------------------------------------------------------------------------------- validate
@@ -194,17 +278,15 @@ def validate(request: ValidateRequest) -> dict[str, Any]:
     settings = get_settings()
     store = page_store(settings)
     table = roster_table(settings)
-    try:
-        licensed = district_config.load_licence(table, request.district_id)  # one GetItem
-        result: ValidateResult = validate_run(
-            store,
-            request.district_id,
-            request.run_id,
-            stale_days=settings.district_sync_stale_days,
-            licensed=licensed,
-        )
-    finally:
-        table.close()
+    licensed = district_config.load_licence(table, request.district_id)  # one GetItem
+    result: ValidateResult = validate_run(
+        store,
+        request.district_id,
+        request.run_id,
+        stale_days=settings.district_sync_stale_days,
+        licensed=licensed,
+        source_name=request.source,
+    )
     record_validation(store, result)
     outcome = notify_validation(result, store, alert_publisher(settings), report_links_for(settings))
     record_outcome(outcome)
@@ -216,16 +298,6 @@ def validate(request: ValidateRequest) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------- import
 
 
-def _run_source(store: PageStore, result: ImportResult) -> str:
-    """The source that served the run (its fetch manifest's), for the alert's wording; Clever
-    when the manifest cannot be read (the alert must not be lost over its wording)."""
-    try:
-        return load_manifest(store, result.district_id, result.run_id).source
-    except Exception as exc:  # the wording must not lose the alert
-        logger.warning("run source not read", extra={"error": type(exc).__name__})
-        return "clever"
-
-
 def import_(request: ImportRequest) -> dict[str, Any]:
     """The import function: one district's validated run -> the roster table, then alert."""
     logger.append_keys(district_id=request.district_id, run_id=request.run_id)
@@ -233,7 +305,10 @@ def import_(request: ImportRequest) -> dict[str, Any]:
     result = import_run(request.district_id, request.run_id, dry_run=request.dry_run, settings=settings)
     store = page_store(settings)
     record_import(store, result)
-    record_outcome(notify_import(result, alert_publisher(settings), source=_run_source(store, result)))
+    alerts = notify_import(
+        result, alert_publisher(settings), source=request.source, district_name=request.district_name
+    )
+    record_outcome(alerts)
     for field in ("created", "updated", "unchanged", "archived", "restored", "held"):
         metrics.add_metric(
             name=f"Records{field.capitalize()}", unit=MetricUnit.Count, value=result.total(field)
@@ -253,21 +328,17 @@ def run_import(
 ) -> ImportResult:
     """import_district on ROSTER_TABLE and RAW_BUCKET. The caller publishes alerts."""
     settings = settings or get_settings()
-    table = roster_table(settings)
-    try:
-        return import_district(
-            district_id,
-            run_id,
-            accepted,
-            rejected,
-            table,
-            holds=hold_store(settings),
-            dry_run=dry_run,
-            thresholds=default_thresholds(settings),
-            fetched=fetched,
-        )
-    finally:
-        table.close()  # its request threads would outlive the invocation in a warm container
+    return import_district(
+        district_id,
+        run_id,
+        accepted,
+        rejected,
+        roster_table(settings),
+        holds=hold_store(settings),
+        dry_run=dry_run,
+        thresholds=default_thresholds(settings),
+        fetched=fetched,
+    )
 
 
 def import_run(
@@ -296,70 +367,6 @@ def import_run(
     )
 
 
-def run_release(
-    district_id: str, run_id: str | None = None, *, settings: Settings | None = None
-) -> ReleaseResult:
-    settings = settings or get_settings()
-    table = roster_table(settings)
-    try:
-        return release_hold(
-            district_id, run_id, table=table, holds=hold_store(settings), store=page_store(settings)
-        )
-    finally:
-        table.close()
-
-
-def run_releases(
-    district_ids: list[str], run_id: str | None = None, *, settings: Settings | None = None
-) -> list[ReleaseResult]:
-    """Release the newest hold (or `run_id`'s, for one district) of each district, one after
-    another. A district whose release fails is reported `failed` (logged by type) and the others
-    are still released: after the August rollover support releases dozens at once."""
-    if run_id is not None and len(district_ids) != 1:
-        raise ValueError("a run id names the hold of one district")
-    settings = settings or get_settings()
-    table = roster_table(settings)
-    holds, store = hold_store(settings), page_store(settings)
-    results: list[ReleaseResult] = []
-    try:
-        for district_id in district_ids:
-            try:
-                results.append(release_hold(district_id, run_id, table=table, holds=holds, store=store))
-            except Exception as exc:  # one district's failure must not stop the others
-                logger.error(
-                    "hold release failed", extra={"district_id": district_id, "error": type(exc).__name__}
-                )
-                results.append(
-                    ReleaseResult(
-                        district_id=district_id, run_id=run_id, status=f"failed: {type(exc).__name__}"
-                    )
-                )
-    finally:
-        table.close()
-    return results
-
-
-def district_status(
-    district_id: str, run_id: str, *, settings: Settings | None = None
-) -> DistrictStatus | None:
-    """The source's sync status of the district as the run's fetch saw it (its manifest), or None
-    when the manifest cannot be read or holds none."""
-    try:
-        return load_manifest(page_store(settings), district_id, run_id).district_status
-    except (StorageError, ValueError):
-        return None
-
-
-def run_status(
-    district_id: str | None = None, limit: int = 20, *, settings: Settings | None = None
-) -> list[ImportResult]:
-    table = roster_table(settings or get_settings())
-    try:
-        return latest_runs(table, district_id, limit)
-    finally:
-        table.close()
-
-
 # -------------------------------------------------------------------------------- report link
 
 
@@ -369,7 +376,7 @@ def report_link(event: dict[str, Any]) -> dict[str, Any]:
     response = answer(
         event,
         key=lambda: report_link_key(settings.report_link_secret_id),
-        presign=S3ReportLinks(settings.raw_bucket).presigned_url,
+        presign=s3_report_links(settings).presigned_url,
     )
     served = response["statusCode"] == 302
     metrics.add_metric(
@@ -398,80 +405,8 @@ def night_index(*, settings: Settings | None = None) -> dict[str, Any]:
         page_store(settings),
         now=now,
         link_for=report_link_for(settings),
-        conflicts_for=lambda ids: state_id_conflicts(ids, settings=settings),
+        conflicts_for=lambda ids: district_conflicts(roster_table(settings), ids),
     )
     attention = sum(1 for r in rows if r.needs_attention)
     logger.info("index written", extra={"districts": len(rows), "attention": attention})
     return {"index_key": INDEX_KEY, "districts": len(rows), "attention": attention}
-
-
-def district_overview(*, settings: Settings | None = None) -> list[DistrictRow]:
-    """The rows of the index page, for `rostersync districts`."""
-    return district_rows(page_store(settings or get_settings()), datetime.now(UTC))
-
-
-def state_id_conflicts(district_ids: Iterable[str], *, settings: Settings | None = None) -> list[Conflict]:
-    """Support's list of PA Secure ID conflicts whose untrusted student is in these districts."""
-    table = roster_table(settings or get_settings())
-    try:
-        return district_conflicts(table, district_ids)
-    finally:
-        table.close()
-
-
-def assign_state_id(
-    state_id: str, district_id: str, *, by: str, settings: Settings | None = None
-) -> Assignment:
-    """`rostersync state-id assign`: support gives a PA Secure ID's trust to a district's student."""
-    table = roster_table(settings or get_settings())
-    try:
-        return assign(table, state_id, district_id, by=by, now=datetime.now(UTC))
-    finally:
-        table.close()
-
-
-# -------------------------------------------------------------------------- district settings
-
-
-def show_district(
-    district_id: str, *, settings: Settings | None = None
-) -> tuple[district_config.DistrictSettings, list[district_config.SettingsChange]]:
-    """A district's settings and its latest changes (the CLI's `district show`)."""
-    table = roster_table(settings or get_settings())
-    try:
-        return district_config.load(table, district_id), district_config.history(table, district_id)
-    finally:
-        table.close()
-
-
-def set_district(
-    district_id: str, *, by: str, settings: Settings | None = None, **changes: Any
-) -> district_config.Applied:
-    """Change a district's settings (the CLI's `district set`); contacts are (un)subscribed on the
-    alert topic with a filter policy on the district."""
-    settings = settings or get_settings()
-    table = roster_table(settings)
-    try:
-        return district_config.apply(
-            table,
-            district_id,
-            by=by,
-            now=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            subscriptions=SnsContactSubscriptions(settings.alert_topic_arn),
-            **changes,
-        )
-    finally:
-        table.close()
-
-
-def operator_identity() -> str:
-    """Who is changing settings: the AWS caller (an IAM ARN), else the local user name."""
-    try:
-        return str(boto3.client("sts").get_caller_identity()["Arn"])
-    except Exception:  # no credentials, no network: still record someone
-        return f"local:{getpass.getuser()}"
-
-
-def download_report(key: str, path: Path, settings: Settings | None = None) -> None:
-    """Copy one report object to a local file (the CLI's `run` and `demo`)."""
-    page_store(settings).download(key, path)

@@ -24,8 +24,6 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from rostersync.ids import run_id_bound
-from rostersync.importer.diff import ExistingItem
-from rostersync.importer.items import PERSON_KINDS, Item, Key
 from rostersync.layout import (
     LEASE_SK,
     district_pk,
@@ -37,6 +35,7 @@ from rostersync.layout import (
 )
 from rostersync.ports import Lease, LeaseBusy, LeaseLost, RosterWriteError, StaleRun
 from rostersync.records import Kind
+from rostersync.roster_items import PERSON_KINDS, ExistingItem, Item, Key
 
 THROTTLING = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}

@@ -1,4 +1,5 @@
-"""Clever credentials from Secrets Manager, through Powertools Parameters (cached per container)."""
+"""Secrets from Secrets Manager, through Powertools Parameters (cached per container): the
+sources' (each source's profile parses its own), and the report link key."""
 
 from __future__ import annotations
 
@@ -8,22 +9,33 @@ from aws_lambda_powertools.utilities import parameters
 
 from rostersync.errors import RosterSyncError
 from rostersync.sources.clever.client import CleverCredentials
+from rostersync.sources.clever.profile import CREDENTIALS_LABEL, parse_credentials
 
 # Cached across invocations of a warm container; a rotated secret is picked up within this time.
 SECRET_CACHE_SECONDS = 300
 
 
+def secret_json(secret_id: str, label: str = "secret") -> Any:
+    """The secret's JSON value, or None when there is no such secret (a source then decides: no
+    districts, or an error). Any other failure names the secret (`label`, e.g. "Clever credentials
+    secret") and never its value."""
+    try:
+        return parameters.get_secret(secret_id, transform="json", max_age=SECRET_CACHE_SECONDS)
+    except parameters.exceptions.GetParameterError as exc:
+        # Powertools wraps the SDK's error (implicitly chained).
+        cause = exc.__cause__ or exc.__context__
+        response = getattr(cause, "response", None)
+        code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+        if code == "ResourceNotFoundException":
+            return None
+        raise RosterSyncError(f"could not read the {label} {secret_id}") from None
+    except parameters.exceptions.TransformParameterError:
+        raise RosterSyncError(f"the {label} {secret_id} is not JSON") from None
+
+
 def clever_credentials(secret_id: str) -> CleverCredentials:
     """`{"client_id": ..., "client_secret": ...}` from the secret; errors name the secret, never its value."""
-    try:
-        value = parameters.get_secret(secret_id, transform="json", max_age=SECRET_CACHE_SECONDS)
-    except parameters.exceptions.GetParameterError:
-        raise RosterSyncError(f"could not read the Clever credentials secret {secret_id}") from None
-    except parameters.exceptions.TransformParameterError:
-        raise RosterSyncError(f"the Clever credentials secret {secret_id} is not JSON") from None
-    if not isinstance(value, dict) or not value.get("client_id") or not value.get("client_secret"):
-        raise RosterSyncError(f"the Clever credentials secret {secret_id} lacks client_id or client_secret")
-    return CleverCredentials(client_id=str(value["client_id"]), client_secret=str(value["client_secret"]))
+    return parse_credentials(secret_json(secret_id, CREDENTIALS_LABEL), secret_id)
 
 
 def report_link_key(secret_id: str) -> bytes:
@@ -42,18 +54,7 @@ def report_link_key(secret_id: str) -> bytes:
 def oneroster_secret(secret_id: str) -> dict[str, Any] | None:
     """The OneRoster tenants secret's JSON (`{"tenants": [...]}`), or None when there is no such
     secret: no OneRoster districts, not an error. Any other failure names the secret, never its value."""
-    try:
-        value = parameters.get_secret(secret_id, transform="json", max_age=SECRET_CACHE_SECONDS)
-    except parameters.exceptions.GetParameterError as exc:
-        # Powertools wraps the SDK's error (implicitly chained): a missing secret is no tenants.
-        cause = exc.__cause__ or exc.__context__
-        response = getattr(cause, "response", None)
-        code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-        if code == "ResourceNotFoundException":
-            return None
-        raise RosterSyncError(f"could not read the OneRoster tenants secret {secret_id}") from None
-    except parameters.exceptions.TransformParameterError:
-        raise RosterSyncError(f"the OneRoster tenants secret {secret_id} is not JSON") from None
-    if not isinstance(value, dict):
+    value = secret_json(secret_id, "OneRoster tenants secret")
+    if value is not None and not isinstance(value, dict):
         raise RosterSyncError(f"the OneRoster tenants secret {secret_id} is not a JSON object")
     return value

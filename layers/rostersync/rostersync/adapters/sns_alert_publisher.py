@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rostersync.alerts.model import SNS_MESSAGE_MAX_BYTES, Alert
+from rostersync.alert_model import SNS_MESSAGE_MAX_BYTES, Alert
 from rostersync.observability import logger
 
 

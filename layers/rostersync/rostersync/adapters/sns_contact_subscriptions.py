@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from rostersync.alerts.model import CONTACT_EVENT_TYPES
+from rostersync.alert_model import CONTACT_EVENT_TYPES
 from rostersync.errors import RosterSyncError
 
 

@@ -1,12 +1,12 @@
 """Alert texts, written for the support person and the district data manager who read them.
 
 `validation_findings` and `deletions_held` also reach the district's own contacts (its data
-managers, `alerts.model.CONTACT_EVENT_TYPES`): one message serves both, written to the data
-manager (what to change in Clever or ClassLink), with support's part (a CLI command) last.
+managers, `alert_model.CONTACT_EVENT_TYPES`): one message serves both, written to the data
+manager (what to change in the district's source, in its own words), with support's part (a CLI command) last.
 They never carry the all-districts index link, which only support may follow.
 
 Pure functions: data in, Alert out. Only counts, rule ids and titles, the rules' fix advice,
-school and district names, and Clever ids appear; never a person's name, e-mail or state id
+school and district names, and source record ids appear; never a person's name, e-mail or state id
 (the rule examples in summary.json have names, so they are never used here).
 """
 
@@ -17,76 +17,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from rostersync.alerts.model import Alert, EventType, district_label, one_line_name, subject
+from rostersync.alert_model import Alert, EventType, district_label, one_line_name, subject
 from rostersync.fetch.contract import Failure, FailureKind
 from rostersync.importer.contract import Rollover
-from rostersync.validate.rules import RULES, Severity
+from rostersync.sources import Wording, profile
+from rostersync.validate.rules import RULES, Severity, fix_advice
 from rostersync.validate.summary import SchoolSummary, Summary
 
-SIGNATURE = "-- RosterSync, the nightly roster sync (Clever and ClassLink) for Smart Futures"
+SIGNATURE = "-- RosterSync, the nightly roster sync for Smart Futures"
 
 MAX_LIST_LINES = 100
 """A list in an alert (schools) shows this many lines, then "and N more": the report has them all."""
 REASON_MAX = 300
 
-_FAILURE_ADVICE: dict[FailureKind, str] = {
-    FailureKind.DISCONNECTED: (
-        "Clever no longer gives Smart Futures access to this district. If the district disconnected "
-        "the app on purpose, nothing needs to be done; otherwise ask its Clever administrator to "
-        "reconnect Smart Futures (Applications > Smart Futures)."
-    ),
-    FailureKind.CLEVER_ERROR: (
-        "Clever answered with errors or did not answer after several retries. This is usually "
-        "temporary; tomorrow's nightly sync tries again. If it fails two nights in a row, check "
-        "status.clever.com and contact Clever support with the district id."
-    ),
-    FailureKind.KEY_REFUSED: (
-        "The district's OneRoster provider (ClassLink) refused the consumer key RosterSync signs with: "
-        "the Smart Futures app was removed or its key and secret changed. Compare the tenant's client_id "
-        "and client_secret in the OneRoster tenants secret (ONEROSTER_SECRET_ID) with the app in ClassLink "
-        "Roster Server and correct them; if the district removed the app on purpose, remove its tenant."
-    ),
-    FailureKind.PROTOCOL_ERROR: (
-        "Clever answered, but with data RosterSync cannot read. Tomorrow's sync tries again; if it "
-        "fails again, send this e-mail to the RosterSync engineers."
-    ),
-    FailureKind.STORAGE_ERROR: (
-        "RosterSync could not write the fetched pages to its S3 bucket. This is on our side: send "
-        "this e-mail to the RosterSync engineers."
-    ),
-    FailureKind.INTERNAL_ERROR: (
-        "RosterSync failed unexpectedly. Send this e-mail to the RosterSync engineers; the run id "
-        "finds the logs."
-    ),
-}
 
-
-# A ClassLink (OneRoster) district's failures in its own terms: the kinds are the fetch stage's
-# (CLEVER_ERROR is "the source answered with errors"), the people to ask are ClassLink's.
-_ONEROSTER_FAILURE_ADVICE: dict[FailureKind, str] = {
-    FailureKind.DISCONNECTED: (
-        "ClassLink no longer gives Smart Futures access to this district. If the district removed "
-        "the app on purpose, nothing needs to be done; otherwise ask its ClassLink administrator to "
-        "share the district with the Smart Futures app again (Roster Server > Smart Futures)."
-    ),
-    FailureKind.CLEVER_ERROR: (
-        "The district's OneRoster server (ClassLink Roster Server) answered with errors or did not "
-        "answer after several retries. This is usually temporary; tomorrow's nightly sync tries again. "
-        "If it fails two nights in a row, ask the district's ClassLink administrator to check the "
-        "Smart Futures app in Roster Server, and contact ClassLink support with the tenant's base URL."
-    ),
-    FailureKind.PROTOCOL_ERROR: (
-        "The district's OneRoster server answered, but with data RosterSync cannot read. Tomorrow's "
-        "sync tries again; if it fails again, send this e-mail to the RosterSync engineers."
-    ),
-}
-
-
-def failure_advice(kind: FailureKind, source: str | None) -> str:
+def failure_advice(kind: FailureKind, source: str) -> str:
     """What to do about a failed sync, in the terms of the district's source."""
-    if source == "oneroster":
-        return _ONEROSTER_FAILURE_ADVICE.get(kind, _FAILURE_ADVICE[kind])
-    return _FAILURE_ADVICE[kind]
+    return _wording(source).failure_advice[kind.value]
+
+
+def _wording(source: str) -> Wording:
+    """The district's source's wording; an unknown source is an error (`sources.UnknownSource`)."""
+    return profile(source).wording
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,67 +60,14 @@ class Change:
         return f"Changed since last night (was {self.previous_total:,} findings)."
 
 
-@dataclass(frozen=True, slots=True)
-class _Where:
-    """How the connection and archive alerts name the source that shares a district."""
-
-    name: str  # "Clever", "ClassLink"
-    id_label: str  # how the header names the district id
-    reconnect: tuple[str, ...]  # district_disconnected: what to do if it was not intended
-    reshare: tuple[str, ...]  # records_archived: what to do if it was not intended
+def source_label(source: str) -> str:
+    """The name a person knows a district's source by ("Clever", "ClassLink")."""
+    return _wording(source).display_name
 
 
-_CLEVER = _Where(
-    "Clever",
-    "Clever id",
-    (
-        "is deleted. If the disconnection was not intended, ask the district's Clever administrator",
-        "to reconnect Smart Futures (Applications > Smart Futures). You will not get this e-mail",
-        "again for this district unless it reconnects and disconnects again.",
-    ),
-    (
-        "  If not (for example a school, grade or page missing from the district's Clever share), ask the",
-        "  district to check its sharing rules in Clever (Applications > Smart Futures > Sharing); the",
-        "  records return with the next nightly sync after Clever shares them again. The run's change",
-        "  set names each archived record by Clever id (`rostersync status --district` shows its key).",
-    ),
-)
-_SOURCES: dict[str, _Where] = {
-    "clever": _CLEVER,
-    "oneroster": _Where(
-        "ClassLink",
-        "ClassLink district id",
-        (
-            "is deleted. If the disconnection was not intended, ask the district's ClassLink administrator",
-            "to share the district with the Smart Futures app again (Roster Server > Smart Futures), and",
-            "check the district's tenant in the OneRoster tenants secret (ONEROSTER_SECRET_ID). You will",
-            "not get this e-mail again for this district unless it reconnects and disconnects again.",
-        ),
-        (
-            "  If not (for example a school, grade or class missing from the district's ClassLink share),",
-            "  ask the district to check its sharing rules in ClassLink (Roster Server > Smart Futures >",
-            "  sharing rules); the records return with the next nightly sync after ClassLink shares them",
-            "  again. The run's change set names each archived record by its OneRoster sourcedId",
-            "  (`rostersync status --district` shows its key).",
-        ),
-    ),
-}
-
-
-def source_label(source: str | None) -> str:
-    """The name a person knows a district's source by: "Clever", or "ClassLink" for `oneroster`."""
-    return _where(source).name
-
-
-def _where(source: str | None) -> _Where:
-    return _SOURCES.get(source or "clever", _CLEVER)
-
-
-def _header(
-    district_id: str, district_name: str | None, run_id: str | None, source: str | None = None
-) -> list[str]:
+def _header(district_id: str, district_name: str | None, run_id: str | None, source: str) -> list[str]:
     label = district_label(district_id, district_name)
-    id_label = _where(source).id_label
+    id_label = _wording(source).id_label
     lines = [f"District: {label}" + (f" ({id_label} {district_id})" if label != district_id else "")]
     if run_id:
         lines.append(f"Run: {run_id}")
@@ -180,10 +79,10 @@ def sync_failed(
     run_id: str,
     failure: Failure | None,
     *,
+    source: str,
     district_name: str | None = None,
-    source: str | None = None,
 ) -> Alert:
-    """`source`: the district's source (`clever`, `oneroster`): the header and advice name it."""
+    """`source`: the district's source (a registered profile's name): the header and advice name it."""
     kind = failure.kind if failure else FailureKind.INTERNAL_ERROR
     where = f" while fetching {one_line_name(failure.resource, 40)}" if failure and failure.resource else ""
     reason = one_line_name(failure.reason if failure else "the fetch did not complete", REASON_MAX)
@@ -212,9 +111,9 @@ def district_connected(
     *,
     district_name: str | None = None,
     reconnected: bool = False,
-    source: str = "clever",
+    source: str,
 ) -> Alert:
-    """`source`: the source that shares the district (`clever`; `oneroster` is named ClassLink)."""
+    """`source`: the source that shares the district (a registered profile's name)."""
     where = source_label(source)
     what = f"reconnected in {where}" if reconnected else f"connected in {where}"
     first = (
@@ -227,7 +126,7 @@ def district_connected(
         first,
         "RosterSync fetches, checks and imports it every night from now on; no action is needed.",
         "If the roster has gaps Smart Futures cannot use, a separate e-mail lists them and what the",
-        f"district must change in {where}.",
+        f"district must change in {where}. What it shares is set {_wording(source).sharing}.",
         "",
         SIGNATURE,
     ]
@@ -240,12 +139,12 @@ def district_connected(
 
 
 def district_disconnected(
-    district_id: str, reason: str, *, district_name: str | None = None, source: str = "clever"
+    district_id: str, reason: str, *, district_name: str | None = None, source: str
 ) -> Alert:
-    where = _where(source)
+    where = _wording(source)
     body = [
         *_header(district_id, district_name, None, source),
-        f"The district no longer shares its roster with Smart Futures in {where.name}.",
+        f"The district no longer shares its roster with Smart Futures in {where.display_name}.",
         f"How we know: {one_line_name(reason, REASON_MAX)}",
         "",
         "RosterSync stops syncing it. Its roster in Smart Futures is kept as of the last sync; nothing",
@@ -256,15 +155,39 @@ def district_disconnected(
     return Alert(
         EventType.DISTRICT_DISCONNECTED,
         district_id,
-        subject(district_id, district_name, f"disconnected in {where.name}"),
+        subject(district_id, district_name, f"disconnected in {where.display_name}"),
         "\n".join(body) + "\n",
     )
 
 
-def import_locked(district_id: str, run_id: str, *, district_name: str | None = None) -> Alert:
+def district_gone(district_id: str, reason: str | None = None, *, district_name: str | None = None) -> Alert:
+    """district_disconnected for a district no registered source lists (none to name or to ask):
+    its id was named by hand, or its connection state predates remembering sources."""
+    label = district_label(district_id, district_name)
+    body = [
+        f"District: {label}" + (f" (id {district_id})" if label != district_id else ""),
+        "",
+        "The district no longer shares its roster with Smart Futures: no source lists it.",
+        *([f"How we know: {one_line_name(reason, REASON_MAX)}"] if reason else []),
+        "",
+        "RosterSync stops syncing it. Its roster in Smart Futures is kept as of the last sync; nothing",
+        "is deleted. If this was not intended, check which source should list the district (its",
+        "credentials or tenants secret) and ask the district's administrator there to share it again.",
+        "",
+        SIGNATURE,
+    ]
+    return Alert(
+        EventType.DISTRICT_DISCONNECTED,
+        district_id,
+        subject(district_id, district_name, "no longer listed by any source"),
+        "\n".join(body) + "\n",
+    )
+
+
+def import_locked(district_id: str, run_id: str, *, source: str, district_name: str | None = None) -> Alert:
     """The import was refused: another run of the district holds its lease (or a dead one still did)."""
     body = [
-        *_header(district_id, district_name, run_id),
+        *_header(district_id, district_name, run_id, source),
         "Tonight's roster import did not run for this district: another import run of the same district",
         "held its lock. Either two runs overlapped (a manual run during the nightly one), or an earlier",
         "attempt tonight stopped part way (for example a Lambda timeout) and its lock had not expired yet.",
@@ -286,11 +209,11 @@ def import_locked(district_id: str, run_id: str, *, district_name: str | None = 
 
 
 def import_stale(
-    district_id: str, run_id: str, reason: str | None, *, district_name: str | None = None
+    district_id: str, run_id: str, reason: str | None, *, source: str, district_name: str | None = None
 ) -> Alert:
     """The import was refused: a newer run had already started for the district (fencing)."""
     body = [
-        *_header(district_id, district_name, run_id),
+        *_header(district_id, district_name, run_id, source),
         "Tonight's roster import did not run for this district: a newer run had already started for it,",
         "and an older run never overwrites a newer one. Smart Futures keeps the roster as it was; nothing",
         "was deleted.",
@@ -320,19 +243,21 @@ def deletions_held(
     existing: int,
     threshold_percent: float,
     *,
+    source: str,
     district_name: str | None = None,
     link: ReportLink | None = None,
     rollover: Rollover | None = None,
 ) -> Alert:
     """The import refused to archive more than the safeguard allows (a truncated or mis-scoped share?).
 
-    With `rollover` signs (the district just left Clever's pause, its terms changed), the alert says
+    With `rollover` signs (the district just left its source's pause, its terms changed), the alert says
     the change is probably the new school year and how to release it, for many districts at once."""
     total = sum(would_archive.values())
     share = f"{100 * total / existing:.1f}%" if existing else "all"
+    words = _wording(source)
     body = [
-        *_header(district_id, district_name, run_id),
-        f"Tonight's Clever roster is missing {total:,} of the {existing:,} records Smart Futures has for",
+        *_header(district_id, district_name, run_id, source),
+        f"{words.deletions_missing} is missing {total:,} of the {existing:,} records Smart Futures has for",
         f"this district ({share}; the safeguard allows {threshold_percent:g}%). RosterSync did not archive",
         "them: they stay in Smart Futures until someone confirms the change.",
         "",
@@ -340,12 +265,12 @@ def deletions_held(
         *(f"  {kind:<16} {count:>8,}" for kind, count in sorted(would_archive.items()) if count),
         "",
         "What to do (the district's data manager)",
-        "  Check the district's sharing rules for Smart Futures: in Clever, Applications > Smart Futures",
-        "  > Sharing; in ClassLink, Roster Server > Smart Futures > sharing rules. A school, a grade or a",
-        "  group of students may have been unshared by mistake: share it again and the next nightly sync",
-        "  keeps these records. If the change is intended (a school closed, left the Smart Futures",
-        "  licence, the district reorganized), tell Smart Futures support so the archive can run.",
-        *_rollover_lines(district_id, rollover),
+        *words.deletions_check,
+        "  A school, a grade or a group of students may have been unshared by mistake: share it again",
+        "  and the next nightly sync keeps these records. If the change is intended (a school closed,",
+        "  left the Smart Futures licence, the district reorganized), tell Smart Futures support so the",
+        "  archive can run.",
+        *_rollover_lines(district_id, rollover, words),
         *_link_lines(link),
         *(
             [
@@ -373,7 +298,7 @@ def state_id_conflicts(
     state_ids: Mapping[str, Any],
     *,
     district_name: str | None = None,
-    source: str = "clever",
+    source: str,
 ) -> Alert:
     """For support only (never a district's contacts): PA Secure ID conflicts that began in tonight's
     import, with both districts and both students' ids, or the one summary of those that existed
@@ -431,21 +356,22 @@ def records_archived(
     run_id: str,
     archived: Mapping[str, tuple[int, int]],
     *,
+    source: str,
     district_name: str | None = None,
-    source: str = "clever",
 ) -> Alert:
     """Tonight's import archived records (below the safeguard): how many of each kind, never who.
 
     `archived`: kind -> (archived tonight, active before tonight).
     """
     total = sum(n for n, _ in archived.values())
-    where = _where(source)
+    where = _wording(source)
     records = f"record{'s' if total != 1 else ''}"
     body = [
         *_header(district_id, district_name, run_id, source),
-        f"Tonight's import archived {total:,} {records}: {where.name} no longer shares them with",
-        f"Smart Futures. They are kept (archived, not deleted) and come back by themselves if {where.name}",
-        "shares them again. The safeguard did not stop this: it holds only larger losses.",
+        f"Tonight's import archived {total:,} {records}: {where.archived_where} no longer shares them with",
+        "Smart Futures. They are kept (archived, not deleted) and come back by themselves if",
+        f"{where.archived_where} shares them again.",
+        "The safeguard did not stop this: it holds only larger losses.",
         "",
         "Archived tonight (of the active records before tonight)",
         *(f"  {kind:<16} {n:>8,} of {before:,}" for kind, (n, before) in sorted(archived.items()) if n),
@@ -485,7 +411,8 @@ def validation_findings(
     excluded = summary.excluded_total
     ordered = sorted(counts.values(), key=lambda r: (r.severity is not Severity.ERROR, -r.count, r.rule))
 
-    source = _where(summary.source).name
+    words = _wording(summary.source)
+    source = words.display_name
     body = [*_header(district_id, summary.district_name, run_id, summary.source), change.sentence(), ""]
     body += ["What happened"]
     if summary.empty:
@@ -515,9 +442,8 @@ def validation_findings(
         body += ["", "Schools affected", *schools]
     body += ["", f"What to change in {source} (or in the SIS that feeds it)"]
     for r in ordered:
-        rule = RULES.get(r.rule)
-        if rule is not None:
-            body += [f"  {r.rule}:", *_wrap(rule.fix, "    ")]
+        if r.rule in RULES:
+            body += [f"  {r.rule}:", *_wrap(fix_advice(r.rule, words), "    ")]
     body += _link_lines(link)
     body += [
         "",
@@ -573,7 +499,7 @@ def _at_most(lines: list[str], what: str) -> list[str]:
     return [*lines[:MAX_LIST_LINES], f"  ... and {more:,} more {what} (the full report lists every one)"]
 
 
-def _rollover_lines(district_id: str, rollover: Rollover | None) -> list[str]:
+def _rollover_lines(district_id: str, rollover: Rollover | None, words: Wording) -> list[str]:
     """Why the hold is probably the new school year. Only counts and parsed dates: bounded, no PII."""
     if rollover is None:
         return []
@@ -581,10 +507,7 @@ def _rollover_lines(district_id: str, rollover: Rollover | None) -> list[str]:
     if rollover.pause_ended is not None:
         days = rollover.pause_ended_days_ago
         ago = f" ({days} days before this run)" if days is not None else ""
-        lines += [
-            f"  The district left Clever's pause on {rollover.pause_ended}{ago}. Clever freezes a",
-            "  district's data during its pause and releases the new school year all at once when it ends.",
-        ]
+        lines += [line.format(date=rollover.pause_ended, ago=ago) for line in words.pause_ended]
     if rollover.new_school_year:
         start = f" (the first starts {rollover.new_terms_start})" if rollover.new_terms_start else ""
         lines += [

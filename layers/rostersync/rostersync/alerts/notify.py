@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from rostersync.alert_model import Alert, EventType
 from rostersync.alerts import messages
-from rostersync.alerts.model import Alert, EventType
 from rostersync.alerts.state import (
     ConnectionState,
     ConnectionStatus,
@@ -41,6 +41,7 @@ from rostersync.importer.contract import ImportResult, RunStatus
 from rostersync.importer.safeguard import DEFAULT_ARCHIVE_PERCENT
 from rostersync.observability import logger, metrics
 from rostersync.ports import AlertPublisher, PageStore, ReportLinks
+from rostersync.sources import PROFILES
 from rostersync.validate.contract import ValidateResult
 from rostersync.validate.summary import Summary
 
@@ -142,20 +143,28 @@ def notify_validation(
     return outcome
 
 
-def notify_import(result: ImportResult, publisher: AlertPublisher, *, source: str = "clever") -> AlertOutcome:
+def notify_import(
+    result: ImportResult, publisher: AlertPublisher, *, source: str, district_name: str | None = None
+) -> AlertOutcome:
     """Publish `deletions_held` when the safeguard held tonight's archive set (not again on a replay),
     `records_archived` when tonight's import archived anything (counts per kind, never who),
     and `sync_failed` when the district's lease refused the run (`skipped_locked`, or `skipped_stale`
     because a newer run had started): the run returns
     normally, so nothing else (not the state machine's Catch) would tell anyone the district was
     not imported, e.g. when Step Functions retries an import whose invocation timed out.
-    `source`: the source that served the district's run (the fetch manifest's), named in the alerts."""
+    `source`: the district's source and `district_name` its name, as the state machine's payload
+    carries them from the fetch (the import reads no fetch artifact): the alerts name both."""
     outcome = AlertOutcome()
     if result.status is RunStatus.SKIPPED_LOCKED:
-        _publish(publisher, messages.import_locked(result.district_id, result.run_id), outcome)
+        alert = messages.import_locked(
+            result.district_id, result.run_id, source=source, district_name=district_name
+        )
+        _publish(publisher, alert, outcome)
         return outcome
     if result.status is RunStatus.SKIPPED_STALE:
-        alert = messages.import_stale(result.district_id, result.run_id, result.error)
+        alert = messages.import_stale(
+            result.district_id, result.run_id, result.error, source=source, district_name=district_name
+        )
         _publish(publisher, alert, outcome)
         return outcome
     if result.replayed or result.dry_run:
@@ -163,7 +172,9 @@ def notify_import(result: ImportResult, publisher: AlertPublisher, *, source: st
     state_ids = result.state_ids or {}
     if state_ids.get("new_conflicts") or state_ids.get("existing_conflicts"):
         # Support's alert: its event type is not one a district's contacts subscribe to.
-        alert = messages.state_id_conflicts(result.district_id, result.run_id, state_ids, source=source)
+        alert = messages.state_id_conflicts(
+            result.district_id, result.run_id, state_ids, source=source, district_name=district_name
+        )
         _publish(publisher, alert, outcome)
     if result.status is RunStatus.SUCCEEDED and result.total("archived"):
         # Every night's archives are visible, not only those the safeguard holds.
@@ -172,7 +183,9 @@ def notify_import(result: ImportResult, publisher: AlertPublisher, *, source: st
             for kind, c in result.counts.items()
             if c.archived
         }
-        alert = messages.records_archived(result.district_id, result.run_id, archived, source=source)
+        alert = messages.records_archived(
+            result.district_id, result.run_id, archived, source=source, district_name=district_name
+        )
         _publish(publisher, alert, outcome)
         return outcome
     if not result.held:
@@ -187,6 +200,8 @@ def notify_import(result: ImportResult, publisher: AlertPublisher, *, source: st
         would_archive,
         previously_active,
         result.safeguard_percent if result.safeguard_percent is not None else DEFAULT_ARCHIVE_PERCENT,
+        source=source,
+        district_name=district_name,
         rollover=result.rollover,
     )
     _publish(publisher, alert, outcome)
@@ -224,7 +239,7 @@ def notify_fetch(
     run_id: str | None = None,
     clock: Clock = _now,
 ) -> AlertOutcome:
-    """Alerts for one fetch invocation. `discovered`: every district id Clever lists (a full run);
+    """Alerts for one fetch invocation. `discovered`: every district id the sources list (a full run);
     None when the invocation fetched named districts only (nothing can be said about the others)."""
     results = list(results)
     names = {r.district_id: r.district_name for r in results}
@@ -255,14 +270,17 @@ def notify_discovery(
 ) -> AlertOutcome:
     """`district_connected` for ids new since the last discovery, `district_disconnected` for ids gone.
 
-    `sources`: which source lists each discovered district (`clever` when not said); a district
-    gone from the list is named by the source its connection state remembers (else Clever).
+    `sources`: which source lists each discovered district (every one must be said); a district
+    gone from the list is named by the source its connection state remembers; one whose state
+    remembers none (it was connected before sources were remembered) is alerted in words that
+    name no source.
 
     The first discovery (no state yet) records a baseline and announces nothing: a first deploy
     must not e-mail support once per district already connected.
     """
     outcome = AlertOutcome()
-    names, sources = names or {}, sources or {}
+    names = names or {}
+    sources = sources if sources is not None else {}
     current = set(discovered)
     try:
         known = load_known_districts(store)
@@ -272,14 +290,14 @@ def notify_discovery(
         return outcome
     if known is None:
         logger.info("district baseline recorded", extra={"districts": len(current)})
-        _save(lambda: save_known_districts(store, _known(current, run_id, clock())))
+        _save(lambda: save_known_districts(store, _known(current, sources, {}, run_id, clock())))
         return outcome
     previous = set(known.district_ids)
     keep = set(current)
     for district_id in sorted(current - previous):
         connection = _load_connection(store, district_id)
         reconnected = connection is not None and connection.status is ConnectionStatus.DISCONNECTED
-        source = sources.get(district_id, "clever")
+        source = sources[district_id]
         alert = messages.district_connected(
             district_id, district_name=names.get(district_id), reconnected=reconnected, source=source
         )
@@ -296,18 +314,19 @@ def notify_discovery(
             outcome.suppressed.append(tag)  # its revoked token was announced already
             continue
         name = names.get(district_id) or (connection.district_name if connection else None)
-        source = (connection.source if connection else None) or "clever"
-        reason = (
-            "The OneRoster tenants secret (ONEROSTER_SECRET_ID) no longer lists this district."
-            if source == "oneroster"
-            else "Clever no longer lists a token for this district."
-        )
-        alert = messages.district_disconnected(district_id, reason, district_name=name, source=source)
+        remembered = (connection.source if connection else None) or known.sources.get(district_id)
+        if remembered in PROFILES:
+            reason = PROFILES[remembered].wording.gone_from_list
+            alert = messages.district_disconnected(district_id, reason, district_name=name, source=remembered)
+        else:
+            alert = messages.district_gone(district_id, district_name=name)
         if _publish(publisher, alert, outcome):
-            _set_connection(store, district_id, ConnectionStatus.DISCONNECTED, run_id, name, clock, source)
+            _set_connection(
+                store, district_id, ConnectionStatus.DISCONNECTED, run_id, name, clock, remembered
+            )
         else:
             keep.add(district_id)  # still known: the disconnection is announced on the next discovery
-    _save(lambda: save_known_districts(store, _known(keep, run_id, clock())))
+    _save(lambda: save_known_districts(store, _known(keep, sources, known.sources, run_id, clock())))
     return outcome
 
 
@@ -329,9 +348,13 @@ def notify_fetch_result(
         if connection is not None and connection.status is ConnectionStatus.DISCONNECTED:
             outcome.suppressed.append(f"{EventType.DISTRICT_DISCONNECTED.value}:{district_id}")
             return outcome
-        alert = messages.district_disconnected(
-            district_id, _disconnect_reason(result), district_name=name, source=source
-        )
+        if source in PROFILES:
+            alert = messages.district_disconnected(
+                district_id, _disconnect_reason(result), district_name=name, source=source
+            )
+        else:  # named by hand, and no source lists it
+            reason = f"{result.failure.reason}." if result.failure.reason else None
+            alert = messages.district_gone(district_id, reason, district_name=name)
         if _publish(publisher, alert, outcome):
             _set_connection(
                 store, district_id, ConnectionStatus.DISCONNECTED, result.run_id, name, clock, source
@@ -364,13 +387,15 @@ def notify_fetch_result(
 
 
 def _disconnect_reason(result: FetchResult) -> str:
-    if result.source != "clever":  # another source's (or no source's) own words
-        return f"{result.failure.reason}." if result.failure else "Its source no longer serves this district."
-    if result.failure is not None and "no token" in result.failure.reason:
-        return "Clever lists no token for this district."
-    if result.failure is not None and "HTTP 404" in result.failure.reason:
-        return "Clever answers 404 Not Found for the district itself (/v3.0/districts/<id>)."
-    return "Clever refused the district's token (revoked or the app was disconnected)."
+    """How we know, in the source's words (`Wording.disconnect_reasons`), else its own reason."""
+    words = PROFILES[result.source].wording
+    reason = result.failure.reason if result.failure is not None else ""
+    for fragment, sentence in words.disconnect_reasons.items():
+        if fragment in reason:
+            return sentence
+    if words.default_disconnect_reason is not None:
+        return words.default_disconnect_reason
+    return f"{reason}." if reason else "Its source no longer serves this district."
 
 
 def _load_connection(store: PageStore, district_id: str) -> ConnectionState | None:
@@ -396,8 +421,11 @@ def _set_connection(
     _save(lambda: save_connection(store, district_id, state))
 
 
-def _known(ids: set[str], run_id: str | None, now: datetime) -> KnownDistricts:
-    return KnownDistricts(district_ids=sorted(ids), run_id=run_id, updated_at=now)
+def _known(
+    ids: set[str], sources: Mapping[str, str], before: Mapping[str, str], run_id: str | None, now: datetime
+) -> KnownDistricts:
+    named = {i: s for i in ids if (s := sources.get(i) or before.get(i)) is not None}
+    return KnownDistricts(district_ids=sorted(ids), sources=named, run_id=run_id, updated_at=now)
 
 
 def record_outcome(outcome: AlertOutcome) -> None:

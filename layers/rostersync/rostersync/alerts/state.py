@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from rostersync.layout import KNOWN_DISTRICTS_KEY, alert_fingerprint_key, connection_key
 from rostersync.ports import PageStore
@@ -75,6 +75,9 @@ class ConnectionState(BaseModel):
 
 class KnownDistricts(BaseModel):
     district_ids: list[str]
+    # Each known district's source (when discovery said it): a district gone from every list is
+    # announced in its own source's words.
+    sources: dict[str, str] = Field(default_factory=dict)
     run_id: str | None = None
     updated_at: datetime
 

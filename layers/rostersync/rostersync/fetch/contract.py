@@ -16,10 +16,8 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rostersync.ids import refuse_future_run_id
-from rostersync.records import DistrictId, DistrictStatus
+from rostersync.records import SOURCE_NAME, DistrictId, DistrictStatus
 
-# A source's name as stored in pages, manifests and checkpoints ("clever", later "oneroster").
-SOURCE_NAME = r"^[a-z][a-z0-9_]{0,31}$"
 RUN_ID = r"^[0-9]{8}T[0-9]{6}([0-9]{6})?Z-[0-9a-f]{6}$"
 
 
@@ -35,15 +33,21 @@ class ManifestStatus(StrEnum):
 
 class FailureKind(StrEnum):
     """Why a district's fetch failed; `disconnected` means its token is gone (401 twice) or the
-    district itself is not found (`/districts/<id>` 404). Any other 404 is a `clever_error`."""
+    district itself is not found (`/districts/<id>` 404). Any other 404 is a `source_error`, any
+    source's API error (manifests written before the name changed say `clever_error`)."""
 
     DISCONNECTED = "disconnected"
-    CLEVER_ERROR = "clever_error"
+    SOURCE_ERROR = "source_error"
     PROTOCOL_ERROR = "protocol_error"
     STORAGE_ERROR = "storage_error"
     INTERNAL_ERROR = "internal_error"
-    # A OneRoster provider refused the tenant's consumer key (401/403): no retry, support acts.
+    # The source refused our credentials for the district (OneRoster: the tenant's consumer key,
+    # 401/403): no retry, support acts.
     KEY_REFUSED = "key_refused"
+
+    @classmethod
+    def _missing_(cls, value: object) -> FailureKind | None:
+        return cls.SOURCE_ERROR if value == "clever_error" else None
 
 
 class PageRef(BaseModel):
@@ -73,6 +77,7 @@ class Failure(BaseModel):
 
 class Manifest(BaseModel):
     schema_version: Literal[1] = 1
+    # Manifests and checkpoints written before there were two sources carry none: they are Clever's.
     source: str = Field("clever", pattern=SOURCE_NAME)
     district_id: str
     run_id: str
@@ -122,6 +127,13 @@ class Checkpoint(BaseModel):
     invocations: int = 0
 
 
+class Named(BaseModel):
+    """The night's input as the state machine passes it to discovery: the districts started by
+    hand (`{"district_ids": [...]}`), if any. Its other options (dry_run) are not discovery's."""
+
+    district_ids: list[DistrictId] | None = Field(default=None, min_length=1)
+
+
 class FetchRequest(BaseModel):
     """The fetch function's event. `{}` fetches every district; an operator may name districts and
     a run id. The nightly state machine first sends `{"discover": true}` (list the districts,
@@ -130,6 +142,8 @@ class FetchRequest(BaseModel):
     continues from its checkpoint)."""
 
     discover: bool = False
+    # With `discover`: the night's input, so discovery answers the districts started by hand.
+    named: Named | None = None
     district_ids: list[DistrictId] | None = Field(default=None, min_length=1)
     run_id: str | None = Field(default=None, pattern=RUN_ID)
     resume: bool = False
@@ -151,8 +165,9 @@ class FetchResult(BaseModel):
 
     district_id: str
     district_name: str | None = None
-    # The source that served the district (the manifest's); alerts name it ("ClassLink").
-    source: str = Field("clever", pattern=SOURCE_NAME)
+    # The source that served the district (the manifest's): it travels in the state machine's
+    # payload to validate, import and the alerts, which speak of it in its own words.
+    source: str = Field(pattern=SOURCE_NAME)
     run_id: str
     status: ManifestStatus
     manifest_key: str
@@ -171,10 +186,13 @@ class FetchOutcome(BaseModel):
 
     run_id: str
     district_ids: list[str] | None = None
+    # With `district_ids` (discovery): each district's source, in the same order (None: no source
+    # lists a district started by hand). The state machine carries it to every stage and alert.
+    sources: list[str | None] | None = None
     districts: list[FetchResult] | None = None
 
     def as_event(self) -> dict[str, object]:
         """The function's JSON answer (what the state machine reads)."""
         if self.districts is None:
-            return {"run_id": self.run_id, "district_ids": self.district_ids}
+            return {"run_id": self.run_id, "district_ids": self.district_ids, "sources": self.sources}
         return {"run_id": self.run_id, "districts": [r.model_dump(mode="json") for r in self.districts]}

@@ -17,11 +17,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from rostersync.errors import (
-    CleverError,
-    CleverProtocolError,
     DistrictDisconnected,
-    OneRosterKeyRefused,
     PageDeferred,
+    SourceError,
+    SourceKeyRefused,
+    SourceProtocolError,
     StorageError,
 )
 from rostersync.fetch.contract import (
@@ -37,6 +37,7 @@ from rostersync.fetch.contract import (
 from rostersync.layout import checkpoint_key, manifest_key, page_key
 from rostersync.observability import logger
 from rostersync.ports import DistrictPages, Page, PageStore, Source
+from rostersync.sources import PROFILES
 
 Pause = Callable[[], bool]
 Fits = Callable[[float], bool]  # whether that many more seconds fit before the pause margin
@@ -132,12 +133,12 @@ def fetch_district(
         return _pause(source, store, progress, earlier_requests)
     except DistrictDisconnected as exc:
         manifest.failure = Failure(kind=FailureKind.DISCONNECTED, reason=str(exc), resource=current)
-    except OneRosterKeyRefused as exc:
+    except SourceKeyRefused as exc:
         manifest.failure = Failure(kind=FailureKind.KEY_REFUSED, reason=str(exc), resource=current)
-    except CleverProtocolError as exc:
+    except SourceProtocolError as exc:
         manifest.failure = Failure(kind=FailureKind.PROTOCOL_ERROR, reason=str(exc), resource=current)
-    except CleverError as exc:
-        manifest.failure = Failure(kind=FailureKind.CLEVER_ERROR, reason=str(exc), resource=current)
+    except SourceError as exc:
+        manifest.failure = Failure(kind=FailureKind.SOURCE_ERROR, reason=str(exc), resource=current)
     except StorageError as exc:
         manifest.failure = Failure(kind=FailureKind.STORAGE_ERROR, reason=str(exc), resource=current)
     except Exception as exc:  # one district must never stop the others
@@ -374,8 +375,8 @@ def _setup_failure(exc: Exception, district_id: str, run_id: str) -> Failure:
     """A failure before the district's first page: its token lookup or its checkpoint."""
     if isinstance(exc, DistrictDisconnected):
         return Failure(kind=FailureKind.DISCONNECTED, reason=str(exc))
-    if isinstance(exc, CleverError):
-        return Failure(kind=FailureKind.CLEVER_ERROR, reason=str(exc))
+    if isinstance(exc, SourceError):
+        return Failure(kind=FailureKind.SOURCE_ERROR, reason=str(exc))
     if isinstance(exc, StorageError):
         return Failure(kind=FailureKind.STORAGE_ERROR, reason=str(exc))
     return _internal_failure(exc, district_id, run_id, None)
@@ -396,11 +397,9 @@ def load_checkpoint(store: PageStore, district_id: str, run_id: str) -> Checkpoi
 def _disconnected(
     store: PageStore, source: str, district_id: str, run_id: str, now: datetime, reason: str | None = None
 ) -> FetchResult:
-    reason = reason or (
-        "Clever lists no token for this district"
-        if source == "clever"
-        else f"{source} does not list this district"
-    )
+    if reason is None:
+        known = PROFILES.get(source)
+        reason = known.wording.not_listed if known is not None else "no source lists this district"
     logger.warning("district not served by its source", extra={"district_id": district_id, "run_id": run_id})
     return _failed(
         store, source, district_id, run_id, now, Failure(kind=FailureKind.DISCONNECTED, reason=reason)

@@ -9,15 +9,28 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 
 from rostersync.ids import refuse_future_run_id
-from rostersync.records import DistrictId
+from rostersync.records import SOURCE_NAME, DistrictId
+
+# A district name carried in the payload (for the alerts) is shortened to this many characters:
+# a payload is bounded, and an alert shows at most alerts.model.NAME_MAX of it anyway.
+PAYLOAD_NAME_MAX = 200
 
 
 class ImportRequest(BaseModel):
-    """Validate's result for one district (other fields are ignored: the stored result is read)."""
+    """One district's validated run, as the state machine sends it. `source` and `district_name`
+    come from the fetch's result through the payload (the import reads no fetch artifact: its
+    role may not read `raw/`): the import's alerts name the district and speak of its source."""
 
     district_id: DistrictId
     run_id: str
+    source: str = Field(pattern=SOURCE_NAME)
+    district_name: str | None = None
     dry_run: bool = False
+
+    @field_validator("district_name")
+    @classmethod
+    def _bounded(cls, name: str | None) -> str | None:
+        return None if name is None else name[:PAYLOAD_NAME_MAX]
 
     @field_validator("run_id")
     @classmethod
@@ -54,7 +67,7 @@ class KindCounts(BaseModel):
 
 class SafeguardTrip(BaseModel):
     scope: str  # "kind" or "school"
-    key: str  # the kind, or the school's clever id
+    key: str  # the kind, or the school's source id
     active: int
     archiving: int
 
@@ -84,7 +97,7 @@ class ImportResult(BaseModel):
     dry_run: bool = False
     replayed: bool = False  # the run had already been committed; this is the recorded result
     counts: dict[str, KindCounts] = Field(default_factory=dict)
-    rejected: int = 0  # clever ids rejected tonight (all kinds)
+    rejected: int = 0  # source ids rejected tonight (all kinds)
     roster_writes: int = 0  # roster + membership items written or deleted
     trips: list[SafeguardTrip] = Field(default_factory=list)
     hold_key: str | None = None

@@ -11,11 +11,10 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NamedTuple
 
-from rostersync.importer.items import ACTIVE, ARCHIVED, PERSON_KINDS
 from rostersync.layout import roster_sk, split_sk
 from rostersync.records import Kind
+from rostersync.roster_items import ARCHIVED, PERSON_KINDS, Candidate, ExistingItem
 
 
 class Action(StrEnum):
@@ -26,29 +25,6 @@ class Action(StrEnum):
     HELD = "held"
     REPAIRED = "repaired"  # unchanged content, rewritten to finish a failed run
     RECONCILE = "reconcile"  # no record tonight: membership items re-derived from the stored item
-
-
-class ExistingItem(NamedTuple):
-    """What the table's district partition says about one roster item."""
-
-    sk: str
-    status: str
-    content_hash: str | None
-    schools: tuple[str, ...] = ()
-    sis_id: str | None = None
-
-
-class Candidate(NamedTuple):
-    """An active item missing from tonight's complete fetch."""
-
-    kind: Kind
-    clever_id: str
-    sis_id: str | None
-    schools: tuple[str, ...]
-
-    @property
-    def sk(self) -> str:
-        return f"{self.kind.value}#{self.clever_id}"
 
 
 @dataclass
@@ -87,11 +63,11 @@ def kept_kinds(tonight: Mapping[str, bytes], rejected_ids: RejectedIds) -> dict[
         kept = {i: frozenset(kinds) for i, kinds in rejected_ids.items()}
     else:
         kept = dict.fromkeys(rejected_ids, every)
-    for clever_id, kinds in kept.items():
+    for source_id, kinds in kept.items():
         if kinds & PERSON_KINDS:
-            accepted = {k for k in PERSON_KINDS if roster_sk(k, clever_id) in tonight}
+            accepted = {k for k in PERSON_KINDS if roster_sk(k, source_id) in tonight}
             if accepted:
-                kept[clever_id] = kinds - (PERSON_KINDS - accepted)
+                kept[source_id] = kinds - (PERSON_KINDS - accepted)
     return kept
 
 
@@ -110,7 +86,7 @@ def compute_diff(
     diff = Diff()
     rejected = kept_kinds(tonight, rejected_ids)
     for item in existing:
-        kind, clever_id = split_sk(item.sk)
+        kind, source_id = split_sk(item.sk)
         active = item.status != ARCHIVED
         if active:
             diff.active_by_kind[kind] += 1
@@ -127,12 +103,12 @@ def compute_diff(
                 diff.changes[item.sk] = Action.REPAIRED
             else:
                 diff.unchanged[kind] += 1
-        elif active and kind in rejected.get(clever_id, ()):
+        elif active and kind in rejected.get(source_id, ()):
             diff.rejected_kept[kind] += 1
             if item.sk in repair:
                 diff.reconcile.append(item.sk)
         elif active:
-            diff.candidates.append(Candidate(kind, clever_id, item.sis_id, item.schools))
+            diff.candidates.append(Candidate(kind, source_id, item.sis_id, item.schools))
         elif item.sk in repair:
             diff.reconcile.append(item.sk)
     for sk in tonight:
@@ -144,4 +120,4 @@ def compute_diff(
     return diff
 
 
-__all__ = ["ACTIVE", "ARCHIVED", "Action", "Candidate", "Diff", "ExistingItem", "compute_diff"]
+__all__ = ["Action", "Diff", "compute_diff"]

@@ -8,7 +8,7 @@
   its counts. Written by dry runs (their whole output) and by real runs BEFORE their first
   write, where it doubles as the plan the next run repairs from if this one fails part way.
 * `roster-index/<district>/index.json.gz`: the roster index of the district's last committed
-  run (importing/roster_index.py), one object per district, overwritten by every commit.
+  run (rostersync/roster_index.py), one object per district, overwritten by every commit.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
-from rostersync.importer.diff import Candidate
-from rostersync.importer.roster_index import RosterIndex
 from rostersync.layout import changeset_key, hold_csv_key, hold_json_key, roster_index_key
 from rostersync.ports import PageStore
+from rostersync.roster_index import RosterIndex
+from rostersync.roster_items import Candidate
 from rostersync.spreadsheet import safe_cell
 
 HOLD_COLUMNS = ("kind", "clever_id", "sis_id")
@@ -37,8 +37,8 @@ class PageStoreHoldStore:
         self, district_id: str, run_id: str, held: Iterable[Candidate], *, sections: Iterable[str] = ()
     ) -> str:
         rows = [
-            {"kind": c.kind.value, "clever_id": c.clever_id, "sis_id": c.sis_id or ""}
-            for c in sorted(held, key=lambda c: (c.kind.value, c.clever_id))
+            {"kind": c.kind.value, "clever_id": c.source_id, "sis_id": c.sis_id or ""}
+            for c in sorted(held, key=lambda c: (c.kind.value, c.source_id))
         ]
         text = io.StringIO()
         writer = csv.DictWriter(text, fieldnames=HOLD_COLUMNS, lineterminator="\n")

@@ -12,14 +12,14 @@ from collections.abc import Iterable
 
 from rostersync.fetch.contract import ManifestStatus
 from rostersync.importer.contract import ReleaseResult
-from rostersync.importer.items import ACTIVE, owns_edges, release_held_members, stored_edges
 from rostersync.importer.writer import LEASE_TTL_SECONDS, Clock, RosterWriter, epoch, iso, utcnow
 from rostersync.layout import district_pk, hold_pk, manifest_run, raw_district_prefix, roster_sk
 from rostersync.observability import logger
 from rostersync.ports import HoldStore, LeaseBusy, PageStore, RosterTable
 from rostersync.records import Kind
+from rostersync.roster_items import ACTIVE, owns_edges, release_held_members, stored_edges
+from rostersync.run_artifacts import load_manifest, manifest_records
 from rostersync.state_id_registry import Registry
-from rostersync.validate.pages import load_manifest, manifest_records
 
 HOLD_HELD = "held"
 HOLD_RELEASED = "released"

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rostersync.importer.contract import SafeguardTrip
-from rostersync.importer.diff import Candidate
 from rostersync.records import Kind
+from rostersync.roster_items import Candidate
 
 DEFAULT_ARCHIVE_PERCENT = 10.0
 DEFAULT_FLOOR = 20

@@ -34,22 +34,8 @@ from typing import Any
 from rostersync.ids import refuse_future_run_id
 from rostersync.importer.contract import FINAL, ImportResult, KindCounts, RunStatus
 from rostersync.importer.diff import Action, Diff, compute_diff
-from rostersync.importer.items import (
-    ACTIVE,
-    HELD_LISTS,
-    Item,
-    Key,
-    desired_edges,
-    edge_item,
-    keep_held_members,
-    owns_edges,
-    record_hash,
-    roster_item,
-    stored_edges,
-)
 from rostersync.importer.release import HOLD_HELD, HOLD_SUPERSEDED
 from rostersync.importer.rollover import MAX_TERMS, rollover
-from rostersync.importer.roster_index import MAX_GENERATIONS, IndexTracker, RosterIndex
 from rostersync.importer.runs import RUNLOG_TTL_DAYS, result_from_item, run_item, runlog_item
 from rostersync.importer.safeguard import SafeguardThresholds, check
 from rostersync.importer.writer import LEASE_TTL_SECONDS, Clock, RosterWriter, epoch, iso, utcnow
@@ -69,6 +55,20 @@ from rostersync.layout import (
 from rostersync.observability import logger
 from rostersync.ports import HoldStore, Lease, LeaseBusy, RosterTable, StaleRun
 from rostersync.records import DistrictRecord, Kind, Record, TermRecord
+from rostersync.roster_index import MAX_GENERATIONS, IndexTracker, RosterIndex
+from rostersync.roster_items import (
+    ACTIVE,
+    HELD_LISTS,
+    Item,
+    Key,
+    desired_edges,
+    edge_item,
+    keep_held_members,
+    owns_edges,
+    record_hash,
+    roster_item,
+    stored_edges,
+)
 from rostersync.state_id_registry import TRUSTED, Arrival, Registry
 
 Accepted = Callable[[], Iterable[tuple[Kind, Record]]]
@@ -232,7 +232,7 @@ def _plan(run: _Run, default_thresholds: SafeguardThresholds, fetched: Mapping[s
     )
     if plan.held:
         for candidate in diff.candidates:
-            plan.held_ids.setdefault(candidate.kind, set()).add(candidate.clever_id)
+            plan.held_ids.setdefault(candidate.kind, set()).add(candidate.source_id)
     _count(plan, fetched)
     result.counts = {kind.value: counts[kind] for kind in Kind if kind in counts}
     result.rollover = rollover(district, term_starts, diff, result.started_at or run.clock())
@@ -331,7 +331,7 @@ def _changeset(result: ImportResult, plan: _Plan) -> dict[str, Any]:
         kind, record_id = split_sk(sk)
         changes.append([action.value, kind.value, record_id])
     archive_action = Action.HELD if plan.held else Action.ARCHIVED
-    changes += [[archive_action.value, c.kind.value, c.clever_id] for c in sorted(diff.candidates)]
+    changes += [[archive_action.value, c.kind.value, c.source_id] for c in sorted(diff.candidates)]
     for sk in sorted(diff.reconcile):
         kind, record_id = split_sk(sk)
         changes.append([Action.RECONCILE.value, kind.value, record_id])
@@ -567,7 +567,7 @@ def _archive(run: _Run, plan: _Plan, writer: RosterWriter) -> None:
             if plan.tracker:
                 plan.tracker.archived(candidate.sk)
             if candidate.kind is Kind.STUDENT:
-                students.append(candidate.clever_id)
+                students.append(candidate.source_id)
             if owns_edges(candidate.kind):
                 writer.add_edges([], sorted(run.table.member_edges(run.district_id, candidate.sk)))
                 writer.maybe_flush()

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from rostersync.importer.items import Item, Key
 from rostersync.ports import Lease, RosterTable
+from rostersync.roster_items import Item, Key
 
 Clock = Callable[[], datetime]
 Monotonic = Callable[[], float]

@@ -22,7 +22,7 @@ from rostersync.layout import INDEX_KEY, STATE_PREFIX, sync_status_district
 from rostersync.observability import logger
 from rostersync.overview.status import ATTENTION, Health, SyncStatus, load_status
 from rostersync.ports import PageStore
-from rostersync.sources import display_name
+from rostersync.sources import label as source_label
 from rostersync.state_id_registry import Conflict
 from rostersync.validate.reports.report_html import STYLE
 
@@ -177,7 +177,7 @@ def render_index(
         body.append(
             f'<tr class="{"attention" if r.needs_attention else ""}" data-health="{r.health.value}">'
             f'<td data-sort="{_e(r.label.casefold())}">{name}<br><span class="small">{_e(s.district_id)}</span></td>'
-            f"<td>{_e(display_name(s.source) if s.source else '')}</td>"
+            f"<td>{_e(source_label(s.source))}</td>"
             f'<td data-sort="{_ORDER[r.health]}"><span class="badge h-{r.health.value}">{r.health.value}</span></td>'
             f'<td data-sort="{_e(s.run_id or "")}">{_e(run_at.strftime("%Y-%m-%d %H:%M") if run_at else "")}'
             f'<br><span class="small">{_e(r.run_line)}</span></td>'

@@ -1,9 +1,10 @@
-"""Where rosters come from. Each source (Clever, OneRoster) has two halves:
+"""Where rosters come from: one package per source, one registry of their profiles.
 
-* an adapter that implements `ports.Source` (lists districts, reads a district's pages over
-  HTTP, minimized at the edge), built by `rostersync.wiring`;
-* a pure normalizer that turns stored page records into `records.Record`s, registered here so
-  that validation reads any stored page back without asking which source wrote it.
+Everything that knows a source lives in `sources/<name>/`: its client and minimization, its
+normalizer, its own rules, its settings and secret parsing, and its wording (`profile.py` and
+`wording.py`, see `rostersync.sources.profile`). The stages, the reports and the alerts ask the
+district's profile (`profile(name)`); none of them names a source. An unknown source name is an
+error (`UnknownSource`), never another source's wording.
 
 Clever's normalizer takes one record at a time (a Clever object is self-contained). OneRoster's
 takes the whole district (`normalize_district`): a class's people come from enrollments, a
@@ -13,70 +14,92 @@ student's date of birth from demographics, so it reads several collections at on
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from rostersync.records import Record
-from rostersync.sources.clever import normalize as clever_normalize
-from rostersync.sources.clever.resources import SOURCE_NAME as CLEVER
-from rostersync.sources.oneroster import normalize as oneroster_normalize
-from rostersync.sources.oneroster.resources import SOURCE_NAME as ONEROSTER
+from rostersync.sources.clever.profile import PROFILE as CLEVER_PROFILE
+from rostersync.sources.oneroster.profile import PROFILE as ONEROSTER_PROFILE
+from rostersync.sources.profile import ReadResource, SourceProfile, SourceRule, SourceRules, Wording
 
-Normalizer = Callable[[str, Mapping[str, Any], str], Iterator[Record]]
-# resource -> that resource's stored records, in stored order (callable again: a fresh read)
-ReadResource = Callable[[str], Iterable[Mapping[str, Any]]]
-DistrictNormalizer = Callable[[ReadResource, str], Iterator[Record]]
+__all__ = [
+    "PROFILES",
+    "ReadResource",
+    "SourceProfile",
+    "SourceRule",
+    "SourceRules",
+    "UnknownSource",
+    "Wording",
+    "display_name",
+    "id_check",
+    "label",
+    "normalize",
+    "normalize_district",
+    "profile",
+    "register",
+    "source_rules",
+    "unregister",
+]
 
-NORMALIZERS: dict[str, Normalizer] = {CLEVER: clever_normalize.normalize}
-DISTRICT_NORMALIZERS: dict[str, DistrictNormalizer] = {ONEROSTER: oneroster_normalize.normalize_district}
-# What an id of each source looks like (validation rejects records whose ids are not). OneRoster
-# sourcedIds are any string the provider chose: the system-wide id form applies (rules.SAFE_ID).
-ID_CHECKS: dict[str, Callable[[str], bool]] = {CLEVER: clever_normalize.is_clever_id}
-
-
-@dataclass(frozen=True)
-class SourceRules:
-    """What validation asks of a source's districts beyond the common rules."""
-
-    # The district must share its district record (OneRoster: the primary org), else
-    # `district.primary_org.missing` rejects the district.
-    district_required: bool = False
-    # Where students' PA Secure IDs come from when it is a field the district must enable for the
-    # app (OneRoster: the metadata field PASECUREID); no student carrying it at all is
-    # `student.state_id.not_shared`. None: not checked (Clever always sends state_id's key).
-    state_id_field: str | None = None
+# Every source RosterSync syncs, by the name stored in its pages, manifests and the state
+# machine's payload. The order is discovery's: a district id two sources list is the first's.
+PROFILES: dict[str, SourceProfile] = {p.name: p for p in (CLEVER_PROFILE, ONEROSTER_PROFILE)}
 
 
-# The name a district data manager knows each source by (OneRoster districts use ClassLink).
-DISPLAY_NAMES: dict[str, str] = {CLEVER: "Clever", ONEROSTER: "ClassLink"}
+class UnknownSource(ValueError):
+    """A source name no profile is registered for (a stored page, a payload, a setting)."""
+
+    def __init__(self, name: object) -> None:
+        shown = name if isinstance(name, str) and len(name) <= 32 else type(name).__name__
+        super().__init__(f"unknown source {shown!r}: the registered sources are {', '.join(PROFILES)}")
+
+
+def profile(name: str | None) -> SourceProfile:
+    """The profile of the source named `name`; UnknownSource for any other name (and None)."""
+    try:
+        return PROFILES[name]  # type: ignore[index]
+    except (KeyError, TypeError):
+        raise UnknownSource(name) from None
+
+
+def register(source_profile: SourceProfile) -> None:
+    """Add a source (a new source's package registers here, in this module; tests may register
+    a source of their own and `unregister` it after)."""
+    if source_profile.name in PROFILES:
+        raise ValueError(f"source {source_profile.name!r} is registered already")
+    PROFILES[source_profile.name] = source_profile
+
+
+def unregister(name: str) -> None:
+    profile(name)
+    del PROFILES[name]
 
 
 def display_name(source: str | None) -> str:
-    """ "Clever" or "ClassLink": how reports and alerts name a district's source (default Clever,
-    the source of every district before there were two)."""
-    return DISPLAY_NAMES.get(source or CLEVER, DISPLAY_NAMES[CLEVER])
+    """ "Clever" or "ClassLink": how reports and alerts name a district's source."""
+    return profile(source).wording.display_name
 
 
-SOURCE_RULES: dict[str, SourceRules] = {
-    ONEROSTER: SourceRules(district_required=True, state_id_field=oneroster_normalize.STATE_ID_FIELD)
-}
+def label(source: str | None) -> str:
+    """How support's overview shows a stored source name: its display name, or the name as stored
+    when no profile has it (a status an older version recorded); "" for none."""
+    known = PROFILES.get(source or "")
+    return known.wording.display_name if known is not None else (source or "")
 
 
 def id_check(source: str) -> Callable[[str], bool] | None:
     """The source's id check, or None (the system-wide id form applies)."""
-    return ID_CHECKS.get(source)
+    return profile(source).id_ok
 
 
 def source_rules(source: str) -> SourceRules:
-    return SOURCE_RULES.get(source, SourceRules())
+    return profile(source).rules
 
 
 def normalize(source: str, resource: str, record: Mapping[str, Any], district_id: str) -> Iterator[Record]:
     """One stored record of a per-record source's `resource` as normalized records."""
-    try:
-        normalizer = NORMALIZERS[source]
-    except KeyError:
-        raise ValueError(f"pages of an unknown or per-district source {source!r}") from None
+    normalizer = profile(source).normalize
+    if normalizer is None:
+        raise ValueError(f"pages of the per-district source {source!r} are normalized per district")
     return normalizer(resource, record, district_id)
 
 
@@ -85,12 +108,10 @@ def normalize_district(
 ) -> Iterator[Record]:
     """A district's stored records of `source` as normalized records: `resources` in the order
     they were stored, `read(resource)` yielding each one's records."""
-    whole = DISTRICT_NORMALIZERS.get(source)
-    if whole is not None:
-        yield from whole(read, district_id)
+    found = profile(source)
+    if found.normalize_district is not None:
+        yield from found.normalize_district(read, district_id)
         return
-    if source not in NORMALIZERS:
-        raise ValueError(f"pages of an unknown source {source!r}")
     for resource in resources:
         for record in read(resource):
             yield from normalize(source, resource, record, district_id)

@@ -14,7 +14,7 @@ class CombinedSource:
     one still appear twice, the first source serves it."""
 
     name = "sources"  # stored only in the failed manifest of a district no source lists
-    absent_reason = "no source (Clever, OneRoster tenants) lists this district"
+    absent_reason = "no source lists this district"
 
     def __init__(self, sources: Sequence[Source]) -> None:
         self.sources = list(sources)

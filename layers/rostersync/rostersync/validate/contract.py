@@ -7,14 +7,17 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, field_validator
 
 from rostersync.ids import refuse_future_run_id
-from rostersync.records import DistrictId, Kind
+from rostersync.records import SOURCE_NAME, DistrictId, Kind
 
 
 class ValidateRequest(BaseModel):
-    """The fetch stage's result for one district (extra fields such as counts are ignored)."""
+    """The fetch stage's result for one district (extra fields such as counts are ignored).
+    `source`: the district's source as the fetch result carries it (None: a run validated by
+    hand); validation checks it against the pages' source and words the reports in it."""
 
     district_id: DistrictId
     run_id: str
+    source: str | None = Field(default=None, pattern=SOURCE_NAME)
 
     @field_validator("run_id")
     @classmethod

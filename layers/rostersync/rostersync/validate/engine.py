@@ -56,7 +56,7 @@ from rostersync.records import (
     TermRecord,
     parse_time,
 )
-from rostersync.sources import SourceRules
+from rostersync.sources import SourceRules, Wording
 from rostersync.validate.rules import ID_MAX, LIST_LIMITS, RULES, SAFE_ID, TEXT_LIMITS, Severity
 from rostersync.validate.summary import (
     Example,
@@ -263,7 +263,7 @@ class _Emitter:
         error = RULES[rule_id].severity is Severity.ERROR
         reported = self.v._emit(
             rtype=self.rtype,
-            clever_id=self.rec.id,
+            source_id=self.rec.id,
             sis_id=self.sis,
             name=self.name,
             rule_id=rule_id,
@@ -274,6 +274,30 @@ class _Emitter:
             self.errors += 1
         elif reported and RULES[rule_id].severity is Severity.WARNING:
             self.warned = True
+
+
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """How findings name the records' source (its profile's wording; the defaults name none)."""
+
+    source: str = "the source"
+    record_id: str = "source id"
+    state_id_field: str = "state_id"
+    sync_stale: tuple[str, str] = (
+        "The source's sync of this district is in error.",
+        "The source last synced this district {days} days before tonight's fetch{paused}; ",
+    )
+    paused: str = " (the source's sync is paused)"
+
+    @classmethod
+    def of(cls, wording: Wording) -> _Words:
+        return cls(
+            wording.display_name,
+            wording.record_id_label,
+            wording.state_id_field,
+            wording.sync_stale,
+            wording.paused,
+        )
 
 
 class _Validator:
@@ -288,8 +312,11 @@ class _Validator:
         licensed: Collection[str] | None = None,
         district_required: bool = False,
         state_id_field: str | None = None,
+        words: _Words | None = None,
+        rule_ids: Collection[str] | None = None,
     ) -> None:
         self.district_id = district_id
+        self.words = words or _Words()
         self.licensed = frozenset(licensed) if licensed is not None else None
         self.unlicensed_schools: set[str] = set()
         self.district_required, self.state_id_field = district_required, state_id_field
@@ -302,7 +329,11 @@ class _Validator:
         self.summary = Summary(
             district_id=district_id,
             licensed_schools=sorted(self.licensed) if self.licensed is not None else None,
-            rules={r.id: RuleSummary(rule=r.id, severity=r.severity, title=r.title) for r in RULES.values()},
+            rules={
+                r.id: RuleSummary(rule=r.id, severity=r.severity, title=r.title)
+                for r in RULES.values()
+                if rule_ids is None or r.id in rule_ids
+            },
         )
         # pass-1 indexes
         self.schools: dict[str, _School] = {}
@@ -460,7 +491,7 @@ class _Validator:
         if self.state_id_field and self.n_students and not self.state_field_carriers:
             self._emit(
                 rtype="district",
-                clever_id=self.district_id,
+                source_id=self.district_id,
                 sis_id=None,
                 name=self.summary.district_name,
                 rule_id=R.STUDENT_STATE_ID_NOT_SHARED,
@@ -479,7 +510,7 @@ class _Validator:
         for nces in sorted((self.licensed or frozenset()) - shared):
             self._emit(
                 rtype="district",
-                clever_id=self.district_id,
+                source_id=self.district_id,
                 sis_id=None,
                 name=self.summary.district_name,
                 rule_id=R.SCHOOL_LICENSED_NOT_SHARED,
@@ -509,7 +540,7 @@ class _Validator:
         if self.summary.rejected_by == R.DISTRICT_PRIMARY_ORG_MISSING:
             self._emit(
                 rtype="district",
-                clever_id=self.district_id,
+                source_id=self.district_id,
                 sis_id=None,
                 name=self.summary.district_name,
                 rule_id=R.DISTRICT_PRIMARY_ORG_MISSING,
@@ -520,12 +551,12 @@ class _Validator:
             return
         self._emit(
             rtype="district",
-            clever_id=self.district_id,
+            source_id=self.district_id,
             sis_id=None,
             name=self.summary.district_name,
             rule_id=R.DISTRICT_EMPTY,
             fld="schools" if n_schools == 0 else "students",
-            message=f"Clever shared {n_schools} school(s) and {n_students} student(s) with Smart Futures; "
+            message=f"{self.words.source} shared {n_schools} school(s) and {n_students} student(s) with Smart Futures; "
             "nothing from this district was imported.",
         )
 
@@ -535,7 +566,7 @@ class _Validator:
         self,
         *,
         rtype: RecordType,
-        clever_id: str,
+        source_id: str,
         sis_id: str | None,
         name: str | None,
         rule_id: str,
@@ -545,12 +576,12 @@ class _Validator:
         rule = RULES[rule_id]
         if rule.severity is Severity.WARNING and any(fnmatchcase(rule_id, p) for p in self.suppress):
             return False
-        clever_id = _clip(clever_id, ID_MAX) or ""
+        source_id = _clip(source_id, ID_MAX) or ""
         sis_id, name = _clip(sis_id, ID_MAX), _clip(name, _LABEL_MAX)
         f = Finding(
             district_id=self.district_id,
             record_type=rtype,
-            clever_id=clever_id,
+            source_id=source_id,
             sis_id=sis_id,
             name=name,
             rule=rule_id,
@@ -563,7 +594,7 @@ class _Validator:
         rs.count += 1
         if len(rs.examples) < MAX_EXAMPLES:
             rs.examples.append(
-                Example(record_type=rtype, clever_id=clever_id, sis_id=sis_id, name=name, message=message)
+                Example(record_type=rtype, source_id=source_id, sis_id=sis_id, name=name, message=message)
             )
         return True
 
@@ -640,7 +671,7 @@ class _Validator:
             emit(
                 R.RECORD_MALFORMED,
                 ",".join(missing),
-                f"This {rtype.replace('_', ' ')} record has no {', '.join(missing)}, which Clever requires.",
+                f"This {rtype.replace('_', ' ')} record has no {', '.join(missing)}, which {self.words.source} requires.",
             )
         if isinstance(rec, PersonRecord):
             return self._student(rec, missing, emit)
@@ -672,19 +703,19 @@ class _Validator:
         """district.sync_stale: the source's own sync is in error, or older than `stale_days` at the
         time of the fetch (`now`). A district that never synced (no last sync) is not judged."""
         if rec.sync_state == "error":
-            emit(R.DISTRICT_SYNC_STALE, "state", "Clever's sync of this district is in error.")
+            emit(R.DISTRICT_SYNC_STALE, "state", self.words.sync_stale[0])
             return
         last = parse_time(rec.last_sync)
         if self.now is None or last is None:
             return
         age = self.now - last
         if age > timedelta(days=self.stale_days):
-            paused = " (Clever's sync is paused)" if rec.sync_state == "paused" else ""
+            paused = self.words.paused if rec.sync_state == "paused" else ""
             emit(
                 R.DISTRICT_SYNC_STALE,
                 "last_sync",
-                f"Clever last synced this district {age.days} days before tonight's fetch{paused}; "
-                f"the limit is {self.stale_days} days.",
+                self.words.sync_stale[1].format(days=age.days, paused=paused)
+                + f"the limit is {self.stale_days} days.",
             )
 
     def _school_checks(self, rec: SchoolRecord, emit: _Emitter) -> None:
@@ -709,7 +740,7 @@ class _Validator:
 
     def _school_label(self, sid: str) -> str:
         s = self.schools.get(sid)
-        return f"'{s.name or sid}'" if s else f"with Clever id {sid}"
+        return f"'{s.name or sid}'" if s else f"with {self.words.record_id} {sid}"
 
     def _school_reason(self, schools: Iterable[str]) -> str:
         parts = []
@@ -729,7 +760,7 @@ class _Validator:
             return _Outcome(False, False, excluded=True)
         state_id = R.trimmed_state_id(rec.state_id)
         if not missing:
-            problem = R.state_id_problem(rec.state_id)
+            problem = R.state_id_problem(rec.state_id, self.words.state_id_field)
             if problem:
                 emit(problem[0], "state_id", problem[1])
             else:
@@ -791,7 +822,7 @@ class _Validator:
                     fld,
                     f"{len(dropped)} {fld} listed in this section were left out: {unshared} not shared "
                     f"with Smart Futures, {len(dropped) - unshared} rejected or not shared as "
-                    f"{fld[:-1]} (Clever ids: {ids}).",
+                    f"{fld[:-1]} ({self.words.record_id}s: {ids}).",
                 )
         if not teachers:
             why = "lists no teacher" if not rec.teachers else "has no teacher left after dropping those above"
@@ -810,7 +841,7 @@ class _Validator:
             emit(
                 R.RECORD_MALFORMED,
                 ",".join(missing),
-                f"This {rtype.replace('_', ' ')} record has no {', '.join(missing)}, which Clever requires.",
+                f"This {rtype.replace('_', ' ')} record has no {', '.join(missing)}, which {self.words.source} requires.",
             )
             if tally:
                 self._tally("teachers", rec.schools, False)
@@ -892,6 +923,8 @@ def validate_district(
     stale_days: int = R.DEFAULT_SYNC_STALE_DAYS,
     licensed: Collection[str] | None = None,
     source_rules: SourceRules | None = None,
+    wording: Wording | None = None,
+    rule_ids: Collection[str] | None = None,
 ) -> Summary:
     """Validate one district's records, streaming accepted records and findings to `sink`.
 
@@ -904,6 +937,10 @@ def validate_district(
     `stale_days` the age of the source's last sync past which the district is `district.sync_stale`.
     `source_rules` says what the records' source must share beyond the common rules
     (`district.primary_org.missing`, `student.state_id.not_shared`; default: nothing more).
+    `wording` is the source's (`sources.profile(name).wording`): how findings name the source,
+    its record ids and its state id field (None: they name no source). `rule_ids`: the rules that
+    apply to the records' source (`rules.rules_for`: the common ones and its own), the rules the
+    summary counts (None: the whole catalogue).
     """
     extra = source_rules or SourceRules()
     v = _Validator(
@@ -916,6 +953,8 @@ def validate_district(
         licensed,
         district_required=extra.district_required,
         state_id_field=extra.state_id_field,
+        words=_Words.of(wording) if wording is not None else None,
+        rule_ids=rule_ids,
     )
     for rec in records():
         v.index(rec)

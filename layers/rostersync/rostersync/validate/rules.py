@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from fnmatch import fnmatchcase
 
+from rostersync.sources import PROFILES, SourceProfile, Wording
+
 
 class Severity(StrEnum):
     ERROR = "error"
@@ -27,8 +29,9 @@ class Rule:
     id: str
     severity: Severity
     title: str
-    fix: str
-    """What exactly the district data manager must change, in their SIS or in Clever."""
+    fix: str | None = None
+    """What exactly the district data manager must change, in their SIS; None when that depends
+    on the district's source (its profile words it: `fix_advice`)."""
 
 
 DISTRICT_EMPTY = "district.empty"
@@ -59,7 +62,8 @@ RECORD_FIELD_TOO_LONG = "record.field_too_long"
 # * record.id.invalid: an id we refuse can name no item of ours.
 DROPS_LAST_GOOD = frozenset({"user.student_and_adult", "record.id.invalid"})
 DISTRICT_SYNC_STALE = "district.sync_stale"
-# OneRoster (ClassLink) districts: what the district must share with the app.
+# What a source may ask its districts to share (`sources.SourceRules`); the rules themselves
+# are the source's own (`SourceProfile.own_rules`: OneRoster's primary org and PASECUREID).
 DISTRICT_PRIMARY_ORG_MISSING = "district.primary_org.missing"
 STUDENT_STATE_ID_NOT_SHARED = "student.state_id.not_shared"
 # Smart Futures' student record also needs these three (warnings: the student is imported).
@@ -72,266 +76,89 @@ SCHOOL_LICENSED_NOT_SHARED = "school.licensed_not_shared"
 
 _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
 
-RULES: dict[str, Rule] = {
-    r.id: r
-    for r in (
-        Rule(
-            DISTRICT_EMPTY,
-            _E,
-            "The district shared no schools or no students",
-            "In Clever, open Sharing (Applications > Smart Futures > Sharing rules) and share the schools "
-            "that use Smart Futures with all of their students, teachers and sections. Nothing is imported "
-            "until at least one school and its students are shared; the next nightly sync picks them up.",
-        ),
-        Rule(
-            RECORD_MALFORMED,
-            _E,
-            "A record lacks fields Clever always provides",
-            "Fill in the missing field (named in the finding) for this record in your SIS: people need a "
-            "first and last name, students and teachers a school, sections a name and a school, schools a "
-            "name. Then run a sync in Clever (Sync > Sync now) or wait for the nightly sync. If the field is "
-            "filled in your SIS, check the field mapping in Clever's Sync settings.",
-        ),
-        Rule(
-            SCHOOL_NCES_MISSING,
-            _E,
-            "School has no NCES id",
-            "Enter the school's 12-digit NCES school id (it starts with 42 in Pennsylvania; look it up at "
-            "nces.ed.gov/ccd/schoolsearch) in your SIS's school record, or in Clever under Schools > the "
-            "school > NCES ID. The school and all its students, teachers and sections are held back until "
-            "it is set.",
-        ),
-        Rule(
-            SCHOOL_NCES_FORMAT,
-            _E,
-            "School NCES id is not 12 digits",
-            "A school's NCES id has exactly 12 digits: the 7-digit district NCES id followed by the 5-digit "
-            "school number. A 7-digit value is your district's NCES id, not the building's. Correct it in "
-            "your SIS's school record, or in Clever under Schools > the school > NCES ID; you can find the "
-            "right value at nces.ed.gov/ccd/schoolsearch.",
-        ),
-        Rule(
-            SCHOOL_NCES_NOT_PA,
-            _W,
-            "School NCES id is not a Pennsylvania id",
-            "Pennsylvania school NCES ids start with 42. Check the NCES id of this school at "
-            "nces.ed.gov/ccd/schoolsearch and correct it in your SIS or in Clever (Schools > the school > "
-            "NCES ID). The school was imported as it is.",
-        ),
-        Rule(
-            SCHOOL_NCES_DUPLICATE,
-            _W,
-            "Two schools share one NCES id",
-            "Each building has its own 12-digit NCES id. Give each of these schools its own NCES id in your "
-            "SIS or in Clever (Schools > the school > NCES ID). If they are really one building, merge them "
-            "in your SIS or share only one of them with Smart Futures.",
-        ),
-        Rule(
-            SCHOOL_NO_STUDENTS,
-            _W,
-            "School shared without students",
-            "In Clever, edit the Smart Futures sharing rules so this school is shared with all of its "
-            "students (Applications > Smart Futures > Sharing). If the school has no students in your SIS, "
-            "remove it from the sharing rules.",
-        ),
-        Rule(
-            SCHOOL_NO_TEACHERS,
-            _W,
-            "School shared without teachers",
-            "In Clever, edit the Smart Futures sharing rules so this school is shared with all of its "
-            "teachers (Applications > Smart Futures > Sharing). Teachers need their accounts to see their "
-            "students' career plans.",
-        ),
-        Rule(
-            SCHOOL_NO_SECTIONS,
-            _W,
-            "School shared without sections",
-            "In Clever, edit the Smart Futures sharing rules so this school is shared with all of its "
-            "sections (Applications > Smart Futures > Sharing). Without sections teachers cannot see which "
-            "students are theirs.",
-        ),
-        Rule(
-            STUDENT_STATE_ID_MISSING,
-            _E,
-            "Student has no PA Secure ID",
-            "In your SIS, fill in the PA Secure ID (10 digits) for this student; Clever syncs it as "
-            "state_id. If your SIS holds it but Clever shows no state_id, fix the mapping in Clever's Sync "
-            "settings so the PA Secure ID field is mapped to state_id.",
-        ),
-        Rule(
-            STUDENT_STATE_ID_FORMAT,
-            _E,
-            "Student state id is not a 10-digit PA Secure ID",
-            "A PA Secure ID is exactly 10 digits (0-9), with no letters, dashes or spaces, and leading "
-            "zeros kept. Correct the PA Secure ID in your SIS. If Clever's state_id holds another number "
-            "(local student number, a 9-digit id, or leading zeros dropped by a spreadsheet), fix the "
-            "state_id mapping in Clever's Sync settings or in your SIS export.",
-        ),
-        Rule(
-            STUDENT_STATE_ID_DUPLICATE,
-            _E,
-            "Several students share one PA Secure ID",
+# The common rules. `fix` None: the advice depends on the source, and every source words it
+# (`Wording.fixes` in `sources/<name>/wording.py`; SOURCE_WORDED lists them). A source's own
+# rules (`SourceProfile.own_rules`) are added after these.
+_COMMON: tuple[Rule, ...] = (
+    Rule(DISTRICT_EMPTY, _E, "The district shared no schools or no students"),
+    Rule(RECORD_MALFORMED, _E, "A record lacks fields its source always provides"),
+    Rule(SCHOOL_NCES_MISSING, _E, "School has no NCES id"),
+    Rule(SCHOOL_NCES_FORMAT, _E, "School NCES id is not 12 digits"),
+    Rule(SCHOOL_NCES_NOT_PA, _W, "School NCES id is not a Pennsylvania id"),
+    Rule(SCHOOL_NCES_DUPLICATE, _W, "Two schools share one NCES id"),
+    Rule(SCHOOL_NO_STUDENTS, _W, "School shared without students"),
+    Rule(SCHOOL_NO_TEACHERS, _W, "School shared without teachers"),
+    Rule(SCHOOL_NO_SECTIONS, _W, "School shared without sections"),
+    Rule(STUDENT_STATE_ID_MISSING, _E, "Student has no PA Secure ID"),
+    Rule(STUDENT_STATE_ID_FORMAT, _E, "Student state id is not a 10-digit PA Secure ID"),
+    Rule(
+        STUDENT_STATE_ID_DUPLICATE,
+        _E,
+        "Several students share one PA Secure ID",
+        (
             "Each student has their own PA Secure ID. Find these students in your SIS (the finding names "
             "them) and correct the PA Secure ID of the wrong ones; if they are one student entered twice, "
-            "merge the records in your SIS. All of them are held back until the ids are unique.",
+            "merge the records in your SIS. All of them are held back until the ids are unique."
         ),
-        Rule(
-            DEPENDENT_SCHOOL_REJECTED,
-            _E,
-            "Every school of this record was rejected or not shared",
-            "Fix the school's own finding first (usually its NCES id); this record is then imported with "
-            "the next sync. If the record belongs to a school not shared with Smart Futures, add that school "
-            "to the sharing rules in Clever (Applications > Smart Futures > Sharing), or correct the "
-            "record's school in your SIS.",
-        ),
-        Rule(
-            USER_MULTIPLE_ACCOUNT_TYPES,
-            _W,
-            "Person shared under several staff roles",
-            "Nothing is lost: the person gets one account, as a teacher if they teach a shared section, "
-            "otherwise as staff. If that is the wrong account type, give the person only one role in your "
-            "SIS or in Clever (remove the extra teacher, staff or district admin record).",
-        ),
-        Rule(
-            USER_STUDENT_AND_ADULT,
-            _E,
-            "Person is both a student and a teacher or staff member",
+    ),
+    Rule(DEPENDENT_SCHOOL_REJECTED, _E, "Every school of this record was rejected or not shared"),
+    Rule(USER_MULTIPLE_ACCOUNT_TYPES, _W, "Person shared under several staff roles"),
+    Rule(
+        USER_STUDENT_AND_ADULT,
+        _E,
+        "Person is both a student and a teacher or staff member",
+        (
             "A student cannot also hold a teacher or staff account, because that would let them see other "
             "students' data; only the student account was kept. If this adult is not really a student, "
             "remove the student record in your SIS; if they need a staff account, create it as a separate "
-            "person with its own login.",
+            "person with its own login."
         ),
-        Rule(
-            TEACHER_NO_SECTIONS,
-            _W,
-            "Teacher without sections",
-            "Share this teacher's sections with Smart Futures in Clever (Applications > Smart Futures > "
-            "Sharing), or check their section assignments in your SIS. If this is a counselor or other "
-            "non-teaching staff member, the district should share them as staff (in your SIS or Clever's "
-            "staff upload) instead of as a teacher.",
-        ),
-        Rule(
-            SECTION_NO_TEACHER,
-            _W,
-            "Section without a teacher",
-            "Assign the teacher of record to this section in your SIS (and make sure that teacher is shared "
-            "with Smart Futures in Clever), then sync. Without a teacher nobody sees the section's students.",
-        ),
-        Rule(
-            SECTION_UNKNOWN_USER,
-            _W,
-            "Section lists people who were not shared or were rejected",
-            "Those people were left out of the section. Share them with Smart Futures in Clever "
-            "(Applications > Smart Futures > Sharing), or fix their own findings in this report; they are "
-            "added back to the section with the next sync.",
-        ),
-        Rule(
-            USER_EMAIL_MISSING,
-            _W,
-            "Teacher or staff member without an email",
-            "Enter the person's school email address in your SIS (or in Clever's staff upload for staff) so "
-            "Clever syncs it; without it they cannot receive notifications or be matched to an existing "
-            "Smart Futures account.",
-        ),
-        Rule(
-            RECORD_ID_INVALID,
-            _E,
-            "A record's id (or an id it refers to) is not a valid id",
-            "Clever ids are 24 characters 0-9 and a-f, assigned by Clever; a record whose id is anything "
-            "else cannot be stored. This usually means a broken custom integration or a hand edit of "
-            "Clever data: contact Clever support (or your SIS vendor) with the record named in the "
-            "finding. The record is imported with the next sync once its id is valid.",
-        ),
-        Rule(
-            RECORD_FIELD_TOO_LONG,
-            _E,
-            "A field of a record is longer than Smart Futures can store",
+    ),
+    Rule(TEACHER_NO_SECTIONS, _W, "Teacher without sections"),
+    Rule(SECTION_NO_TEACHER, _W, "Section without a teacher"),
+    Rule(SECTION_UNKNOWN_USER, _W, "Section lists people who were not shared or were rejected"),
+    Rule(USER_EMAIL_MISSING, _W, "Teacher or staff member without an email"),
+    Rule(RECORD_ID_INVALID, _E, "A record's id (or an id it refers to) is not a valid id"),
+    Rule(
+        RECORD_FIELD_TOO_LONG,
+        _E,
+        "A field of a record is longer than Smart Futures can store",
+        (
             "The finding names the field and its length. Correct the value in your SIS (usually text "
-            "pasted into the wrong field, or a list that grew by mistake), then sync. The record is "
-            "held back until then; the rest of your district is imported as usual.",
+            "pasted into the wrong field, or a list that grew by mistake), then sync. The record is held "
+            "back until then; the rest of your district is imported as usual."
         ),
-        Rule(
-            DISTRICT_SYNC_STALE,
-            _W,
-            "Clever has not synced the district's data recently",
-            "The district's data in Clever is frozen: Clever's own sync from the SIS is in error, or has "
-            "not run for days, so tonight's roster is the one Clever last received. In Clever, open Sync "
-            "(clever.com > Sync) to see the error and fix the SIS export or the sync settings, then run a "
-            "sync (Sync > Sync now). During Clever's summer pause this is expected and ends when the "
-            "pause ends; nothing needs to be done in Smart Futures.",
-        ),
-        Rule(
-            SCHOOL_NOT_LICENSED,
-            _I,
-            "School shared but not licensed with Smart Futures",
-            "Nothing is wrong with this school's data: it is not one of the schools your district "
-            "licensed with Smart Futures, so its students, teachers and sections are not imported (a "
-            "teacher who also works at a licensed school keeps that school). If the school should use "
-            "Smart Futures, ask Smart Futures to add it to your licence. If not, you can remove it from "
-            "the Smart Futures sharing rules so its data is no longer shared: in Clever, Applications > "
-            "Smart Futures > Sharing; in ClassLink, Roster Server > Smart Futures > sharing rules.",
-        ),
-        Rule(
-            SCHOOL_LICENSED_NOT_SHARED,
-            _E,
-            "A licensed school is not shared with Smart Futures",
-            "Your district licensed this school (the finding names its NCES id) but shares no school "
-            "with that NCES id, so nobody from it can use Smart Futures. Add the school, with all of its "
-            "students, teachers and sections, to the Smart Futures sharing rules: in Clever, Applications "
-            "> Smart Futures > Sharing; in ClassLink, Roster Server > Smart Futures > sharing rules. If "
-            "the school is shared already, its NCES id is missing or different in your SIS (see that "
-            "school's own finding): correct it there. The next nightly sync imports the school.",
-        ),
-        Rule(
-            DISTRICT_PRIMARY_ORG_MISSING,
-            _E,
-            "The district is not shared as the primary org (ClassLink)",
-            "In ClassLink Roster Server, open the Smart Futures app's sharing settings and share the "
-            "district itself as the primary org (the org of type district), together with its schools, "
-            "students, teachers and classes. Nothing is imported until the district org is shared; the "
-            "next nightly sync picks it up.",
-        ),
-        Rule(
-            STUDENT_STATE_ID_NOT_SHARED,
-            _E,
-            "No student carries the PASECUREID field (ClassLink)",
-            "The PA Secure ID reaches Smart Futures only as the user metadata field PASECUREID, and a "
-            "metadata field reaches an app only when the district enables it for that app. In ClassLink "
-            "Roster Server, add PASECUREID (mapped to the students' PA Secure ID from your SIS) to the "
-            "fields shared with the Smart Futures app. Until then every student is held back "
-            "(student.state_id.missing).",
-        ),
-        Rule(
-            STUDENT_BIRTH_DATE_MISSING,
-            _W,
-            "Student has no date of birth",
-            "Enter the student's date of birth in your SIS. In Clever it syncs as the student's dob: if "
-            "your SIS holds it but Clever shows none, map the birth date field in Clever's Sync settings. "
-            "In ClassLink it reaches Smart Futures through Demographics (birthDate): in Roster Server, "
-            "share the demographics with the Smart Futures app. The student was imported without it.",
-        ),
-        Rule(
-            STUDENT_GRADUATION_YEAR_MISSING,
-            _W,
-            "Student has no four-digit graduation year",
-            "Enter the student's expected graduation year (four digits, e.g. 2031) in your SIS. In "
-            "Clever it syncs as graduation_year: map it in Clever's Sync settings if your SIS holds it. "
-            "In ClassLink, share it as the user metadata field Graduation_Year with the Smart Futures "
-            "app in Roster Server, or share the student's grade (K-12) and the school year's academic "
-            "session so it can be derived. The student was imported without it.",
-        ),
-        Rule(
-            STUDENT_ZIP_MISSING,
-            _W,
-            "Student has no 5-digit ZIP code",
-            "Enter the student's home ZIP code (5 digits) in your SIS. In Clever it syncs as the "
-            "student's location zip: map the address ZIP in Clever's Sync settings. In ClassLink, share "
-            "the student's ZIP as a user metadata field (zip) with the Smart Futures app in Roster "
-            "Server, or give the student's school its ZIP code (school metadata zip), which is used "
-            "instead. The student was imported without it.",
-        ),
-    )
-}
+    ),
+    Rule(DISTRICT_SYNC_STALE, _W, "The source has not synced the district's data recently"),
+    Rule(SCHOOL_NOT_LICENSED, _I, "School shared but not licensed with Smart Futures"),
+    Rule(SCHOOL_LICENSED_NOT_SHARED, _E, "A licensed school is not shared with Smart Futures"),
+    Rule(STUDENT_BIRTH_DATE_MISSING, _W, "Student has no date of birth"),
+    Rule(STUDENT_GRADUATION_YEAR_MISSING, _W, "Student has no four-digit graduation year"),
+    Rule(STUDENT_ZIP_MISSING, _W, "Student has no 5-digit ZIP code"),
+)
+
+
+# Every rule a report can show: the common ones, then each registered source's own.
+RULES: dict[str, Rule] = {r.id: r for r in _COMMON}
+for _profile in PROFILES.values():
+    for _own in _profile.own_rules:
+        RULES.setdefault(_own.id, Rule(_own.id, Severity(_own.severity), _own.title, _own.fix))
+# The common rules whose fix advice every source words (`Wording.fixes`).
+SOURCE_WORDED = frozenset(r.id for r in _COMMON if r.fix is None)
+
+
+def rules_for(source: SourceProfile) -> list[str]:
+    """The ids of the rules a source's districts can break: the common rules and its own (a
+    district's summary counts only these, so its reports never show another source's rules)."""
+    return [r.id for r in _COMMON] + [r.id for r in source.own_rules]
+
+
+def fix_advice(rule_id: str, wording: Wording) -> str:
+    """What the district must change for `rule_id`, in the words of its source."""
+    advice = wording.fixes.get(rule_id) or RULES[rule_id].fix
+    if advice is None:
+        raise LookupError(f"the source {wording.display_name} has no fix advice for {rule_id}")
+    return advice
 
 
 def rule(rule_id: str) -> Rule:
@@ -439,17 +266,18 @@ def _describe(v: str, expected: int) -> str:
     return f"has {len(v)} characters including {what}, expected {expected} digits (0-9)"
 
 
-def state_id_problem(value: str | None) -> tuple[str, str] | None:
+def state_id_problem(value: str | None, field: str = "state_id") -> tuple[str, str] | None:
     """(rule id, message) for a student's state id, or None if it is a valid PA Secure ID.
+    `field`: where the source carries it, as the message names it (`Wording.state_id_field`).
 
     The message never contains the value itself.
     """
     if value is None or not value.strip():
-        return STUDENT_STATE_ID_MISSING, "No PA Secure ID (Clever state_id is empty)."
+        return STUDENT_STATE_ID_MISSING, f"No PA Secure ID ({field} is empty)."
     v = value.strip()
     if _STATE_ID.fullmatch(v):
         return None
-    return STUDENT_STATE_ID_FORMAT, f"The PA Secure ID (state_id) {_describe(v, 10)}."
+    return STUDENT_STATE_ID_FORMAT, f"The PA Secure ID ({field}) {_describe(v, 10)}."
 
 
 _BIRTH_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

@@ -26,14 +26,14 @@ from rostersync.layout import (
 from rostersync.observability import logger
 from rostersync.ports import PageStore
 from rostersync.records import Kind, Record
-from rostersync.sources import id_check, source_rules
+from rostersync.run_artifacts import load_manifest, manifest_records
+from rostersync.sources import profile
 from rostersync.validate.contract import ValidateResult, ValidateStatus
 from rostersync.validate.engine import validate_district
-from rostersync.validate.pages import load_manifest, manifest_records
 from rostersync.validate.reports.findings_csv import FindingsCsvWriter
 from rostersync.validate.reports.report_html import write_html
 from rostersync.validate.reports.summary_json import write_summary_json
-from rostersync.validate.rules import DEFAULT_SYNC_STALE_DAYS, DROPS_LAST_GOOD, Severity
+from rostersync.validate.rules import DEFAULT_SYNC_STALE_DAYS, DROPS_LAST_GOOD, Severity, rules_for
 from rostersync.validate.summary import Finding, RecordType, Summary
 
 ACCEPTED_CHUNK = 10_000
@@ -70,8 +70,8 @@ class RejectedRecords:
         if kinds is None:
             return
         target = self.drop if finding.rule in DROPS_LAST_GOOD else self.keep
-        target.setdefault(finding.clever_id, set()).update(kinds)
-        self.keep.setdefault(finding.clever_id, set())
+        target.setdefault(finding.source_id, set()).update(kinds)
+        self.keep.setdefault(finding.source_id, set())
 
     def as_json(self) -> dict[str, Any]:
         kept = {i: sorted(k.value for k in kinds - self.drop.get(i, set())) for i, kinds in self.keep.items()}
@@ -116,8 +116,13 @@ def validate_run(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     stale_days: int = DEFAULT_SYNC_STALE_DAYS,
     licensed: frozenset[str] | None = None,
+    source_name: str | None = None,
 ) -> ValidateResult:
     """Validate one fetched run. Idempotent: a replay rewrites the same objects with the same content.
+
+    `source_name`: the district's source as the state machine's payload carries it (None: a run
+    validated by hand); it must be the source the pages were fetched from, whose profile reads
+    them back and words the reports.
 
     A district's sync status is judged against the time of its fetch (the manifest's start), not
     the clock, so a replay decides the same. `licensed`: the district's licensed NCES ids (its
@@ -130,6 +135,13 @@ def validate_run(
             district_id=district_id, run_id=run_id, status=ValidateStatus.SKIPPED, reason=reason
         )
 
+    if source_name is not None and source_name != manifest.source:
+        raise ValueError(
+            f"district {district_id} run {run_id}: the payload's source {source_name!r} is not the "
+            f"source its pages were fetched from ({manifest.source!r})"
+        )
+    source = profile(manifest.source)
+
     with tempfile.TemporaryFile() as spool:
         text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
         sink = _S3Sink(store, district_id, run_id, FindingsCsvWriter(text))
@@ -137,8 +149,10 @@ def validate_run(
             district_id,
             manifest_records(store, manifest),
             sink,
-            id_ok=id_check(manifest.source),
-            source_rules=source_rules(manifest.source),
+            id_ok=source.id_ok,
+            source_rules=source.rules,
+            wording=source.wording,
+            rule_ids=rules_for(source),
             now=manifest.started_at,
             stale_days=stale_days,
             licensed=licensed,

@@ -27,7 +27,7 @@ RECORD_TYPES: tuple[RecordType, ...] = (
 FINDING_FIELDS = (
     "district_id",
     "record_type",
-    "clever_id",
+    "source_id",
     "sis_id",
     "name",
     "rule",
@@ -44,7 +44,7 @@ class Finding(BaseModel):
 
     district_id: str
     record_type: RecordType
-    clever_id: str
+    source_id: str
     sis_id: str | None = None
     name: str | None = None
     """People "Last, First"; schools and sections by name."""
@@ -94,7 +94,7 @@ class SchoolSummary(BaseModel):
 
 class Example(BaseModel):
     record_type: RecordType
-    clever_id: str
+    source_id: str
     sis_id: str | None = None
     name: str | None = None
     message: str

@@ -10,8 +10,8 @@ from datetime import datetime
 from html import escape
 from typing import TextIO
 
-from rostersync.sources import display_name
-from rostersync.validate.rules import RULES, Severity
+from rostersync.sources import Wording, profile
+from rostersync.validate.rules import RULES, Severity, fix_advice
 from rostersync.validate.summary import RuleSummary, SchoolCounts, Summary
 
 _CSS = """
@@ -95,7 +95,7 @@ def _school_table(summary: Summary) -> str:
     return f'<table id="per-school"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 
 
-def _rule_block(rs: RuleSummary, source: str) -> str:
+def _rule_block(rs: RuleSummary, wording: Wording) -> str:
     rule = RULES[rs.rule]
     sev = rule.severity.value
     effect = {
@@ -117,7 +117,8 @@ def _rule_block(rs: RuleSummary, source: str) -> str:
         f'<p class="id">Rule <code>{_e(rule.id)}</code></p>'
         "<table><thead><tr><th>Name</th><th>Type</th><th>SIS id</th><th>What is wrong</th></tr></thead>"
         f"<tbody>{examples}</tbody></table>{more_txt}"
-        f'<div class="fix"><strong>How to fix in {_e(source)}</strong>{_e(rule.fix)}</div>'
+        f'<div class="fix"><strong>How to fix in {_e(wording.display_name)}</strong>'
+        f"{_e(fix_advice(rule.id, wording))}</div>"
         "</section>"
     )
 
@@ -138,7 +139,8 @@ def _overview(fired: list[RuleSummary]) -> str:
 def render_html(summary: Summary, *, run_time: datetime) -> str:
     """The whole report page as a string."""
     district = summary.district_name or summary.district_id
-    source = display_name(summary.source)
+    wording = profile(summary.source).wording
+    source = wording.display_name
     when = run_time.strftime("%Y-%m-%d %H:%M %Z").strip()
     imported, attention = summary.imported_total, summary.needs_attention
     fired = [rs for rs in summary.rules.values() if rs.count]
@@ -182,7 +184,7 @@ def render_html(summary: Summary, *, run_time: datetime) -> str:
         parts += ["<h2>At a glance</h2>", _overview(fired)]
     parts += ["<h2>Per school</h2>", _school_table(summary), "<h2>What needs attention</h2>"]
     if fired:
-        parts += [_rule_block(rs, source) for rs in fired]
+        parts += [_rule_block(rs, wording) for rs in fired]
     else:
         parts.append("<p>Nothing: every shared record was imported without findings.</p>")
     parts.append(

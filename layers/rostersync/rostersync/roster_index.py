@@ -28,8 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from rostersync.importer.diff import ExistingItem
-from rostersync.importer.items import ARCHIVED
+from rostersync.roster_items import ARCHIVED, ExistingItem
 
 SCHEMA_VERSION = 1
 # After this many consecutive runs that diffed against the index, the next run reads the table.

@@ -1,4 +1,8 @@
-"""What the validate stage reads and what it leaves for import, read back from the page store.
+"""The readers of a run's artifacts: what fetch left for validate and what validate left for import.
+
+Below the stages (docs/ARCHITECTURE.md, "Layers"): validate reads the fetch's pages here, import
+and a hold release read validate's results and the fetch's manifest here, and no stage imports
+another stage to read them.
 
 * Fetched pages (the fetch stage's manifest and pages) as normalized records: each page is read
   with the normalizer of the source that wrote it (`rostersync.sources.normalize`), so

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from rostersync.layout import district_of, district_pk, roster_sk, school_pk, section_pk, split_sk
 from rostersync.records import (
@@ -66,6 +66,29 @@ HELD_LISTS: tuple[tuple[str, str, Kind], ...] = (
     ("students", "held_students", Kind.STUDENT),
     ("teachers", "held_teachers", Kind.TEACHER),
 )
+
+
+class ExistingItem(NamedTuple):
+    """What the table's district partition says about one roster item."""
+
+    sk: str
+    status: str
+    content_hash: str | None
+    schools: tuple[str, ...] = ()
+    sis_id: str | None = None
+
+
+class Candidate(NamedTuple):
+    """An active item missing from tonight's complete fetch."""
+
+    kind: Kind
+    source_id: str
+    sis_id: str | None
+    schools: tuple[str, ...]
+
+    @property
+    def sk(self) -> str:
+        return f"{self.kind.value}#{self.source_id}"
 
 
 def _put(out: Item, name: str, value: Any) -> None:

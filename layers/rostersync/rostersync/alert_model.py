@@ -3,6 +3,9 @@
 The alert topic's subscribers filter on the message attributes `event_type` and `district_id`;
 a person reads the subject and body. Neither ever carries a student's name, e-mail or state id:
 alerts speak in counts, rule ids, school and district names and Clever record ids.
+
+On the floor (docs/ARCHITECTURE.md, "Layers"): the ports, the SNS adapters and the PA Secure ID
+registry use these types as well as `rostersync.alerts`, which writes and sends the alerts.
 """
 
 from __future__ import annotations
