@@ -31,8 +31,9 @@ written here; an unchanged night touches nothing. Updated students keep the flag
 and are confirmed against the registry afterwards (`confirm`: another district's import may have
 moved the trust while this one wrote a stale copy of the item).
 
-This module sits below the stages (it imports only layout, ports and records): the import uses
-it, the CLI and the support view read it, and nothing here logs student data.
+This module sits below the stages, in the layer they share (it imports only the floor: layout,
+records, roster_items, and the ports): the import and a hold release use it, the CLI and the
+support view read it, and nothing here logs student data.
 """
 
 from __future__ import annotations
@@ -53,9 +54,7 @@ from rostersync.layout import (
 )
 from rostersync.ports import RosterTable
 from rostersync.records import Kind
-
-Item = dict[str, Any]
-Key = tuple[str, str]
+from rostersync.roster_items import ACTIVE, Item, Key
 
 TRUSTED = "state_id_trusted"
 REGISTRY_TYPE = "state_id"
@@ -73,7 +72,6 @@ BULK = 100
 
 _ATTRS = ("trusted_district", "trusted_student", "claims", "how", "version", "trusted_since")
 _STUDENT_ATTRS = ("status", "state_id", "last_name", "birth_date")
-_ACTIVE = "active"
 _ATTEMPTS = 5
 
 
@@ -277,9 +275,7 @@ class Registry:
 
     @staticmethod
     def _holds(student: Item | None, state_id: str) -> bool:
-        return (
-            student is not None and student.get("status") == _ACTIVE and student.get("state_id") == state_id
-        )
+        return student is not None and student.get("status") == ACTIVE and student.get("state_id") == state_id
 
     # ----------------------------------------------------------------------------- writes
 
@@ -487,7 +483,7 @@ class Registry:
         self.leave(
             (str(item["archived_state_id"]), str(item["sk"]).removeprefix(prefix))
             for item in found
-            if item.get("status") != _ACTIVE and str(item.get("archived_state_id") or "none") != "none"
+            if item.get("status") != ACTIVE and str(item.get("archived_state_id") or "none") != "none"
         )
 
     def _leave_one(
