@@ -1,4 +1,4 @@
-"""RosterSync benchmark: one generated district through fetch -> validate -> import, against the floor.
+"""RosterSync benchmark: one generated district's night through the state machine, against the floor.
 
     make bench                                     # 50k, 100k, 190k
     .venv/bin/python benchmarks/run.py --sizes 50k,100k,190k [--quick] [--profile] [--tag NAME]
@@ -8,8 +8,11 @@ Against moto, a 190k district's first import writes ~402k items in ~5 minutes, a
 measurement takes as long again: the full default set takes about an hour on 2 cores.
 
 Per size: a moto server (`python -m moto.server`) and the Clever sandbox (benchmarks/sandbox_proc.py)
-run in their own processes; every stage runs in a fresh `spawn` child that reports its own wall
-time, CPU seconds and peak RSS (`ru_maxrss`), so neither the servers nor earlier stages pollute the numbers.
+run in their own processes. Each run is one night of statemachine/nightly.asl.json in the state
+machine runner the CLI uses (`LocalNight`: moto's Step Functions engine, Retry and Catch included),
+whose Lambda tasks each run in a fresh `spawn` child that reports its own wall time, CPU seconds
+and peak RSS (`ru_maxrss`), so neither the servers, the runner nor earlier stages pollute the
+numbers. `--stages` leaves the later stages out (their tasks answer `not_run`, which ends the district).
 Three runs: the first sync, an unchanged re-run, and a re-run against sandbox revision 1 (about 1%
 of students, teachers and sections changed). The floor, on the same servers in the same run:
 (a) fetching the same pages raw (requests, limit=10000, following `next`, bodies discarded), and
@@ -41,6 +44,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 PY = sys.executable
+# Children are forked from a fork server started before this process imports anything heavy: a
+# child spawned from here would start with this process's peak RSS (Linux keeps ru_maxrss across
+# exec), and this process runs the state machine engine (moto) and boto3.
+CHILD_START = "forkserver"
 
 # The issue's scale district (~190k records) and two scaled-down variants.
 SIZES: dict[str, dict[str, int]] = {
@@ -386,7 +393,7 @@ def _rss_mb(pid: int) -> float:
 
 
 def run_child(kind: str, payload: dict[str, Any], env: dict[str, str], profile: str = "") -> dict[str, Any]:
-    ctx = multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context(CHILD_START)
     receive, send = ctx.Pipe(duplex=False)
     started = time.perf_counter()
     proc = ctx.Process(target=_child, args=(kind, payload, env, profile, send))
@@ -404,7 +411,8 @@ def run_child(kind: str, payload: dict[str, Any], env: dict[str, str], profile: 
 def _bucket_listing(env: dict[str, str]) -> dict[str, tuple[str, int]]:
     import boto3
 
-    s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    # A session of its own: this runs in the state machine engine's thread.
+    s3 = boto3.session.Session().client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1")
     out: dict[str, tuple[str, int]] = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=env["RAW_BUCKET"]):
         for obj in page.get("Contents", []):
@@ -443,6 +451,95 @@ def _summarize(outcome: dict[str, Any], clever: list[list[Any]], s3: dict[str, i
     }
 
 
+# Which step of the night an invocation is, from the function and its event.
+def _step(logical_id: str, event: dict[str, Any]) -> str:
+    if logical_id == "FetchFunction":
+        return "discover" if event.get("discover") else "fetch"
+    if logical_id == "ValidateFunction":
+        return "index" if event.get("index") else "validate"
+    return "import"
+
+
+STAGES = ("fetch", "validate", "import")
+
+
+class MeasuredFunctions:
+    """The pipeline's functions as the state machine runner calls them, each invocation in a fresh
+    `spawn` child that measures itself (`_child`), with the Clever requests and the S3 objects
+    written around it. A stage left out of `only` is not run: its task answers a status the
+    definition's choice states end the district on (`not_run`)."""
+
+    def __init__(
+        self, env: dict[str, str], sandbox: Sandbox, profile_prefix: str, only: tuple[str, ...]
+    ) -> None:
+        from rostersync_cli.local_functions import LocalFunctions
+
+        self._local = LocalFunctions()
+        self.env, self.sandbox, self.profile_prefix, self.only = env, sandbox, profile_prefix, only
+        self.calls: list[tuple[str, dict[str, Any], Any]] = []  # (step, measures, result)
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        step = _step(logical_id, event)
+        if step in STAGES and step not in self.only:
+            return {"status": "not_run", "district_id": event.get("district_id")}
+        before = _bucket_listing(self.env)
+        self.sandbox.log()
+        prof = f"{self.profile_prefix}-{step}.txt" if self.profile_prefix else ""
+        outcome = run_child("stage", {"stage": logical_id, "event": event}, self.env, prof)
+        clever = self.sandbox.log()
+        measures = _summarize(outcome, clever, _s3_written(before, _bucket_listing(self.env)))
+        if step == "fetch":
+            measures["clever_request_log"] = [row[:3] for row in clever]
+        result = outcome.get("result")
+        self.calls.append((step, measures, result))
+        wall, peak = outcome.get("wall_s") or 0, outcome.get("peak_rss_mb") or 0
+        error = outcome.get("error")
+        print(f"    {step:<9} {wall:8.1f} s  {peak:7.0f} MB  {error or ''}", flush=True)
+        if error:  # the state machine sees the function's error: its Retry and Catch decide
+            raise RuntimeError(
+                f"{logical_id} failed in the benchmark child: {error.strip().splitlines()[-1]}"
+            )
+        return result
+
+    def by_arn(self, region: str = "us-east-1") -> dict[str, Any]:
+        from rostersync_cli.local_functions import PIPELINE_FUNCTIONS, local_function_arn
+
+        def caller(logical_id: str) -> Any:
+            return lambda event: self.invoke(logical_id, event)
+
+        return {local_function_arn(lid, region): caller(lid) for lid in PIPELINE_FUNCTIONS}
+
+
+_SUMMED = (
+    "wall_s",
+    "process_s",
+    "cpu_s",
+    "clever_requests",
+    "s3_put_requests",
+    "s3_get_requests",
+    "s3_objects_written",
+    "s3_bytes_written",
+    "ddb_write_requests",
+    "ddb_items_written",
+    "ddb_roster_items_written",
+    "ddb_operational_items_written",
+)
+
+
+def _merged(invocations: list[dict[str, Any]]) -> dict[str, Any]:
+    """A step's measures over its invocations (a resumed fetch, a retried task): summed, peaks maxed."""
+    if len(invocations) == 1:
+        return {**invocations[0], "invocations": 1}
+    merged = dict(invocations[-1])
+    for key in _SUMMED:
+        merged[key] = round(sum(i.get(key) or 0 for i in invocations), 3)
+    merged["peak_rss_mb"] = max(i.get("peak_rss_mb") or 0 for i in invocations)
+    if any("clever_request_log" in i for i in invocations):
+        merged["clever_request_log"] = [row for i in invocations for row in i.get("clever_request_log", [])]
+    merged["invocations"] = len(invocations)
+    return merged
+
+
 def pipeline_run(
     name: str,
     env: dict[str, str],
@@ -450,54 +547,61 @@ def pipeline_run(
     district_id: str,
     profile: bool,
     size: str,
-    only: tuple[str, ...] = ("fetch", "validate", "import"),
+    only: tuple[str, ...] = STAGES,
 ) -> dict[str, Any]:
-    stages: dict[str, Any] = {}
+    """One night for the district through the state machine runner (`LocalNight`: the definition in
+    moto's Step Functions engine, Retry and Catch included), each Lambda invocation measured in its
+    own child. The stages' numbers are the children's; `night` adds the steps around them
+    (discovery, the index page) and the whole night as the runner ran it."""
+    import resource
+
+    from rostersync.settings import get_settings
+    from rostersync_cli.nightly import LocalNight
+
+    os.environ.update(env)
+    get_settings.cache_clear()
+    functions = MeasuredFunctions(env, sandbox, str(RESULTS / f"{size}-{name}") if profile else "", only)
+    print(f"  {name}: the night through the state machine", flush=True)
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    night = LocalNight(functions).run([district_id])
+    wall = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    runner_cpu = usage.ru_utime + usage.ru_stime - cpu.ru_utime - cpu.ru_stime
+    by_step: dict[str, list[dict[str, Any]]] = {}
+    last: dict[str, Any] = {}
+    for step, measures, result in functions.calls:
+        by_step.setdefault(step, []).append(measures)
+        last[step] = result
+    stages = {step: _merged(by_step[step]) for step in STAGES if step in by_step}
     results: dict[str, Any] = {}
-    event: dict[str, Any] = {"district_ids": [district_id]}
-    for stage, logical_id in (
-        ("fetch", "FetchFunction"),
-        ("validate", "ValidateFunction"),
-        ("import", "ImportFunction"),
-    ):
-        if stage not in only:
-            break
-        before = _bucket_listing(env)
-        sandbox.log()
-        prof = str(RESULTS / f"{size}-{name}-{stage}.txt") if profile else ""
-        outcome = run_child("stage", {"stage": logical_id, "event": event}, env, prof)
-        clever = sandbox.log()
-        stages[stage] = _summarize(outcome, clever, _s3_written(before, _bucket_listing(env)))
-        result = outcome.get("result") or {}
-        print(
-            f"  {name:<10} {stage:<9} {outcome.get('wall_s', 0):8.1f} s  "
-            f"{outcome.get('peak_rss_mb', 0):7.0f} MB  {outcome.get('error') or ''}",
-            flush=True,
-        )
-        if outcome.get("error"):
-            break
-        if stage == "fetch":
-            results["fetch"] = result["districts"][0]
-            stages[stage]["clever_request_log"] = [row[:3] for row in clever]
-            if results["fetch"]["status"] != "complete":
-                break
-            event = results["fetch"]
-        elif stage == "validate":
-            results["validate"] = {k: v for k, v in result.items() if k != "rule_counts"}
-            if result.get("status") != "validated":
-                break
-            # As the state machine does: the source and name travel from the fetch's result.
-            carried = {k: results["fetch"].get(k) for k in ("source", "district_name")}
-            event = {**result, "dry_run": False, **carried}
-        else:
-            results["import"] = result
+    if "fetch" in last:
+        results["fetch"] = (last["fetch"] or {}).get("districts", [{}])[0]
+    if "validate" in last:
+        results["validate"] = {k: v for k, v in (last["validate"] or {}).items() if k != "rule_counts"}
+    if "import" in last:
+        results["import"] = last["import"]
+    outcome = night.districts.get(district_id)
     keys = ("wall_s", "cpu_s", "clever_requests", "s3_put_requests", "s3_objects_written", "s3_bytes_written")
     keys += ("ddb_write_requests", "ddb_items_written", "ddb_roster_items_written")
     total: dict[str, Any] = {key: sum(stage.get(key) or 0 for stage in stages.values()) for key in keys}
     total["peak_rss_mb"] = max(stage.get("peak_rss_mb") or 0 for stage in stages.values())
     total["process_s"] = round(sum(stage.get("process_s") or 0 for stage in stages.values()), 3)
     total["wall_s"] = round(total["wall_s"], 3)
-    return {"stages": stages, "end_to_end": total, "results": results}
+    total["cpu_s"] = round(total["cpu_s"], 3)
+    steps = {step: _merged(by_step[step]) for step in ("discover", "index") if step in by_step}
+    for measures in steps.values():
+        measures.pop("clever_request_log", None)
+    night_summary = {
+        "status": night.status,
+        "error": night.error,
+        "district_failed": outcome.failed if outcome else None,
+        "wall_s": round(wall, 3),
+        "runner_cpu_s": round(runner_cpu, 3),  # this process: the engine, the children's bookkeeping
+        "steps": steps,
+    }
+    print(f"  {name}: night {night.status} in {wall:.1f} s (runner {runner_cpu:.1f} CPU s)", flush=True)
+    return {"stages": stages, "end_to_end": total, "night": night_summary, "results": results}
 
 
 def bench_size(
@@ -697,6 +801,17 @@ def markdown(out: dict[str, Any]) -> str:
             f"| floor | **end to end** | {floor['end_to_end_wall_s']:.1f} | | | | | | | | | |",
         ]
     lines.append("")
+    for run, data in out["runs"].items():
+        night = data.get("night") or {}
+        if night:
+            steps = ", ".join(
+                f"{step} {m.get('wall_s') or 0:.1f} s / {m.get('cpu_s') or 0:.1f} CPU s"
+                for step, m in night.get("steps", {}).items()
+            )
+            lines.append(
+                f"- {run}: the night through the state machine runner {night['status']} in "
+                f"{night['wall_s']:.1f} s (runner process {night['runner_cpu_s']:.1f} CPU s; {steps})"
+            )
     first = out["runs"].get("first_sync", {})
     if floor and first:
         e2e = first["end_to_end"]["wall_s"]
@@ -749,6 +864,13 @@ def main() -> int:
     parser.add_argument("--tag", default="", help="suffix for the result files")
     parser.add_argument("--floor-repeats", type=int, default=3, help="write-floor measurements (median used)")
     args = parser.parse_args()
+    if "fetch" not in args.stages.split(","):
+        parser.error("--stages must include fetch (the night starts with it)")
+    multiprocessing.set_forkserver_preload([])
+    multiprocessing.get_context(CHILD_START)
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()  # now, while this process is small (see CHILD_START)
     sizes = ["5k"] if args.quick else [s.strip() for s in args.sizes.split(",") if s.strip()]
     RESULTS.mkdir(parents=True, exist_ok=True)
     for size in sizes:
@@ -769,6 +891,7 @@ def main() -> int:
         table = markdown(out)
         (RESULTS / f"{size}{suffix}.md").write_text(table, encoding="utf-8")
         print(table, flush=True)
+    forkserver._forkserver._stop()  # type: ignore[attr-defined]  # reaped: its children's CPU counts in ours
     return 0
 
 

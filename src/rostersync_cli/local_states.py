@@ -12,7 +12,11 @@ as `LocalStepFunctions` is open:
   someone else started), this engine for Step Functions;
 - moto leaves the Step Functions tasks' requests and results in botocore's camelCase: they take
   AWS's PascalCase member names (`StateMachineArn` in, `ExecutionArn`, `Output` out) here;
-- a retrier's wait is multiplied by `retry_wait_scale` (the retries still happen).
+- a retrier's wait is multiplied by `retry_wait_scale` (the retries still happen), and
+  `on_retry_wait(seconds)` is told the wait the definition asked for (a test's clock: the time
+  that passes before the retry, e.g. a lease expiring);
+- a handler that raises `LambdaTimedOut` answers as a Lambda killed at its timeout does: the
+  task fails with `Sandbox.Timedout` (the error the definition's Import retrier names).
 
 Handlers run one at a time: in Lambda each invocation has a process of its own, here they share
 one (its environment, Powertools' metric set, boto3's default session). The Map's iterations
@@ -42,10 +46,20 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_sfn,
     state_task_service_sns,
 )
+from moto.stepfunctions.responses import get_backend
 
 from rostersync_cli.embedded import silence_moto_logs
 
 Handler = Callable[[dict[str, Any]], Any]
+RetryWait = Callable[[float], None]
+# The error name Step Functions gives a Lambda task whose function ran out of time.
+TIMED_OUT_ERROR = "Sandbox.Timedout"
+
+
+class LambdaTimedOut(BaseException):
+    """The invocation was killed at its timeout. A BaseException, so no `except Exception` cleanup
+    in the handler runs (Lambda stops the process); the task fails with `Sandbox.Timedout`."""
+
 
 # The engine's own clients fail fast: a task's Retry decides what happens next.
 _ENGINE_CLIENT_CONFIG = Config(
@@ -67,13 +81,18 @@ def _pascal_case_result(task: Any, response: Any, *args: Any, **kwargs: Any) -> 
 
 
 class _ScaledSleep:
-    """Stands in for the `time` module inside moto's retrier: sleep(seconds * scale)."""
+    """Stands in for the `time` module inside moto's retrier: tells `on_wait` the wait the
+    definition asked for, then sleeps(seconds * scale)."""
 
-    def __init__(self, scale: float) -> None:
+    def __init__(self, scale: float, on_wait: RetryWait | None = None) -> None:
         self.scale = scale
+        self.on_wait = on_wait
 
     def sleep(self, seconds: float) -> None:
-        time.sleep(seconds * self.scale)
+        if self.on_wait is not None:
+            self.on_wait(seconds)
+        if seconds * self.scale > 0:
+            time.sleep(seconds * self.scale)
 
 
 class LocalStepFunctions:
@@ -85,9 +104,16 @@ class LocalStepFunctions:
 
     _open = threading.Lock()
 
-    def __init__(self, handlers: Mapping[str, Handler], *, retry_wait_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        handlers: Mapping[str, Handler],
+        *,
+        retry_wait_scale: float = 1.0,
+        on_retry_wait: RetryWait | None = None,
+    ) -> None:
         self._handlers = dict(handlers)
         self._retry_wait_scale = retry_wait_scale
+        self._on_retry_wait = on_retry_wait
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._one_handler_at_a_time = threading.Lock()
         self._restore: list[tuple[ModuleType | type | dict[str, Any], str, Any]] = []
@@ -100,6 +126,17 @@ class LocalStepFunctions:
     def client(self) -> Any:
         """A Step Functions client of this engine."""
         return boto3.client("stepfunctions", endpoint_url=self.endpoint_url, config=_ENGINE_CLIENT_CONFIG)
+
+    def wait(self, execution_arn: str, *, poll_seconds: float = 0.01) -> None:
+        """Until the execution has ended, watching moto's backend in this process: no API call per
+        look, so a long night costs nothing to wait for (what it costs to run is the handlers')."""
+        _, _, _, region, account, *_ = execution_arn.split(":")
+        backend = get_backend(account, region)
+        while True:
+            status = getattr(backend.describe_execution(execution_arn), "exec_status", None)
+            if status is not None and getattr(status, "value", status) != "RUNNING":
+                return
+            time.sleep(poll_seconds)
 
     # ------------------------------------------------------------------ the seams
 
@@ -114,6 +151,9 @@ class LocalStepFunctions:
         with self._one_handler_at_a_time:
             try:
                 result = handler(event)
+            except LambdaTimedOut as exc:  # Lambda stopped it: no stack trace, the timeout's error
+                timed_out: dict[str, Any] = {"errorType": TIMED_OUT_ERROR, "errorMessage": str(exc)}
+                return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": timed_out}
             except Exception as exc:  # Lambda reports an unhandled error; the state's Retry/Catch decide
                 error = {
                     "errorType": type(exc).__name__,
@@ -153,7 +193,7 @@ class LocalStepFunctions:
             logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
             self._patch(default_user_config["stepfunctions"], "execute_state_machine", True)  # type: ignore[arg-type]
             self._patch(lambda_eval_utils, "_invoke_lambda_function", self._invoke_lambda)
-            self._patch(retrier_decl, "time", _ScaledSleep(self._retry_wait_scale))
+            self._patch(retrier_decl, "time", _ScaledSleep(self._retry_wait_scale, self._on_retry_wait))
             for module in (state_task_service_sns, state_task_service_sfn):
                 self._patch(module, "boto_client_for", self._client_for)
             self._patch(

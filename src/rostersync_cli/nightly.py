@@ -15,12 +15,12 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from rostersync.settings import get_settings
 from rostersync_cli.invoke import names_from_settings
 from rostersync_cli.local_functions import PIPELINE_FUNCTIONS, LocalFunctions, local_function_arn
-from rostersync_cli.local_states import LocalStepFunctions
+from rostersync_cli.local_states import LocalStepFunctions, RetryWait
 from rostersync_cli.template import REPO_ROOT, load_template, resolve, resource
 
 STATE_MACHINE_ID = "NightlyStateMachine"
@@ -81,6 +81,8 @@ class DistrictOutcome:
     @property
     def failed(self) -> bool:
         if self.alerted_failure or self.fetch.get("status") != "complete":
+            return True
+        if self.error is not None and not self.finished:  # a step failed and nothing caught it
             return True
         return any(stage.get("status") in FAILED_STATUSES for stage in self.stages.values())
 
@@ -227,7 +229,11 @@ def follow_night(
     poll_seconds: float = 0.5,
 ) -> Night:
     """Read the night's history and its batches' until the execution ends; `on_change(night)`
-    after each poll that brought events."""
+    after each poll that brought events. Without `on_change` nobody watches the night as it
+    goes: the histories are read once, when it has ended (a history read costs the engine
+    more the longer the history, so reading it every poll would cost a long night dear)."""
+    if on_change is None:
+        _wait_until_finished(sfn, execution_arn, poll_seconds)
     night = Night(execution_arn=execution_arn)
     histories = {execution_arn: _History(sfn, execution_arn)}
     while True:
@@ -254,6 +260,13 @@ def follow_night(
         time.sleep(poll_seconds if not changed else 0.05)
 
 
+def _wait_until_finished(sfn: Any, execution_arn: str, poll_seconds: float) -> None:
+    pause = min(0.02, poll_seconds)
+    while sfn.describe_execution(executionArn=execution_arn)["status"] not in _FINISHED:
+        time.sleep(pause)
+        pause = min(poll_seconds, pause * 1.5)
+
+
 def start_night(sfn: Any, state_machine_arn: str, started_with: Mapping[str, Any]) -> str:
     name = f"rostersync-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     started = sfn.start_execution(
@@ -265,14 +278,30 @@ def start_night(sfn: Any, state_machine_arn: str, started_with: Mapping[str, Any
 # ------------------------------------------------------------------------ locally
 
 
+class FunctionsByArn(Protocol):
+    """The pipeline's functions by their local ARN, each taking the event (`LocalFunctions`)."""
+
+    def by_arn(self, region: str = ...) -> Mapping[str, Callable[[dict[str, Any]], Any]]: ...
+
+
 @dataclass
 class LocalNight:
-    """The state machine in moto's engine on loopback, its Lambda tasks calling `functions`."""
+    """The state machine in moto's engine on loopback, its Lambda tasks calling `functions`.
 
-    functions: LocalFunctions = field(default_factory=LocalFunctions)
+    The one way the night runs locally: the CLI (`run`, `demo`), the integration tests, the fault
+    suite and the benchmark all run it through here, Retry and Catch included. `functions` is
+    anything with `by_arn(region)` (a `LocalFunctions`, or one that wraps its invocations: fault
+    injection, measurement); `on_retry_wait(seconds)` hears each retrier's wait (which does not
+    pass for real: `retry_wait_scale` 0); `definition` replaces the definition's text (a test of
+    what a changed definition would do).
+    """
+
+    functions: FunctionsByArn = field(default_factory=LocalFunctions)
     template: Mapping[str, Any] | None = None
     overrides: Mapping[str, str] = field(default_factory=dict)  # substitutions, e.g. MaxConcurrency
     retry_wait_scale: float = 0.0  # retries happen; locally without their waits
+    on_retry_wait: RetryWait | None = None
+    definition: str | None = None
 
     @property
     def region(self) -> str:
@@ -289,11 +318,17 @@ class LocalNight:
             sfn = engine.client()
             machine = sfn.create_state_machine(
                 name=f"rostersync-nightly-{uuid.uuid4().hex[:8]}",
-                definition=nightly_definition(self.template, self.overrides),
+                definition=self.definition or nightly_definition(self.template, self.overrides),
                 roleArn="arn:aws:iam::123456789012:role/rostersync-nightly",
             )["stateMachineArn"]
             arn = start_night(sfn, machine, execution_input(district_ids, dry_run=dry_run))
+            if on_change is None:
+                engine.wait(arn)
             return follow_night(sfn, arn, on_change=on_change, poll_seconds=0.1)
 
     def engine(self) -> LocalStepFunctions:
-        return LocalStepFunctions(self.functions.by_arn(self.region), retry_wait_scale=self.retry_wait_scale)
+        return LocalStepFunctions(
+            self.functions.by_arn(self.region),
+            retry_wait_scale=self.retry_wait_scale,
+            on_retry_wait=self.on_retry_wait,
+        )

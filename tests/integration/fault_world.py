@@ -1,14 +1,18 @@
 """The fault-injection suite's world: the sandbox, the embedded AWS, the handlers, an alert inbox.
 
-`FaultWorld.night()` runs one night the way the nightly state machine does, per district:
-Fetch -> (complete?) Validate -> (validated?) Import (one attempt per stage: the definition's
-retries are not replayed). When a stage *raises*, the harness takes the path the product's
-definition takes: `catch_path` reads statemachine/nightly.asl.json (with its local
-substitutions), follows the failed task's `States.ALL` Catch and runs the state it leads to when
-that is an SNS publish (NotifyDistrictFailed), with the parameters the definition gives. So the
-`sync_failed` alert invariant 4 finds comes from the definition: a Catch removed, or a notify
-state that no longer publishes it, fails the invariant. Stage results that say "failed" are
+`FaultWorld.night()` runs the night the one way it runs locally: statemachine/nightly.asl.json in
+the state machine runner the CLI uses (`LocalNight`: moto's Step Functions engine, the template's
+handlers in process), so every fault meets the definition's own Retry and Catch. A stage that
+raises is retried as its retriers say and, once they are exhausted, caught into the one
+`sync_failed` the definition's NotifyDistrictFailed publishes; stage results that say "failed" are
 alerted by the handlers themselves.
+
+Faults last a number of attempts, so a test says what the retries absorb:
+`world.fault("ValidateFunction", error, times=N)` makes the district's next N invocations of the
+function raise `error` (N up to the retrier's `MaxAttempts`: the district succeeds, no alert; one
+more: exactly one sync_failed). `retries(state)` reads those `MaxAttempts` from the definition.
+Retry waits do not pass for real; `world.time_passes(seconds)` hears each one and ages the roster
+leases by it (a dead import's 20-minute lease has expired by the Import retrier's 21 minutes).
 
 AWS faults moto cannot produce are injected at the botocore layer (`AwsFaults`: handlers on the
 default session's `before-parameter-build` events, so the adapters' own error handling runs) or by
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import json
-import re
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -28,32 +32,44 @@ from typing import Any
 
 import boto3
 import pytest
+from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
 from rostersync.adapters.s3_page_store import S3PageStore
 from rostersync.settings import get_settings
 from rostersync_cli.local_functions import LocalFunctions
-from rostersync_cli.nightly import DistrictOutcome, nightly_definition
+from rostersync_cli.local_states import LambdaTimedOut
+from rostersync_cli.nightly import DistrictOutcome, LocalNight, nightly_definition
+from rostersync_cli.nightly import Night as Execution
 from rostersync_cli.provision import provision
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
 from rostersync_cli.template import load_template
 from tests.integration.alert_inbox import AlertInbox, ReceivedAlert
 from tests.integration.invariants import Roster, snapshot
 
+# The invocation was killed at its timeout: the task fails with Sandbox.Timedout (the runner's).
+LambdaTimeout = LambdaTimedOut
+
 
 @dataclass
 class Night:
-    """One night's outcomes, the alerts it published and the exceptions its stages raised."""
+    """One night's outcomes, the alerts it published, and what its invocations raised."""
 
     outcomes: list[DistrictOutcome]
     alerts: list[ReceivedAlert]
-    errors: dict[str, BaseException] = field(default_factory=dict)  # district id -> stage exception
+    errors: dict[str, BaseException] = field(default_factory=dict)  # district id -> last exception
+    raised: list[BaseException] = field(default_factory=list)  # every exception, in order
+    attempts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (function, district) -> calls
+    execution: Execution | None = None
 
     def outcome(self, district_id: str) -> DistrictOutcome:
         return next(o for o in self.outcomes if o.district_id == district_id)
 
     def alerts_for(self, district_id: str) -> list[ReceivedAlert]:
         return [a for a in self.alerts if a.attributes.get("district_id") == district_id]
+
+    def sync_failed(self, district_id: str) -> list[ReceivedAlert]:
+        return [a for a in self.alerts_for(district_id) if a.event_type == "sync_failed"]
 
 
 @cache
@@ -67,8 +83,73 @@ def _template(path: Any = None) -> dict[str, Any]:
     return copy.deepcopy(_parsed_template())
 
 
-class LambdaTimeout(BaseException):
-    """The invocation was killed: no `except Exception` cleanup runs (as when Lambda times out)."""
+def definition() -> dict[str, Any]:
+    """The nightly definition as it runs locally (its substitutions resolved)."""
+    return dict(json.loads(nightly_definition(_template())))
+
+
+def district_states(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The states of the per-district Map (the one whose item processor has the Fetch task)."""
+    for state in document["States"].values():
+        processor = state.get("ItemProcessor") or {}
+        if "Fetch" in processor.get("States", {}):
+            return dict(processor["States"])
+    raise AssertionError("nightly.asl.json has no per-district Map with a Fetch state")
+
+
+def retries(state: str, error: str = "States.ALL") -> int:
+    """How many times the definition retries the district's `state` (Fetch, Validate, Import) after
+    `error`: the MaxAttempts of the first retrier naming it (or States.ALL); 0 when none does."""
+    for retrier in district_states(definition())[state].get("Retry", []):
+        if error in retrier["ErrorEquals"] or "States.ALL" in retrier["ErrorEquals"]:
+            return int(retrier.get("MaxAttempts", 3))
+    return 0
+
+
+def _district_of(event: Mapping[str, Any]) -> str | None:
+    ids = event.get("district_ids") or [event.get("district_id")]
+    return ids[0] if len(ids) == 1 and isinstance(ids[0], str) else None
+
+
+@dataclass
+class StageFault:
+    """The district's next `times` invocations of `function` raise `error()` before doing anything."""
+
+    function: str
+    error: Callable[[], BaseException]
+    times: int
+    district_id: str | None
+    fired: int = 0
+
+
+class _WorldFunctions(LocalFunctions):
+    """The template's functions, each invocation counted, faulted when a StageFault says so, and
+    what it raised kept for the night."""
+
+    def __init__(self, template: Mapping[str, Any]) -> None:
+        super().__init__(template)
+        self.faults: list[StageFault] = []
+        self.attempts: Counter[tuple[str, str]] = Counter()
+        self.raised: list[tuple[str | None, BaseException]] = []
+
+    def invoke(self, logical_id: str, event: dict[str, Any], context: Any | None = None) -> Any:
+        district = _district_of(event)
+        self.attempts[(logical_id, district or "")] += 1
+        try:
+            for fault in self.faults:
+                if (
+                    fault.function == logical_id
+                    and fault.district_id in (None, district)
+                    and fault.fired < fault.times
+                    and not event.get("discover")
+                    and not event.get("index")
+                ):
+                    fault.fired += 1
+                    raise fault.error()
+            return super().invoke(logical_id, event, context)
+        except BaseException as exc:
+            self.raised.append((district, exc))
+            raise
 
 
 class FaultWorld:
@@ -87,9 +168,10 @@ class FaultWorld:
         for name, value in resources.environment().items():
             monkeypatch.setenv(name, value)
         get_settings.cache_clear()
-        self.functions = LocalFunctions(_template())
+        self.functions = _WorldFunctions(_template())
         self.inbox = AlertInbox(get_settings().alert_topic_arn)
         self.nights: list[Night] = []
+        self.waits: list[float] = []  # every retry wait the definition asked for, in seconds
 
     # ------------------------------------------------------------------ environment
 
@@ -118,47 +200,63 @@ class FaultWorld:
     def table_name(self) -> str:
         return get_settings().roster_table
 
+    # ------------------------------------------------------------------------ faults
+
+    def fault(
+        self,
+        function: str,
+        error: BaseException | Callable[[], BaseException],
+        *,
+        times: int = 1,
+        district_id: str | None = None,
+    ) -> StageFault:
+        """The next `times` invocations of `function` (FetchFunction, ValidateFunction,
+        ImportFunction) for the district (any, when None) raise `error`; discovery and the index
+        page are never faulted here."""
+        make = error if callable(error) and not isinstance(error, BaseException) else (lambda: error)
+        rule = StageFault(function, make, times, district_id)  # type: ignore[arg-type]
+        self.functions.faults.append(rule)
+        return rule
+
+    def time_passes(self, seconds: float) -> None:
+        """`seconds` pass (a retry's wait): every roster lease is that much nearer its end."""
+        self.waits.append(seconds)
+        table = boto3.resource("dynamodb").Table(self.table_name)
+        leases = table.scan(
+            FilterExpression=Attr("pk").begins_with("LEASE#") & Attr("lease_expires").exists()
+        )
+        for lease in leases["Items"]:
+            table.update_item(
+                Key={"pk": lease["pk"], "sk": lease["sk"]},
+                UpdateExpression="SET lease_expires = lease_expires - :passed",
+                ExpressionAttributeValues={":passed": int(seconds)},
+            )
+
     # ------------------------------------------------------------------------ nights
 
-    def night(self, district_ids: list[str], *, run_id: str | None = None) -> Night:
-        """One night for the named districts, stage by stage, as the state machine runs it."""
-        event: dict[str, Any] = {"district_ids": district_ids}
-        if run_id:
-            event["run_id"] = run_id
-        night = Night(outcomes=[], alerts=[])
-        try:
-            fetched = self.functions.invoke("FetchFunction", event)
-        except (Exception, LambdaTimeout) as exc:  # the fetch invocation failed as a whole
-            for district_id in district_ids:
-                night.errors[district_id] = exc
-                night.outcomes.append(
-                    DistrictOutcome(
-                        district_id, run_id or "", fetch={"status": "error", "error": type(exc).__name__}
-                    )
-                )
-                catch_path("Fetch", district_id, run_id or "", exc)
-            fetched = {"districts": []}
-        for result in fetched["districts"]:
-            outcome = DistrictOutcome(
-                district_id=result["district_id"], run_id=result["run_id"], fetch=result
-            )
-            night.outcomes.append(outcome)
-            if result["status"] != "complete":
-                continue
-            stage = "Validate"
-            try:
-                validated = self.functions.invoke("ValidateFunction", result)
-                outcome.stages["validate"] = validated
-                if validated["status"] == "validated":
-                    stage = "Import"
-                    # As the state machine does: the source and name travel from the fetch's result.
-                    carried = {"source": result["source"], "district_name": result.get("district_name")}
-                    outcome.stages["import"] = self.functions.invoke("ImportFunction", validated | carried)
-            except (Exception, LambdaTimeout) as exc:  # the definition's Catch of that task
-                night.errors[outcome.district_id] = exc
-                outcome.stages["error"] = {"status": "failed", "error": type(exc).__name__}
-                catch_path(stage, outcome.district_id, outcome.run_id, exc, source=result["source"])
-        night.alerts = self.inbox.receive()
+    def night(
+        self, district_ids: list[str], *, dry_run: bool = False, definition: Mapping[str, Any] | None = None
+    ) -> Night:
+        """One night for the named districts through the state machine runner (`definition`: a
+        changed definition instead of statemachine/nightly.asl.json, for the harness's own tests)."""
+        attempts_before = Counter(self.functions.attempts)
+        raised_before = len(self.functions.raised)
+        runner = LocalNight(
+            self.functions,
+            template=_template(),
+            on_retry_wait=self.time_passes,
+            definition=json.dumps(definition) if definition is not None else None,
+        )
+        execution = runner.run(district_ids, dry_run=dry_run)
+        raised = self.functions.raised[raised_before:]
+        night = Night(
+            outcomes=execution.outcomes,
+            alerts=self.inbox.receive(),
+            errors={district: exc for district, exc in raised if district},
+            raised=[exc for _, exc in raised],
+            attempts=Counter(self.functions.attempts) - attempts_before,
+            execution=execution,
+        )
         self.nights.append(night)
         return night
 
@@ -171,20 +269,17 @@ class FaultWorld:
         return night, snapshot(self.table_name, district_id)
 
     def import_event(self, district_id: str, run_id: str) -> dict[str, Any]:
-        return {"district_id": district_id, "run_id": run_id, "source": "clever"}
+        """The Import task's payload in the definition, for a run."""
+        return {"district_id": district_id, "run_id": run_id, "dry_run": False, "source": "clever"}
 
-    def fetch_and_validate(self, district_id: str, run_id: str | None = None) -> dict[str, Any]:
-        """Fetch and validate one district (no import); returns validate's result with the
-        district's source and name (the import's event)."""
-        event: dict[str, Any] = {"district_ids": [district_id]}
-        if run_id:
-            event["run_id"] = run_id
-        [fetched] = self.functions.invoke("FetchFunction", event)["districts"]
-        assert fetched["status"] == "complete", fetched
-        validated: dict[str, Any] = self.functions.invoke("ValidateFunction", fetched)
-        assert validated["status"] == "validated", validated
-        # The import's event, as the state machine builds it: the source and name from the fetch.
-        return validated | {"source": fetched["source"], "district_name": fetched.get("district_name")}
+    def validated_run(self, district_id: str) -> dict[str, Any]:
+        """A run fetched and validated by the state machine and not imported (a dry-run night, whose
+        import writes nothing); returns validate's result."""
+        night = self.night([district_id], dry_run=True)
+        outcome = night.outcome(district_id)
+        assert outcome.stages["validate"]["status"] == "validated", outcome.stages
+        assert outcome.stages["import"]["status"] == "dry_run", outcome.stages
+        return dict(outcome.stages["validate"])
 
     def expire_lease(self, district_id: str) -> None:
         """Time passes: the lease of a dead invocation (20 minutes) has expired by the next night."""
@@ -222,86 +317,6 @@ class FaultWorld:
         finally:
             self.setenv("ROSTER_TABLE", main)
             self.inbox.receive()  # the reference imports' alerts are not the scenario's
-
-
-def _district_states(definition: Mapping[str, Any]) -> dict[str, Any]:
-    """The states of the per-district Map (the one whose item processor has the Fetch task)."""
-    for state in definition["States"].values():
-        processor = state.get("ItemProcessor") or {}
-        if "Fetch" in processor.get("States", {}):
-            return dict(processor["States"])
-    raise AssertionError("nightly.asl.json has no per-district Map with a Fetch state")
-
-
-def _path(document: Any, path: str) -> Any:
-    """A JSONPath of the plain `$.a.b` form the notify states use."""
-    assert path.startswith("$."), path
-    value = document
-    for name in path[2:].split("."):
-        value = value[name]
-    return value
-
-
-_FORMAT = re.compile(r"^States\.Format\('((?:[^'\\]|\\.)*)'((?:\s*,\s*\$[.\w]+)*)\)$", re.DOTALL)
-
-
-def _evaluate(parameters: Any, document: Any) -> Any:
-    """An ASL Parameters block against `document`: `name.$` keys with a path or States.Format."""
-    if isinstance(parameters, list):
-        return [_evaluate(p, document) for p in parameters]
-    if not isinstance(parameters, dict):
-        return parameters
-    out: dict[str, Any] = {}
-    for key, value in parameters.items():
-        if not key.endswith(".$"):
-            out[key] = _evaluate(value, document)
-            continue
-        formatted = _FORMAT.match(value)
-        if formatted:
-            template = formatted.group(1).replace("\\'", "'")
-            args = [a.strip() for a in formatted.group(2).split(",") if a.strip()]
-            for arg in args:
-                template = template.replace("{}", str(_path(document, arg)), 1)
-            out[key[:-2]] = template
-        else:
-            out[key[:-2]] = _path(document, value)
-    return out
-
-
-def catch_path(
-    stage: str,
-    district_id: str,
-    run_id: str,
-    exc: BaseException,
-    definition: Mapping[str, Any] | None = None,
-    *,
-    source: str | None = None,
-) -> str | None:
-    """What the state machine does when the district's `stage` task (Fetch, Validate, Import)
-    fails after its retries: its `States.ALL` Catch, and the SNS publish of the state that Catch
-    leads to (NotifyDistrictFailed), as the definition writes it. Returns the state published
-    from; None when the definition catches nothing there or the caught path publishes nothing."""
-    definition = definition if definition is not None else json.loads(nightly_definition(_template()))
-    states = _district_states(definition)
-    catch = next(
-        (c for c in states[stage].get("Catch", []) if "States.ALL" in c.get("ErrorEquals", [])), None
-    )
-    if catch is None:
-        return None
-    target_name = catch["Next"]
-    target = states[target_name]
-    if target.get("Type") != "Task" or target.get("Resource") != "arn:aws:states:::sns:publish":
-        return None
-    error = {"Error": type(exc).__name__, "Cause": str(exc)[:200]}
-    document: dict[str, Any] = {"district_id": district_id, "run_id": run_id, "source": source}
-    path = catch.get("ResultPath", "$")
-    if path == "$":
-        document = error  # type: ignore[assignment]
-    else:
-        document[path.removeprefix("$.")] = error
-    published = _evaluate(target["Parameters"], document)
-    boto3.client("sns").publish(**published)
-    return str(target_name)
 
 
 @contextmanager

@@ -1,76 +1,94 @@
-"""The fault suite's harness can fail: when a stage raises, the sync_failed alert comes from the
-definition's Catch path (statemachine/nightly.asl.json), not from the harness; without that path
-invariant 4 finds no alert."""
+"""The fault suite's harness can fail: its nights run the definition itself (the state machine
+runner), so the sync_failed alert of a district whose step fails comes from the definition's Catch
+path, and the number of attempts from its Retry; a definition without that Catch, or whose Catch
+leads to no publish, leaves the district unalerted and invariant 4 fails."""
 
 from __future__ import annotations
 
-import copy
-import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from rostersync.settings import Settings
-from rostersync_cli.nightly import DistrictOutcome, nightly_definition
-from rostersync_cli.provision import provision
-from tests.integration.alert_inbox import AlertInbox
-from tests.integration.fault_world import Night, _template, catch_path
+from rostersync_cli.sandbox import DistrictSpec, SandboxConfig
+from tests.integration.fault_world import FaultWorld, definition, district_states, fault_world, retries
 from tests.integration.invariants import assert_failed_districts_alerted
+
+DISTRICT = DistrictSpec("Wayne Harness SD", seed=9505, schools=1, students=6, teachers=2, sections=2)
+FUNCTION_OF = {"Fetch": "FetchFunction", "Validate": "ValidateFunction", "Import": "ImportFunction"}
 
 
 @pytest.fixture
-def inbox(settings: Settings, raw_bucket: str) -> Iterator[AlertInbox]:
-    provision(settings)
-    yield AlertInbox(settings.alert_topic_arn)
+def world(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultWorld]:
+    with fault_world(SandboxConfig(districts=(DISTRICT,)), monkeypatch) as w:
+        w.clean_night(DISTRICT.id)  # connected and imported: later alerts are the scenario's
+        yield w
 
 
-def _definition() -> dict[str, Any]:
-    return json.loads(nightly_definition(_template()))
+@pytest.mark.parametrize("state", ["Fetch", "Validate", "Import"])
+def test_a_step_failing_past_its_retries_is_alerted_once_by_the_definition_s_catch(
+    world: FaultWorld, state: str
+) -> None:
+    attempts = retries(state) + 1
+    world.fault(FUNCTION_OF[state], RuntimeError("boom"), times=attempts, district_id=DISTRICT.id)
 
+    night = world.night([DISTRICT.id])
 
-def _district_states(definition: dict[str, Any]) -> dict[str, Any]:
-    return definition["States"]["Districts"]["ItemProcessor"]["States"]
-
-
-def _failed_night(district_id: str, alerts: list[Any]) -> Night:
-    outcome = DistrictOutcome(district_id, "r1", fetch={"status": "complete"})
-    outcome.stages["error"] = {"status": "failed", "error": "StorageError"}
-    return Night(outcomes=[outcome], alerts=alerts)
-
-
-@pytest.mark.parametrize("stage", ["Fetch", "Validate", "Import"])
-def test_a_stage_that_raises_is_alerted_by_the_definition_s_catch(inbox: AlertInbox, stage: str) -> None:
-    published = catch_path(
-        stage, "d-harness", "20261201T020000Z-000001", RuntimeError("boom"), source="clever"
-    )
-
-    assert published == "NotifyDistrictFailed"
-    [alert] = inbox.receive()
-    assert (alert.event_type, alert.district_id) == ("sync_failed", "d-harness")
+    assert night.attempts[(FUNCTION_OF[state], DISTRICT.id)] == attempts
+    outcome = night.outcome(DISTRICT.id)
+    assert outcome.alerted_failure and outcome.state == "DistrictFailed"
+    assert night.execution is not None
+    run_id = night.execution.run_id
+    [alert] = night.alerts_for(DISTRICT.id)
+    assert (alert.event_type, alert.district_id) == ("sync_failed", DISTRICT.id)
     assert alert.subject == "RosterSync: a district's nightly sync step failed"
     assert alert.body.startswith(
-        "The nightly RosterSync step failed for district d-harness "
-        "(source clever, run 20261201T020000Z-000001) after its retries. Error: RuntimeError."
+        f"The nightly RosterSync step failed for district {DISTRICT.id} "
+        f"(source clever, run {run_id}) after its retries. Error: RuntimeError."
     )
     assert "{}" not in alert.body
-    assert_failed_districts_alerted(_failed_night("d-harness", [alert]))
+    assert_failed_districts_alerted(night)  # type: ignore[arg-type]
 
 
-def test_without_the_catch_no_alert_is_published_and_invariant_4_fails(inbox: AlertInbox) -> None:
-    definition = _definition()
-    broken = copy.deepcopy(definition)
-    del _district_states(broken)["Import"]["Catch"]
+def test_retry_waits_are_the_definition_s_heard_and_not_slept(world: FaultWorld) -> None:
+    [retrier] = [
+        r for r in district_states(definition())["Validate"]["Retry"] if "States.ALL" in r["ErrorEquals"]
+    ]
+    world.fault("ValidateFunction", RuntimeError("boom"), times=2, district_id=DISTRICT.id)
 
-    assert catch_path("Import", "d-harness", "r1", RuntimeError("boom"), broken) is None
-    assert inbox.receive() == []
-    with pytest.raises(AssertionError, match="district d-harness failed without an alert"):
-        assert_failed_districts_alerted(_failed_night("d-harness", []))
+    night = world.night([DISTRICT.id])
+
+    assert not night.outcome(DISTRICT.id).failed
+    first = retrier["IntervalSeconds"]
+    assert world.waits == [first, first * retrier["BackoffRate"]]
 
 
-def test_a_catch_that_leads_to_no_publish_publishes_nothing(inbox: AlertInbox) -> None:
-    broken = _definition()
-    _district_states(broken)["Validate"]["Catch"][0]["Next"] = "DistrictFailed"  # skips the notify
+def test_without_the_catch_the_district_is_not_alerted_and_invariant_4_fails(world: FaultWorld) -> None:
+    broken = definition()
+    for state in broken["States"].values():
+        if "Fetch" in (state.get("ItemProcessor") or {}).get("States", {}):
+            del state["ItemProcessor"]["States"]["Import"]["Catch"]
+    world.fault("ImportFunction", RuntimeError("boom"), times=retries("Import") + 1, district_id=DISTRICT.id)
 
-    assert catch_path("Validate", "d-harness", "r1", RuntimeError("boom"), broken) is None
-    assert inbox.receive() == []
+    night = world.night([DISTRICT.id], definition=broken)
+
+    assert night.sync_failed(DISTRICT.id) == []
+    assert night.execution is not None and night.execution.status == "FAILED"
+    with pytest.raises(AssertionError, match=f"district {DISTRICT.id} failed without an alert"):
+        assert_failed_districts_alerted(night)  # type: ignore[arg-type]
+
+
+def test_a_catch_that_leads_to_no_publish_leaves_the_district_unalerted(world: FaultWorld) -> None:
+    broken = definition()
+    for state in broken["States"].values():
+        if "Fetch" in (state.get("ItemProcessor") or {}).get("States", {}):
+            state["ItemProcessor"]["States"]["Validate"]["Catch"][0]["Next"] = "DistrictFailed"
+    world.fault(
+        "ValidateFunction", RuntimeError("boom"), times=retries("Validate") + 1, district_id=DISTRICT.id
+    )
+
+    night = world.night([DISTRICT.id], definition=broken)
+
+    assert night.outcome(DISTRICT.id).failed
+    assert night.alerts_for(DISTRICT.id) == []
+    with pytest.raises(AssertionError, match=f"district {DISTRICT.id} failed without an alert"):
+        assert_failed_districts_alerted(night)  # type: ignore[arg-type]

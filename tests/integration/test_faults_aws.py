@@ -1,4 +1,5 @@
-"""AWS faults moto cannot produce on its own, injected into botocore calls or the roster adapter.
+"""AWS faults moto cannot produce on its own, injected into botocore calls or the roster adapter,
+through the state machine runner: each night meets the definition's Retry and Catch.
 
 Each test imports a clean night first. Import-side faults need a night that writes, so the
 faulty night serves the district's revision 1 (about half its students, teachers and sections
@@ -9,7 +10,7 @@ without faults gives.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import boto3
@@ -17,10 +18,10 @@ import pytest
 
 from rostersync import wiring
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
-from rostersync.ids import new_run_id
 from rostersync.importer.holds import PageStoreHoldStore
+from rostersync_cli.local_functions import Handler
 from rostersync_cli.sandbox import DistrictSpec, Gaps, SandboxConfig
-from tests.integration.fault_world import FaultWorld, LambdaTimeout, client_error, fault_world
+from tests.integration.fault_world import FaultWorld, LambdaTimeout, client_error, fault_world, retries
 from tests.integration.invariants import (
     Roster,
     assert_completed_identically,
@@ -72,6 +73,15 @@ def test_when_s3_fails_for_the_manifest_too_the_invocation_fails_and_alerts(worl
 
     assert_failed_cleanly(world, night, baseline)
     assert type(night.errors[DISTRICT.id]).__name__ == "StorageError"
+    # Fetch retries only Lambda's own service errors: a function error is caught at once.
+    assert retries("Fetch", "StorageError") == 0
+    assert night.attempts[("FetchFunction", DISTRICT.id)] == 1
+    assert len(night.sync_failed(DISTRICT.id)) == 1
+    assert night.outcome(DISTRICT.id).error == {
+        "state": "Fetch",
+        "error": "StorageError",
+        "cause": night.outcome(DISTRICT.id).error["cause"],  # type: ignore[index]
+    }
     rule.times = 0  # S3 is back
     assert_completed_identically(world, world.night([DISTRICT.id]), baseline)
 
@@ -164,72 +174,113 @@ def test_a_concurrent_run_is_refused_by_the_lease_and_does_no_damage(
     world: FaultWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, baseline = world.clean_night(DISTRICT.id)
-    older = world.fetch_and_validate(DISTRICT.id)
-    first = world.fetch_and_validate(DISTRICT.id)
-    second = world.fetch_and_validate(DISTRICT.id)
+    # Three runs the state machine fetched and validated (dry-run nights: nothing imported).
+    older, first, second = (world.validated_run(DISTRICT.id)["run_id"] for _ in range(3))
     concurrent: dict[str, Any] = {}
     plan = PageStoreHoldStore.write_changeset
 
     def plan_while_another_run_starts(self: PageStoreHoldStore, *args: Any) -> str:
         if not concurrent:  # the first run holds the lease now: the second one starts meanwhile
-            concurrent["second"] = world.functions.invoke("ImportFunction", second)
+            concurrent["second"] = world.functions.invoke(
+                "ImportFunction", world.import_event(DISTRICT.id, second)
+            )
         return plan(self, *args)
 
+    def run(run_id: str) -> dict[str, Any]:
+        return dict(world.functions.invoke("ImportFunction", world.import_event(DISTRICT.id, run_id)))
+
     monkeypatch.setattr(PageStoreHoldStore, "write_changeset", plan_while_another_run_starts)
-    result = world.functions.invoke("ImportFunction", first)
+    result = run(first)
     monkeypatch.setattr(PageStoreHoldStore, "write_changeset", plan)
 
     assert result["status"] == "succeeded"
     assert concurrent["second"]["status"] == "skipped_locked"
     assert snapshot(world.table_name, DISTRICT.id).content() == baseline.content()
     # The refused run can run once the first is done; an older run never can (it is stale).
-    assert world.functions.invoke("ImportFunction", second)["status"] == "succeeded"
-    assert world.functions.invoke("ImportFunction", older)["status"] == "skipped_stale"
+    assert run(second)["status"] == "succeeded"
+    assert run(older)["status"] == "skipped_stale"
     assert_same_roster(snapshot(world.table_name, DISTRICT.id), baseline)
     alerts = {(a.event_type, a.district_id) for a in world.inbox.receive()}
     assert ("sync_failed", DISTRICT.id) in alerts, "a run the lease refused is announced"
 
 
-def _die_after(monkeypatch: pytest.MonkeyPatch, items: int) -> dict[str, int]:
-    """The import invocation dies (Lambda timeout) after writing `items` roster items."""
-    written = {"items": 0}
+def _die_after(world: FaultWorld, monkeypatch: pytest.MonkeyPatch, items: int, times: int) -> dict[str, int]:
+    """Each of the district's next `times` import invocations dies (a Lambda timeout) after writing
+    `items` roster items; later invocations write normally."""
+    state = {"written": 0, "died": 0, "attempt": -1, "in_attempt": 0}
     write = DynamoRosterTable.write
 
     def write_then_die(
         self: DynamoRosterTable, puts: Sequence[dict[str, Any]], deletes: Sequence[Any]
     ) -> int:
         roster = [p for p in puts if str(p["pk"]).startswith("DISTRICT#")]
-        if not roster:
+        attempt = world.functions.attempts[("ImportFunction", DISTRICT.id)]
+        if attempt != state["attempt"]:
+            state["attempt"], state["in_attempt"] = attempt, 0
+        if not roster or state["died"] >= times:
             return write(self, puts, deletes)
-        room = items - written["items"]
+        room = items - state["in_attempt"]
         if room >= len(roster):
-            written["items"] += len(roster)
+            state["in_attempt"] += len(roster)
+            state["written"] += len(roster)
             return write(self, puts, deletes)
         write(self, roster[:room], [])
-        written["items"] += room
+        state["in_attempt"] += room
+        state["written"] += room
+        state["died"] += 1
         raise LambdaTimeout("Task timed out after 900.00 seconds")
 
     monkeypatch.setattr(DynamoRosterTable, "write", write_then_die)
-    return written
+    return state
 
 
-def test_a_lambda_timeout_in_the_middle_of_import_then_the_next_night_gives_the_clean_roster(
+# The Import task's retrier for a killed invocation (Sandbox.Timedout): one retry, 1,260 s later.
+TIMEOUT_RETRIES = retries("Import", "Sandbox.Timedout")
+
+
+def test_an_import_killed_at_its_timeout_is_finished_by_the_state_machine_s_retry_after_the_lease(
     world: FaultWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A timeout lasting one attempt: the Import retrier for Sandbox.Timedout absorbs it. Its wait
+    (21 minutes) outlasts the dead invocation's lease (20), so the retry, the same run, takes the
+    lease, repairs what the dead one wrote and finishes: no alert."""
+    assert TIMEOUT_RETRIES == 1
     baseline_night, baseline = world.clean_night(DISTRICT.id)
     _tomorrow_changes(world)
     with monkeypatch.context() as patch:
-        written = _die_after(patch, items=7)
-        died = world.night([DISTRICT.id])
-    assert isinstance(died.errors[DISTRICT.id], LambdaTimeout) and written["items"] == 7
-    partial = check_invariants(world, died, baseline, same_content=False)
-    assert partial.content() != baseline.content(), "the dead run wrote part of its changes"
+        died = _die_after(world, patch, items=7, times=TIMEOUT_RETRIES)
+        night = world.night([DISTRICT.id])
 
-    # The state machine retries the import at once: the dead invocation's lease still stands.
-    dead_run = died.outcome(DISTRICT.id).stages["validate"]
-    retried = world.functions.invoke("ImportFunction", dead_run | {"source": "clever"})
-    assert retried["status"] == "skipped_locked"
-    assert ("sync_failed", DISTRICT.id) in {(a.event_type, a.district_id) for a in world.inbox.receive()}
+    assert died["died"] == 1 and died["written"] >= 7
+    assert night.attempts[("ImportFunction", DISTRICT.id)] == 2
+    assert isinstance(night.errors[DISTRICT.id], LambdaTimeout)
+    assert 1260 in world.waits  # the retrier's wait, heard (not slept)
+    imported = night.outcome(DISTRICT.id).stages["import"]
+    assert imported["status"] == "succeeded"
+    assert sum(c["repaired"] for c in imported["counts"].values()) >= 7
+    assert night.sync_failed(DISTRICT.id) == []
+    after = check_invariants(world, night, baseline, same_content=False)
+    _assert_clean_import_of(
+        world, after, baseline_night.outcome(DISTRICT.id).run_id, night.outcome(DISTRICT.id).run_id
+    )
+
+
+def test_an_import_killed_at_every_attempt_alerts_once_and_the_next_night_gives_the_clean_roster(
+    world: FaultWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A timeout lasting one attempt more than the retrier allows: the Catch alerts sync_failed
+    once, the roster keeps what the dead runs wrote, and the next night repairs it."""
+    baseline_night, baseline = world.clean_night(DISTRICT.id)
+    _tomorrow_changes(world)
+    with monkeypatch.context() as patch:
+        died = _die_after(world, patch, items=7, times=TIMEOUT_RETRIES + 1)
+        night = world.night([DISTRICT.id])
+    assert died["died"] == TIMEOUT_RETRIES + 1 and died["written"] >= 7
+    assert night.attempts[("ImportFunction", DISTRICT.id)] == TIMEOUT_RETRIES + 1
+    assert night.outcome(DISTRICT.id).error["error"] == "Sandbox.Timedout"  # type: ignore[index]
+    assert len(night.sync_failed(DISTRICT.id)) == 1
+    partial = check_invariants(world, night, baseline, same_content=False)
+    assert partial.content() != baseline.content(), "the dead runs wrote part of their changes"
 
     world.expire_lease(DISTRICT.id)  # the next night: the 20-minute lease is long gone
     resumed = world.night([DISTRICT.id])
@@ -241,51 +292,71 @@ def test_a_lambda_timeout_in_the_middle_of_import_then_the_next_night_gives_the_
     )
 
 
-def test_the_state_machine_retry_after_the_lease_lets_the_dead_run_finish_itself(
-    world: FaultWorld, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("state", "function"), [("Validate", "ValidateFunction"), ("Import", "ImportFunction")]
+)
+def test_a_stage_error_the_retries_absorb_leaves_no_trace_and_one_more_fails_the_district_once(
+    world: FaultWorld, state: str, function: str
 ) -> None:
-    baseline_night, baseline = world.clean_night(DISTRICT.id)
-    _tomorrow_changes(world)
-    with monkeypatch.context() as patch:
-        _die_after(patch, items=7)
-        died = world.night([DISTRICT.id])
-    assert isinstance(died.errors[DISTRICT.id], LambdaTimeout)
+    """Validate and Import retry any error (States.ALL) `retries(state)` times: a fault lasting that
+    many attempts is absorbed (the night completes with the clean roster, no alert); one lasting
+    one more is caught into exactly one sync_failed, and the roster stays as it was."""
+    _, baseline = world.clean_night(DISTRICT.id)
+    absorbed = retries(state)
+    assert absorbed == 2
 
-    # The Import step's retrier for a dead invocation waits past the lease, then sends the same event.
-    world.expire_lease(DISTRICT.id)
-    dead_run = died.outcome(DISTRICT.id).stages["validate"]
-    retried = world.functions.invoke("ImportFunction", dead_run | {"source": "clever"})
+    world.fault(function, RuntimeError("injected"), times=absorbed, district_id=DISTRICT.id)
+    night = world.night([DISTRICT.id])
+    assert night.attempts[(function, DISTRICT.id)] == absorbed + 1
+    assert_completed_identically(world, night, baseline)
+    assert night.sync_failed(DISTRICT.id) == []
 
-    assert retried["status"] == "succeeded"
-    assert sum(c["repaired"] for c in retried["counts"].values()) >= 7
-    after = check_invariants(world, died, baseline, same_content=False)
-    _assert_clean_import_of(world, after, baseline_night.outcome(DISTRICT.id).run_id, dead_run["run_id"])
+    world.fault(function, RuntimeError("injected"), times=absorbed + 1, district_id=DISTRICT.id)
+    night = world.night([DISTRICT.id])
+    assert night.attempts[(function, DISTRICT.id)] == absorbed + 1
+    assert_failed_cleanly(world, night, baseline)
+    [alert] = night.sync_failed(DISTRICT.id)
+    assert f"district {DISTRICT.id}" in alert.body and "Error: RuntimeError" in alert.body
 
 
 def test_each_stage_event_delivered_twice_gives_the_same_result_and_no_double_writes(
     world: FaultWorld,
 ) -> None:
+    """Every task of the district's night delivered twice (at-least-once delivery), back to back."""
     baseline_night, baseline = world.clean_night(DISTRICT.id)
     _tomorrow_changes(world)
-    run_id = new_run_id()
-    event = {"district_ids": [DISTRICT.id], "run_id": run_id}
+    deliveries: dict[str, list[Any]] = {}
 
-    fetched = [world.functions.invoke("FetchFunction", event) for _ in range(2)]
-    assert fetched[0] == fetched[1]
-    [district] = fetched[0]["districts"]
-    validated = [world.functions.invoke("ValidateFunction", district) for _ in range(2)]
-    assert validated[0] == validated[1]
-    first = world.functions.invoke("ImportFunction", validated[0] | {"source": "clever"})
-    after_first = snapshot(world.table_name, DISTRICT.id)
-    second = world.functions.invoke("ImportFunction", validated[1] | {"source": "clever"})
+    def twice(logical_id: str) -> Callable[[Handler], Handler]:
+        def wrapper(handler: Handler) -> Handler:
+            def call(event: dict[str, Any], context: Any) -> Any:
+                if event.get("discover") or event.get("index"):
+                    return handler(event, context)
+                first = handler(event, context)
+                between = snapshot(world.table_name, DISTRICT.id)
+                second = handler(event, context)
+                deliveries[logical_id] = [first, second, between]
+                return second
+
+            return call
+
+        return wrapper
+
+    for logical_id in ("FetchFunction", "ValidateFunction", "ImportFunction"):
+        world.functions.wrap(logical_id, twice(logical_id))
+    night = world.night([DISTRICT.id])
+
+    assert deliveries["FetchFunction"][0] == deliveries["FetchFunction"][1]
+    assert deliveries["ValidateFunction"][0] == deliveries["ValidateFunction"][1]
+    first, second, after_first = deliveries["ImportFunction"]
     after_second = snapshot(world.table_name, DISTRICT.id)
-
     assert first["status"] == "succeeded" and first["roster_writes"] > 0
     assert second["replayed"] is True and second["counts"] == first["counts"]
     assert after_second.items == after_first.items, "the second delivery wrote nothing"
-    kinds = [a.event_type for a in world.inbox.receive()]
+    kinds = [a.event_type for a in night.alerts]
     assert len(kinds) == len(set(kinds)), f"an alert was sent twice: {kinds}"
-    check_invariants(world, world.nights[-1], baseline, same_content=False)
+    check_invariants(world, night, baseline, same_content=False)
+    run_id = night.outcome(DISTRICT.id).run_id
     _assert_clean_import_of(world, after_second, baseline_night.outcome(DISTRICT.id).run_id, run_id)
 
 

@@ -5,7 +5,8 @@ At DEBUG, across Clever faults (401 refresh, revoked token, HTML 5xx, truncated 
 without ids, an off-host link), AWS faults (S3, DynamoDB, SNS failures, an import that dies) and
 names that are markup, right-to-left text or emoji, the scan covers: every log record and
 stdout/stderr, every SNS subject and body, every exception a stage raised (message and repr),
-and every handler result (what Step Functions would store in its execution history).
+every handler result and every failed step's error and cause (what Step Functions stores in its
+execution history: the nights run through the state machine runner).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pytest
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, Gaps, SandboxConfig
 from rostersync_cli.sandbox.generator import EXOTIC_NAMES
-from tests.integration.fault_world import FaultWorld, LambdaTimeout, client_error, fault_world
+from tests.integration.fault_world import FaultWorld, LambdaTimeout, client_error, fault_world, retries
 from tests.integration.test_no_pii_in_logs import _sensitive_values
 
 LEAKY = DistrictSpec.small(
@@ -51,7 +52,9 @@ def _faulty_nights(world: FaultWorld, monkeypatch: pytest.MonkeyPatch) -> list[A
     def night() -> None:
         n = world.night([d])
         seen.extend([o.fetch for o in n.outcomes] + [s for o in n.outcomes for s in o.stages.values()])
-        seen.extend(n.errors.values())
+        # What Step Functions keeps of a failed step: its error and cause (message, stack trace).
+        seen.extend(o.error for o in n.outcomes if o.error)
+        seen.extend(n.raised)
 
     night()  # clean, with findings naming students in the report
     faults.unauthorized_once = {d}
@@ -72,14 +75,18 @@ def _faulty_nights(world: FaultWorld, monkeypatch: pytest.MonkeyPatch) -> list[A
     sns = world.aws.fail("sns", "Publish", client_error("InternalError", "Publish"), times=1000)
     night()
     s3.times = sns.times = 0
+    # One failing write per import attempt, one more than the Import step's retries: the import fails.
     world.aws.fail(
-        "dynamodb", "BatchWriteItem", client_error("ValidationException", "BatchWriteItem"), times=1
+        "dynamodb",
+        "BatchWriteItem",
+        client_error("ValidationException", "BatchWriteItem"),
+        times=retries("Import") + 1,
     )
     world.serve(dataclasses.replace(LEAKY, revision=1, changed_percent=60.0))
     night()  # the import fails on a DynamoDB error
     with monkeypatch.context() as patch:
         patch.setattr(DynamoRosterTable, "write", _die)
-        night()  # the import invocation dies
+        night()  # the import invocation dies, and its retry too
     world.expire_lease(d)
     night()
     world.sandbox.revoke(d)

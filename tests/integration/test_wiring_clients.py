@@ -18,6 +18,7 @@ from botocore.session import Session
 from rostersync import operations, wiring
 from rostersync.settings import get_settings
 from rostersync_cli.local_functions import LocalFunctions
+from rostersync_cli.nightly import LocalNight
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
 
 DISTRICT = DistrictSpec.small("Clients Counted SD", 9611)
@@ -93,11 +94,11 @@ def test_a_night_builds_each_client_once_for_every_handler(
     clients = ClientsMade(monkeypatch)
     wiring.reset_environment()
 
+    night = LocalNight(functions).run([DISTRICT.id, OTHER.id])  # the state machine, every handler
     for district_id in (DISTRICT.id, OTHER.id):
-        validated = _validated(functions, district_id)
-        assert functions.invoke("ImportFunction", validated)["status"] == "succeeded"
+        assert night.districts[district_id].stages["import"]["status"] == "succeeded"
 
-    # One S3 and one DynamoDB client for three handlers and two districts (before: ten and four);
+    # One S3 and one DynamoDB client for every handler and two districts (before: ten and four);
     # SNS only if an alert went out. Secrets Manager's and X-Ray's are Powertools' own (one each
     # per process, whatever the wiring does).
     assert clients.made["s3"] == 1 and clients.made["dynamodb"] == 1, clients.made
