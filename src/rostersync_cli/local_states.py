@@ -48,6 +48,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 from moto.stepfunctions.responses import get_backend
 
+from rostersync_cli import payload_limit
 from rostersync_cli.embedded import silence_moto_logs
 
 Handler = Callable[[dict[str, Any]], Any]
@@ -199,6 +200,8 @@ class LocalStepFunctions:
             self._patch(
                 state_task_service_sfn.StateTaskServiceSfn, "_normalise_response", _pascal_case_result
             )
+            for target, name, value in payload_limit.patches():  # 256 KB, as AWS enforces it
+                self._patch(target, name, value)
             self._server.start()
             port = self._server._server.server_port  # type: ignore[union-attr]
             self.endpoint_url = f"http://127.0.0.1:{port}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from aws_lambda_powertools.utilities import parameters
 
 from rostersync.operations import district_overview
 from rostersync.settings import get_settings
+from rostersync.sources.oneroster.normalize import record_id
 from rostersync.validate.rules import RULES
 from rostersync_cli.local_functions import LocalFunctions
 from rostersync_cli.nightly import LocalNight
@@ -253,3 +255,73 @@ def test_the_district_option_takes_a_tenant(functions: LocalFunctions, classlink
     assert list(night.districts) == [CLASSLINK.district_id]
     assert night.districts[CLASSLINK.district_id].stages["import"]["status"] == "succeeded"
     assert {e.tenant for e in classlink.log} == {CLASSLINK.district_id}
+
+
+# ---------------------------------------------------------------- providers' habits (issue 21)
+
+
+def shared_students(box: OneRosterSandbox, district_id: str) -> set[str]:
+    """The ids the district shares as active students (disabled and inactive ones are not shared)."""
+    return {
+        record_id(u["sourcedId"])
+        for u in box.data[district_id]["users"]
+        if u["role"] == "student" and u["status"] == "active" and u.get("enabledUser") != "false"
+    }
+
+
+def active_students(district_id: str) -> set[str]:
+    items = snapshot(get_settings().roster_table, district_id).items
+    return {
+        sk.split("#", 1)[1]
+        for sk, i in items.items()
+        if sk.startswith("STUDENT#") and i["status"] == "active"
+    }
+
+
+def test_a_district_sharing_everything_loses_nobody_night_after_night_while_the_order_drifts(
+    functions: LocalFunctions, classlink: OneRosterSandbox
+) -> None:
+    # Pages of 7 over an order that drifts between unsorted requests: before issue 21 (limit and
+    # offset only) every night skipped some students and archived them under the safeguard.
+    classlink.faults.max_page = 7
+    set_tenants(tenants(classlink, CLASSLINK.district_id))
+    expected = shared_students(classlink, CLASSLINK.district_id)
+    assert len(expected) >= 15
+    for night_number in range(3):
+        night = LocalNight(functions).run()
+        ours = night.districts[CLASSLINK.district_id]
+        assert not ours.failed and ours.fetch["status"] == "complete", ours.fetch
+        assert active_students(CLASSLINK.district_id) == expected, night_number
+        if night_number:
+            counts = ours.stages["import"]["counts"]
+            assert all(c["archived"] == 0 for c in counts.values()), counts
+    served = [e for e in classlink.log if e.tenant == CLASSLINK.district_id]
+    assert served and all(e.query.get("sort") == "sourcedId" for e in served)
+
+
+@pytest.mark.parametrize(
+    ("fault", "value", "why"),
+    [
+        ("ignore_sort", True, r"listing\.incomplete: (users|enrollments) ended with \d+ distinct"),
+        ("stop_after", 14, r"listing\.incomplete: (users|enrollments) ended with 14 distinct"),
+    ],
+)
+def test_a_provider_that_drops_or_repeats_records_fails_the_fetch_and_archives_nothing(
+    functions: LocalFunctions, classlink: OneRosterSandbox, fault: str, value: object, why: str
+) -> None:
+    classlink.faults.max_page = 7
+    set_tenants(tenants(classlink, CLASSLINK.district_id))
+    assert not LocalNight(functions).run().districts[CLASSLINK.district_id].failed
+    before = active_students(CLASSLINK.district_id)
+    inbox = AlertInbox(get_settings().alert_topic_arn)
+    inbox.receive()
+    setattr(classlink.faults, fault, value)
+    classlink.faults.drift_swaps = 20
+    night = LocalNight(functions).run()
+    ours = night.districts[CLASSLINK.district_id]
+    assert ours.failed and ours.fetch["status"] == "failed"
+    assert re.search(why, ours.fetch["failure"]["reason"]), ours.fetch["failure"]
+    assert active_students(CLASSLINK.district_id) == before  # nothing archived
+    failed = [a for a in inbox.receive() if a.event_type == "sync_failed"]
+    assert [a.district_id for a in failed] == [CLASSLINK.district_id]
+    assert not night.districts[CLEVER.id].failed

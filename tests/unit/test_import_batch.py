@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable, serialize
+from rostersync.adapters.write_rate import WriteRate
 from rostersync.ports import RosterWriteError
 
 TABLE = "roster"
@@ -73,11 +74,36 @@ def test_backoff_grows_and_is_capped() -> None:
     assert sleeps[0] <= 2.0 and all(s <= 4.0 for s in sleeps) and sleeps[-1] >= 2.0
 
 
-def test_gives_up_after_bounded_attempts() -> None:
-    client = FakeClient([1] * 100)
-    with pytest.raises(RosterWriteError, match="still unprocessed after 3 attempts"):
-        _table(client, [], max_attempts=3).write(_items(2), [])
-    assert len(client.calls) == 3
+def test_a_batch_that_makes_no_progress_gives_up_after_its_time_budget() -> None:
+    client = FakeClient([1] * 100)  # the first answer writes one of two, then nothing
+    sleeps: list[float] = []
+    with pytest.raises(RosterWriteError, match=r"1 writes to roster made no progress for 1\d s"):
+        _table(client, sleeps, base_delay=1.0, max_delay=4.0, write_stall_seconds=10.0).write(_items(2), [])
+    # The waits asked for since the last progress reach the budget (sleep here does not sleep).
+    assert 10.0 <= sum(sleeps) < 10.0 + 4.0
+    assert 4 <= len(client.calls) <= 12
+
+
+def test_partial_answers_that_write_something_never_exhaust_the_retries() -> None:
+    """A small share of a busy table: every answer writes one item and returns the rest. Counted
+    as attempts (8 at most), the batch used to give up after 8 items; progress restarts the wait."""
+    client = FakeClient(list(range(24, 0, -1)))  # 25 answers, each leaving one fewer unprocessed
+    sleeps: list[float] = []
+    table = _table(client, sleeps, base_delay=1.0, max_delay=4.0, write_stall_seconds=3.0)
+    assert table.write(_items(25), []) == 25
+    assert [len(c) for c in client.calls] == list(range(25, 0, -1))
+    assert sum(1 for v in client.stored.values() if v) == 25
+    assert all(s <= 2.0 for s in sleeps)  # every wait is a first retry's: the count restarted
+
+
+def test_the_write_rate_is_shared_and_halves_on_throttling() -> None:
+    client = FakeClient([_throttle(), 5, _throttle(), 0, 0, 0])
+    rate = WriteRate(start=1000.0, floor=25.0, ceiling=1000.0, increase=10.0)
+    table = _table(client, [], write_rate=rate, workers=4)
+    table.write(_items(100), [])
+    # Three answers throttled or partial (halving 1000 -> 125), four batches written whole.
+    assert rate.rate == 125.0 + 4 * 10.0
+    assert sum(1 for v in client.stored.values() if v) == 100
 
 
 @pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "ThrottlingException"])

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import date
 from typing import Any
 
 from rostersync.records import DistrictRecord, Kind, PersonRecord, SchoolRecord, SectionRecord, SourceRole
 from rostersync.sources import normalize_district, source_rules
-from rostersync.sources.oneroster.normalize import derived_graduation_year, minimize
+from rostersync.sources.oneroster.normalize import derived_graduation_year, minimize, record_id
 from rostersync.sources.oneroster.resources import SOURCE_NAME, Resource
 from rostersync.validate.engine import CollectingSink, validate_district
 
@@ -102,7 +103,7 @@ def tenant(**collections: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]
             },
         ],
         "courses": [{"sourcedId": "crs-1", "status": "active", "title": "Biology", "courseCode": "BIO"}],
-        "users": [student("s1"), user("t1", "teacher")],
+        "users": [student("s1"), user("t1", "teacher"), user("c1", "administrator")],
         "demographics": [{"sourcedId": "s1", "status": "active", "birthDate": "2011-04-17", "sex": "female"}],
         "enrollments": [enrol("e1", "c1", "s1", "student"), enrol("e2", "c1", "t1", "teacher", True)],
         "classes": [klass("c1")],
@@ -351,15 +352,51 @@ def test_a_teacher_and_an_administrator_account_of_one_person_are_one_account() 
     assert summary.records["staff"].merged == 1 and summary.records["teacher"].merged == 1
 
 
-def test_a_student_sharing_an_email_with_an_adult_keeps_only_the_student_account() -> None:
+def test_a_student_sharing_an_email_with_an_adult_stays_a_separate_person_with_a_finding() -> None:
+    # Before issue 21 the two were joined whatever their roles: the student's account absorbed the
+    # teacher's, and the teacher disappeared (user.student_and_adult).
     users = [
         student("s1", email="kid@district.example"),
         user("t1", "teacher"),
         user("t9", "teacher", email="KID@district.example"),
     ]
     sink, _ = validate(tenant(users=users))
-    assert [f.source_id for f in sink.findings if f.rule == "user.student_and_adult"] == ["s1"]
-    assert (Kind.TEACHER, "s1") not in by_id(sink)
+    assert {(Kind.STUDENT, "s1"), (Kind.TEACHER, "t9")} <= set(by_id(sink))
+    assert "user.student_and_adult" not in rules_of(sink)
+    [finding] = [f for f in sink.findings if f.rule == "user.shares_address_with_student"]
+    assert (finding.source_id, finding.record_type, finding.field) == ("t9", "teacher", "email")
+    assert "kid@" not in finding.message.lower()  # the finding never quotes the address
+
+
+def test_students_sharing_a_placeholder_or_family_address_are_never_joined() -> None:
+    # 10 students with one SIS placeholder, two siblings with the family's: each stays a student.
+    users = [student(f"s{i}", f"10000000{i:02d}", email="noemail@district.example") for i in range(10)]
+    users += [
+        student("sib1", "2000000001", email="family@home.example", username="fam"),
+        student("sib2", "2000000002", email="Family@Home.example", username="FAM"),
+        user("t1", "teacher"),
+        user("c1", "administrator"),
+    ]
+    enrollments = [enrol(f"e{u['sourcedId']}", "c1", u["sourcedId"], "student") for u in users[:12]]
+    sink, summary = validate(
+        tenant(users=users, enrollments=[*enrollments, enrol("et", "c1", "t1", "teacher")])
+    )
+    assert summary.imported[Kind.STUDENT] == 12
+    assert len(by_id(sink)[(Kind.SECTION, "c1")].students) == 12
+    assert not {"user.accounts_joined", "user.student_and_adult"} & rules_of(sink)
+
+
+def test_every_join_of_adult_accounts_is_a_finding() -> None:
+    users = [
+        student("s1"),
+        user("t1", "teacher", email="pat@district.example"),
+        user("t2", "teacher", email="PAT@district.example"),  # the same role twice
+        user("c1", "administrator"),
+    ]
+    sink, summary = validate(tenant(users=users))
+    [joined] = [f for f in sink.findings if f.rule == "user.accounts_joined"]
+    assert joined.source_id == "t1" and "t1, t2" in joined.message and "e-mail address" in joined.message
+    assert summary.records["teacher"].merged == 1
 
 
 def test_sections_list_the_primary_teacher_first_and_their_students() -> None:
@@ -395,11 +432,145 @@ def test_tobedeleted_is_not_shared() -> None:
     assert {"sch-1", "s1", "c1"} <= ids and not ids & {"sch-2", "s2", "c2", "crs-1"}
 
 
-def test_ids_of_another_form_are_refused_like_any_source() -> None:
-    sink, _ = validate(tenant(users=[student("s1"), user("t 1/x", "teacher")]))
-    assert [f.field for f in sink.findings if f.rule == "record.id.invalid"] == ["id"]
+def test_any_sourced_id_up_to_255_characters_works_encoded_when_not_key_safe() -> None:
+    # Before issue 21 a `.` or `:` in a sourcedId, or one longer than 64, rejected the record, and
+    # a rejected school took every student with it.
+    school = "urn:district:school.0001"
+    teacher = "t 1/x"
+    orgs = [org("dist-1", "district"), org(school, metadata={"ncesId": "421899000001"})]
+    users = [
+        student("s" * 200, orgs=(school,), identifier="S1", familyName="Long"),
+        user(teacher, "teacher", orgs=(school,)),
+        user("c1", "administrator", orgs=(school,)),
+    ]
+    enrollments = [enrol("e1", "c.1", "s" * 200, "student"), enrol("e2", "c.1", teacher, "teacher", True)]
+    sink, summary = validate(
+        tenant(orgs=orgs, users=users, enrollments=enrollments, classes=[klass("c.1", school=school)])
+    )
+    assert not summary.empty and "record.id.invalid" not in rules_of(sink)
+    got = by_id(sink)
+    school_id = record_id(school)
+    assert school_id.startswith("or-") and len(school_id) == 43 and (Kind.SCHOOL, school_id) in got
+    [section] = [r for k, r in sink.records if k is Kind.SECTION]
+    assert section.school == school_id and section.teachers == (record_id(teacher),)
+    assert section.students == (record_id("s" * 200),)
+    assert record_id("plain-id_1") == "plain-id_1"  # ids of the key-safe form are kept as they are
+    assert record_id(record_id(school)) != record_id(school)  # never another id's encoding
+    too_long = validate(
+        tenant(users=[student("s1"), user("t" * 256, "teacher"), user("c1", "administrator")])
+    )[0]
+    assert [f.field for f in too_long.findings if f.rule == "record.id.invalid"] == ["id"]
 
 
 def test_schools_records_and_sections_are_the_common_types() -> None:
     recs = records(tenant())
     assert {type(r) for r in recs} >= {DistrictRecord, SchoolRecord, PersonRecord, SectionRecord}
+
+
+# --------------------------------------------------------------------- providers' habits (issue 21)
+
+
+def test_disabled_and_inactive_users_are_not_shared_and_counted_once() -> None:
+    users = [
+        student("s1"),
+        {**student("s2", "1000000002"), "enabledUser": "false"},
+        {**student("s3", "1000000003"), "enabledUser": False},
+        {**student("s4", "1000000004"), "status": "inactive"},
+        {**user("t2", "teacher"), "enabledUser": "FALSE"},
+        {**student("s5", "1000000005"), "enabledUser": "true"},
+        user("t1", "teacher"),
+        user("c1", "administrator"),
+    ]
+    sink, _ = validate(tenant(users=users))
+    people = {r.id for k, r in sink.records if k in (Kind.STUDENT, Kind.TEACHER)}
+    assert {"s1", "s5", "t1"} <= people and not people & {"s2", "s3", "s4", "t2"}
+    [note] = [f for f in sink.findings if f.rule == "user.not_active"]
+    assert (
+        note.record_type == "district" and "3 student(s)" in note.message and "1 teacher(s)" in note.message
+    )
+
+
+def test_the_pa_secure_id_from_any_key_spelling_then_from_user_ids() -> None:
+    users = [
+        student("s1", None, metadata={" PASecureID ": "1000000001"}),
+        student("s2", None, userIds=[{"type": "StateID", "identifier": "1000000002"}]),
+        student("s3", None, userIds=[{"type": "pasecureid", "identifier": 1000000003}]),
+        student("s4", None, userIds=[{"type": "LDAP", "identifier": "x"}]),
+        user("t1", "teacher"),
+    ]
+    recs = {r.id: r for r in records(tenant(users=users)) if isinstance(r, PersonRecord)}
+    assert [recs[s].state_id for s in ("s1", "s2", "s3", "s4")] == [
+        "1000000001",
+        "1000000002",
+        "1000000003",
+        None,
+    ]
+    stored_user = stored(tenant(users=users))["users"][1]
+    assert "userIds" not in stored_user and stored_user["stateIds"] == ["1000000002"]
+
+
+def test_not_shared_names_the_metadata_keys_students_carry_never_their_values() -> None:
+    users = [
+        student("s1", None, metadata={"PA_State_ID": "1000000001", "zip": "19103"}),
+        student("s2", None, metadata={"studentNumber": "77"}),
+        user("t1", "teacher"),
+    ]
+    sink, _ = validate(tenant(users=users))
+    [finding] = [f for f in sink.findings if f.rule == "student.state_id.not_shared"]
+    assert "PA_State_ID, studentNumber, zip" in finding.message
+    assert "1000000001" not in finding.message and "77" not in finding.message
+
+
+def test_an_explicit_nces_id_beats_a_12_digit_sis_id() -> None:
+    # Before issue 21 the 12-digit sourcedId won: with a licence list the school was "not licensed".
+    orgs = [org("dist-1", "district"), org("800000000003", metadata={" NCESID ": "421899000003"})]
+    recs = {r.id: r for r in records(tenant(orgs=orgs))}
+    assert recs["800000000003"].nces_id == "421899000003"
+
+
+def test_the_graduation_year_comes_from_the_school_year_in_progress() -> None:
+    sessions = [
+        {
+            "sourcedId": "sy-27",
+            "status": "active",
+            "type": "schoolYear",
+            "schoolYear": "2027",
+            "startDate": "2026-08-24",
+            "endDate": "2027-06-11",
+        },
+        {
+            "sourcedId": "sy-28",
+            "status": "active",
+            "type": "schoolYear",
+            "schoolYear": "2028",
+            "startDate": "2027-08-23",
+            "endDate": "2028-06-09",
+        },  # next year's calendar, published early
+    ]
+    users = [student("s1", grades=["12"]), user("t1", "teacher")]
+    data = stored(tenant(users=users, academicSessions=sessions))
+
+    def grad(today: date) -> str | None:
+        recs = normalize_district(SOURCE_NAME, list(data), lambda r: iter(data[r]), DISTRICT, today)
+        return next(r.graduation_year for r in recs if isinstance(r, PersonRecord) and r.id == "s1")
+
+    assert grad(date(2026, 12, 5)) == "2027"
+    assert grad(date(2027, 7, 15)) == "2027"  # summer: the year that began last
+    assert grad(date(2027, 9, 1)) == "2028"
+
+
+def test_demographics_not_shared_is_one_district_warning_not_one_per_student() -> None:
+    users = [student("s1"), student("s2", "1000000002"), user("t1", "teacher"), user("c1", "administrator")]
+    sink, summary = validate(tenant(users=users, demographics=[]))
+    assert summary.imported[Kind.STUDENT] == 2
+    assert [f.record_type for f in sink.findings if f.rule == "district.birth_dates.not_shared"] == [
+        "district"
+    ]
+    assert "student.birth_date.missing" not in rules_of(sink)
+
+
+def test_a_district_sharing_no_administrator_or_counselor_is_warned() -> None:
+    sink, _ = validate(tenant(users=[student("s1"), user("t1", "teacher")]))
+    [finding] = [f for f in sink.findings if f.rule == "district.staff.not_shared"]
+    assert finding.record_type == "district"
+    assert "district.staff.not_shared" not in rules_of(validate(tenant())[0])

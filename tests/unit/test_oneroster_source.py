@@ -43,11 +43,17 @@ def test_tenants_that_break_a_rule_are_left_out_and_logged_without_secrets(
             entry("4218992", client_secret=""),
             "not an object",
             entry("4218993", base_url="http://127.0.0.1:8080/t/ims/oneroster/v1p1"),  # loopback: sandbox
+            entry("4218994", base_url="https://example.oneroster.com"),  # the bare server address
+            entry("4218995", base_url="https://example.oneroster.com/ims/oneroster/v1p1/users"),
+            entry("4218996", base_url="https://example.oneroster.com/ims/oneroster/v1p1/"),
         ]
     }
     with caplog.at_level(logging.DEBUG):
         tenants = parse_tenants(value, reserved=is_clever_id)
-    assert [t.district_id for t in tenants] == ["4218990", "4218993"]
+    assert [t.district_id for t in tenants] == ["4218990", "4218993", "4218996"]
+    # The bare server address answered 404 every night; now the error names the tenant and the path.
+    assert "OneRoster tenant 4218994 left out: base_url lacks the OneRoster path" in caplog.text
+    assert "OneRoster tenant 4218995 left out: base_url lacks the OneRoster path" in caplog.text
     assert tenants[0].name == "Example SD"
     assert SECRET not in caplog.text and SECRET not in repr(tenants)
 

@@ -292,7 +292,17 @@ def test_raw_bucket_is_locked_down(template: dict[str, Any]) -> None:
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
     rules = {r.get("Prefix", ""): r for r in props["LifecycleConfiguration"]["Rules"]}
-    assert set(rules) == {"raw/", "validated/", "roster-index/", ""}
+    # Each prefix's retention: tests/unit/test_night_operations.py.
+    assert set(rules) == {
+        "raw/",
+        "validated/",
+        "reports/",
+        "changesets/",
+        "holds/",
+        "state/",
+        "roster-index/",
+        "",
+    }
     # Multipart uploads that died between parts are dropped after a day, under every prefix, by
     # one bucket-wide rule (overlapping rules may not repeat an action).
     assert rules[""]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}

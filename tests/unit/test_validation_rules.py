@@ -58,6 +58,11 @@ STABLE_IDS = {
     "student.birth_date.missing",
     "student.graduation_year.missing",
     "student.zip.missing",
+    "user.accounts_joined",
+    "user.shares_address_with_student",
+    "user.not_active",
+    "district.birth_dates.not_shared",
+    "district.staff.not_shared",
 }
 
 

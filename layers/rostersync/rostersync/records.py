@@ -197,8 +197,24 @@ class CourseRecord(_Record):
     number: str | None = None
 
 
+class SourceNote(_Record):
+    """A fact about the district that a source's normalizer saw and no roster record carries
+    (OneRoster: accounts joined as one person, users disabled, demographics not shared): validation
+    reports it as a finding of `rule` about the record `id` (a `subject`), never imports it.
+    Rule ids only: the message names counts, roles and field names, never a person's values."""
+
+    record_type: Literal["note"] = "note"
+    subject: Literal["district", "student", "teacher", "staff", "district_admin"] = "district"
+    rule: str
+    about: str | None = None  # the field the finding is about
+    message: str
+    name: str | None = None
+
+
 # The one union of normalized records, and the same union as a pydantic discriminated type.
 Record = DistrictRecord | SchoolRecord | PersonRecord | SectionRecord | TermRecord | CourseRecord
 RosterRecord = Annotated[Record, Field(discriminator="record_type")]
+# What a source's normalizer yields: the records, and any notes about the district for validation.
+Normalized = Record | SourceNote
 # A re-iterable stream of a district's records: each call reads them again from the start.
 RecordFactory = Callable[[], Iterator[Record]]

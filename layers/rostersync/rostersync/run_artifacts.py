@@ -21,7 +21,7 @@ from rostersync.errors import StorageError
 from rostersync.fetch.contract import Manifest, ManifestStatus
 from rostersync.layout import manifest_key, validate_result_key
 from rostersync.ports import PageStore
-from rostersync.records import Kind, Record, RecordFactory, RosterRecord
+from rostersync.records import Kind, Normalized, Record, RosterRecord
 from rostersync.sources import normalize_district
 from rostersync.validate.contract import ValidateResult
 
@@ -33,8 +33,9 @@ def load_manifest(store: PageStore, district_id: str, run_id: str) -> Manifest:
     return Manifest.model_validate(store.get_json(manifest_key(district_id, run_id)))
 
 
-def manifest_records(store: PageStore, manifest: Manifest) -> RecordFactory:
-    """A re-iterable stream of the run's records: each call re-reads the pages, one at a time."""
+def manifest_records(store: PageStore, manifest: Manifest) -> Callable[[], Iterator[Normalized]]:
+    """A re-iterable stream of the run's records (and the source's notes about the district, see
+    records.SourceNote): each call re-reads the pages, one at a time."""
     if manifest.status is not ManifestStatus.COMPLETE:
         raise StorageError(
             f"district {manifest.district_id} run {manifest.run_id} did not fetch completely; nothing to read"
@@ -54,8 +55,12 @@ def manifest_records(store: PageStore, manifest: Manifest) -> RecordFactory:
                 )
             yield from items
 
-    def read_pages() -> Iterator[Record]:
-        yield from normalize_district(manifest.source, resources, read_resource, manifest.district_id)
+    def read_pages() -> Iterator[Normalized]:
+        # The night the records were fetched: a source that derives a graduation year from a
+        # grade reads the school year in progress then.
+        yield from normalize_district(
+            manifest.source, resources, read_resource, manifest.district_id, manifest.started_at.date()
+        )
 
     return read_pages
 

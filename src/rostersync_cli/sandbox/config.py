@@ -210,8 +210,13 @@ class SandboxConfig:
     host: str = "127.0.0.1"
     trap_host: str = "127.0.0.2"  # falls back to `host` (other port) if it cannot be bound
     created: str = "2025-07-01T12:00:00.000Z"
+    # District tokens per `/oauth/tokens` answer, the rest behind a relative `next` link
+    # (`starting_after=<district id>`); 0 answers every token at once, as Clever does today.
+    tokens_page_size: int = 0
 
     def __post_init__(self) -> None:
+        if self.tokens_page_size < 0:
+            raise ValueError("tokens_page_size must be 0 (one answer) or positive")
         ids = [d.id for d in self.districts]
         if len(ids) != len(set(ids)):
             raise ValueError("district ids must be unique")

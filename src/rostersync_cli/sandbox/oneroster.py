@@ -5,14 +5,31 @@ own consumer key and secret. Every request's OAuth 1.0a signature is verified wi
 server side (`SignatureOnlyEndpoint`: HMAC-SHA256, the key's secret, timestamp window, and a
 nonce accepted once), so a client signing wrongly, replaying a nonce, or using the wrong secret
 gets 401 with an `imsx_StatusInfo` body. Collections are paged with `limit`/`offset`, the page
-size capped (`OneRosterFaults.max_page`), with `X-Total-Count` and a `Link: <...>; rel="next"`
-header (switchable). Faults are knobs on `OneRosterFaults`. The generated tenants carry the gaps
-issue 12 lists (see `generate_tenant`), so every mapping rule shows in a demo.
+size capped (`OneRosterFaults.max_page`), with `X-Total-Count` and an absolute
+`Link: <...>; rel="next"` header (switchable). Faults are knobs on `OneRosterFaults`. The
+generated tenants carry the gaps issue 12 lists (see `generate_tenant`), so every mapping rule
+shows in a demo.
+
+It keeps the habits real providers have (issue 21), on by default, because a sandbox kinder than
+the provider it stands for hides the losses they cause:
+
+* the order is undefined unless `sort=sourcedId` is asked for (OneRoster 1.1 leaves it to the
+  provider): an unsorted listing's order drifts between requests (`OneRosterFaults.drift_swaps`
+  records change places before every unsorted request), so offset paging without `sort` skips
+  some records and repeats others;
+* students without an address share one placeholder e-mail, a student shares a family address
+  with a teacher, the PA Secure ID key is spelled in several ways (` PASecureID ` with spaces) or
+  given only in `userIds` (type `StateID`), a school's 12-digit SIS id sits beside its explicit
+  `ncesId`, next year's calendar is already published, and some users are disabled
+  (`enabledUser: "false"`) or `inactive`;
+* per tenant (`TenantSpec`): demographics refused (`demographics_shared=False`: 403 on
+  `/demographics`), sourcedIds as JSON numbers (`numeric_ids`), no counselor or administrator.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -51,6 +68,10 @@ class TenantSpec:
     gaps: bool = True
     district_org: bool = True
     state_id_shared: bool = True  # False: no student carries PASECUREID (not enabled for the app)
+    demographics_shared: bool = True  # False: /demographics answers 403 (switched off for the app)
+    numeric_ids: bool = False  # True: users' and enrollments' sourcedIds are JSON numbers
+    counselor: bool = True  # False: no administrator or counselor shared
+    habits: bool = True  # placeholder e-mails, key spellings, userIds, disabled users, next year
     client_id: str = ""
     client_secret: str = field(default="", repr=False)
 
@@ -79,8 +100,14 @@ def generate_tenant(spec: TenantSpec) -> dict[str, list[dict[str, Any]]]:
     * a `tobedeleted` student and class; a teacher without classes; one person with a teacher and an administrator account (one e-mail);
     * ZIP on some students' metadata, the schools' `postalCode` for the rest; graduation year in
       metadata for some, derived from the grade for the rest; a date of birth for every student.
-    Every tenant has a counselor shared as an administrator, without classes (staff).
-    Without `district_org`, the tenant shares no org of type district.
+    Every tenant has a counselor shared as an administrator, without classes (staff), unless
+    `counselor` is off. Without `district_org`, the tenant shares no org of type district.
+    With `habits` (see the module's docstring): next year's school year is published, every
+    fourth student has the placeholder e-mail `noemail@...`, a student shares a teacher's e-mail,
+    the PA Secure ID key is spelled `PASECUREID`, ` PASecureID ` or `pasecureid`, every fifth
+    student carries it only in `userIds` (type `StateID`), school 3 (with gaps) has a 12-digit
+    SIS sourcedId beside its metadata `ncesId`, the last student is disabled
+    (`enabledUser: "false"`) and the one before `inactive`.
     """
     t, s = spec.district_id, spec.seed
     orgs: list[dict[str, Any]] = []
@@ -99,6 +126,8 @@ def generate_tenant(spec: TenantSpec) -> dict[str, list[dict[str, Any]]]:
     for i in range(1, spec.schools + 1):
         nces = f"42{s % 100000:05d}{i:05d}"
         sid = nces if i == 1 else f"sch-{t}-{i}"
+        if spec.habits and spec.gaps and i == 3:
+            sid = f"{800_000_000_000 + s * 100 + i}"  # a 12-digit SIS number, not the NCES id
         org: dict[str, Any] = {
             "sourcedId": sid,
             "status": "active",
@@ -139,6 +168,18 @@ def generate_tenant(spec: TenantSpec) -> dict[str, list[dict[str, Any]]]:
             "schoolYear": "2027",
         },
     ]
+    if spec.habits:  # next year's calendar, published before this one ends
+        sessions.append(
+            {
+                "sourcedId": f"sy-next-{t}",
+                "status": "active",
+                "title": "2027-2028",
+                "type": "schoolYear",
+                "startDate": "2027-08-23",
+                "endDate": "2028-06-09",
+                "schoolYear": "2028",
+            }
+        )
     courses = [
         {"sourcedId": f"crs-{t}-{c}", "status": "active", "title": title, "courseCode": f"C{c}"}
         for c, title in enumerate(("English 9", "Algebra I", "Biology", "Career Exploration"), 1)
@@ -147,7 +188,11 @@ def generate_tenant(spec: TenantSpec) -> dict[str, list[dict[str, Any]]]:
     demographics: list[dict[str, Any]] = []
     enrollments: list[dict[str, Any]] = []
     classes: list[dict[str, Any]] = []
-    key_cases = ("PASECUREID", "pasecureid", "PaSecureId")
+    key_cases = (
+        (" PASecureID ", "pasecureid", "PASECUREID")
+        if spec.habits
+        else ("PASECUREID", "pasecureid", "PaSecureId")
+    )
     n = 0
     for si, school in enumerate(school_ids, 1):
         teachers = []
@@ -166,6 +211,14 @@ def generate_tenant(spec: TenantSpec) -> dict[str, list[dict[str, Any]]]:
             if k % 4 == 0:
                 metadata["zip"] = f"{19000 + n:05d}"
             user = _user(t, sid, "student", f"Student{n}", school, grades=[grade], metadata=metadata)
+            if spec.habits:
+                if k % 4 == 0:  # no address in the SIS: the export's placeholder
+                    user["email"] = f"noemail@{t}.sandbox.example"
+                if k == 2:  # the family's address, which a teacher of the school uses too
+                    user["email"] = f"teacher{si}1@{t}.sandbox.example"
+                if k % 5 == 0:  # the id in userIds only
+                    state_id = metadata.pop(key_cases[n % 3])
+                    user["userIds"] = [{"type": "StateID", "identifier": state_id}]
             users.append(user)
             students.append(sid)
             demographics.append(
@@ -197,11 +250,17 @@ def generate_tenant(spec: TenantSpec) -> dict[str, list[dict[str, Any]]]:
             enrollments.append(_enrol(t, f"enr-{cid}-t", cid, teacher, "teacher", school, primary=True))
             for sid in students:
                 enrollments.append(_enrol(t, f"enr-{cid}-{sid}", cid, sid, "student", school))
-        if si == 1:  # a counselor, shared as an administrator (staff), teaching nothing
+        if si == 1 and spec.counselor:  # a counselor, shared as an administrator (staff), teaching nothing
             users.append(_user(t, f"cns-{t}-{si}", "administrator", f"Counselor{si}", school))
     if not spec.state_id_shared:
         for u in users:
-            u["metadata"] = {k: v for k, v in u["metadata"].items() if k.lower() != "pasecureid"}
+            u["metadata"] = {k: v for k, v in u["metadata"].items() if k.strip().lower() != "pasecureid"}
+            u.pop("userIds", None)
+    if spec.habits:
+        stu = [u for u in users if u["role"] == "student"]
+        if len(stu) >= 8:
+            stu[-1]["enabledUser"] = "false"  # an account switched off
+            stu[-2]["status"] = "inactive"
     if spec.gaps:
         by_id = {u["sourcedId"]: u for u in users}
         stu = [u for u in users if u["role"] == "student"]
@@ -223,6 +282,8 @@ def generate_tenant(spec: TenantSpec) -> dict[str, list[dict[str, Any]]]:
             }
         )
         users.append(_user(t, f"par-{t}-1", "parent", "Parent1", school_ids[0]))
+    if spec.numeric_ids:
+        _number_ids(users, demographics, enrollments)
     return {
         "orgs": orgs,
         "academicSessions": sessions,
@@ -232,6 +293,20 @@ def generate_tenant(spec: TenantSpec) -> dict[str, list[dict[str, Any]]]:
         "enrollments": enrollments,
         "classes": classes,
     }
+
+
+def _number_ids(
+    users: list[dict[str, Any]], demographics: list[dict[str, Any]], enrollments: list[dict[str, Any]]
+) -> None:
+    """Users', demographics' and enrollments' sourcedIds as JSON numbers (SIS row ids), references too."""
+    numbers = {u["sourcedId"]: 500_000 + n for n, u in enumerate(users, 1)}
+    for u in users:
+        u["sourcedId"] = numbers[u["sourcedId"]]
+    for d in demographics:
+        d["sourcedId"] = numbers.get(d["sourcedId"], d["sourcedId"])
+    for n, e in enumerate(enrollments, 1):
+        e["sourcedId"] = 900_000 + n
+        e["user"]["sourcedId"] = numbers.get(e["user"]["sourcedId"], e["user"]["sourcedId"])
 
 
 def _user(
@@ -296,6 +371,15 @@ class OneRosterFaults:
     off_host_next: bool = False  # Link next to another host
     slow_seconds: float = 0.0  # sleep before answering (a read timeout)
     slow_requests: int = 0
+    # Real habits (issue 21): records that change places before every request not sorted by
+    # sourcedId (0: a stable order, kinder than OneRoster 1.1 promises).
+    drift_swaps: int = 3
+    ignore_offset: bool = False  # every request answers the first page (no count, no next link)
+    stop_after: int | None = None  # pages end (empty) after this many records; the count says more
+    ignore_limit: bool = False  # a page holds the whole collection, whatever `limit` asked
+    repeat_first: str | None = None  # collection whose second page repeats the first page's records
+    ignore_sort: bool = False  # `sort` is not honoured: the order drifts even when asked for
+    next_host: str | None = None  # the Link's scheme://host[:port] as the provider spells it
 
     def reset(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -417,6 +501,7 @@ class OneRosterSandbox:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._drifts = 0
 
     # lifecycle ------------------------------------------------------------------------
     def start(self) -> OneRosterSandbox:
@@ -527,22 +612,46 @@ class OneRosterSandbox:
             return 200, {"Content-Type": "text/html"}, HTML_ERROR
         if path != f"/{tenant}{API_PATH}/{collection}" or collection not in COLLECTIONS:
             return 404, json_type, _imsx("failure", "Unknown object")
-        records = self.data[tenant][collection]
+        if collection == "demographics" and not spec.demographics_shared:
+            return 403, json_type, _imsx("failure", "Unauthorized: demographics are not shared with this app")
+        records = self._ordered(tenant, collection, query)
         limit = min(_int(query.get("limit"), 100), faults.max_page)
-        offset = _int(query.get("offset"), 0)
-        size = limit
+        offset = 0 if faults.ignore_offset else _int(query.get("offset"), 0)
+        size = len(records) if faults.ignore_limit else limit
         if faults.short_page == collection and offset == 0:
             size = max(1, limit // 2)
-        page = records[offset : offset + size]
+        start = offset
+        if faults.repeat_first == collection and 0 < offset <= size:
+            start = 0  # the second page answers the first page's records again
+        page = records[start : start + size]
+        if faults.stop_after is not None and offset >= faults.stop_after:
+            page = []
         headers = dict(json_type)
-        if faults.total_header:
+        if faults.total_header and not faults.ignore_offset:
             headers["X-Total-Count"] = str(len(records))
         following = offset + len(page)
-        if faults.link_header and following < len(records) and page:
-            host = "http://127.0.0.2:9" if faults.off_host_next else f"http://{h.headers.get('Host')}"
-            nxt = urlencode({"limit": limit, "offset": following})
+        if faults.link_header and following < len(records) and page and not faults.ignore_offset:
+            host = faults.next_host or f"http://{h.headers.get('Host')}"
+            host = "http://127.0.0.2:9" if faults.off_host_next else host
+            nxt = urlencode({**query, "limit": limit, "offset": following})
             headers["Link"] = f'<{host}{path}?{nxt}>; rel="next"'
         return 200, headers, json.dumps({collection: page}).encode()
+
+    def _ordered(self, tenant: str, collection: str, query: dict[str, str]) -> list[dict[str, Any]]:
+        """The collection in the order this request sees: by sourcedId when asked (`sort=sourcedId`,
+        `orderBy` asc or desc), else the stored order after `drift_swaps` records changed places,
+        as a database without an ORDER BY may answer each query differently."""
+        with self._lock:
+            records = self.data[tenant][collection]
+            if query.get("sort") == "sourcedId" and not self.faults.ignore_sort:
+                ordered = sorted(records, key=lambda r: str(r["sourcedId"]))
+                return ordered[::-1] if query.get("orderBy") == "desc" else ordered
+            self._drifts += 1
+            rng = random.Random(f"{tenant}/{collection}/{self._drifts}")  # noqa: S311 (not security)
+            for _ in range(self.faults.drift_swaps if len(records) > 1 else 0):
+                i, j = rng.randrange(len(records)), rng.randrange(len(records))
+                records[i], records[j] = records[j], records[i]
+            return list(records)
 
     def _signed_by(self, h: _Handler, spec: TenantSpec) -> bool:
         """The request is signed with this tenant's key (a key of another tenant is refused)."""
@@ -555,8 +664,9 @@ def _int(value: str | None, default: int) -> int:
 
 def default_tenants() -> list[TenantSpec]:
     """The demo's ClassLink districts (district ids as support would choose them: 7-digit LEA ids):
-    one with every seeded gap, one that shares no district org, one that has not enabled
-    PASECUREID for the app. Together with the Clever districts they fire every rule."""
+    one with every seeded gap, one that shares no district org (its users' ids are numbers), one
+    that has not enabled PASECUREID or demographics for the app and shares no counselor. All keep
+    the providers' habits. Together with the Clever districts they fire every rule."""
     return [
         TenantSpec(district_id="4299999", name="Keystone Valley SD (ClassLink)", seed=7),
         TenantSpec(
@@ -567,6 +677,7 @@ def default_tenants() -> list[TenantSpec]:
             students_per_school=5,
             gaps=False,
             district_org=False,
+            numeric_ids=True,
         ),
         TenantSpec(
             district_id="4299997",
@@ -576,6 +687,8 @@ def default_tenants() -> list[TenantSpec]:
             students_per_school=5,
             gaps=False,
             state_id_shared=False,
+            demographics_shared=False,
+            counselor=False,
         ),
     ]
 

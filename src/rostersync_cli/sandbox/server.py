@@ -455,8 +455,24 @@ class CleverSandbox:
         with self._lock:
             wanted = query.get("district")
             ids = [wanted] if wanted else list(self._data)
-            data = [self._token_entry(d) for d in ids if d in self._data and d not in self._revoked]
-        return _json(200, {"data": data})
+            ids = [d for d in ids if d in self._data and d not in self._revoked]
+            size = self.config.tokens_page_size
+            if not size:
+                return _json(200, {"data": [self._token_entry(d) for d in ids]})
+            cursor = query.get("starting_after") or None
+            start = ids.index(cursor) + 1 if cursor in ids else 0
+            page = ids[start : start + size]
+            data = [self._token_entry(d) for d in page]
+        links: list[dict[str, str]] = []
+        if page and start + len(page) < len(ids):
+            f = self.faults
+            next_cursor = cursor if (f.include_oauth and f.repeat_cursor and cursor) else page[-1]
+            params = {k: v for k, v in query.items() if k != "starting_after"}
+            uri = f"/oauth/tokens?{urlencode([*sorted(params.items()), ('starting_after', next_cursor)])}"
+            if f.include_oauth and f.off_host_next:
+                uri = self.trap_base + uri
+            links.append({"rel": "next", "uri": uri})
+        return _json(200, {"data": data, "links": links})
 
     def _api(self, path: str, query: dict[str, str], district: str | None) -> _Response:
         assert district is not None

@@ -2,7 +2,10 @@
 
 Every call retries throttling (`ProvisionedThroughputExceededException`, `ThrottlingException`,
 `RequestLimitExceeded`) with bounded, jittered exponential backoff on top of botocore's own
-retries, and batch writes retry their UnprocessedItems the same way. Reads are by key, Query on
+retries. Batch writes retry their UnprocessedItems until they are written or make no progress
+for `write_stall_seconds` (an answer that wrote anything starts the wait again: at a small share
+of a busy table, partial answers are how the work gets done), at one write rate shared by the
+adapter's threads that halves on throttling (`write_rate.WriteRate`). Reads are by key, Query on
 a partition, or Query on a GSI: never a Scan.
 """
 
@@ -23,6 +26,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from rostersync.adapters.write_rate import WriteRate
 from rostersync.ids import run_id_bound
 from rostersync.layout import (
     LEASE_SK,
@@ -120,6 +124,9 @@ class DynamoRosterTable:
         max_delay: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
         workers: int = 8,
+        write_stall_seconds: float = 60.0,
+        write_rate: WriteRate | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.table_name = table_name
         # parameter_validation off: botocore's client-side walk of every request against the
@@ -136,13 +143,18 @@ class DynamoRosterTable:
         self.workers = workers
         self._executor: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        self.write_stall_seconds = write_stall_seconds
+        self.write_rate = write_rate or WriteRate()
+        self._clock = clock
 
     # ------------------------------------------------------------------ retries
 
-    def _backoff(self, attempt: int) -> None:
-        delay = min(self.max_delay, self.base_delay * (2**attempt))
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self.max_delay, self.base_delay * (2 ** min(attempt, 32)))
         # Jitter spreads retries; it is not cryptography.
-        self._sleep(delay * (0.5 + random.random() / 2))  # noqa: S311  # nosec B311
+        delay *= 0.5 + random.random() / 2  # noqa: S311  # nosec B311
+        self._sleep(delay)
+        return delay
 
     def _again(self, attempt: int, what: str) -> int:
         """A batch came back partly unprocessed: back off and return the next attempt's number, or
@@ -153,13 +165,13 @@ class DynamoRosterTable:
         self._backoff(attempt)
         return attempt
 
-    def _call(self, operation: str, **kwargs: Any) -> Any:
+    def _call(self, operation: str, *, retry_throttling: bool = True, **kwargs: Any) -> Any:
         attempt = 0
         while True:
             try:
                 return getattr(self._ddb, operation)(**kwargs)
             except ClientError as exc:
-                if _code(exc) not in THROTTLING:
+                if _code(exc) not in THROTTLING or not retry_throttling:
                     raise
                 attempt += 1
                 if attempt >= self.max_attempts:
@@ -283,6 +295,7 @@ class DynamoRosterTable:
         self._call("put_item", TableName=self.table_name, Item=serialize(item))
 
     def put_versioned(self, item: Item, expected_version: int) -> bool:
+        condition: dict[str, Any]
         if expected_version:
             condition = {
                 "ConditionExpression": "#v = :v",
@@ -426,12 +439,35 @@ class DynamoRosterTable:
                 self._executor = None
 
     def _batch(self, requests: list[dict[str, Any]]) -> None:
-        attempt = 0
+        """Write one batch: retried while it makes progress; given up after `write_stall_seconds`
+        without any (waits asked for count even where `sleep` does not sleep)."""
+        attempt, waited, since = 0, 0.0, self._clock()
         while requests:
-            response = self._call("batch_write_item", RequestItems={self.table_name: requests})
-            requests = list(response.get("UnprocessedItems", {}).get(self.table_name, []))
-            if requests:
-                attempt = self._again(attempt, f"{len(requests)} writes to")
+            self.write_rate.acquire(len(requests))
+            try:
+                response = self._call(
+                    "batch_write_item", retry_throttling=False, RequestItems={self.table_name: requests}
+                )
+                left = list(response.get("UnprocessedItems", {}).get(self.table_name, []))
+            except ClientError as exc:
+                if _code(exc) not in THROTTLING:
+                    raise
+                left = requests
+            if not left:
+                self.write_rate.succeeded()
+                return
+            self.write_rate.throttled()
+            if len(left) < len(requests):  # progress: the wait starts again
+                attempt, waited, since = 0, 0.0, self._clock()
+            stalled = max(waited, self._clock() - since)
+            if attempt and stalled >= self.write_stall_seconds:
+                raise RosterWriteError(
+                    f"{len(left)} writes to {self.table_name} made no progress for {stalled:.0f} s"
+                    f" ({attempt + 1} attempts)"
+                )
+            attempt += 1
+            waited += self._backoff(attempt)
+            requests = left
 
     # ------------------------------------------------------------------- leases
 

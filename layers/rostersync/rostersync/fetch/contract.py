@@ -15,6 +15,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rostersync.bounded import ClippedName, ClippedReason
 from rostersync.ids import refuse_future_run_id
 from rostersync.records import SOURCE_NAME, DistrictId, DistrictStatus
 
@@ -71,7 +72,7 @@ class ResourceSummary(BaseModel):
 
 class Failure(BaseModel):
     kind: FailureKind
-    reason: str
+    reason: ClippedReason  # may quote what the source sent: bounded (rostersync.bounded)
     resource: str | None = None
 
 
@@ -81,7 +82,7 @@ class Manifest(BaseModel):
     source: str = Field("clever", pattern=SOURCE_NAME)
     district_id: str
     run_id: str
-    district_name: str | None = None  # from the `districts` page: people read names, not ids
+    district_name: ClippedName | None = None  # from the `districts` page: people read names, not ids
     # The source's sync status of the district (Clever: state, last_sync, pause_start, pause_end,
     # launch_date), from the `districts` page: whether its data is frozen upstream.
     district_status: DistrictStatus | None = None
@@ -114,7 +115,7 @@ class Checkpoint(BaseModel):
     district_id: str
     run_id: str
     started_at: datetime
-    district_name: str | None = None
+    district_name: ClippedName | None = None
     district_status: DistrictStatus | None = None
     resources: dict[str, ResourceSummary] = Field(default_factory=dict)
     current: str | None = None
@@ -164,7 +165,7 @@ class FetchResult(BaseModel):
     """What the fetch stage hands to validate: where the manifest is, and how it went."""
 
     district_id: str
-    district_name: str | None = None
+    district_name: ClippedName | None = None
     # The source that served the district (the manifest's): it travels in the state machine's
     # payload to validate, import and the alerts, which speak of it in its own words.
     source: str = Field(pattern=SOURCE_NAME)

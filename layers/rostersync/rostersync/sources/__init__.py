@@ -14,9 +14,10 @@ student's date of birth from demographics, so it reads several collections at on
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import date
 from typing import Any
 
-from rostersync.records import Record
+from rostersync.records import Normalized, Record
 from rostersync.sources.clever.profile import PROFILE as CLEVER_PROFILE
 from rostersync.sources.oneroster.profile import PROFILE as ONEROSTER_PROFILE
 from rostersync.sources.profile import ReadResource, SourceProfile, SourceRule, SourceRules, Wording
@@ -104,13 +105,15 @@ def normalize(source: str, resource: str, record: Mapping[str, Any], district_id
 
 
 def normalize_district(
-    source: str, resources: Iterable[str], read: ReadResource, district_id: str
-) -> Iterator[Record]:
+    source: str, resources: Iterable[str], read: ReadResource, district_id: str, today: date | None = None
+) -> Iterator[Normalized]:
     """A district's stored records of `source` as normalized records: `resources` in the order
-    they were stored, `read(resource)` yielding each one's records."""
+    they were stored, `read(resource)` yielding each one's records; `today` the night they were
+    fetched (a whole-district normalizer reads the school year in progress from it, and may yield
+    its notes about the district, `records.SourceNote`)."""
     found = profile(source)
     if found.normalize_district is not None:
-        yield from found.normalize_district(read, district_id)
+        yield from found.normalize_district(read, district_id, today)
         return
     for resource in resources:
         for record in read(resource):

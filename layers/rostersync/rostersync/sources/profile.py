@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
-from rostersync.records import Record
+from rostersync.records import Normalized, Record
 
 if TYPE_CHECKING:
     from rostersync.ports import Source
@@ -29,7 +30,9 @@ if TYPE_CHECKING:
 Normalizer = Callable[[str, Mapping[str, Any], str], Iterator[Record]]
 # resource -> that resource's stored records, in stored order (callable again: a fresh read)
 ReadResource = Callable[[str], Iterable[Mapping[str, Any]]]
-DistrictNormalizer = Callable[[ReadResource, str], Iterator[Record]]
+# A whole-district normalizer yields records and its notes about the district (records.SourceNote).
+# (read, district id, the night's date: None for today)
+DistrictNormalizer = Callable[[ReadResource, str, date | None], Iterator[Normalized]]
 # (secret id, what it is for errors: "Clever credentials secret") -> the secret's JSON value,
 # or None when there is no such secret
 ReadSecret = Callable[[str, str], Any]

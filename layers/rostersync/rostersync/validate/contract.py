@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
+from rostersync.bounded import ClippedReason
 from rostersync.ids import refuse_future_run_id
 from rostersync.records import SOURCE_NAME, DistrictId, Kind
 
@@ -37,7 +38,7 @@ class ValidateResult(BaseModel):
     district_id: str
     run_id: str
     status: ValidateStatus
-    reason: str | None = None
+    reason: ClippedReason | None = None  # may quote the fetch's failure: bounded
     accepted_keys: list[str] = Field(default_factory=list)
     rejected_key: str | None = None
     report_key: str | None = None

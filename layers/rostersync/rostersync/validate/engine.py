@@ -48,10 +48,12 @@ from rostersync.records import (
     CourseRecord,
     DistrictRecord,
     Kind,
+    Normalized,
     PersonRecord,
     Record,
     SchoolRecord,
     SectionRecord,
+    SourceNote,
     SourceRole,
     TermRecord,
     parse_time,
@@ -322,6 +324,9 @@ class _Validator:
         self.district_required, self.state_id_field = district_required, state_id_field
         self.district_seen = False
         self.state_field_carriers = 0
+        # What the source's normalizer said about the district (records.SourceNote), by rule.
+        self.notes: dict[str, list[SourceNote]] = defaultdict(list)
+        self.birth_dates_not_shared = False
         self.id_ok = id_ok
         self.sink = sink
         self.suppress = tuple(suppress)
@@ -368,7 +373,10 @@ class _Validator:
     def unfit(self, rec: Record) -> bool:
         return bool(bound_problems(rec, self.id_ok))
 
-    def index(self, rec: Record) -> None:
+    def index(self, rec: Normalized) -> None:
+        if isinstance(rec, SourceNote):
+            self.notes[rec.rule].append(rec)
+            return
         if self.unfit(rec):
             self.unfit_ids.add((record_type(rec), rec.id))
             if isinstance(rec, PersonRecord) and rec.role is not SourceRole.STUDENT:
@@ -489,6 +497,7 @@ class _Validator:
         if self.licensed is not None:
             self._licensed_not_shared()
         if self.state_id_field and self.n_students and not self.state_field_carriers:
+            detail = " ".join(n.message for n in self.notes.get(R.STUDENT_STATE_ID_NOT_SHARED, []))
             self._emit(
                 rtype="district",
                 source_id=self.district_id,
@@ -497,8 +506,32 @@ class _Validator:
                 rule_id=R.STUDENT_STATE_ID_NOT_SHARED,
                 fld=self.state_id_field,
                 message=f"None of the district's {self.n_students:,} students carries the field "
-                f"{self.state_id_field}: it is not shared with Smart Futures.",
+                f"{self.state_id_field}: it is not shared with Smart Futures."
+                + (f" {detail}" if detail else ""),
             )
+        self._source_notes()
+
+    def _source_notes(self) -> None:
+        """The source's notes as findings (the state-id note is a detail of that finding, above);
+        birth dates not shared at all is one district warning instead of one per student."""
+        self.birth_dates_not_shared = bool(
+            self.n_students and self.notes.get(R.DISTRICT_BIRTH_DATES_NOT_SHARED)
+        )
+        for rule_id, notes in self.notes.items():
+            if rule_id == R.STUDENT_STATE_ID_NOT_SHARED:
+                continue
+            if rule_id == R.DISTRICT_BIRTH_DATES_NOT_SHARED and not self.birth_dates_not_shared:
+                continue
+            for note in notes:
+                self._emit(
+                    rtype=note.subject,
+                    source_id=note.id,
+                    sis_id=None,
+                    name=note.name if note.subject != "district" else self.summary.district_name,
+                    rule_id=rule_id,
+                    fld=note.about,
+                    message=note.message,
+                )
 
     def _unlicensed_only(self, schools: Iterable[str]) -> bool:
         """Every one of these schools is shared but outside the licence (and there is one)."""
@@ -598,7 +631,9 @@ class _Validator:
             )
         return True
 
-    def decide(self, rec: Record) -> None:
+    def decide(self, rec: Normalized) -> None:
+        if isinstance(rec, SourceNote):
+            return
         rtype = record_type(rec)
         counts = self.summary.records[rtype]
         counts.fetched += 1
@@ -784,7 +819,8 @@ class _Validator:
                 for rule_id, fld, message in R.student_field_problems(
                     rec.birth_date, rec.graduation_year, rec.zip
                 ):
-                    emit(rule_id, fld, message)
+                    if not (self.birth_dates_not_shared and rule_id == R.STUDENT_BIRTH_DATE_MISSING):
+                        emit(rule_id, fld, message)
         accepted = emit.errors == 0
         self._tally("students", rec.schools, accepted)
         if accepted:
@@ -914,7 +950,7 @@ class _Validator:
 
 def validate_district(
     district_id: str,
-    records: Callable[[], Iterable[Record]],
+    records: Callable[[], Iterable[Normalized]],
     sink: ValidationSink,
     *,
     suppress: Collection[str] = (),
@@ -929,7 +965,8 @@ def validate_district(
     """Validate one district's records, streaming accepted records and findings to `sink`.
 
     `records` is called twice (two passes) and must yield the same records in the same order
-    each time. `suppress` holds rule-id patterns (`school.no_*`) of WARNINGS not to report; errors
+    each time; a source's notes about the district among them (records.SourceNote) become
+    findings of their rules, between the passes, and are never imported. `suppress` holds rule-id patterns (`school.no_*`) of WARNINGS not to report; errors
     cannot be suppressed because they decide what is imported. `id_ok` says whether a string is an
     id of the records' source (default: the system-wide id form, `rules.SAFE_ID`).
     `licensed` holds the 12-digit NCES ids of the district's licensed schools (None: all of them).

@@ -66,6 +66,9 @@ DISTRICT_SYNC_STALE = "district.sync_stale"
 # are the source's own (`SourceProfile.own_rules`: OneRoster's primary org and PASECUREID).
 DISTRICT_PRIMARY_ORG_MISSING = "district.primary_org.missing"
 STUDENT_STATE_ID_NOT_SHARED = "student.state_id.not_shared"
+# A source's note (records.SourceNote) that its district shares no birth date at all (OneRoster's
+# demographics refused or empty): one district warning replaces student.birth_date.missing per student.
+DISTRICT_BIRTH_DATES_NOT_SHARED = "district.birth_dates.not_shared"
 # Smart Futures' student record also needs these three (warnings: the student is imported).
 STUDENT_BIRTH_DATE_MISSING = "student.birth_date.missing"
 STUDENT_GRADUATION_YEAR_MISSING = "student.graduation_year.missing"

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Self
-from urllib.parse import parse_qsl, quote, urljoin, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit
 
 import requests
 import urllib3
@@ -54,6 +54,9 @@ SLOW_STATUSES = frozenset({502, 504})
 TIMED_OUT = "timed out after retries"
 Sleep = Callable[[float], None]
 _REASON_LIMIT = 160
+# Pages of district tokens one discovery follows (Clever answers all in one today; a page holds
+# at least one district, and Pennsylvania has about 700).
+_TOKEN_PAGES_MAX = 1000
 
 
 @dataclass(frozen=True)
@@ -225,14 +228,47 @@ class CleverClient:
 
     # District discovery -------------------------------------------------------------------
     def district_tokens(self, district_id: str | None = None) -> dict[str, str]:
-        """district id -> Bearer token, for every district that shares data with us (or just one)."""
+        """district id -> Bearer token, for every district that shares data with us (or just one).
+
+        An answer with a `next` link is followed, page after page, so no district past the first
+        page drops out of the night. The client secret goes with every page, so a link is followed
+        only on the OAuth host and path, never twice, and at most `_TOKEN_PAGES_MAX` pages."""
         params = {"owner_type": "district"}
         if district_id:
             params["district"] = district_id
         endpoint = "/oauth/tokens"
+        oauth_base = self._settings.clever_oauth_base.rstrip("/")
+        url: str | None = f"{oauth_base}{endpoint}"
+        query: dict[str, str] | None = params  # the first page's; a next link carries its own
+        tokens: dict[str, str] = {}
+        followed = {f"{endpoint}?{urlencode(params)}"}
+        while url is not None:
+            body = self._tokens_page(url, query, endpoint, district_id)
+            for item in _data_list(body, endpoint, district_id):
+                owner = item.get("owner") if isinstance(item, dict) else None
+                token = item.get("access_token") if isinstance(item, dict) else None
+                if not (
+                    isinstance(owner, dict) and owner.get("type") == "district" and isinstance(token, str)
+                ):
+                    raise CleverProtocolError(
+                        endpoint, "token entry without a district owner or access_token", 200
+                    )
+                tokens[str(owner.get("id"))] = token
+            url, query = self._next_tokens_page(body, oauth_base, followed, district_id), None
+            if url is not None:
+                if len(followed) >= _TOKEN_PAGES_MAX:
+                    raise CleverProtocolError(
+                        endpoint, f"more than {_TOKEN_PAGES_MAX} pages of district tokens", 200, district_id
+                    )
+                followed.add(_relative(url))
+        return tokens
+
+    def _tokens_page(
+        self, url: str, params: dict[str, str] | None, endpoint: str, district_id: str | None
+    ) -> dict[str, Any]:
         try:
             response = self._session.get(
-                f"{self._settings.clever_oauth_base.rstrip('/')}{endpoint}",
+                url,
                 params=params,
                 auth=(self._credentials.client_id, self._credentials.client_secret),
                 timeout=self._timeout,
@@ -242,17 +278,25 @@ class CleverClient:
             raise CleverError(endpoint, _transport_reason(exc), district_id=district_id) from None
         if response.status_code != 200:
             raise CleverError(endpoint, _short_reason(response), response.status_code, district_id)
-        body = _json_body(response, endpoint, district_id)
-        tokens: dict[str, str] = {}
-        for item in _data_list(body, endpoint, district_id):
-            owner = item.get("owner") if isinstance(item, dict) else None
-            token = item.get("access_token") if isinstance(item, dict) else None
-            if not (isinstance(owner, dict) and owner.get("type") == "district" and isinstance(token, str)):
-                raise CleverProtocolError(
-                    endpoint, "token entry without a district owner or access_token", 200
-                )
-            tokens[str(owner.get("id"))] = token
-        return tokens
+        return _json_body(response, endpoint, district_id)
+
+    @staticmethod
+    def _next_tokens_page(
+        body: dict[str, Any], oauth_base: str, followed: set[str], district_id: str | None
+    ) -> str | None:
+        """The absolute URL of the next page of tokens, checked, or None on the last page."""
+        endpoint = "/oauth/tokens"
+        uri = _next_link(body, endpoint, district_id or "")
+        if uri is None:
+            return None
+        url = urljoin(oauth_base + "/", uri)
+        if urlsplit(url)[:2] != urlsplit(oauth_base)[:2]:
+            raise CleverProtocolError(endpoint, "next link points to another host; refused", 200, district_id)
+        if _endpoint(url) != endpoint:
+            raise CleverProtocolError(endpoint, "next link leaves /oauth/tokens; refused", 200, district_id)
+        if _relative(url) in followed:
+            raise CleverProtocolError(endpoint, "next link repeats an earlier page", 200, district_id)
+        return url
 
     def district(self, district_id: str, token: str) -> DistrictFetch:
         return DistrictFetch(self, district_id, token)

@@ -3,11 +3,24 @@
 - Every request is signed by requests-oauthlib (oauthlib underneath): an OAuth 1.0a
   `Authorization` header, `HMAC-SHA256`, consumer key and secret only (no token), a fresh
   timestamp and nonce per request, the query parameters in the signature base string.
-- Collections are paged with `limit` and `offset`. A provider may cap the page size below what
-  was asked: the `Link` header's `rel="next"` is followed when present, otherwise the offset
-  advances by the number of records actually returned; the listing stops at `X-Total-Count` or
-  at an empty page. A page shorter than asked is not the end while `X-Total-Count` says more
-  remain (and without `X-Total-Count` only an empty page ends it).
+- Collections are paged with `limit` and `offset`, in a stable order: OneRoster 1.1 leaves the
+  order undefined unless `sort` is given, and offset paging over an order that drifts between
+  requests skips some records and repeats others, so every listing asks `sort=sourcedId&orderBy=asc`.
+  A provider may cap the page size below what was asked: the `Link` header's `rel="next"` is
+  followed when it is on the tenant's server (after normalizing scheme, host case and default
+  ports; anything else falls back to offset paging), otherwise the offset advances by the number
+  of records actually returned.
+- Completeness is proved, not assumed (`_Listing`): the sourcedIds seen per listing are kept, a
+  record seen before is dropped and counted, and the distinct ids are compared with
+  `X-Total-Count` when the provider sends it. A listing that ends short of its count, a page that
+  brings nothing new, or repeats without a count to prove nothing was skipped, raise
+  `ListingIncomplete` (`listing.incomplete: <collection> ...`): the district's fetch fails and
+  its manifest is never `complete`. No listing runs past its count, nor (without one) past a page
+  that brings nothing new, so a provider that ignores `offset` is not read forever.
+- Pages are read as a stream, refused past `OneRosterLimits.max_page_bytes`, each request's
+  total time bounded by `read_timeout` (a page that trickles in is a timeout, not a hang), and a
+  request or retry that would not fit the invocation's remaining time (`fits`) is deferred to the
+  next invocation (`PageDeferred`, as Clever's pages are).
 - 429 (its `Retry-After` honoured, capped), 5xx, a 200 that is an HTML page, connection errors
   and timeouts: retried with exponential backoff and jitter, bounded. Each attempt is signed
   anew: urllib3's adapter-level retries would replay the same nonce and timestamp, which an
@@ -15,18 +28,21 @@
   Sleeps go through an injectable `sleep`, so tests never sleep.
 - 401/403: the district fails at once, "the provider refused the key", no retry. Error bodies
   may be OneRoster's `imsx_StatusInfo` (`imsx_codeMajor`, `imsx_description`): quoted, clipped.
-- Requests go only to the tenant's base URL host and path; a `next` link elsewhere is refused.
-  The client secret lives in the OAuth1 signer only: never in a log, an error, a page or a repr.
+  Demographics are optional: refused (401/403) or absent (404/501) there, the listing is empty
+  and validation warns once that birth dates are not shared.
+- Requests go only to the tenant's base URL host and path. The client secret lives in the OAuth1
+  signer only: never in a log, an error, a page or a repr.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit
 
 import requests
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_AUTH_HEADER
@@ -34,12 +50,12 @@ from requests_oauthlib import OAuth1
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
-from rostersync.errors import OneRosterError, OneRosterKeyRefused, OneRosterProtocolError
+from rostersync.errors import OneRosterError, OneRosterKeyRefused, OneRosterProtocolError, PageDeferred
 from rostersync.observability import logger
 from rostersync.ports import Page
 from rostersync.records import DistrictStatus
 from rostersync.sources.clever.normalize import clean_text
-from rostersync.sources.oneroster.normalize import minimize
+from rostersync.sources.oneroster.normalize import minimize, source_id
 from rostersync.sources.oneroster.resources import SOURCE_NAME, Resource
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -68,10 +84,93 @@ class OneRosterLimits:
 
     page_limit: int = 1000
     connect_timeout: float = 5.0
-    read_timeout: float = 60.0
+    read_timeout: float = 60.0  # also the bound on one response's whole body, however it trickles
     max_retries: int = 5
     backoff_factor: float = 1.0
     max_retry_wait: float = 60.0
+    # A page's body is refused past this (None: 16 KiB per record asked for, at least 1 MiB), so a
+    # provider that ignores `limit` cannot make one page outgrow the fetch function's memory.
+    max_page_bytes: int | None = None
+
+    def page_bytes(self) -> int:
+        return self.max_page_bytes or max(1 << 20, self.page_limit * 16 * 1024)
+
+
+class ListingIncomplete(OneRosterProtocolError):
+    """A listing's records cannot be proved complete: it ended short of its count, a page brought
+    nothing new, or records repeated with no count to prove none was skipped."""
+
+
+# Collections a district may switch off for an app without breaking the roster: refused or absent
+# there, the listing is empty (validation warns once; see validate.rules DISTRICT_BIRTH_DATES_NOT_SHARED).
+OPTIONAL = frozenset({Resource.DEMOGRAPHICS})
+_OPTIONAL_STATUSES = frozenset({401, 403, 404, 501})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+SORTED = {"sort": "sourcedId", "orderBy": "asc"}
+
+
+class _Listing:
+    """What one listing of a collection has brought so far: its distinct sourcedIds, the repeats
+    dropped, and the provider's count. `before` counts records an earlier invocation stored (the
+    resumed offset; their ids are not known here); None when a resumed link carries no offset,
+    so nothing can be compared with the count (repeats in this invocation still fail it)."""
+
+    def __init__(self, resource: Resource, path: str, district_id: str, before: int | None) -> None:
+        self.resource, self.path, self.district_id = resource, path, district_id
+        self.ids: set[str] = set()
+        self.repeats = 0
+        self.total: int | None = None
+        self.before = before
+
+    @property
+    def distinct(self) -> int:
+        return (self.before or 0) + len(self.ids)
+
+    @property
+    def counted(self) -> bool:
+        """The distinct records can be compared with the provider's count."""
+        return self.total is not None and self.before is not None
+
+    def fresh(self, records: list[dict[str, Any]], index: int) -> list[dict[str, Any]]:
+        """The records not seen before in this listing (repeats dropped and counted); a page that
+        brings nothing new fails the listing (a provider ignoring `offset` would never end)."""
+        kept = []
+        for record in records:
+            sid = record["sourcedId"]
+            if sid in self.ids:
+                self.repeats += 1
+            else:
+                self.ids.add(sid)
+                kept.append(record)
+        if not kept:
+            self.fail(
+                f"page {index} brought no record not seen before (a page repeated, or `offset` ignored)"
+            )
+        return kept
+
+    def done(self) -> bool:
+        """The count is reached: asking further would run past it."""
+        return self.counted and self.distinct >= (self.total or 0)
+
+    def finish(self) -> None:
+        """The listing ended: prove it complete, or fail it."""
+        if self.counted and self.distinct < (self.total or 0):
+            self.fail(
+                f"ended with {self.distinct} distinct records of the {self.total} its X-Total-Count "
+                f"announced ({self.repeats} repeated)"
+            )
+        if not self.counted and self.repeats:
+            self.fail(f"{self.repeats} records repeated and no X-Total-Count proves none was skipped")
+        if self.repeats:
+            logger.warning(
+                "OneRoster records repeated across pages were dropped",
+                extra={"district_id": self.district_id, "endpoint": self.path, "repeats": self.repeats},
+            )
+
+    def fail(self, why: str) -> None:
+        raise ListingIncomplete(
+            self.path, f"listing.incomplete: {self.resource.value} {why}", 200, self.district_id
+        )
 
 
 class OneRosterClient:
@@ -88,6 +187,7 @@ class OneRosterClient:
         *,
         sleep: Sleep = time.sleep,
         jitter: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.district_id = tenant.district_id
         self.name = tenant.name
@@ -95,12 +195,14 @@ class OneRosterClient:
         self._limits = limits or OneRosterLimits()
         self._sleep = sleep
         self._jitter = jitter
+        self._clock = clock
         self._session = session or requests.Session()
         self._base = tenant.base_url.rstrip("/")
         base = urlsplit(self._base)
         if base.scheme not in ("https", "http") or not base.netloc:
             raise OneRosterError("/", "the tenant's base_url is not an http(s) URL", None, self.district_id)
         self._origin = (base.scheme, base.netloc)
+        self._server = _server(base)
         self._base_path = base.path.rstrip("/")
         self._auth = OAuth1(
             tenant.client_id,
@@ -121,29 +223,51 @@ class OneRosterClient:
         *,
         index: int = 0,
         seen: Iterable[str] = (),
-        fits: Callable[[float], bool] | None = None,  # OneRoster pages never shrink: unused
+        fits: Callable[[float], bool] | None = None,
     ) -> Iterator[Page]:
         """Every page of `resource` (records minimized, see normalize.minimize), from its first page
-        or from `start`, a link a previous invocation was given as a page's `next`."""
+        or from `start`, a link a previous invocation was given as a page's `next`.
+
+        Each page's records are those not seen before in the listing; the listing ends proved
+        complete or raises ListingIncomplete. A request that would not fit `fits` (after this
+        invocation's first) raises PageDeferred with its link, where the next invocation resumes."""
         resource = Resource(resource)
         path = f"{self._base_path}/{resource.value}"
         if start is None:
-            link = f"{path}?{urlencode({'limit': self._limits.page_limit, 'offset': 0})}"
+            link = f"{path}?{urlencode({'limit': self._limits.page_limit, 'offset': 0, **SORTED})}"
         else:
             link = self._checked(start, path, start)
         seen_links = set(seen)
         if link in seen_links:
             raise OneRosterProtocolError(path, "next link repeats an earlier page", 200, self.district_id)
+        # A resumed listing: the records before its offset were stored by an earlier invocation.
+        before = _int(dict(parse_qsl(urlsplit(link).query)).get("offset")) if start else 0
+        listing = _Listing(resource, path, self.district_id, before)
         while True:
             seen_links.add(link)
-            response = self._fetch(link)
-            records = self._records(response, resource, link, index)
+            try:
+                response, body = self._fetch(link, fits)
+            except OneRosterError as exc:
+                if resource in OPTIONAL and start is None and index == 0 and exc.status in _OPTIONAL_STATUSES:
+                    logger.warning(
+                        "OneRoster optional collection not shared; the district imports without it",
+                        extra={"district_id": self.district_id, "endpoint": path, "status": exc.status},
+                    )
+                    return
+                raise
+            total = _int(response.headers.get("X-Total-Count"))
+            listing.total = total if total is not None else listing.total
+            records = self._records(body, resource, link, index)
             if not records:
+                listing.finish()
                 return
-            following = self._next(response, link, path, len(records))
+            fresh = listing.fresh(records, index)
+            following = None if listing.done() else self._next(response, link, path, len(records), total)
             if following is not None and following in seen_links:
                 raise OneRosterProtocolError(path, "next link repeats an earlier page", 200, self.district_id)
-            kept = [m for m in (minimize(resource, r) for r in records) if m is not None]
+            if following is None:
+                listing.finish()
+            kept = [m for m in (minimize(resource, r) for r in fresh) if m is not None]
             yield Page(resource.value, index, kept, link=link, next=following)
             index += 1
             if following is None:
@@ -168,39 +292,58 @@ class OneRosterClient:
     # ----------------------------------------------------------------------------- internals
 
     def _checked(self, uri: str, path: str, came_from: str) -> str:
-        """`uri` (absolute or relative to the current page) as a path+query on the tenant's host,
-        under the collection's `path`; anything else is refused before any request is made."""
-        url = urljoin(f"{self._origin[0]}://{self._origin[1]}{came_from}", uri)
-        parts = urlsplit(url)
-        if (parts.scheme, parts.netloc) != self._origin:
-            raise OneRosterProtocolError(
-                path, "next link points to another host; refused", 200, self.district_id
-            )
+        """A link this client made (`start`, resumed) as a path+query under the collection's `path`
+        on the tenant's server; anything else is refused before any request is made."""
+        following = self._same_server(uri, came_from)
+        parts = urlsplit(following or "")
+        if following is None:
+            raise OneRosterProtocolError(path, "link points to another host; refused", 200, self.district_id)
         if parts.path.rstrip("/") != path:
             raise OneRosterProtocolError(
-                path, "next link is not this collection's endpoint; refused", 200, self.district_id
+                path, "link is not this collection's endpoint; refused", 200, self.district_id
             )
+        return following
+
+    def _same_server(self, uri: str, came_from: str) -> str | None:
+        """`uri` (absolute or relative to `came_from`) as a path+query when it is on the tenant's
+        server once scheme, host case and default ports are normalized (`http` for the `https`
+        host too: a TLS terminator writes links as it sees them), else None."""
+        url = urljoin(f"{self._origin[0]}://{self._origin[1]}{came_from}", uri)
+        try:
+            parts = urlsplit(url)
+            server = _server(parts)
+        except ValueError:
+            return None
+        if parts.scheme.lower() not in ("http", "https") or server[1] != self._server[1]:
+            return None
+        if server[2] != self._server[2] and not (_default_port(server) and _default_port(self._server)):
+            return None
         return f"{parts.path}?{parts.query}" if parts.query else parts.path
 
-    def _next(self, response: requests.Response, link: str, path: str, returned: int) -> str | None:
+    def _next(
+        self, response: requests.Response, link: str, path: str, returned: int, total: int | None
+    ) -> str | None:
         params = dict(parse_qsl(urlsplit(link).query, keep_blank_values=True))
         offset = _int(params.get("offset")) or 0
-        total = _int(response.headers.get("X-Total-Count"))
         if total is not None and offset + returned >= total:
             return None
         following = response.links.get("next", {}).get("url")
         if following:
-            return self._checked(following, path, link)
+            relative = self._same_server(following, link)
+            if relative is not None and urlsplit(relative).path.rstrip("/") == path:
+                return relative
+            logger.warning(
+                "OneRoster next link is not on the tenant's server or endpoint; paging by offset",
+                extra={"district_id": self.district_id, "endpoint": path},
+            )
         params["offset"] = str(offset + returned)
         params.setdefault("limit", str(self._limits.page_limit))
         return f"{path}?{urlencode(params)}"
 
-    def _records(
-        self, response: requests.Response, resource: Resource, link: str, index: int
-    ) -> list[dict[str, Any]]:
+    def _records(self, body: bytes, resource: Resource, link: str, index: int) -> list[dict[str, Any]]:
         path = urlsplit(link).path
         try:
-            body = response.json()
+            parsed = json.loads(body)
         except RecursionError:
             raise OneRosterProtocolError(
                 path, "200 with JSON nested too deeply to read", 200, self.district_id
@@ -209,31 +352,42 @@ class OneRosterClient:
             raise OneRosterProtocolError(
                 path, "200 with a body that is not JSON", 200, self.district_id
             ) from None
-        items = body.get(resource.value) if isinstance(body, dict) else None
+        items = parsed.get(resource.value) if isinstance(parsed, dict) else None
         if not isinstance(items, list):
             raise OneRosterProtocolError(
                 path, f"200 without the `{resource.value}` list of OneRoster 1.1", 200, self.district_id
             )
         for item in items:
-            if (
-                not isinstance(item, dict)
-                or not isinstance(item.get("sourcedId"), str)
-                or not item["sourcedId"]
-            ):
+            sid = source_id(item.get("sourcedId")) if isinstance(item, dict) else None
+            if sid is None:
                 raise OneRosterProtocolError(
                     path,
                     f"{resource.value} page {index} holds a record without a `sourcedId`",
                     200,
                     self.district_id,
                 )
+            item["sourcedId"] = sid
         return items
 
-    def _fetch(self, link: str) -> requests.Response:
-        """GET one page, signed per attempt, retried boundedly; a non-200 raises OneRosterError."""
+    def _worst_request_seconds(self, wait: float = 0.0) -> float:
+        """The longest one attempt can take: `wait` before it, then its connect and whole-body bounds."""
+        return wait + self._limits.connect_timeout + self._limits.read_timeout
+
+    def _fetch(
+        self, link: str, fits: Callable[[float], bool] | None = None
+    ) -> tuple[requests.Response, bytes]:
+        """GET one page, signed per attempt, retried boundedly; a non-200 raises OneRosterError.
+        An attempt that would not fit `fits` (once this invocation has made a request) raises
+        PageDeferred(link): the next invocation asks for the page."""
         path = urlsplit(link).path
         url = f"{self._origin[0]}://{self._origin[1]}{link}"
         attempt = 0
+        wait = 0.0
         while True:
+            if fits is not None and self.requests and not fits(self._worst_request_seconds(wait)):
+                raise PageDeferred(link)
+            if wait:
+                self._sleep(wait)
             self.requests += 1
             retry_after: float | None = None
             try:
@@ -243,21 +397,23 @@ class OneRosterClient:
                     headers={"Accept": "application/json"},
                     timeout=(self._limits.connect_timeout, self._limits.read_timeout),
                     allow_redirects=False,
+                    stream=True,
                 )
+                body = self._body(response, path)
             except requests.RequestException as exc:
                 reason = TIMED_OUT if isinstance(exc, requests.Timeout) else "connection failed after retries"
                 status: int | None = None
             else:
                 status = response.status_code
-                if status == 200 and not _html(response):
-                    return response
+                if status == 200 and not _html(response, body):
+                    return response, body
                 if status in REFUSED_STATUSES:
                     raise OneRosterKeyRefused(
-                        path, f"{REFUSED} ({_short_reason(response)})", status, self.district_id
+                        path, f"{REFUSED} ({_short_reason(response, body)})", status, self.district_id
                     )
                 if status != 200 and status not in RETRY_STATUSES:
-                    raise OneRosterError(path, _short_reason(response), status, self.district_id)
-                reason = "an HTML page instead of JSON" if status == 200 else _short_reason(response)
+                    raise OneRosterError(path, _short_reason(response, body), status, self.district_id)
+                reason = "an HTML page instead of JSON" if status == 200 else _short_reason(response, body)
                 if status == 429:
                     retry_after = _retry_after(response)
             if attempt >= self._limits.max_retries:
@@ -276,11 +432,44 @@ class OneRosterClient:
                     "attempt": attempt,
                 },
             )
-            self._sleep(wait)
+
+    def _body(self, response: requests.Response, path: str) -> bytes:
+        """The response's body, read as a stream: refused past the page bound, and a timeout when
+        the whole of it takes longer than the read timeout (each read alone may be quick)."""
+        bound = self._limits.page_bytes()
+        deadline = self._clock() + self._limits.read_timeout
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                size += len(chunk)
+                if size > bound:
+                    raise OneRosterProtocolError(
+                        path,
+                        f"a page larger than {bound} bytes (the provider ignores `limit`?); refused",
+                        response.status_code,
+                        self.district_id,
+                    )
+                if self._clock() > deadline:
+                    raise requests.Timeout(f"the body took longer than {self._limits.read_timeout} s")
+                chunks.append(chunk)
+        finally:
+            response.close()
+        return b"".join(chunks)
 
     def _backoff(self, attempt: int) -> float:
         factor = self._limits.backoff_factor
         return min(_BACKOFF_MAX, factor * 2 ** (attempt - 1)) + factor * self._jitter()
+
+
+def _server(parts: SplitResult) -> tuple[str, str, int]:
+    """(scheme, host, port) with the host lowercased and the scheme's default port made explicit."""
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme, 0)
+
+
+def _default_port(server: tuple[str, str, int]) -> bool:
+    return _DEFAULT_PORTS.get(server[0]) == server[2]
 
 
 def _int(value: str | None) -> int | None:
@@ -302,9 +491,9 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
-def _html(response: requests.Response) -> bool:
+def _html(response: requests.Response, body: bytes) -> bool:
     content_type = response.headers.get("Content-Type", "")
-    return "html" in content_type or response.content.lstrip()[:1] == b"<"
+    return "html" in content_type or body.lstrip()[:1] == b"<"
 
 
 def imsx_reason(body: Any) -> str | None:
@@ -321,11 +510,11 @@ def imsx_reason(body: Any) -> str | None:
     return None
 
 
-def _short_reason(response: requests.Response) -> str:
+def _short_reason(response: requests.Response, raw: bytes) -> str:
     """A short reason from an imsx_StatusInfo or other JSON body, or an HTML page, never a secret."""
     if "json" in response.headers.get("Content-Type", ""):
         try:
-            body = response.json()
+            body = json.loads(raw)
         except (ValueError, RecursionError):
             body = None
         reason = imsx_reason(body)
@@ -336,6 +525,6 @@ def _short_reason(response: requests.Response) -> str:
                     break
         if reason:
             return clean_text(reason[:_REASON_LIMIT])
-    if _html(response):
+    if _html(response, raw):
         return f"HTML error page ({response.reason or 'no reason given'})"
     return (response.reason or "no reason given")[:_REASON_LIMIT]

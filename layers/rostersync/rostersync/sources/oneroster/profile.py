@@ -67,5 +67,36 @@ PROFILE = SourceProfile(
             "No student carries the PASECUREID field (ClassLink)",
             FIXES[STUDENT_STATE_ID_NOT_SHARED],
         ),
+        # What the normalizer notes about the district (records.SourceNote) becomes findings of these.
+        SourceRule(
+            normalize.ACCOUNTS_JOINED,
+            "info",
+            "Several accounts imported as one person (ClassLink)",
+            FIXES[normalize.ACCOUNTS_JOINED],
+        ),
+        SourceRule(
+            normalize.SHARES_ADDRESS_WITH_STUDENT,
+            "warning",
+            "An adult shares an e-mail address or username with a student (ClassLink)",
+            FIXES[normalize.SHARES_ADDRESS_WITH_STUDENT],
+        ),
+        SourceRule(
+            normalize.NOT_ACTIVE,
+            "info",
+            "Users shared but switched off (ClassLink)",
+            FIXES[normalize.NOT_ACTIVE],
+        ),
+        SourceRule(
+            normalize.BIRTH_DATES_NOT_SHARED,
+            "warning",
+            "Birth dates are not shared (ClassLink demographics)",
+            FIXES[normalize.BIRTH_DATES_NOT_SHARED],
+        ),
+        SourceRule(
+            normalize.STAFF_NOT_SHARED,
+            "warning",
+            "No administrator or counselor is shared (ClassLink)",
+            FIXES[normalize.STAFF_NOT_SHARED],
+        ),
     ),
 )

@@ -3,8 +3,11 @@
 The secret's JSON is `{"tenants": [{"district_id", "name", "base_url", "client_id",
 "client_secret"}, ...]}`. A tenant is one district. `district_id` is chosen by support (the
 district's 7-digit NCES LEA id is a good choice): it must match `records.DISTRICT_ID_PATTERN`
-and be unique across all sources. A tenant that breaks a rule is left out and logged by its
-position and the rule, never by its credentials; the others sync.
+and be unique across all sources. `base_url` is the OneRoster 1.1 endpoint, path included
+(`https://<tenant>.oneroster.com/ims/oneroster/v1p1`): the bare server address a provider's
+console shows answers 404 to every collection, so it is refused when the secret is read. A
+tenant that breaks a rule is left out and logged by its position, its district id and name and
+the rule, never by its credentials; the others sync.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from rostersync.sources.oneroster.resources import SOURCE_NAME
 
 _DISTRICT_ID = re.compile(DISTRICT_ID_PATTERN)
 _REQUIRED = ("district_id", "base_url", "client_id", "client_secret")
+ONEROSTER_PATH = "/ims/oneroster/v1p1"
 
 
 def _loopback(host: str | None) -> bool:
@@ -46,6 +50,8 @@ def tenant_problem(entry: Any) -> str | None:
     url = urlsplit(entry["base_url"])
     if not url.netloc or not (url.scheme == "https" or (url.scheme == "http" and _loopback(url.hostname))):
         return "base_url is not an https URL"
+    if not url.path.rstrip("/").endswith(ONEROSTER_PATH):
+        return f"base_url lacks the OneRoster path: it must end with {ONEROSTER_PATH}"
     return None
 
 
@@ -69,9 +75,11 @@ def parse_tenants(value: Any, *, reserved: Callable[[str], bool] = lambda _: Fal
         if problem is not None:
             district = entry.get("district_id") if isinstance(entry, Mapping) else None
             shown = district if isinstance(district, str) and _DISTRICT_ID.fullmatch(district) else None
+            name = entry.get("name") if isinstance(entry, Mapping) else None
+            name = name[:100] if isinstance(name, str) else None
             logger.error(
-                "OneRoster tenant left out",
-                extra={"position": position, "district_id": shown, "problem": problem},
+                f"OneRoster tenant {shown or f'at position {position}'} left out: {problem}",
+                extra={"position": position, "district_id": shown, "tenant": name, "problem": problem},
             )
             continue
         seen.add(entry["district_id"])

@@ -146,11 +146,47 @@ FIXES: dict[str, str] = {
         "next nightly sync picks it up."
     ),
     "student.state_id.not_shared": (
-        "The PA Secure ID reaches Smart Futures only as the user metadata field PASECUREID, and a "
-        "metadata field reaches an app only when the district enables it for that app. In ClassLink "
-        "Roster Server, add PASECUREID (mapped to the students' PA Secure ID from your SIS) to the "
-        "fields shared with the Smart Futures app. Until then every student is held back "
-        "(student.state_id.missing)."
+        "The PA Secure ID reaches Smart Futures as the user metadata field PASECUREID (any letter "
+        "case), or as a user id of type StateID or PASecureID, and a field reaches an app only when "
+        "the district enables it for that app. The finding names the metadata fields your students "
+        "do carry: if one of them holds the PA Secure ID under another name, rename it to "
+        "PASECUREID in ClassLink Roster Server; otherwise add PASECUREID (mapped to the students' PA "
+        "Secure ID from your SIS) to the fields shared with the Smart Futures app. Until then every "
+        "student is held back (student.state_id.missing)."
+    ),
+    "user.accounts_joined": (
+        "Nothing is lost: these adult accounts (a teacher who is also an administrator, say) share "
+        "an e-mail address or a username, so Smart Futures imports them as one person with one "
+        "sign-in. The finding names the accounts. If they are different people, give each its own "
+        "e-mail address and username in your SIS; the next nightly sync imports them separately. "
+        "Students are never joined this way."
+    ),
+    "user.shares_address_with_student": (
+        "A student and an adult (often a parent who works at the school, or a family address) carry "
+        "the same e-mail address or username. They were imported as two people, but only one of them "
+        "can sign in with it. Give the student their own school e-mail address in your SIS (a "
+        "placeholder such as noemail@ shared by several students is not one); the next nightly sync "
+        "picks it up."
+    ),
+    "user.not_active": (
+        "Nothing needs fixing if these accounts are switched off on purpose: users whose ClassLink "
+        "account is disabled (enabledUser false) or whose status is not active are not imported, and "
+        "those imported before are archived. If someone here should use Smart Futures, enable the "
+        "account (or set it active) in your SIS or in ClassLink; the next nightly sync imports them."
+    ),
+    "district.birth_dates.not_shared": (
+        "Students' dates of birth reach Smart Futures only through OneRoster demographics, which "
+        "the district has not shared with the app (ClassLink refused the collection, or no student "
+        "has one). The students were imported without them. In ClassLink Roster Server, open the "
+        "Smart Futures app's sharing settings and share Demographics (birthDate is enough); the "
+        "next nightly sync adds the birth dates."
+    ),
+    "district.staff.not_shared": (
+        "Counselors and administrators use Smart Futures to follow their students, but the district "
+        "shares none. ClassLink shares users without classes (counselors, administrators) only when "
+        "the district turns that on: in Roster Server, open the Smart Futures app's sharing "
+        "settings and share users of role administrator (counselors are shared as administrators), "
+        "including users without classes. The next nightly sync imports them as staff."
     ),
 }
 
@@ -173,8 +209,13 @@ FAILURE_ADVICE: dict[str, str] = {
         "Roster Server and correct them; if the district removed the app on purpose, remove its tenant."
     ),
     "protocol_error": (
-        "The district's OneRoster server answered, but with data RosterSync cannot read. Tomorrow's "
-        "sync tries again; if it fails again, send this e-mail to the RosterSync engineers."
+        "The district's OneRoster server answered, but with data RosterSync cannot read. When the "
+        "reason starts with listing.incomplete, the server's listing of the collection it names could "
+        "not be proved complete (it ended short of its X-Total-Count, or repeated records, or a page "
+        "brought nothing new): nothing was imported or archived tonight, so nobody was lost; if it "
+        "happens again, contact ClassLink support with the tenant's base URL and the collection. "
+        "Tomorrow's sync tries again; otherwise, if it fails again, send this e-mail to the RosterSync "
+        "engineers."
     ),
     "storage_error": (
         "RosterSync could not write the fetched pages to its S3 bucket. This is on our side: send "
