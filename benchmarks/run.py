@@ -116,9 +116,17 @@ def _install_counters() -> tuple[Counter[str], threading.Lock]:
             else:
                 keys.append(_pk(api_params.get("Item") or api_params.get("Key") or {}))
             for pk in keys:
+                if pk.startswith(("STATEID#", "STATEIDCONFLICT#")):
+                    local["ddb.registry_writes"] += 1  # the PA Secure ID registry (issue 22)
                 local["ddb.items"] += 1
                 operational = pk.startswith(OPERATIONAL_PREFIXES)
                 local["ddb.items.operational" if operational else "ddb.items.roster"] += 1
+        if service == "dynamodb" and operation_name == "BatchGetItem":  # registry reads (issue 22)
+            for request in api_params.get("RequestItems", {}).values():
+                local["ddb.batch_get_keys"] += len(request.get("Keys", []))
+                local["ddb.registry_reads"] += sum(
+                    1 for k in request.get("Keys", []) if _pk(k).startswith("STATEID#")
+                )
         if service == "s3" and operation_name in ("PutObject", "UploadPart"):
             local["s3.put_requests"] += 1
         if service == "s3" and operation_name == "GetObject":
@@ -283,7 +291,7 @@ def _floor_items(client: Any, payload: dict[str, Any]) -> list[dict[str, Any]]:
     from rostersync.roster_items import desired_edges, edge_item, roster_item
     from rostersync.run_artifacts import accepted_records, load_result
     from rostersync.settings import get_settings
-    from rostersync.state_ids import holder_item
+    from rostersync.state_id_registry import TRUSTED, first_entry
 
     district, run_id = payload["district_id"], payload["run_id"]
     store = S3PageStore(get_settings().raw_bucket)
@@ -291,11 +299,13 @@ def _floor_items(client: Any, payload: dict[str, Any]) -> list[dict[str, Any]]:
     now = "2026-11-28T07:00:00+00:00"
     for kind, record in accepted_records(store, load_result(store, district, run_id))():
         item = roster_item(kind, record, run_id=run_id, now=now)
+        if kind is Kind.STUDENT and item.get("state_id"):
+            item[TRUSTED] = True  # a first sync trusts every student (no other district holds them)
         every.append(serialize(item))
         for pk, member in sorted(desired_edges(kind, record)):
             every.append(serialize(edge_item(pk, member, district, run_id)))
-        if kind is Kind.STUDENT and item.get("state_id"):  # its PA Secure ID's holder item
-            every.append(serialize(holder_item(str(item["state_id"]), district, record.id, run_id, now)))
+        if kind is Kind.STUDENT and item.get("state_id"):  # its PA Secure ID's registry entry
+            every.append(serialize(first_entry(str(item["state_id"]), district, record.id, run_id, now)))
     wanted = payload["items"]
     while len(every) < wanted:  # pad with copies under new keys (never expected: same mapping)
         extra = dict(every[len(every) % max(1, len(every))])
@@ -433,6 +443,9 @@ def _summarize(outcome: dict[str, Any], clever: list[list[Any]], s3: dict[str, i
         "ddb_items_written": aws.get("ddb.items", 0),
         "ddb_roster_items_written": aws.get("ddb.items.roster", 0),
         "ddb_operational_items_written": aws.get("ddb.items.operational", 0),
+        # The PA Secure ID registry (issue 22): keys read (entries and former holder items) and items written.
+        "ddb_registry_keys_read": aws.get("ddb.registry_reads", 0),
+        "ddb_registry_items_written": aws.get("ddb.registry_writes", 0),
         "aws_calls": {k: v for k, v in sorted(aws.items()) if "." in k and not k.startswith(("ddb.", "s3."))},
         "error": outcome.get("error"),
     }

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from rostersync.district_settings import UNSET, DistrictSettings, SettingsError
 from rostersync.layout import INDEX_KEY
 from rostersync.observability import logger as runtime_logger
 from rostersync.operations import (
+    assign_state_id,
     district_overview,
     district_status,
     download_report,
@@ -26,10 +28,12 @@ from rostersync.operations import (
     run_status,
     set_district,
     show_district,
+    state_id_conflicts,
 )
 from rostersync.overview.index_page import DistrictRow
 from rostersync.settings import get_settings
 from rostersync.sources import label as source_label
+from rostersync.state_id_registry import AssignError
 from rostersync_cli.embedded import EmbeddedAws
 from rostersync_cli.invoke import invoke
 from rostersync_cli.nightly import (
@@ -243,6 +247,49 @@ def _districts() -> int:
         print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)))
     attention = sum(1 for r in rows if r.needs_attention)
     print(f"\n{len(rows)} districts, {attention} need attention")
+    _print_conflicts(rows)
+    return 0
+
+
+def _print_conflicts(rows: Sequence[DistrictRow]) -> None:
+    """Support's PA Secure ID conflicts, with both districts and both students' ids (never a name)."""
+    conflicts = state_id_conflicts([r.status.district_id for r in rows])
+    if not conflicts:
+        return
+    names = {r.status.district_id: r.label for r in rows}
+
+    def label(d: str) -> str:
+        return f"{names[d][:30]} ({d})" if names.get(d) and names[d] != d else d
+
+    print(
+        f"\nPA Secure ID conflicts ({len(conflicts)}): trusted district / student  <-  other district / student"
+    )
+    for c in conflicts:
+        print(
+            f"  {label(c.trusted_district)} / {c.trusted_student}  <-  {label(c.district_id)} / {c.student_id}  since {c.since[:10]}"
+        )
+    print("  resolve: the district whose SIS is wrong corrects it, or `rostersync state-id assign`")
+
+
+_STATE_ID = re.compile(r"[0-9]{10}")
+
+
+def _state_id(args: argparse.Namespace) -> int:
+    if not _STATE_ID.fullmatch(args.state_id):
+        print("rostersync state-id assign: --state-id must be a 10-digit PA Secure ID", file=sys.stderr)
+        return 2
+    try:
+        done = assign_state_id(args.state_id, args.district, by=args.by or operator_identity())
+    except AssignError as exc:
+        print(f"rostersync state-id assign: {exc}", file=sys.stderr)
+        return 2
+    before = (
+        f"district {done.previous_district} (student {done.previous_student})"
+        if done.previous_district
+        else "nobody"
+    )
+    print(f"PA Secure ID trust: district {done.district_id} (student {done.student_id}), was {before}")
+    print(f"recorded: by {done.by} at {done.at}")
     return 0
 
 
@@ -449,6 +496,15 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument(
         "--run", metavar="RUN_ID", help="the held run of one district (default: its latest hold)"
     )
+    state_id = commands.add_parser("state-id", help="support's PA Secure ID decisions")
+    state_id_commands = state_id.add_subparsers(dest="state_id_command", required=True)
+    give = state_id_commands.add_parser(
+        "assign",
+        help="trust this district's active student with the PA Secure ID (recorded with who and when)",
+    )
+    give.add_argument("--state-id", required=True, metavar="ID", help="the 10-digit PA Secure ID")
+    give.add_argument("--district", required=True, metavar="ID", help="the district whose student is trusted")
+    give.add_argument("--by", help="who decides (default: the AWS caller identity)")
     district = commands.add_parser(
         "district", help="a district's settings: licensed schools, contacts, safeguard"
     )
@@ -531,6 +587,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _district(args)
     if args.command == "districts":
         return _districts()
+    if args.command == "state-id":
+        return _state_id(args)
     return _demo(args)
 
 

@@ -11,7 +11,15 @@ import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
-from rostersync.layout import LEASE_SK, district_pk, lease_pk, school_pk_prefix, section_pk, split_sk
+from rostersync.layout import (
+    LEASE_SK,
+    district_pk,
+    lease_pk,
+    roster_sk,
+    school_pk_prefix,
+    section_pk,
+    split_sk,
+)
 from rostersync.ports import Lease, LeaseBusy, LeaseLost, StaleRun
 from rostersync.records import Kind
 from rostersync.roster_items import PERSON_KINDS, ExistingItem, Item, Key
@@ -50,15 +58,23 @@ class MemoryRosterTable:
         item = self.items.get((pk, sk))
         return copy.deepcopy(item) if item is not None else None
 
-    def get_items(self, keys: Collection[Key], attributes: Sequence[str]) -> list[Item]:
+    def get_items(
+        self, keys: Collection[Key], attributes: Sequence[str], *, consistent: bool = False
+    ) -> list[Item]:
         self._count("get_items")
         wanted = {"pk", "sk", *attributes}
         found = (self.items.get(key) for key in dict.fromkeys(keys))
         return [{k: copy.deepcopy(v) for k, v in item.items() if k in wanted} for item in found if item]
 
-    def query(self, pk: str, *, newest_first: bool = False, limit: int | None = None) -> list[Item]:
+    def query(
+        self, pk: str, *, newest_first: bool = False, limit: int | None = None, sk_prefix: str | None = None
+    ) -> list[Item]:
         self._count("query")
-        found = [copy.deepcopy(item) for (item_pk, _), item in sorted(self.items.items()) if item_pk == pk]
+        found = [
+            copy.deepcopy(item)
+            for (item_pk, sk), item in sorted(self.items.items())
+            if item_pk == pk and sk.startswith(sk_prefix or "")
+        ]
         if newest_first:
             found.reverse()
         return found[:limit] if limit else found
@@ -119,6 +135,18 @@ class MemoryRosterTable:
                     self.items[key] = item
         return len(requests)
 
+    def set_trusted(self, district_id: str, student_id: str, state_id: str, trusted: bool) -> bool:
+        self._count("set_trusted")
+        with self._lock:
+            item = self.items.get((district_pk(district_id), roster_sk(Kind.STUDENT, student_id)))
+            if item is None or item.get("status") != "active" or item.get("state_id") != state_id:
+                return False
+            if trusted:
+                item["state_id_trusted"] = True
+            else:
+                item.pop("state_id_trusted", None)
+            return True
+
     def archive(self, district_id: str, sk: str, *, run_id: str, now: str, fence_run: str) -> bool:
         self._count("archive")
         with self._lock:
@@ -139,6 +167,7 @@ class MemoryRosterTable:
             )
             if split_sk(sk)[0] is Kind.STUDENT:
                 item["archived_state_id"] = item.pop("state_id", "none")
+                item.pop("state_id_trusted", None)
             return True
 
     def close(self) -> None:

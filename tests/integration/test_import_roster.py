@@ -27,7 +27,7 @@ from tests.factories import Clock, D, Roster, small_roster, student
 
 pytestmark = pytest.mark.integration
 
-ROSTER_PREFIXES = ("DISTRICT#", "SCHOOL#", "SECTION#", "STATEID#")  # STATEID#: holder items
+ROSTER_PREFIXES = ("DISTRICT#", "SCHOOL#", "SECTION#", "STATEID#")  # STATEID#: PA Secure ID registry
 
 
 class WriteCounter:
@@ -131,8 +131,9 @@ def test_first_import_writes_the_table_contract(env: Env) -> None:
     assert result.counts["SCHOOL"].created == 1
     assert result.total("created") == 1 + 1 + 30 + 3 + 3 + 1 + 1
     # 40 roster items + 30+3 school memberships + 3 section-teacher memberships (students are lists)
-    # + 30 PA Secure ID holder items (one per student written: state_ids.py)
-    assert env.writes.total == 40 + 33 + 3 + 30 == result.roster_writes
+    # + 30 PA Secure ID registry entries (conditional puts of their own: not in roster_writes)
+    assert env.writes.total - 30 == 40 + 33 + 3 == result.roster_writes
+    assert result.state_ids is not None and result.state_ids["taken"] == 30
 
     stud = env.item(Kind.STUDENT, "st0001")
     assert stud is not None
@@ -148,6 +149,7 @@ def test_first_import_writes_the_table_contract(env: Env) -> None:
     # A student by PA Secure ID (sparse GSI: students only).
     by_state = env.query(IndexName="by_state_id", KeyConditionExpression=Key("state_id").eq(stud["state_id"]))
     assert [i["sk"] for i in by_state] == ["STUDENT#st0001"]
+    assert by_state[0]["state_id_trusted"] is True  # the one the application trusts
     # A school's students.
     members = env.query(
         KeyConditionExpression=Key("pk").eq(f"SCHOOL#{D}#sch1") & Key("sk").begins_with("STUDENT#")

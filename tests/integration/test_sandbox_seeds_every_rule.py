@@ -8,14 +8,12 @@ report section, fix advice and code path nobody sees end to end.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from rostersync.records import PersonRecord
 from rostersync.sources import id_check, source_rules
-from rostersync.state_ids import OtherDistrict
-from rostersync.validate.engine import CollectingSink, StateIdLookup, validate_district
+from rostersync.validate.engine import CollectingSink, validate_district
 from rostersync.validate.rules import RULES
 from rostersync.validate.summary import Summary
 from rostersync_cli.sandbox import CleverSandbox
@@ -38,24 +36,6 @@ def validated() -> Iterator[dict[str, tuple[Summary, CollectingSink]]]:
         names = {d.id: d.name for d in sandbox.config.districts}
         licences = demo_licences(sandbox)  # what `rostersync demo` sets (issue 15's two rules)
     assert set(records) == set(names), "every default district must be discoverable"
-    # Every other district as if it held the PA Secure IDs of its students (after a night, one of
-    # the two districts sharing a student does): student.state_id.other_district.
-    held: dict[str, set[str]] = {
-        d: {r.state_id for r in recs if isinstance(r, PersonRecord) and r.state_id}
-        for d, recs in records.items()
-    }
-
-    def elsewhere_of(district_id: str) -> StateIdLookup:
-        def lookup(state_ids: Collection[str]) -> dict[str, OtherDistrict]:
-            return {
-                s: OtherDistrict(other, names[other])
-                for s in state_ids
-                for other in sorted(held)
-                if other != district_id and s in held[other]
-            }
-
-        return lookup
-
     out: dict[str, tuple[Summary, CollectingSink]] = {}
     for district_id, recs in records.items():
         sink = CollectingSink()
@@ -65,7 +45,6 @@ def validated() -> Iterator[dict[str, tuple[Summary, CollectingSink]]]:
             sink,
             id_ok=id_check("clever"),
             licensed=licences.get(district_id),
-            elsewhere=elsewhere_of(district_id),
         )
         out[names[district_id]] = (summary, sink)
     # The ClassLink (OneRoster) tenants the demo syncs beside them fire the OneRoster rules.

@@ -447,3 +447,49 @@ def test_a_classlink_districts_failed_sync_is_explained_in_classlink_terms(kind:
     assert "Clever" not in what_to_do and ("ClassLink" in what_to_do or "OneRoster" in what_to_do)
     clever = sync_failed("d1", "r1", failure, district_name="Clever SD", source="clever").body
     assert "Clever" in clever.split("What to do")[1]
+
+
+# ------------------------------------------------------------------ PA Secure ID conflicts (issue 22)
+
+
+def _conflicted(new: int, existing: int = 0) -> Any:
+    from rostersync.importer.contract import ImportResult, RunStatus
+
+    conflicts = [
+        {
+            "district_id": "d-probe",
+            "student_id": f"st{n}",
+            "trusted_district": "d-home",
+            "trusted_student": f"home{n}",
+            "since": "2026-11-29T07:00:00+00:00",
+        }
+        for n in range(new)
+    ]
+    state_ids = {"new_conflicts": new, "existing_conflicts": existing, "conflicts": conflicts}
+    return ImportResult(district_id="d-probe", run_id="r1", status=RunStatus.SUCCEEDED, state_ids=state_ids)
+
+
+def test_a_pa_secure_id_conflict_alerts_support_alone_with_both_districts() -> None:
+    from rostersync.adapters.sns_contact_subscriptions import filter_policy
+    from rostersync.alert_model import CONTACT_EVENT_TYPES
+    from rostersync.alerts.notify import notify_import
+
+    publisher = RecordingPublisher()
+    notify_import(_conflicted(2), publisher, source="clever")
+    [alert] = publisher.sent
+    assert alert.event_type is EventType.STATE_ID_CONFLICTS and alert.district_id == "d-probe"
+    assert "d-home / home0  <-  st0" in alert.body and "d-home / home1  <-  st1" in alert.body
+    assert "2 PA Secure ID conflicts" in alert.subject
+    # A district's contacts never get it: their filter admits only their findings and held deletions.
+    assert EventType.STATE_ID_CONFLICTS not in CONTACT_EVENT_TYPES
+    assert "state_id_conflicts" not in filter_policy("d-probe")["event_type"]
+
+    quiet = RecordingPublisher()
+    notify_import(_conflicted(0), quiet, source="clever")
+    assert quiet.sent == []
+    migrated = RecordingPublisher()
+    notify_import(
+        _conflicted(0, existing=3), migrated, source="clever"
+    )  # the registry's first night: one summary
+    [summary] = migrated.sent
+    assert "3 existing PA Secure ID conflicts" in summary.subject and "existed before tonight" in summary.body

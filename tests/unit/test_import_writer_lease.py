@@ -77,10 +77,19 @@ def _roster_content(table: MemoryRosterTable) -> dict[tuple[str, str], dict[str,
     """Every roster and membership item but the lease, run records and volatile fields."""
     skip = ("LEASE#", "RUN#", "RUNLOG", "HOLD#", "CONFIG#")
     return {
-        key: {k: v for k, v in item.items() if k not in VOLATILE}
+        key: _registry_decision(item) or {k: v for k, v in item.items() if k not in VOLATILE}
         for key, item in table.items.items()
         if not key[0].startswith(skip)
     }
+
+
+def _registry_decision(item: dict[str, Any]) -> dict[str, Any] | None:
+    """A PA Secure ID registry entry as a decision (whom it trusts, who claims), not when it was made:
+    a failed run's entries stand, and the repair only confirms them."""
+    if item.get("item_type") != "state_id":
+        return None
+    claims = {d: c["student"] for d, c in item.get("claims", {}).items()}
+    return {"trusted": (item.get("trusted_district"), item.get("trusted_student")), "claims": claims}
 
 
 def _reference(roster: Roster, run_id: str) -> dict[tuple[str, str], dict[str, Any]]:

@@ -128,3 +128,19 @@ def test_the_index_names_each_districts_source_as_people_know_it() -> None:
         record_fetch(store, _fetch(d, RUN), source=source)
     page = render_index(district_rows(store, NOW), now=NOW, link_for=lambda key: None)
     assert "<td>Clever</td>" in page and "<td>ClassLink</td>" in page
+
+
+def test_the_index_lists_pa_secure_id_conflicts_with_both_districts_for_support() -> None:
+    from rostersync.state_id_registry import Conflict
+
+    store = MemoryPageStore()
+    _night(store, "aaa")
+    _night(store, "zzz")
+    conflict = Conflict("zzz", "st-z", "aaa", "st-a", "2026-11-29T07:00:00+00:00")
+    write_index(store, now=NOW, link_for=lambda key: None, conflicts_for=lambda ids: [conflict])
+    page = store.objects[INDEX_KEY].decode("utf-8")
+    assert "PA Secure ID conflicts (1)" in page
+    table = page.split('id="state-id-conflicts"', 1)[1]
+    assert "aaa" in table and "zzz" in table and "st-a" in table and "st-z" in table and "2026-11-29" in table
+    write_index(store, now=NOW, link_for=lambda key: None, conflicts_for=lambda ids: [])
+    assert "PA Secure ID conflicts" not in store.objects[INDEX_KEY].decode("utf-8")

@@ -188,6 +188,18 @@ def _alerts(source: SourceProfile) -> list[Alert]:
         ),
         messages.records_archived(d, "r1", {"STUDENT": (3, 100)}, source=name, district_name="Tioga SD"),
         messages.validation_findings(_summary(source), "r1", messages.Change(None), link=link),
+        # Support's alone (issue 22), still about this district's import.
+        messages.state_id_conflicts(
+            d,
+            "r1",
+            {
+                "new_conflicts": 1,
+                "existing_conflicts": 2,
+                "conflicts": [{"trusted_district": "d2", "trusted_student": "s9", "student_id": "s1"}],
+            },
+            source=name,
+            district_name="Tioga SD",
+        ),
     ]
     return alerts
 

@@ -461,8 +461,7 @@ def test_every_dynamodb_action_granted_is_one_the_adapter_calls() -> None:
         assert _table_actions(logical_id) <= ops, logical_id
 
 
-def test_validation_reads_the_roster_by_key_and_never_writes_it() -> None:
-    """Validation reads a district's settings (GetItem) and checks its students' PA Secure IDs
-    against other districts (state_ids.active_elsewhere: BatchGetItem). Without BatchGetItem the
-    check would be skipped every night in AWS (AccessDenied), silently but for a log line."""
-    assert _table_actions("ValidateFunction") == {"dynamodb:GetItem", "dynamodb:BatchGetItem"}
+def test_validation_reads_the_roster_and_never_writes_it() -> None:
+    """Validation reads a district's settings (GetItem), nothing of other districts' students; the
+    index page the same function writes Queries support's PA Secure ID conflict lists."""
+    assert _table_actions("ValidateFunction") == {"dynamodb:GetItem", "dynamodb:Query"}

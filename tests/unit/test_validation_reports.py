@@ -181,11 +181,3 @@ def test_the_report_names_the_districts_own_source():
     )
     assert "How to fix in ClassLink" in classlink and "ClassLink district id" in classlink
     assert "How to fix in Clever" not in classlink and "in Clever are picked up" not in classlink
-
-
-def test_the_report_says_when_the_cross_district_check_was_skipped():
-    skipped = _district_with_problems().model_copy(update={"state_ids_checked": False})
-    assert "were not checked against other districts tonight" in render_html(skipped, run_time=RUN)
-    for checked in (True, None):
-        done = _district_with_problems().model_copy(update={"state_ids_checked": checked})
-        assert "not checked against other districts" not in render_html(done, run_time=RUN)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
 
 import pytest
 
 from rostersync.records import Kind, SourceRole
 from rostersync.sources import PROFILES, profile
-from rostersync.state_ids import OtherDistrict
 from rostersync.validate.rules import RULES, Severity, fix_advice, matching
 from tests.factories import (
     D,
@@ -25,7 +23,6 @@ from tests.factories import (
     school,
     section,
     staff,
-    state_id_for,
     student,
     teacher,
     term,
@@ -61,7 +58,6 @@ STABLE_IDS = {
     "student.birth_date.missing",
     "student.graduation_year.missing",
     "student.zip.missing",
-    "student.state_id.other_district",
     "user.accounts_joined",
     "user.shares_address_with_student",
     "user.not_active",
@@ -401,40 +397,18 @@ def test_a_rejected_student_gets_no_student_field_warnings():
     assert rules_of(sink, "s2") == ["student.state_id.missing"]
 
 
-# ------------------------------------------------------------------ student.state_id.other_district
+# ------------------------------------------------------------ nothing about other districts
 
 
-def test_a_state_id_another_district_holds_is_a_warning_naming_that_district():
-    other = OtherDistrict("5a0c91b95c7cc000010d4170", "Pittsburgh SD")
-    asked: list[set[str]] = []
-
-    def elsewhere(state_ids: Collection[str]) -> dict[str, OtherDistrict]:
-        asked.append(set(state_ids))
-        return {state_id_for("s2"): other}
-
-    dup = "2222222222"
-    records = [*base(), student("s2"), student("s3", state_id=dup), student("s4", state_id=dup)]
-    summary, sink = run(records, elsewhere=elsewhere)
-    # Asked once, with the PA Secure IDs of the students about to be accepted (not the duplicates).
-    assert asked == [{state_id_for("s1"), state_id_for("s2")}]
-    (finding,) = [f for f in sink.findings if f.source_id == "s2"]
-    assert finding.rule == "student.state_id.other_district" and finding.severity is Severity.WARNING
-    assert finding.field == "state_id"
-    assert "'Pittsburgh SD' (id 5a0c91b95c7cc000010d4170)" in finding.message
-    assert state_id_for("s2") not in finding.message  # never the id itself
-    assert accepted_ids(sink)["s2"] is Kind.STUDENT  # imported all the same
-    assert rules_of(sink, "s1") == []
-    assert summary.needs_attention == 3  # s2 warned, s3 and s4 rejected
-    assert_balanced(summary)
-
-
-def test_no_lookup_and_no_students_to_accept_mean_no_cross_district_question():
-    _, sink = run([*base(), student("s2")])
-    assert "student.state_id.other_district" not in rules_of(sink)
-
-    asked: list[Collection[str]] = []
-    run([*base()[:2], student("s2", state_id=None)], elsewhere=lambda ids: asked.append(ids) or {})
-    assert asked == []  # nobody to accept: no read
+def test_validation_says_nothing_that_depends_on_another_districts_students():
+    """Issue 22: the cross-district warning is gone; a district's findings are about its own records."""
+    assert "student.state_id.other_district" not in RULES
+    records = [*base(), student("s2"), student("s3", state_id="1000000999")]
+    _, sink = run(records)
+    assert [
+        f.rule for f in sink.findings if "district" in f.message.lower() and f.source_id in ("s2", "s3")
+    ] == []
+    assert accepted_ids(sink)["s2"] is Kind.STUDENT and accepted_ids(sink)["s3"] is Kind.STUDENT
 
 
 # ------------------------------------------------------------------ counting and options

@@ -44,6 +44,9 @@ class EventType(StrEnum):
     DISTRICT_CONNECTED = "district_connected"
     DISTRICT_DISCONNECTED = "district_disconnected"
     RECORDS_ARCHIVED = "records_archived"
+    # Support's only: two districts' active students with one PA Secure ID that do not agree.
+    # Never in CONTACT_EVENT_TYPES: a district must not learn of another district's students.
+    STATE_ID_CONFLICTS = "state_id_conflicts"
 
 
 # What a district's own contacts (its data managers) receive, through their filtered subscriptions

@@ -246,9 +246,26 @@ def settings_change_sk(at: str, version: int, setting: str) -> str:
     return f"{SETTINGS_CHANGE_PREFIX}{at}#{version:06d}#{setting}"
 
 
-STATE_ID_HOLDER_SK = "HOLDER"
+# ------------------------------------------------------------------ PA Secure ID registry
+# One item per PA Secure ID (`rostersync.state_id_registry`, DATA_MODEL.md "PA Secure ID registry").
+# Its sk repeats its pk, so on the `inverted` index (sk HASH) every id has its own key: no two
+# students' registry items ever share a partition or an index key.
+
+LEGACY_STATE_ID_HOLDER_SK = "HOLDER"  # the holder items before the registry; the migration removes them
+STATE_ID_MARKER_SK = "STATE_IDS"  # CONFIG#<district>: the district's students are in the registry
 
 
 def state_id_pk(state_id: str) -> str:
-    """The PA Secure ID's holder item (a 10-digit id, checked by validation before it gets here)."""
+    """The PA Secure ID's registry partition (a 10-digit id, checked by validation before it gets here)."""
     return f"STATEID#{state_id}"
+
+
+def state_id_sk(state_id: str) -> str:
+    """The registry item's sort key: its own pk again, so the inverted index has one key per id."""
+    return state_id_pk(state_id)
+
+
+def state_id_conflict_pk(district_id: str) -> str:
+    """Support's list of a district's students whose PA Secure ID another district's student is trusted
+    with (one item per conflict, sk `state_id_sk`; written only when a conflict starts or ends)."""
+    return f"STATEIDCONFLICT#{district_id}"

@@ -1,5 +1,6 @@
 """What support does by hand, for the `rostersync` command: release held archives, show and change a
-district's settings, the latest runs, every district's overview, a report copied to disk.
+district's settings, the latest runs, every district's overview, PA Secure ID conflicts and
+support's assignment of an id's trust, a report copied to disk.
 
 Each operation runs on the adapters of `rostersync.wiring` (built once per environment); none
 builds one itself, and no handler calls these.
@@ -8,6 +9,7 @@ builds one itself, and no handler calls these.
 from __future__ import annotations
 
 import getpass
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from rostersync.overview.index_page import DistrictRow, district_rows
 from rostersync.records import DistrictStatus
 from rostersync.run_artifacts import load_manifest
 from rostersync.settings import Settings, get_settings
+from rostersync.state_id_registry import Assignment, Conflict, assign, district_conflicts
 
 # ---------------------------------------------------------------------------------- releases
 
@@ -88,6 +91,18 @@ def run_status(
 def district_overview(*, settings: Settings | None = None) -> list[DistrictRow]:
     """The rows of the index page, for `rostersync districts`."""
     return district_rows(wiring.page_store(settings), datetime.now(UTC))
+
+
+def state_id_conflicts(district_ids: Iterable[str], *, settings: Settings | None = None) -> list[Conflict]:
+    """Support's list of PA Secure ID conflicts whose untrusted student is in these districts."""
+    return district_conflicts(wiring.roster_table(settings), district_ids)
+
+
+def assign_state_id(
+    state_id: str, district_id: str, *, by: str, settings: Settings | None = None
+) -> Assignment:
+    """`rostersync state-id assign`: support gives a PA Secure ID's trust to a district's student."""
+    return assign(wiring.roster_table(settings), state_id, district_id, by=by, now=datetime.now(UTC))
 
 
 def download_report(key: str, path: Path, settings: Settings | None = None) -> None:

@@ -180,10 +180,12 @@ class RosterTable(Protocol):
         ...
 
     def get_item(self, pk: str, sk: str) -> Item | None: ...
-    def get_items(self, keys: Collection[Key], attributes: Sequence[str]) -> list[Item]:
+    def get_items(
+        self, keys: Collection[Key], attributes: Sequence[str], *, consistent: bool = False
+    ) -> list[Item]:
         """The items of these keys that exist, with `attributes` (and pk, sk) only, in no order:
-        BatchGetItem, eventually consistent. For hints checked elsewhere, never for a decision
-        that must see the newest write."""
+        BatchGetItem, eventually consistent unless `consistent` (a decision that must see the
+        newest write, such as the PA Secure ID registry's)."""
         ...
 
     def put_item(self, item: Item) -> None: ...
@@ -192,7 +194,16 @@ class RosterTable(Protocol):
         False when someone else changed it first (optimistic concurrency for settings)."""
         ...
 
-    def query(self, pk: str, *, newest_first: bool = False, limit: int | None = None) -> list[Item]: ...
+    def query(
+        self, pk: str, *, newest_first: bool = False, limit: int | None = None, sk_prefix: str | None = None
+    ) -> list[Item]:
+        """A partition's items (those whose sk begins with `sk_prefix`, when given), consistent."""
+        ...
+
+    def set_trusted(self, district_id: str, student_id: str, state_id: str, trusted: bool) -> bool:
+        """Set (or remove) a student item's `state_id_trusted`, only while the student is active and
+        carries `state_id`; False when it is not (archived, gone, or another id now)."""
+        ...
 
     def set_status(
         self, pk: str, sk: str, expected: str, new: str, extra: Mapping[str, Any] | None = None

@@ -56,6 +56,7 @@ BOOKKEEPING = frozenset(
         "archived_at",
         "archived_run",
         "archived_state_id",
+        "state_id_trusted",  # the PA Secure ID registry's decision, not the record's
     }
 )
 

@@ -56,7 +56,7 @@ from rostersync.run_artifacts import accepted_records, load_result, rejected_ids
 from rostersync.settings import Settings, get_settings
 from rostersync.sources import PROFILES
 from rostersync.sources.combined import CombinedSource
-from rostersync.state_ids import active_elsewhere
+from rostersync.state_id_registry import district_conflicts
 from rostersync.validate.contract import ValidateRequest, ValidateResult, ValidateStatus
 from rostersync.validate.stage import validate_run
 
@@ -285,7 +285,6 @@ def validate(request: ValidateRequest) -> dict[str, Any]:
         request.run_id,
         stale_days=settings.district_sync_stale_days,
         licensed=licensed,
-        elsewhere=lambda state_ids: active_elsewhere(table, request.district_id, state_ids),
         source_name=request.source,
     )
     record_validation(store, result)
@@ -402,7 +401,12 @@ def night_index(*, settings: Settings | None = None) -> dict[str, Any]:
     """Write `reports/index.html` from every district's sync status (the night's last step)."""
     settings = settings or get_settings()
     now = datetime.now(UTC)
-    rows = write_index(page_store(settings), now=now, link_for=report_link_for(settings))
+    rows = write_index(
+        page_store(settings),
+        now=now,
+        link_for=report_link_for(settings),
+        conflicts_for=lambda ids: district_conflicts(roster_table(settings), ids),
+    )
     attention = sum(1 for r in rows if r.needs_attention)
     logger.info("index written", extra={"districts": len(rows), "attention": attention})
     return {"index_key": INDEX_KEY, "districts": len(rows), "attention": attention}

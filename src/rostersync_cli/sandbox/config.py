@@ -124,8 +124,8 @@ class DistrictSpec:
     pause_days: tuple[float, float] | None = None
     # Students who moved here while the district they left (the spec seeded `moved_from`) still
     # shares them: this district's last `moved_in` students carry the PA Secure IDs of that
-    # district's first `moved_in` students (student.state_id.other_district, once either district
-    # holds the id; see rostersync/state_ids.py).
+    # district's first `moved_in` students, under other names and birth dates (records that do not
+    # agree: a PA Secure ID conflict for support, rostersync/state_id_registry.py).
     moved_from: int | None = None
     moved_in: int = 0
 

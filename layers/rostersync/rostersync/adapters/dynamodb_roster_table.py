@@ -28,7 +28,15 @@ from botocore.exceptions import ClientError
 
 from rostersync.adapters.write_rate import WriteRate
 from rostersync.ids import run_id_bound
-from rostersync.layout import LEASE_SK, district_pk, lease_pk, school_pk_prefix, section_pk, split_sk
+from rostersync.layout import (
+    LEASE_SK,
+    district_pk,
+    lease_pk,
+    roster_sk,
+    school_pk_prefix,
+    section_pk,
+    split_sk,
+)
 from rostersync.ports import Lease, LeaseBusy, LeaseLost, RosterWriteError, StaleRun
 from rostersync.records import Kind
 from rostersync.roster_items import PERSON_KINDS, ExistingItem, Item, Key
@@ -204,7 +212,9 @@ class DynamoRosterTable:
         raw = self._call("get_item", TableName=self.table_name, Key=_key(pk, sk), ConsistentRead=True)
         return deserialize(raw["Item"]) if "Item" in raw else None
 
-    def get_items(self, keys: Collection[Key], attributes: Sequence[str]) -> list[Item]:
+    def get_items(
+        self, keys: Collection[Key], attributes: Sequence[str], *, consistent: bool = False
+    ) -> list[Item]:
         """BatchGetItem in hundreds (its limit), up to `workers` requests at once; UnprocessedKeys
         retried with backoff."""
         names = {f"#a{i}": name for i, name in enumerate(("pk", "sk", *attributes))}
@@ -214,6 +224,7 @@ class DynamoRosterTable:
                 "Keys": [_key(pk, sk) for pk, sk in unique[start : start + GET_BATCH_SIZE]],
                 "ProjectionExpression": ", ".join(names),
                 "ExpressionAttributeNames": names,
+                "ConsistentRead": consistent,
             }
             for start in range(0, len(unique), GET_BATCH_SIZE)
         ]
@@ -235,10 +246,17 @@ class DynamoRosterTable:
                 attempt = self._again(attempt, "reads from")
         return out
 
-    def query(self, pk: str, *, newest_first: bool = False, limit: int | None = None) -> list[Item]:
+    def query(
+        self, pk: str, *, newest_first: bool = False, limit: int | None = None, sk_prefix: str | None = None
+    ) -> list[Item]:
+        values = {":pk": {"S": pk}}
+        condition = "pk = :pk"
+        if sk_prefix:
+            values[":prefix"] = {"S": sk_prefix}
+            condition += " AND begins_with(sk, :prefix)"
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
             "ScanIndexForward": not newest_first,
             "ConsistentRead": True,
         }
@@ -320,6 +338,29 @@ class DynamoRosterTable:
             raise
         return True
 
+    def set_trusted(self, district_id: str, student_id: str, state_id: str, trusted: bool) -> bool:
+        values: dict[str, Any] = {":active": {"S": "active"}, ":sid": {"S": state_id}}
+        if trusted:
+            update = "SET state_id_trusted = :t"
+            values[":t"] = {"BOOL": True}
+        else:
+            update = "REMOVE state_id_trusted"
+        try:
+            self._call(
+                "update_item",
+                TableName=self.table_name,
+                Key=_key(district_pk(district_id), roster_sk(Kind.STUDENT, student_id)),
+                UpdateExpression=update,
+                ConditionExpression="#st = :active AND state_id = :sid",
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def archive(self, district_id: str, sk: str, *, run_id: str, now: str, fence_run: str) -> bool:
         kind, _ = split_sk(sk)
         update = (
@@ -328,7 +369,8 @@ class DynamoRosterTable:
         )
         if kind is Kind.STUDENT:
             # Off the by_state_id index: a PA Secure ID finds only the student's active record.
-            update += ", archived_state_id = if_not_exists(state_id, :none) REMOVE state_id"
+            # The registry hands the id's trust on (state_id_registry.leave); the flag goes with it.
+            update += ", archived_state_id = if_not_exists(state_id, :none) REMOVE state_id, state_id_trusted"
         values: dict[str, Any] = {
             ":archived": "archived",
             ":active": "active",

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from rostersync.alert_model import Alert, EventType, district_label, one_line_name, subject
 from rostersync.fetch.contract import Failure, FailureKind
@@ -287,6 +288,65 @@ def deletions_held(
         EventType.DELETIONS_HELD,
         district_id,
         subject(district_id, district_name, f"{total:,} deletions held"),
+        "\n".join(body) + "\n",
+    )
+
+
+def state_id_conflicts(
+    district_id: str,
+    run_id: str,
+    state_ids: Mapping[str, Any],
+    *,
+    district_name: str | None = None,
+    source: str,
+) -> Alert:
+    """For support only (never a district's contacts): PA Secure ID conflicts that began in tonight's
+    import, with both districts and both students' ids, or the one summary of those that existed
+    before the registry (the district's first night with it). Never a name or a PA Secure ID."""
+    new = int(state_ids.get("new_conflicts") or 0)
+    existing = int(state_ids.get("existing_conflicts") or 0)
+    listed = list(state_ids.get("conflicts") or [])
+    body = [*_header(district_id, district_name, run_id, source)]
+    if existing:
+        body += [
+            f"Building the PA Secure ID registry for this district found {existing:,} PA Secure ID(s) that",
+            "another district's active student also carries (conflicts that existed before tonight).",
+            "Smart Futures keeps trusting the student it trusted before. Neither district was told.",
+            "",
+        ]
+    if new:
+        body += [
+            f"Tonight {new:,} student(s) of this district arrived with a PA Secure ID that another district's",
+            "active student is trusted with, and the two records do not agree on last name and birth date.",
+            "Smart Futures keeps trusting the other district's student; this district was not told.",
+            "",
+            "Trusted district / its student  <-  this district's student (since)",
+            *(
+                f"  {c.get('trusted_district')} / {c.get('trusted_student')}  <-  "
+                f"{c.get('student_id')} ({str(c.get('since', ''))[:10]})"
+                for c in listed[:MAX_LIST_LINES]
+            ),
+            *(
+                [f"  and {new - len(listed[:MAX_LIST_LINES]):,} more"]
+                if new > len(listed[:MAX_LIST_LINES])
+                else []
+            ),
+            "",
+        ]
+    body += [
+        "What to do",
+        "  `rostersync districts` and reports/index.html list every open conflict with both districts.",
+        "  Ask the district whose SIS is wrong to correct the PA Secure ID, or end the enrollment the",
+        "  student left. If the other district's record is the wrong one, give the trust with",
+        "  `rostersync state-id assign --state-id ID --district DISTRICT` (recorded with who and when).",
+        "",
+        SIGNATURE,
+    ]
+    what = f"{new:,} PA Secure ID conflicts" if new else f"{existing:,} existing PA Secure ID conflicts"
+    return Alert(
+        EventType.STATE_ID_CONFLICTS,
+        district_id,
+        subject(district_id, district_name, what),
         "\n".join(body) + "\n",
     )
 

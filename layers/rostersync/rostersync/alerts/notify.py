@@ -169,6 +169,13 @@ def notify_import(
         return outcome
     if result.replayed or result.dry_run:
         return outcome
+    state_ids = result.state_ids or {}
+    if state_ids.get("new_conflicts") or state_ids.get("existing_conflicts"):
+        # Support's alert: its event type is not one a district's contacts subscribe to.
+        alert = messages.state_id_conflicts(
+            result.district_id, result.run_id, state_ids, source=source, district_name=district_name
+        )
+        _publish(publisher, alert, outcome)
     if result.status is RunStatus.SUCCEEDED and result.total("archived"):
         # Every night's archives are visible, not only those the safeguard holds.
         archived = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -110,6 +111,9 @@ class ImportResult(BaseModel):
     safeguard_percent: float | None = None
     # Why tonight's changes may be a rollover (a recent end of the district's pause, new terms).
     rollover: Rollover | None = None
+    # The PA Secure ID registry's work tonight (state_id_registry.Outcome.as_dict: counts, and the
+    # conflicts that began, by district and student ids only). Support's, never a district's.
+    state_ids: dict[str, Any] | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
@@ -130,4 +134,6 @@ class ReleaseResult(BaseModel):
     skipped: int = 0  # came back (changed or restored, or fetched again) since the hold, left active
     fetched_again: int = 0  # of `skipped`: in the newest complete fetch after the hold
     newest_fetch: str | None = None  # the run whose fetch that was (None: no complete fetch since)
+    # Students archived by this release (their PA Secure IDs leave the registry); not reported.
+    released_students: list[str] = Field(default_factory=list, exclude=True)
     counts: dict[str, int] = Field(default_factory=dict)

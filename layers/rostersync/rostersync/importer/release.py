@@ -19,6 +19,7 @@ from rostersync.ports import HoldStore, LeaseBusy, PageStore, RosterTable
 from rostersync.records import Kind
 from rostersync.roster_items import ACTIVE, owns_edges, release_held_members, stored_edges
 from rostersync.run_artifacts import load_manifest, manifest_records
+from rostersync.state_id_registry import Registry
 
 HOLD_HELD = "held"
 HOLD_RELEASED = "released"
@@ -57,6 +58,9 @@ def release_hold(
     writer = RosterWriter(table, lease, clock)
     try:
         result = _release(district_id, run_id, table, holds, store, writer, iso(now))
+        students = result.released_students
+        if students:  # their PA Secure IDs' trust passes on, as after a nightly archive
+            Registry(table, district_id, result.run_id or "release", now).leave_archived(students)
     finally:
         writer.close()
         table.release_lease(lease, completed=None)
@@ -116,6 +120,7 @@ def _release(
         district_id, holds.read_hold_sections(district_id, run_id), released, table, writer, now
     )
     writer.drain()
+    result.released_students = sorted(released.get(Kind.STUDENT, ()))
     table.set_status(
         hold_pk(district_id),
         run_id,

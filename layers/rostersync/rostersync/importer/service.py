@@ -10,10 +10,13 @@ Order of work (each step safe to repeat; see docs/DATA_MODEL.md):
    (roster_index.py), else one Query of the district's partition. The safeguard decides
    whether the archive set is held. The change set is written to S3 before any roster write:
    the dry run's output, and the plan the next run repairs from if this one stops part way.
-4. Apply. Pass 2 over `accepted`: changed records only. Membership items first (and the PA
-   Secure ID holder item of a student who arrived, state_ids.py), then the roster item (its
-   content hash last), so a failure leaves the old hash and the next diff redoes it.
-   Then archives (conditional updates) and their membership items removed.
+4. Apply. The first run after the PA Secure ID registry puts the district's students in it
+   (state_id_registry.py, once). Pass 2 over `accepted`: changed records only. Membership items
+   first, then the roster item (its content hash last), so a failure leaves the old hash and the
+   next diff redoes it. Students who arrive (created, restored, a new PA Secure ID) are decided by
+   the registry in chunks first, so their item carries `state_id_trusted`; updated students keep
+   the flag they had (confirmed against the registry afterwards). Then archives (conditional
+   updates) and their membership items removed, and the archived students' ids leave the registry.
 5. Commit. Older holds superseded, the roster index of what the run left, the run item, then the
    lease released (which marks the run's repairs done and names the index valid, in one
    conditional update).
@@ -39,6 +42,7 @@ from rostersync.importer.writer import LEASE_TTL_SECONDS, Clock, RosterWriter, e
 from rostersync.layout import (
     RUNLOG_PK,
     SAFEGUARD_SK,
+    STATE_ID_MARKER_SK,
     config_pk,
     district_pk,
     dry_run_sk,
@@ -65,7 +69,7 @@ from rostersync.roster_items import (
     roster_item,
     stored_edges,
 )
-from rostersync.state_ids import holder_item
+from rostersync.state_id_registry import TRUSTED, Arrival, Registry
 
 Accepted = Callable[[], Iterable[tuple[Kind, Record]]]
 
@@ -84,6 +88,7 @@ class _Run:
     result: ImportResult
     clock: Clock
     now: str  # the run's timestamp on every item it writes
+    registry: Registry | None = None  # the PA Secure ID registry (None for a dry run)
 
     @property
     def log(self) -> dict[str, Any]:
@@ -158,6 +163,8 @@ def import_district(
             )
         _save_run_record(table, result, clock)
     run = _Run(district_id, run_id, accepted, rejected_ids, table, holds, lease, result, clock, iso(started))
+    if not dry_run:
+        run.registry = Registry(table, district_id, run_id, started)
     try:
         phase = _Phases(result)
         plan = _plan(run, thresholds or SafeguardThresholds(), fetched)
@@ -354,8 +361,12 @@ def _apply(run: _Run, plan: _Plan) -> int:
     """
     writer = RosterWriter(run.table, run.lease, run.clock)
     try:
-        _write_changes(run, plan, writer)
+        _migrate_state_ids(run, writer)
+        trust = _Trust(run, writer, plan)
+        _write_changes(run, plan, writer, trust)
+        trust.flush()
         writer.drain()
+        trust.settle()
         if plan.held:
             _record_hold(run, plan)
         else:
@@ -365,7 +376,107 @@ def _apply(run: _Run, plan: _Plan) -> int:
         writer.drain()
     finally:
         writer.close()
+        if run.registry is not None:
+            run.result.state_ids = run.registry.outcome.as_dict()
     return writer.written
+
+
+def _migrate_state_ids(run: _Run, writer: RosterWriter) -> None:
+    """The district's first run with the PA Secure ID registry: its active students go in, from the
+    table (one Query of its students; trusted ones written back with the flag, nothing else), once."""
+    registry = run.registry
+    if registry is None or run.table.get_item(config_pk(run.district_id), STATE_ID_MARKER_SK):
+        return
+    students = [
+        item
+        for item in run.table.query(district_pk(run.district_id), sk_prefix=roster_sk(Kind.STUDENT, ""))
+        if item.get("status") == ACTIVE and item.get("state_id")
+    ]
+    for item in registry.migrate(students):
+        writer.add_item(item)
+    writer.drain()  # pass 2 reads these items back (an update keeps the flag it finds)
+    run.table.put_item(
+        {
+            "pk": config_pk(run.district_id),
+            "sk": STATE_ID_MARKER_SK,
+            "migrated_run": run.run_id,
+            "at": run.now,
+        }
+    )
+    logger.info(
+        "PA Secure ID registry: district's students put in",
+        extra={
+            **run.log,
+            "students": len(students),
+            "existing_conflicts": registry.outcome.existing_conflicts,
+        },
+    )
+
+
+# Students decided by the registry at once: their entries (and former holder items) in one
+# BatchGetItem round of 100 keys a request. Large, so a first sync's pass 2 waits on few rounds.
+ARRIVAL_CHUNK = 5000
+
+
+class _Trust:
+    """Pass 2's PA Secure ID work: arrivals held back until the registry decides their flag (in
+    chunks), ids a student no longer carries, and the updated students to confirm afterwards."""
+
+    def __init__(self, run: _Run, writer: RosterWriter, plan: _Plan) -> None:
+        self.run, self.writer, self.plan = run, writer, plan
+        self.pending: list[tuple[Item, list[Item], list[Key], Arrival]] = []
+        self.leaving: list[tuple[str, str]] = []
+        self.kept: list[tuple[str, str, bool]] = []
+
+    def student(
+        self, item: Item, action: Action, stored: Item | None, puts: list[Item], deletes: list[Key]
+    ) -> bool:
+        """True when the student's writes are held back here (an arrival); else the caller writes
+        them, with the flag the stored item had."""
+        if self.run.registry is None:
+            return False
+        state_id = item.get("state_id")
+        old = stored.get("state_id") if stored and stored.get("status") == ACTIVE else None
+        if old and old != state_id:
+            self.leaving.append((str(old), str(item["clever_id"])))
+        if not state_id:
+            return False
+        if action is Action.UPDATED and stored is not None and old == state_id:
+            flag = bool(stored.get(TRUSTED))
+            if flag:
+                item[TRUSTED] = True
+            self.kept.append((str(state_id), str(item["clever_id"]), flag))
+            return False
+        arrival = Arrival(
+            str(state_id), str(item["clever_id"]), item.get("last_name"), item.get("birth_date")
+        )
+        self.pending.append((item, puts, deletes, arrival))
+        if len(self.pending) >= ARRIVAL_CHUNK:
+            self.flush()
+        return True
+
+    def flush(self) -> None:
+        registry = self.run.registry
+        if registry is None or not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        flags = registry.arrive([arrival for *_writes, arrival in pending])
+        self.writer.add_edges(registry.take_batched(), [])  # registry items before the students
+        for item, puts, deletes, arrival in pending:
+            if flags.get(arrival.student_id):
+                item[TRUSTED] = True
+            self.writer.add_edges(puts, deletes)
+            self.writer.add_item(item)
+            if self.plan.tracker:
+                self.plan.tracker.written(item)
+
+    def settle(self) -> None:
+        """After tonight's student writes landed: old ids leave, updated flags are confirmed."""
+        registry = self.run.registry
+        if registry is None:
+            return
+        registry.leave(self.leaving)
+        registry.confirm(self.kept)
 
 
 def _record_hold(run: _Run, plan: _Plan) -> None:
@@ -387,7 +498,7 @@ def _record_hold(run: _Run, plan: _Plan) -> None:
     )
 
 
-def _write_changes(run: _Run, plan: _Plan, writer: RosterWriter) -> None:
+def _write_changes(run: _Run, plan: _Plan, writer: RosterWriter, trust: _Trust) -> None:
     """Pass 2: changed records only (none: tonight's records need not be read again)."""
     changes = plan.diff.changes
     for kind, record in run.accepted() if changes else ():
@@ -431,32 +542,22 @@ def _write_changes(run: _Run, plan: _Plan, writer: RosterWriter) -> None:
             plan.counts[kind].updated -= 1
             plan.counts[kind].unchanged += 1
             continue
-        holder = _state_id_holder(run, kind, item, action, None if sk in plan.repair else stored)
-        if want or have or holder:
-            writer.add_edges(
-                [edge_item(pk, member, run.district_id, run.run_id) for pk, member in sorted(want - have)]
-                + holder,
-                sorted(have - want),
-            )
+        puts = [edge_item(pk, member, run.district_id, run.run_id) for pk, member in sorted(want - have)]
+        deletes = sorted(have - want)
+        if kind is Kind.STUDENT:
+            if sk in plan.repair and action is Action.UPDATED:
+                stored = run.table.get_item(district_pk(run.district_id), sk)  # its flag and id
+            if trust.student(item, action, stored, puts, deletes):
+                continue  # an arrival: written once the registry has decided its flag
+        if puts or deletes:
+            writer.add_edges(puts, deletes)
         writer.add_item(item)
         if plan.tracker:
             plan.tracker.written(item)
 
 
-def _state_id_holder(run: _Run, kind: Kind, item: Item, action: Action, stored: Item | None) -> list[Item]:
-    """A student who arrived tonight (created, restored, or newly carrying this PA Secure ID) makes
-    this district the id's holder (state_ids.py). An update that keeps the id writes no holder:
-    a district still sharing a student who left does not take the id back by updating them.
-    `stored`: the student's item as it was (None when unknown, as in a repair: then it is written)."""
-    state_id = item.get("state_id") if kind is Kind.STUDENT else None
-    if not state_id:
-        return []
-    if action is Action.UPDATED and stored is not None and stored.get("state_id") == state_id:
-        return []
-    return [holder_item(str(state_id), run.district_id, str(item["clever_id"]), run.run_id, run.now)]
-
-
 def _archive(run: _Run, plan: _Plan, writer: RosterWriter) -> None:
+    students: list[str] = []
     for candidate in plan.diff.candidates:
         writer.tick()
         if run.table.archive(
@@ -465,6 +566,8 @@ def _archive(run: _Run, plan: _Plan, writer: RosterWriter) -> None:
             writer.written += 1
             if plan.tracker:
                 plan.tracker.archived(candidate.sk)
+            if candidate.kind is Kind.STUDENT:
+                students.append(candidate.source_id)
             if owns_edges(candidate.kind):
                 writer.add_edges([], sorted(run.table.member_edges(run.district_id, candidate.sk)))
                 writer.maybe_flush()
@@ -472,6 +575,8 @@ def _archive(run: _Run, plan: _Plan, writer: RosterWriter) -> None:
             plan.counts[candidate.kind].archived -= 1
             plan.tracker = None  # what the table holds for it is unknown: no index this time
             logger.warning("archive skipped: item changed", extra={**run.log, "sk": candidate.sk})
+    if run.registry is not None:
+        run.registry.leave_archived(students)  # their ids' trust passes on (or the entry expires)
 
 
 def _reconcile(run: _Run, writer: RosterWriter, sk: str) -> None:

@@ -11,7 +11,7 @@ page carries district names and counts, never a person.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -23,6 +23,7 @@ from rostersync.observability import logger
 from rostersync.overview.status import ATTENTION, Health, SyncStatus, load_status
 from rostersync.ports import PageStore
 from rostersync.sources import label as source_label
+from rostersync.state_id_registry import Conflict
 from rostersync.validate.reports.report_html import STYLE
 
 LinkFor = Callable[[str], str | None]
@@ -131,8 +132,37 @@ if(m&&filter.querySelector('option[value="'+m[1]+'"]')){filter.value=m[1];apply(
 """
 
 
-def render_index(rows: Iterable[DistrictRow], *, now: datetime, link_for: LinkFor) -> str:
+def _conflicts_html(conflicts: Sequence[Conflict], names: Mapping[str, str]) -> list[str]:
+    """Support's list of PA Secure ID conflicts: both districts, both students' ids (never a name
+    of a student, never the PA Secure ID: `rostersync state-id assign` takes it from the roster)."""
+    if not conflicts:
+        return []
+
+    def district(d: str) -> str:
+        return f'<bdi>{_e(names.get(d) or d)}</bdi><br><span class="small">{_e(d)}</span>'
+
+    rows = "".join(
+        f"<tr><td>{district(c.trusted_district)}</td><td>{_e(c.trusted_student)}</td>"
+        f"<td>{district(c.district_id)}</td><td>{_e(c.student_id)}</td><td>{_e(c.since[:10])}</td></tr>"
+        for c in conflicts
+    )
+    return [
+        f"<h2>PA Secure ID conflicts ({len(conflicts)})</h2>",
+        '<p class="meta">Two districts share an active student with one PA Secure ID and the records do not '
+        "agree (last name and birth date). Smart Futures trusts the first district's student; the second "
+        "district is not told. Ask the district whose SIS is wrong to correct it, or give the trust with "
+        "<code>rostersync state-id assign --state-id ID --district DISTRICT</code>.</p>",
+        '<table id="state-id-conflicts"><thead><tr><th>Trusted district</th><th>Its student</th>'
+        "<th>Other district</th><th>Its student</th><th>Since</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>",
+    ]
+
+
+def render_index(
+    rows: Iterable[DistrictRow], *, now: datetime, link_for: LinkFor, conflicts: Sequence[Conflict] = ()
+) -> str:
     rows = list(rows)
+    names = {r.status.district_id: r.label for r in rows}
     attention = sum(1 for r in rows if r.needs_attention)
     when = now.strftime("%Y-%m-%d %H:%M %Z").strip()
     body = []
@@ -183,6 +213,7 @@ def render_index(rows: Iterable[DistrictRow], *, now: datetime, link_for: LinkFo
             f'<option value="attention">needing attention</option>{options}</select>'
             f'<span class="small"><span id="shown">{len(rows)}</span> shown; click a column to sort</span></div>',
             f'<table id="districts"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>',
+            *_conflicts_html(conflicts, names),
             '<p class="meta">Needs attention: failed, disconnected, held archives, errors, or no good sync '
             "for two days. Each district links to its latest report.</p>",
             f"<script>{_SCRIPT}</script></body></html>",
@@ -190,9 +221,17 @@ def render_index(rows: Iterable[DistrictRow], *, now: datetime, link_for: LinkFo
     )
 
 
-def write_index(store: PageStore, *, now: datetime, link_for: LinkFor) -> list[DistrictRow]:
-    """Render every district's row into `reports/index.html`; returns the rows."""
+def write_index(
+    store: PageStore,
+    *,
+    now: datetime,
+    link_for: LinkFor,
+    conflicts_for: Callable[[list[str]], Sequence[Conflict]] | None = None,
+) -> list[DistrictRow]:
+    """Render every district's row (and support's PA Secure ID conflicts) into `reports/index.html`;
+    returns the rows."""
     rows = district_rows(store, now)
-    html = render_index(rows, now=now, link_for=link_for)
+    conflicts = conflicts_for([r.status.district_id for r in rows]) if conflicts_for else ()
+    html = render_index(rows, now=now, link_for=link_for, conflicts=conflicts)
     store.put_file(INDEX_KEY, io.BytesIO(html.encode("utf-8")), "text/html; charset=utf-8")
     return rows

@@ -30,20 +30,18 @@ Decisions (documented in docs, tested in tests/unit/test_validation_rules.py):
   licensed schools keeps those. Such records count as `excluded`, not rejected, so the import
   archives them (under the safeguard) like records no longer shared. A licensed NCES id no
   shared school has is one `school.licensed_not_shared` error on the district.
-* A PA Secure ID another district holds for an active student of its own (`elsewhere`, asked
-  once between the passes with the ids of the students about to be accepted; see
-  rostersync.state_ids) gives the student `student.state_id.other_district`, a warning naming
-  that district: the student is imported.
+* Nothing here depends on another district's students: which district's student a PA Secure
+  ID trusts is the import's (rostersync.state_id_registry) and support's, never a finding.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import rostersync.validate.rules as R
 from rostersync.records import (
@@ -72,16 +70,12 @@ from rostersync.validate.summary import (
     Summary,
 )
 
-if TYPE_CHECKING:
-    from rostersync.state_ids import OtherDistrict
-
 MAX_EXAMPLES = 5
 # A finding names its record by id, SIS id and name, clipped: a hostile value never fills a report.
 _LABEL_MAX = 200
 
 IdCheck = Callable[[str], bool]
 # Which of these PA Secure IDs another district holds for an active student, and which district.
-StateIdLookup = Callable[[Collection[str]], "Mapping[str, OtherDistrict]"]
 _SHIFT = 32  # student index value: ((state id + 1) << _SHIFT) | school-set index; 0 state = none
 _MASK = (1 << _SHIFT) - 1
 
@@ -320,14 +314,11 @@ class _Validator:
         licensed: Collection[str] | None = None,
         district_required: bool = False,
         state_id_field: str | None = None,
-        elsewhere: StateIdLookup | None = None,
         words: _Words | None = None,
         rule_ids: Collection[str] | None = None,
     ) -> None:
         self.district_id = district_id
         self.words = words or _Words()
-        self.elsewhere = elsewhere
-        self.other_districts: dict[int, OtherDistrict] = {}
         self.licensed = frozenset(licensed) if licensed is not None else None
         self.unlicensed_schools: set[str] = set()
         self.district_required, self.state_id_field = district_required, state_id_field
@@ -505,11 +496,6 @@ class _Validator:
             return
         if self.licensed is not None:
             self._licensed_not_shared()
-        if self.elsewhere is not None and self.accepted_students:
-            held = self.elsewhere(
-                {f"{(self.students[pid] >> _SHIFT) - 1:010d}" for pid in self.accepted_students}
-            )
-            self.other_districts = {int(state_id): other for state_id, other in held.items()}
         if self.state_id_field and self.n_students and not self.state_field_carriers:
             detail = " ".join(n.message for n in self.notes.get(R.STUDENT_STATE_ID_NOT_SHARED, []))
             self._emit(
@@ -835,14 +821,6 @@ class _Validator:
                 ):
                     if not (self.birth_dates_not_shared and rule_id == R.STUDENT_BIRTH_DATE_MISSING):
                         emit(rule_id, fld, message)
-                other = self.other_districts.get(int(state_id or 0))
-                if other is not None:
-                    emit(
-                        R.STUDENT_STATE_ID_OTHER_DISTRICT,
-                        "state_id",
-                        f"District {other.label()} also shares an active student with this student's "
-                        "PA Secure ID.",
-                    )
         accepted = emit.errors == 0
         self._tally("students", rec.schools, accepted)
         if accepted:
@@ -981,7 +959,6 @@ def validate_district(
     stale_days: int = R.DEFAULT_SYNC_STALE_DAYS,
     licensed: Collection[str] | None = None,
     source_rules: SourceRules | None = None,
-    elsewhere: StateIdLookup | None = None,
     wording: Wording | None = None,
     rule_ids: Collection[str] | None = None,
 ) -> Summary:
@@ -1001,8 +978,6 @@ def validate_district(
     its record ids and its state id field (None: they name no source). `rule_ids`: the rules that
     apply to the records' source (`rules.rules_for`: the common ones and its own), the rules the
     summary counts (None: the whole catalogue).
-    `elsewhere` answers which of a set of PA Secure IDs another district holds for an active
-    student (rostersync.state_ids.active_elsewhere; None: no cross-district check).
     """
     extra = source_rules or SourceRules()
     v = _Validator(
@@ -1015,7 +990,6 @@ def validate_district(
         licensed,
         district_required=extra.district_required,
         state_id_field=extra.state_id_field,
-        elsewhere=elsewhere,
         words=_Words.of(wording) if wording is not None else None,
         rule_ids=rule_ids,
     )

@@ -75,8 +75,6 @@ STUDENT_GRADUATION_YEAR_MISSING = "student.graduation_year.missing"
 STUDENT_ZIP_MISSING = "student.zip.missing"
 DEFAULT_SYNC_STALE_DAYS = 7
 SCHOOL_NOT_LICENSED = "school.not_licensed"
-# A student's PA Secure ID is active in another district too (a warning: the student is imported).
-STUDENT_STATE_ID_OTHER_DISTRICT = "student.state_id.other_district"
 SCHOOL_LICENSED_NOT_SHARED = "school.licensed_not_shared"
 
 _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
@@ -140,21 +138,6 @@ _COMMON: tuple[Rule, ...] = (
     Rule(STUDENT_BIRTH_DATE_MISSING, _W, "Student has no date of birth"),
     Rule(STUDENT_GRADUATION_YEAR_MISSING, _W, "Student has no four-digit graduation year"),
     Rule(STUDENT_ZIP_MISSING, _W, "Student has no 5-digit ZIP code"),
-    Rule(
-        STUDENT_STATE_ID_OTHER_DISTRICT,
-        _W,
-        "Student's PA Secure ID is also active in another district",
-        (
-            "A PA Secure ID belongs to one student, and that student is enrolled in one district. The "
-            "finding names the other district that shares an active student with this PA Secure ID. If "
-            "the student left your district, end their enrollment in your SIS so they are no longer "
-            "shared (Smart Futures then archives them here). If the student is enrolled with you, check "
-            "the PA Secure ID in your SIS against the state's record: a mistyped id can be another "
-            "student's. If the student did move to you, the other district still shares them: support can "
-            "tell them. The student was imported; until this is resolved Smart Futures trusts the record "
-            "its district changed last."
-        ),
-    ),
 )
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import io
 import tempfile
-import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rostersync.fetch.contract import ManifestStatus
 from rostersync.layout import (
@@ -30,15 +29,12 @@ from rostersync.records import Kind, Record
 from rostersync.run_artifacts import load_manifest, manifest_records
 from rostersync.sources import profile
 from rostersync.validate.contract import ValidateResult, ValidateStatus
-from rostersync.validate.engine import StateIdLookup, validate_district
+from rostersync.validate.engine import validate_district
 from rostersync.validate.reports.findings_csv import FindingsCsvWriter
 from rostersync.validate.reports.report_html import write_html
 from rostersync.validate.reports.summary_json import write_summary_json
 from rostersync.validate.rules import DEFAULT_SYNC_STALE_DAYS, DROPS_LAST_GOOD, Severity, rules_for
 from rostersync.validate.summary import Finding, RecordType, Summary
-
-if TYPE_CHECKING:
-    from rostersync.state_ids import OtherDistrict
 
 ACCEPTED_CHUNK = 10_000
 
@@ -120,7 +116,6 @@ def validate_run(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     stale_days: int = DEFAULT_SYNC_STALE_DAYS,
     licensed: frozenset[str] | None = None,
-    elsewhere: StateIdLookup | None = None,
     source_name: str | None = None,
 ) -> ValidateResult:
     """Validate one fetched run. Idempotent: a replay rewrites the same objects with the same content.
@@ -132,10 +127,7 @@ def validate_run(
     A district's sync status is judged against the time of its fetch (the manifest's start), not
     the clock, so a replay decides the same. `licensed`: the district's licensed NCES ids (its
     settings, read by the caller; None: every shared school), recorded in summary.json.
-    `elsewhere`: which PA Secure IDs another district holds (rostersync.state_ids); it reads the
-    roster as it is now, so a replay after another district's import may warn differently. A
-    failing lookup skips the check for the night (logged, and `state_ids_checked` is false in
-    summary.json): a warning never costs a district its import."""
+    Nothing it decides or reports depends on another district's students."""
     manifest = load_manifest(store, district_id, run_id)
     if manifest.status is not ManifestStatus.COMPLETE:
         reason = manifest.failure.reason if manifest.failure else "fetch did not complete"
@@ -149,7 +141,7 @@ def validate_run(
             f"source its pages were fetched from ({manifest.source!r})"
         )
     source = profile(manifest.source)
-    checked = _SkippingOnFailure(elsewhere) if elsewhere is not None else None
+
     with tempfile.TemporaryFile() as spool:
         text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
         sink = _S3Sink(store, district_id, run_id, FindingsCsvWriter(text))
@@ -164,9 +156,7 @@ def validate_run(
             now=manifest.started_at,
             stale_days=stale_days,
             licensed=licensed,
-            elsewhere=checked,
         )
-        summary.state_ids_checked = checked.checked if checked is not None else None
         summary.source = manifest.source
         sink.flush()
         text.flush()
@@ -202,37 +192,6 @@ def validate_run(
         },
     )
     return result
-
-
-class _SkippingOnFailure:
-    """The lookup, answering nothing when the roster cannot be read; `checked` says how it went
-    (None: never asked, as for a district with no student to accept)."""
-
-    def __init__(self, lookup: StateIdLookup) -> None:
-        self._lookup = lookup
-        self.checked: bool | None = None
-
-    def __call__(self, state_ids: Collection[str]) -> Mapping[str, OtherDistrict]:
-        started = time.monotonic()
-        try:
-            found = self._lookup(state_ids)
-        except Exception as exc:
-            logger.warning(
-                "PA Secure IDs not checked against other districts tonight",
-                extra={"students": len(state_ids), "reason": type(exc).__name__},
-            )
-            self.checked = False
-            return {}
-        self.checked = True
-        logger.info(
-            "PA Secure IDs checked against other districts",
-            extra={
-                "students": len(state_ids),
-                "held_elsewhere": len(found),
-                "seconds": round(time.monotonic() - started, 3),
-            },
-        )
-        return found
 
 
 def _result(summary: Summary, district_id: str, run_id: str, sink: _S3Sink) -> ValidateResult:

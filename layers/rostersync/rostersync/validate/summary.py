@@ -129,10 +129,6 @@ class Summary(BaseModel):
     """Input records that were rejected or imported with at least one warning."""
     rules: dict[str, RuleSummary] = Field(default_factory=dict)
     schools: list[SchoolSummary] = Field(default_factory=list)
-    state_ids_checked: bool | None = None
-    """Whether tonight's PA Secure IDs were checked against other districts' active students
-    (`student.state_id.other_district`): None when no check was asked (no student to check, or no
-    roster), False when the roster could not be read and the check was skipped for the night."""
 
     @property
     def imported_total(self) -> int:

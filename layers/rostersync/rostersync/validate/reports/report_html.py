@@ -167,15 +167,6 @@ def render_html(summary: Summary, *, run_time: datetime) -> str:
             if summary.licensed_schools is not None
             else []
         ),
-        *(
-            [
-                '<p class="meta">PA Secure IDs were not checked against other districts tonight (the '
-                "roster could not be read), so student.state_id.other_district may be missing; the next "
-                "sync checks again.</p>"
-            ]
-            if summary.state_ids_checked is False
-            else []
-        ),
         f'<p class="{cls}"><strong>{imported}</strong> records imported, '
         f"<strong>{attention}</strong> need attention."
         + (
