@@ -13,6 +13,9 @@ are wrapped while a `CallRecorder` is open, and each call is charged to a role o
   `states:startExecution.sync:2`) is the state machine's (`NightlyStateMachine`), and so is each
   Lambda task's invocation of a function (`lambda:InvokeFunction`, which the engine makes in
   process, without botocore);
+- Lambda gives each function processes of its own; here they share one, so what one function
+  cached (Powertools' secret cache) would spare another the call it makes in AWS: the caches are
+  cleared whenever a different function's handler starts (a warm container keeps its own);
 - anything else (a test's setup, the engine client the night runner reads histories with, the
   CLI's operations) is the operator's: it runs with an operator's credentials, which the
   template does not define.
@@ -30,6 +33,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import botocore.signers
+from aws_lambda_powertools.utilities import parameters
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
@@ -52,6 +56,7 @@ class CallRecorder:
         self.calls: list[Call] = []
         self._lock = threading.Lock()
         self._running: str | None = None
+        self._last_function: str | None = None
         self._restore: list[tuple[Any, str, Any]] = []
 
     # ------------------------------------------------------------------ attribution
@@ -61,6 +66,9 @@ class CallRecorder:
         """Calls made until the block ends are `principal`'s (a handler running)."""
         if self._running is not None and self._running != principal:
             raise RuntimeError(f"{principal} started while {self._running} was running")
+        if self._running is None and principal != self._last_function:
+            parameters.clear_caches()  # another function: another process in Lambda
+            self._last_function = principal
         outer, self._running = self._running, principal
         try:
             yield
