@@ -44,10 +44,11 @@ from rostersync_cli.provision import provision
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
 from rostersync_cli.sandbox.oneroster import OneRosterSandbox, TenantSpec
 from rostersync_cli.template import load_template, resources_of_type
+from tests.iam.evaluate import Request, evaluate
 from tests.iam.policies import role_policies
 from tests.iam.recorder import OPERATOR, STATE_MACHINE, CallRecorder
 from tests.iam.replay import checked_calls, denials, report
-from tests.iam.requests import Call, Stack
+from tests.iam.requests import Call, Stack, requests_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -485,3 +486,57 @@ UNEXERCISED = {
     "NightlyStateMachine: StateMachineLogDelivery": "CloudWatch Logs delivery of the execution "
     "history, set up by Step Functions at deploy time",
 }
+
+
+# ------------------------------------------------------------- the validate role's narrow reads
+
+
+def _validate_reads(replay: Replay, template: dict[str, Any] | None = None) -> Any:
+    statements = _policies(replay, template)["ValidateFunction"]
+    table = replay.stack.table_arn(replay.names["RosterTable"])
+
+    def allowed(leading: list[str], attributes: list[str] | None) -> bool:
+        context: dict[str, Any] = {"dynamodb:LeadingKeys": leading}
+        if attributes is None:
+            context["dynamodb:Select"] = "ALL_ATTRIBUTES"
+        else:
+            context |= {"dynamodb:Attributes": attributes, "dynamodb:Select": "SPECIFIC_ATTRIBUTES"}
+        return evaluate(statements, Request("dynamodb:BatchGetItem", table, context)).allowed
+
+    return allowed
+
+
+def test_the_validate_role_reads_only_the_attributes_it_checks(replay: Replay) -> None:
+    reads = [
+        r
+        for c in replay.calls
+        if c.principal == "ValidateFunction" and c.service == "dynamodb"
+        for r in requests_for(c, replay.stack)
+    ]
+    # What the nights read: the licence and the holders (no student moved between districts, so
+    # the students' status and id and the districts' names, read only then, are not; the grant
+    # lists them from the code's projections: tests/unit/test_template_wiring.py).
+    read = {a for r in reads for a in r.context["dynamodb:Attributes"]}
+    assert {r.action for r in reads} == {"dynamodb:BatchGetItem"}
+    assert {"licensed_schools", "district_id", "student_id"} <= read
+    assert {str(k).split("#", 1)[0] for r in reads for k in r.context["dynamodb:LeadingKeys"]} >= {
+        "CONFIG",
+        "STATEID",
+    }
+    allowed = _validate_reads(replay)
+    student = ["DISTRICT#d1"]
+    assert allowed(student, ["pk", "sk", "status", "state_id"])
+    # A student's name, birth date or contact, a whole item, another partition: denied.
+    for attribute in ("first_name", "last_name", "birth_date", "email", "contacts"):
+        assert not allowed(student, ["pk", "sk", attribute]), attribute
+    assert not allowed(student, None)
+    assert not allowed(["RUN#d1"], ["pk", "sk", "status"])
+    assert not allowed(["CONFIG#d1", "HOLD#d1"], ["pk", "sk"])
+    # The conditions are what refuses them: the same grant without them would allow all of it.
+    unconditioned = copy.deepcopy(load_template())
+    for policy in unconditioned["Resources"]["ValidateFunction"]["Properties"]["Policies"]:
+        for statement in policy.get("Statement", []):
+            if statement.get("Sid") == "RosterReadsByKey":
+                del statement["Condition"]
+    loose = _validate_reads(replay, unconditioned)
+    assert loose(student, ["pk", "sk", "first_name"]) and loose(student, None)

@@ -462,7 +462,42 @@ def test_every_dynamodb_action_granted_is_one_the_adapter_calls() -> None:
 
 
 def test_validation_reads_the_roster_by_key_and_never_writes_it() -> None:
-    """Validation reads a district's settings (GetItem) and checks its students' PA Secure IDs
-    against other districts (state_ids.active_elsewhere: BatchGetItem). Without BatchGetItem the
-    check would be skipped every night in AWS (AccessDenied), silently but for a log line."""
-    assert _table_actions("ValidateFunction") == {"dynamodb:GetItem", "dynamodb:BatchGetItem"}
+    """Validation reads a district's licence and checks its students' PA Secure IDs against other
+    districts (state_ids.active_elsewhere), both by BatchGetItem of named attributes. Without
+    BatchGetItem the check would be skipped every night in AWS (AccessDenied), silently but for a
+    log line. Which attributes and partitions: tests/integration/test_iam_replay.py."""
+    assert _table_actions("ValidateFunction") == {"dynamodb:BatchGetItem"}
+
+
+def _projected_attributes(path: Path) -> set[str]:
+    """The attributes a module's `table.get_items(keys, (attribute, ...))` calls project."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get_items"
+        ):
+            projection = node.args[1]
+            assert isinstance(projection, ast.Tuple | ast.Name), ast.dump(projection)
+            if isinstance(projection, ast.Tuple):
+                found |= {str(e.value) for e in projection.elts if isinstance(e, ast.Constant)}
+    return found
+
+
+def test_the_validate_role_may_read_exactly_the_attributes_validation_projects() -> None:
+    """ValidateFunction's reads are conditioned on dynamodb:Attributes: the list is the keys plus
+    what validation's reads project (the licence, the PA Secure ID check), no more, no less."""
+    from rostersync.district_settings import LICENCE_ATTRIBUTES
+
+    [statement] = [
+        s
+        for p in SPECS["ValidateFunction"].policies
+        for s in p.get("Statement", [])
+        if s.get("Sid") == "RosterReadsByKey"
+    ]
+    granted = set(statement["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"])
+    projected = _projected_attributes(LAYER / "rostersync" / "state_ids.py")
+    assert {"district_id", "student_id", "status", "state_id", "name"} <= projected
+    assert granted == {"pk", "sk", *LICENCE_ATTRIBUTES, *projected}
+    assert statement["Condition"]["StringEqualsIfExists"] == {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}
