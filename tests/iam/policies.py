@@ -75,7 +75,7 @@ def expand_policy(policy: Any, owner: str) -> list[Statement]:
     return [{**s, "Sid": s.get("Sid") or f"{name}"} for s in expanded["Statement"]]
 
 
-def _statement_lists(template: Mapping[str, Any]) -> dict[str, list[Any]]:
+def statement_lists(template: Mapping[str, Any]) -> dict[str, list[Any]]:
     """Principal (the function's or state machine's logical id) -> its Policies entries."""
     out = {logical_id: spec.policies for logical_id, spec in functions(template).items()}
     for logical_id in resources_of_type(template, STATE_MACHINE_TYPE):
@@ -88,7 +88,7 @@ def role_policies(template: Mapping[str, Any], names: Mapping[str, str]) -> dict
     """Every role's statements, resolved against `names` (see `Resolver`)."""
     resolver = Resolver.for_template(template, names)
     out: dict[str, list[Statement]] = {}
-    for principal, policies in _statement_lists(template).items():
+    for principal, policies in statement_lists(template).items():
         statements: list[Statement] = []
         for policy in policies:
             for statement in expand_policy(policy, principal):
