@@ -8,11 +8,13 @@ and each is evaluated as IAM would against that role's statements, resources and
 and DynamoDB condition keys included (tests/iam/). Then copies of the template with a grant
 removed or a prefix narrowed are replayed against the same calls: the check reports the denial.
 
-The nights: a first night of two Clever districts and a ClassLink district (the report links
-signed, as deployed); a night on which one district's licence drops a school, so its import holds
-the archive; the operator's release of that hold and status reads (the CLI, with an operator's
-credentials: recorded, not checked, the template defines no operator role); a night after the
-release; a report link answered by the report-link function.
+The nights: a first night of three Clever districts (two share students who moved) and a
+ClassLink district, the report links signed as deployed; a night on which one district's licence
+drops a school, so its import holds the archive, and the ClassLink district's step fails; the
+operator's release of that hold and status reads (the CLI, with an operator's credentials:
+recorded, not checked, the template defines no operator role); a night on which a ClassLink
+student leaves and a Clever district stops sharing; a report link answered by the report-link
+function.
 """
 
 from __future__ import annotations
@@ -54,6 +56,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::Depre
 
 LICENSED = DistrictSpec("Greene Replay SD", seed=9231, schools=2, students=24, teachers=4, sections=4)
 OTHER = DistrictSpec("Huntingdon Replay SD", seed=9232, schools=1, students=12, teachers=2, sections=2)
+# Two of OTHER's students moved here and both districts share them: from the second night one of
+# the two is warned, which reads the other district's students and name (state_ids.py).
+JOINED = DistrictSpec(
+    "Mifflin Replay SD",
+    seed=9233,
+    schools=1,
+    students=10,
+    teachers=2,
+    sections=2,
+    moved_from=9232,
+    moved_in=2,
+)
 CLASSLINK = TenantSpec("4299231", "Forest ClassLink Replay SD", seed=41, schools=2, students_per_school=8)
 REPORT_LINK_BASE = "https://replay.lambda-url.us-east-1.on.aws/"
 # The local stand-in for AlertTopicKey (locally the topic uses the AWS managed key).
@@ -160,7 +174,7 @@ def replay(embedded_aws: EmbeddedAws) -> Iterator[Replay]:
     suffix = uuid.uuid4().hex[:8]
     with (
         pytest.MonkeyPatch.context() as env,
-        CleverSandbox(SandboxConfig(districts=(LICENSED, OTHER))) as clever,
+        CleverSandbox(SandboxConfig(districts=(LICENSED, OTHER, JOINED))) as clever,
         OneRosterSandbox([CLASSLINK]) as classlink,
     ):
         for name, value in {
@@ -202,7 +216,7 @@ def replay(embedded_aws: EmbeddedAws) -> Iterator[Replay]:
                 _licence(schools)
                 nights = [LocalNight(functions).run()]
                 _licence(schools[:1])  # a school leaves the licence: its records would go: held
-                failing.add(OTHER.id)  # and a step fails: the state machine alerts sync_failed
+                failing.add(CLASSLINK.district_id)  # a step fails: the state machine alerts sync_failed
                 nights.append(LocalNight(functions).run())
                 failing.clear()
                 run_releases([LICENSED.id])
@@ -230,8 +244,14 @@ def _policies(replay: Replay, template: dict[str, Any] | None = None) -> dict[st
 def test_the_nights_ran_every_path_the_replay_claims(replay: Replay) -> None:
     first, held, after = replay.nights
     assert (first.status, held.status, after.status) == ("SUCCEEDED", "FAILED", "SUCCEEDED")
-    assert set(first.districts) == {LICENSED.id, OTHER.id, CLASSLINK.district_id}
-    assert held.districts[OTHER.id].alerted_failure
+    assert set(first.districts) == {LICENSED.id, OTHER.id, JOINED.id, CLASSLINK.district_id}
+    assert held.districts[CLASSLINK.district_id].alerted_failure
+    warned = [
+        d
+        for d in (OTHER.id, JOINED.id)
+        if held.districts[d].stages["validate"]["rule_counts"].get("student.state_id.other_district")
+    ]
+    assert len(warned) == 1, warned
     assert OTHER.id not in after.districts
     assert {o.fetch.get("source") for o in first.outcomes} == {"clever", "oneroster"}
     assert held.districts[LICENSED.id].stages["import"]["status"] == "held"
@@ -513,12 +533,11 @@ def test_the_validate_role_reads_only_the_attributes_it_checks(replay: Replay) -
         if c.principal == "ValidateFunction" and c.service == "dynamodb"
         for r in requests_for(c, replay.stack)
     ]
-    # What the nights read: the licence and the holders (no student moved between districts, so
-    # the students' status and id and the districts' names, read only then, are not; the grant
-    # lists them from the code's projections: tests/unit/test_template_wiring.py).
+    # What the nights read: the licence, the holders, and for the moved students the other
+    # district's students' status and id and its name: every attribute the grant lists.
     read = {a for r in reads for a in r.context["dynamodb:Attributes"]}
     assert {r.action for r in reads} == {"dynamodb:BatchGetItem"}
-    assert {"licensed_schools", "district_id", "student_id"} <= read
+    assert read == {"pk", "sk", "licensed_schools", "district_id", "student_id", "status", "state_id", "name"}
     assert {str(k).split("#", 1)[0] for r in reads for k in r.context["dynamodb:LeadingKeys"]} >= {
         "CONFIG",
         "STATEID",
