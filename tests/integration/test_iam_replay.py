@@ -40,6 +40,7 @@ from rostersync.report_links import LinkClaims, sign
 from rostersync.settings import get_settings
 from rostersync.wiring import roster_table
 from rostersync_cli.embedded import EmbeddedAws
+from rostersync_cli.lambda_context import LocalLambdaContext
 from rostersync_cli.local_functions import LocalFunctions, local_function_arn
 from rostersync_cli.nightly import LocalNight, Night
 from rostersync_cli.provision import provision
@@ -120,6 +121,33 @@ def _licence(nces_ids: list[str]) -> None:
         apply(table, LICENSED.id, by="replay", now="2026-12-05T07:00:00Z", licensed=nces_ids)
     finally:
         table.close()
+
+
+class _OutOfTimeSoon(LocalLambdaContext):
+    """Time for two deadline checks, then 5 s left: the fetch pauses and the state machine
+    invokes it again to continue from its checkpoint."""
+
+    def __init__(self) -> None:
+        super().__init__(function_name="rostersync-FetchFunction")
+        self.checks = 2
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.checks -= 1
+        return 600_000 if self.checks >= 0 else 5_000
+
+
+def _out_of_time_once(districts: set[str]) -> Any:
+    def wrapper(handler: Any) -> Any:
+        def run(event: dict[str, Any], context: Any) -> Any:
+            ids = event.get("district_ids") or []
+            if not event.get("resume") and len(ids) == 1 and ids[0] in districts:
+                districts.discard(ids[0])
+                context = _OutOfTimeSoon()
+            return handler(event, context)
+
+        return run
+
+    return wrapper
 
 
 def _fails_for(districts: set[str]) -> Any:
@@ -213,6 +241,7 @@ def replay(embedded_aws: EmbeddedAws) -> Iterator[Replay]:
                 functions = recorder.functions(local)
                 failing: set[str] = set()
                 local.wrap("ValidateFunction", _fails_for(failing))
+                local.wrap("FetchFunction", _out_of_time_once({OTHER.id}))  # continues from its checkpoint
                 _licence(schools)
                 nights = [LocalNight(functions).run()]
                 _licence(schools[:1])  # a school leaves the licence: its records would go: held
@@ -246,6 +275,7 @@ def test_the_nights_ran_every_path_the_replay_claims(replay: Replay) -> None:
     assert (first.status, held.status, after.status) == ("SUCCEEDED", "FAILED", "SUCCEEDED")
     assert set(first.districts) == {LICENSED.id, OTHER.id, JOINED.id, CLASSLINK.district_id}
     assert held.districts[CLASSLINK.district_id].alerted_failure
+    assert first.districts[OTHER.id].fetch_invocations == 2  # paused, continued from its checkpoint
     warned = [
         d
         for d in (OTHER.id, JOINED.id)
@@ -278,6 +308,14 @@ def test_the_nights_ran_every_path_the_replay_claims(replay: Replay) -> None:
         ("ReportLinkFunction", "secretsmanager", "GetSecretValue"),
     ]:
         assert expected in operations, expected
+    resumed = [
+        c
+        for c in replay.calls
+        if c.principal == "FetchFunction"
+        and c.operation == "GetObject"
+        and c.params["Key"].endswith("/checkpoint.json")
+    ]
+    assert resumed and all(str(c.params["Key"]).startswith(f"raw/{OTHER.id}/") for c in resumed)
     presigned = [c for c in replay.calls if c.presigned]
     assert {c.principal for c in presigned} == {"ReportLinkFunction"}
     holds = [
