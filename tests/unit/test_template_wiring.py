@@ -461,7 +461,37 @@ def test_every_dynamodb_action_granted_is_one_the_adapter_calls() -> None:
         assert _table_actions(logical_id) <= ops, logical_id
 
 
-def test_validation_reads_the_roster_and_never_writes_it() -> None:
-    """Validation reads a district's settings (GetItem), nothing of other districts' students; the
-    index page the same function writes Queries support's PA Secure ID conflict lists."""
-    assert _table_actions("ValidateFunction") == {"dynamodb:GetItem", "dynamodb:Query"}
+def test_validation_reads_the_roster_by_key_and_never_writes_it() -> None:
+    """Validation reads a district's licence by BatchGetItem of named attributes, nothing of other
+    districts' students; the index page the same function writes Queries support's PA Secure ID
+    conflict lists. Which attributes and partitions: tests/integration/test_iam_replay.py."""
+    assert _table_actions("ValidateFunction") == {"dynamodb:BatchGetItem", "dynamodb:Query"}
+
+
+def _statement(logical_id: str, sid: str) -> dict[str, Any]:
+    [statement] = [
+        s for p in SPECS[logical_id].policies for s in p.get("Statement", []) if s.get("Sid") == sid
+    ]
+    return dict(statement)
+
+
+def test_the_validate_role_may_read_exactly_the_licence_and_the_conflict_lists() -> None:
+    """ValidateFunction's BatchGetItem is conditioned on dynamodb:Attributes: the keys plus what the
+    licence read projects, no more, no less (never the contacts beside it); its Query only the
+    PA Secure ID conflict partitions (ids and dates, no student data)."""
+    from rostersync.district_settings import LICENCE_ATTRIBUTES
+
+    reads = _statement("ValidateFunction", "RosterReadsByKey")
+    assert reads["Action"] == "dynamodb:BatchGetItem"
+    assert set(reads["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]) == {
+        "pk",
+        "sk",
+        *LICENCE_ATTRIBUTES,
+    }
+    assert reads["Condition"]["ForAllValues:StringLike"] == {"dynamodb:LeadingKeys": ["CONFIG#*"]}
+    assert reads["Condition"]["StringEqualsIfExists"] == {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}
+    conflicts = _statement("ValidateFunction", "StateIdConflictReads")
+    assert conflicts["Action"] == "dynamodb:Query"
+    assert conflicts["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["STATEIDCONFLICT#*"]}
+    }

@@ -128,10 +128,16 @@ def load(table: RosterTable, district_id: str) -> DistrictSettings:
     return _from_items(district_id, item, table.get_item(config_pk(district_id), SAFEGUARD_SK))
 
 
+# What validation reads of the settings item: its role may read these attributes and no others
+# (template.yaml, ValidateFunction's RosterReadsByKey; the IAM replay checks it).
+LICENCE_ATTRIBUTES = ("licensed_schools",)
+
+
 def load_licence(table: RosterTable, district_id: str) -> frozenset[str] | None:
-    """Only what validation needs: the licensed NCES ids, or None (every shared school). One GetItem."""
-    item = table.get_item(config_pk(district_id), SETTINGS_SK) or {}
-    return _from_items(district_id, item, None).licensed
+    """Only what validation needs: the licensed NCES ids, or None (every shared school). One read
+    by key, of `licensed_schools` alone (not the contacts' e-mail addresses beside it)."""
+    items = table.get_items([(config_pk(district_id), SETTINGS_SK)], LICENCE_ATTRIBUTES)
+    return _from_items(district_id, items[0] if items else {}, None).licensed
 
 
 def _from_items(district_id: str, item: dict[str, Any], safeguard: dict[str, Any] | None) -> DistrictSettings:

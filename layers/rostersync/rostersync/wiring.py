@@ -278,7 +278,7 @@ def validate(request: ValidateRequest) -> dict[str, Any]:
     settings = get_settings()
     store = page_store(settings)
     table = roster_table(settings)
-    licensed = district_config.load_licence(table, request.district_id)  # one GetItem
+    licensed = district_config.load_licence(table, request.district_id)  # one projected read
     result: ValidateResult = validate_run(
         store,
         request.district_id,
