@@ -182,7 +182,8 @@ class MemoryRosterTable:
         with self._lock:
             key = (lease_pk(district_id), LEASE_SK)
             current = self.items.setdefault(key, {"pk": key[0], "sk": key[1]})
-            if current.get("lease_token") and int(current.get("lease_expires", 0)) >= now:
+            handed_on = fence_run is not None and current.get("paused_run") == fence_run
+            if current.get("lease_token") and int(current.get("lease_expires", 0)) >= now and not handed_on:
                 latest = current.get("latest_run")
                 if fence_run is not None and latest and str(latest) > fence_run:
                     raise StaleRun(f"district {district_id}: run {latest} is newer than {fence_run}")
@@ -200,6 +201,7 @@ class MemoryRosterTable:
                 current["latest_run"] = fence_run
                 current["repair_runs"] = set(current.get("repair_runs") or ()) | {fence_run}
             current.pop("roster_index", None)
+            current.pop("paused_run", None)
             repair = {str(r) for r in old.get("repair_runs") or ()} | ({fence_run} if fence_run else set())
             index_run = old.get("roster_index") if fence_run is not None else None
             return Lease(district_id, holder, token, fence_run, tuple(sorted(repair)), index_run)
@@ -212,6 +214,17 @@ class MemoryRosterTable:
                 raise LeaseLost(f"district {lease.district_id}: lease of {lease.holder} was taken")
             current["lease_expires"] = now + ttl
 
+    def pause_lease(self, lease: Lease, *, now: int, ttl: int) -> None:
+        self._count("pause_lease")
+        if lease.fence_run is None:
+            raise ValueError(f"district {lease.district_id}: only a run's lease can be paused")
+        with self._lock:
+            current = self.items.get((lease_pk(lease.district_id), LEASE_SK), {})
+            if current.get("lease_token") != lease.token:
+                raise LeaseLost(f"district {lease.district_id}: lease of {lease.holder} was taken")
+            current["lease_expires"] = now + ttl
+            current["paused_run"] = lease.fence_run
+
     def release_lease(
         self, lease: Lease, *, completed: Collection[str] | None, index_run: str | None = None
     ) -> None:
@@ -220,7 +233,7 @@ class MemoryRosterTable:
             current = self.items.get((lease_pk(lease.district_id), LEASE_SK), {})
             if current.get("lease_token") != lease.token:
                 raise LeaseLost(f"district {lease.district_id}: lease of {lease.holder} was taken")
-            for name in ("holder", "lease_token", "lease_expires"):
+            for name in ("holder", "lease_token", "lease_expires", "paused_run"):
                 current.pop(name, None)
             committing = bool(completed) and bool(lease.fence_run)
             if committing:

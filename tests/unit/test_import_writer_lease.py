@@ -8,7 +8,6 @@ factory with a small chunk and a clock that advances on every reading.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import pytest
@@ -62,9 +61,10 @@ class LeaseTakenAfter(MemoryRosterTable):
 
 
 def _small_writer(monkeypatch: pytest.MonkeyPatch, monotonic: Any) -> None:
-    monkeypatch.setattr(
-        service, "RosterWriter", functools.partial(RosterWriter, monotonic=monotonic, chunk=CHUNK)
-    )
+    def small(*args: Any, chunk: int = CHUNK, **kwargs: Any) -> RosterWriter:
+        return RosterWriter(*args, **kwargs, monotonic=monotonic, chunk=CHUNK)  # whatever the run's
+
+    monkeypatch.setattr(service, "RosterWriter", small)
 
 
 def _import(table: MemoryRosterTable, store: MemoryPageStore, roster: Roster, run_id: str, clock: Clock):

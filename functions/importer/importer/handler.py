@@ -17,4 +17,4 @@ from rostersync.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 @event_parser(model=ImportRequest)
 def lambda_handler(event: ImportRequest, context: LambdaContext) -> dict[str, Any]:
-    return wiring.import_(event)
+    return wiring.import_(event, context.get_remaining_time_in_millis)

@@ -226,8 +226,17 @@ class RosterTable(Protocol):
 
     def acquire_lease(
         self, district_id: str, holder: str, *, now: int, ttl: int, fence_run: str | None
-    ) -> Lease: ...
+    ) -> Lease:
+        """Take the district's lease when it is free, expired, or handed on by `pause_lease` to
+        this very run (`fence_run`): only one invocation takes a paused run's lease over."""
+        ...
+
     def renew_lease(self, lease: Lease, *, now: int, ttl: int) -> None: ...
+    def pause_lease(self, lease: Lease, *, now: int, ttl: int) -> None:
+        """Renew the lease and mark it paused by its run: the run's next invocation (the same run id)
+        takes it over at once, anyone else only once it expires. The run stays in `repair_runs`."""
+        ...
+
     def release_lease(
         self, lease: Lease, *, completed: Collection[str] | None, index_run: str | None = None
     ) -> None:

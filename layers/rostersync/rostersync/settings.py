@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     # 150 s: one full page at the 120 s read timeout's worst case, plus its S3 write (a page
     # that keeps failing slowly can still take longer: docs/ARCHITECTURE.md, "Known limits").
     fetch_pause_margin_seconds: float = Field(150.0, alias="FETCH_PAUSE_MARGIN_SECONDS", ge=0)
+    # An import pauses between two write chunks (lease handed on, `paused`) once less than this
+    # much of the invocation remains: the chunks in flight (up to 4 of IMPORT_WRITE_CHUNK items),
+    # the students' registry work settled and the run recorded must fit in it (docs/ARCHITECTURE.md,
+    # "Checkpoints"). The import's write chunk: items handed to the writer's senders at once.
+    import_pause_margin_seconds: float = Field(180.0, alias="IMPORT_PAUSE_MARGIN_SECONDS", ge=0)
+    import_write_chunk: int = Field(2000, alias="IMPORT_WRITE_CHUNK", ge=25, le=10000)
     # A district whose source sync is older than this many days (or in error) gets the warning
     # `district.sync_stale`: its data is frozen upstream. Template parameter DistrictSyncStaleDays.
     district_sync_stale_days: int = Field(7, alias="DISTRICT_SYNC_STALE_DAYS", ge=1, le=365)

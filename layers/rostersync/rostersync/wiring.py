@@ -298,17 +298,31 @@ def validate(request: ValidateRequest) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------- import
 
 
-def import_(request: ImportRequest) -> dict[str, Any]:
-    """The import function: one district's validated run -> the roster table, then alert."""
+def import_(request: ImportRequest, remaining_ms: RemainingMillis | None = None) -> dict[str, Any]:
+    """The import function: one district's validated run -> the roster table, then alert.
+    `remaining_ms` (the Lambda context's): near the deadline the import pauses, and the state
+    machine invokes it again with the same run id (no alert and no record counts until it ends)."""
     logger.append_keys(district_id=request.district_id, run_id=request.run_id)
     settings = get_settings()
-    result = import_run(request.district_id, request.run_id, dry_run=request.dry_run, settings=settings)
+    should_pause = (
+        pause_near_deadline(remaining_ms, settings.import_pause_margin_seconds) if remaining_ms else None
+    )
+    result = import_run(
+        request.district_id,
+        request.run_id,
+        dry_run=request.dry_run,
+        settings=settings,
+        should_pause=should_pause,
+    )
     store = page_store(settings)
     record_import(store, result)
     alerts = notify_import(
         result, alert_publisher(settings), source=request.source, district_name=request.district_name
     )
     record_outcome(alerts)
+    if result.status is RunStatus.PAUSED:  # counted once, when the import ends
+        metrics.add_metric(name="ImportsPaused", unit=MetricUnit.Count, value=1)
+        return result.model_dump(mode="json")
     for field in ("created", "updated", "unchanged", "archived", "restored", "held"):
         metrics.add_metric(
             name=f"Records{field.capitalize()}", unit=MetricUnit.Count, value=result.total(field)
@@ -325,6 +339,7 @@ def run_import(
     dry_run: bool = False,
     fetched: Mapping[str, int] | None = None,
     settings: Settings | None = None,
+    should_pause: Callable[[], bool] | None = None,
 ) -> ImportResult:
     """import_district on ROSTER_TABLE and RAW_BUCKET. The caller publishes alerts."""
     settings = settings or get_settings()
@@ -338,11 +353,18 @@ def run_import(
         dry_run=dry_run,
         thresholds=default_thresholds(settings),
         fetched=fetched,
+        should_pause=should_pause,
+        write_chunk=settings.import_write_chunk,
     )
 
 
 def import_run(
-    district_id: str, run_id: str, *, dry_run: bool = False, settings: Settings | None = None
+    district_id: str,
+    run_id: str,
+    *,
+    dry_run: bool = False,
+    settings: Settings | None = None,
+    should_pause: Callable[[], bool] | None = None,
 ) -> ImportResult:
     """Import a validated run, read back from RAW_BUCKET; a run validate did not accept is skipped."""
     settings = settings or get_settings()
@@ -364,6 +386,7 @@ def import_run(
         dry_run=dry_run,
         fetched=validated.fetched_by_type,
         settings=settings,
+        should_pause=should_pause,
     )
 
 

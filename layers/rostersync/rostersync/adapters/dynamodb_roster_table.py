@@ -483,7 +483,10 @@ class DynamoRosterTable:
             ":now": {"N": str(now)},
         }
         update = "SET #h = :holder, lease_token = :token, lease_expires = :exp, acquired_at = :now"
-        condition = "(attribute_not_exists(lease_token) OR lease_expires < :now)"
+        condition = "(attribute_not_exists(lease_token) OR lease_expires < :now"
+        if fence_run is not None:  # a paused invocation of this very run handed it on (pause_lease)
+            condition += " OR paused_run = :run"
+        condition += ")"
         # A latest_run ahead of the clock (run ids are checked against it now; one written before
         # that was a typo) fences nobody: it would make every later night stale.
         bound = run_id_bound(datetime.fromtimestamp(now, UTC))
@@ -498,7 +501,7 @@ class DynamoRosterTable:
         # Whoever takes the lease may write the roster, so the index it names stops being valid
         # now: only this holder's clean commit names one again (release_lease). The name is read
         # from the old image, for an import to use until then.
-        update += " REMOVE roster_index"
+        update += " REMOVE roster_index, paused_run"
         try:
             response = self._call(
                 "update_item",
@@ -549,6 +552,27 @@ class DynamoRosterTable:
                 raise LeaseLost(f"district {lease.district_id}: lease of {lease.holder} was taken") from None
             raise
 
+    def pause_lease(self, lease: Lease, *, now: int, ttl: int) -> None:
+        if lease.fence_run is None:
+            raise ValueError(f"district {lease.district_id}: only a run's lease can be paused")
+        try:
+            self._call(
+                "update_item",
+                TableName=self.table_name,
+                Key=_key(lease_pk(lease.district_id), LEASE_SK),
+                UpdateExpression="SET lease_expires = :exp, paused_run = :run",
+                ConditionExpression="lease_token = :token",
+                ExpressionAttributeValues={
+                    ":exp": {"N": str(now + ttl)},
+                    ":token": {"S": lease.token},
+                    ":run": {"S": lease.fence_run},
+                },
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise LeaseLost(f"district {lease.district_id}: lease of {lease.holder} was taken") from None
+            raise
+
     def release_lease(
         self, lease: Lease, *, completed: Collection[str] | None, index_run: str | None = None
     ) -> None:
@@ -557,7 +581,7 @@ class DynamoRosterTable:
         A commit records `index_run` (the run whose roster index is the table's state) in the same
         conditional update; every other release forgets the index.
         """
-        removes = ["#h", "lease_token", "lease_expires"]
+        removes = ["#h", "lease_token", "lease_expires", "paused_run"]
         sets: list[str] = []
         values: dict[str, Any] = {":token": {"S": lease.token}}
         committing = bool(completed) and bool(lease.fence_run)

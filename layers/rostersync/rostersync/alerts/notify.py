@@ -155,6 +155,8 @@ def notify_import(
     `source`: the district's source and `district_name` its name, as the state machine's payload
     carries them from the fetch (the import reads no fetch artifact): the alerts name both."""
     outcome = AlertOutcome()
+    if result.status is RunStatus.PAUSED:
+        return outcome  # paused at the invocation's deadline: a further invocation continues it
     if result.status is RunStatus.SKIPPED_LOCKED:
         alert = messages.import_locked(
             result.district_id, result.run_id, source=source, district_name=district_name

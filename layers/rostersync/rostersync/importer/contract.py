@@ -40,6 +40,9 @@ class ImportRequest(BaseModel):
 
 class RunStatus(StrEnum):
     RUNNING = "running"
+    # Stopped cleanly between two batches near the invocation's deadline, lease kept: the next
+    # invocation with the same run id continues it (the state machine loops on it).
+    PAUSED = "paused"
     SUCCEEDED = "succeeded"  # every change applied
     HELD = "held"  # creates/updates applied, the archive set held by the safeguard
     DRY_RUN = "dry_run"  # nothing written to the roster; the change set is in S3
@@ -117,6 +120,7 @@ class ImportResult(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
+    invocations: int = 1  # the Lambda invocations this run took (more than one: it paused)
 
     @property
     def held(self) -> bool:

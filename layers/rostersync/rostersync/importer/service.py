@@ -20,6 +20,16 @@ Order of work (each step safe to repeat; see docs/DATA_MODEL.md):
 5. Commit. Older holds superseded, the roster index of what the run left, the run item, then the
    lease released (which marks the run's repairs done and names the index valid, in one
    conditional update).
+
+An import larger than its invocation pauses (`should_pause`, the invocation's remaining time):
+between two of pass 2's chunks, once this invocation has handed one over, it writes out what it
+has started (pending arrivals decided, every chunk in flight landed, departures settled), hands
+its lease on to its own next invocation (`pause_lease`), records the run `paused` with the whole
+run's counts so far, and returns `paused` with no alert. The next invocation with the same run id
+takes the lease over, reads that record (the counts, trips and change set of the first plan),
+diffs tonight's records against the table (what was written carries its new content hash, so it
+is skipped; the paused run's own change set is not repaired: it stopped cleanly), writes the
+rest, and runs the phases after writing once, in the invocation that finishes.
 """
 
 from __future__ import annotations
@@ -38,7 +48,15 @@ from rostersync.importer.release import HOLD_HELD, HOLD_SUPERSEDED
 from rostersync.importer.rollover import MAX_TERMS, rollover
 from rostersync.importer.runs import RUNLOG_TTL_DAYS, result_from_item, run_item, runlog_item
 from rostersync.importer.safeguard import SafeguardThresholds, check
-from rostersync.importer.writer import LEASE_TTL_SECONDS, Clock, RosterWriter, epoch, iso, utcnow
+from rostersync.importer.writer import (
+    LEASE_TTL_SECONDS,
+    WRITE_CHUNK,
+    Clock,
+    RosterWriter,
+    epoch,
+    iso,
+    utcnow,
+)
 from rostersync.layout import (
     RUNLOG_PK,
     SAFEGUARD_SK,
@@ -69,9 +87,14 @@ from rostersync.roster_items import (
     roster_item,
     stored_edges,
 )
-from rostersync.state_id_registry import TRUSTED, Arrival, Registry
+from rostersync.state_id_registry import CONFLICTS_LISTED, TRUSTED, Arrival, Registry
 
 Accepted = Callable[[], Iterable[tuple[Kind, Record]]]
+Pause = Callable[[], bool]
+
+
+def _never() -> bool:
+    return False
 
 
 @dataclass
@@ -89,6 +112,10 @@ class _Run:
     clock: Clock
     now: str  # the run's timestamp on every item it writes
     registry: Registry | None = None  # the PA Secure ID registry (None for a dry run)
+    should_pause: Pause = _never  # True near the invocation's deadline: stop between two chunks
+    chunk: int = WRITE_CHUNK  # items handed to the writer's senders at once
+    # The record of this run's paused invocation, when this invocation continues it.
+    progress: ImportResult | None = None
 
     @property
     def log(self) -> dict[str, Any]:
@@ -122,12 +149,16 @@ def import_district(
     thresholds: SafeguardThresholds | None = None,
     fetched: Mapping[str, int] | None = None,
     clock: Clock = utcnow,
+    should_pause: Pause | None = None,
+    write_chunk: int = WRITE_CHUNK,
 ) -> ImportResult:
     """Import one district's accepted records (see the module docstring for the order of work).
 
     `accepted` is called twice (two passes); `rejected_ids` are the record ids fetched tonight
     but rejected, whose last good version stays. `thresholds` is the default safeguard, which a
     district's CONFIG#<district>/SAFEGUARD item overrides. `fetched` (per kind) is recorded.
+    `should_pause` (the invocation's deadline) may stop the run between two chunks: the result
+    is then `paused` and an invocation with the same run id continues it.
     """
     started = clock()
     # Run ids come from the clock: one from the future would fence out every later night.
@@ -142,6 +173,7 @@ def import_district(
     )
     log = {"district_id": district_id, "run_id": run_id, "dry_run": dry_run}
     lease: Lease | None = None
+    progress: ImportResult | None = None
     if not dry_run:
         recorded = table.get_item(run_pk(district_id), run_id)
         if recorded and recorded.get("status") in FINAL:
@@ -149,6 +181,8 @@ def import_district(
             replay.replayed = True
             logger.info("import already committed; returning the recorded result", extra=log)
             return replay
+        if recorded and recorded.get("status") == RunStatus.PAUSED:
+            progress = result_from_item(recorded)
         try:
             lease = table.acquire_lease(
                 district_id, run_id, now=epoch(started), ttl=LEASE_TTL_SECONDS, fence_run=run_id
@@ -161,8 +195,15 @@ def import_district(
             return result.model_copy(
                 update={"status": RunStatus.SKIPPED_STALE, "finished_at": clock(), "error": str(exc)}
             )
+        if progress is not None:
+            result = _continued(result, progress)
+            logger.info("import continues its paused run", extra={**log, "invocation": result.invocations})
         _save_run_record(table, result, clock)
     run = _Run(district_id, run_id, accepted, rejected_ids, table, holds, lease, result, clock, iso(started))
+    run.progress = progress
+    run.chunk = write_chunk
+    if should_pause is not None and not dry_run:
+        run.should_pause = should_pause
     if not dry_run:
         run.registry = Registry(table, district_id, run_id, started)
     try:
@@ -174,9 +215,12 @@ def import_district(
             result.finished_at = clock()
             table.put_item({**run_item(result), "sk": dry_run_sk(run_id)})
         else:
-            written = _apply(run, plan)
+            written, paused = _apply(run, plan)
             phase.done("write")
-            _commit(run, plan, written, phase)
+            if paused:
+                _pause(run, written)
+            else:
+                _commit(run, plan, written, phase)
     except Exception as exc:
         result.status = RunStatus.FAILED
         result.error = f"{type(exc).__name__}: {exc}"[:1000]
@@ -189,6 +233,42 @@ def import_district(
         raise
     _log_done(result)
     return result
+
+
+def _continued(result: ImportResult, progress: ImportResult) -> ImportResult:
+    """This invocation's result, carrying the whole run's so far from its paused invocation."""
+    return result.model_copy(
+        update={
+            "counts": progress.counts,
+            "trips": progress.trips,
+            "rollover": progress.rollover,
+            "safeguard_percent": progress.safeguard_percent,
+            "changeset_key": progress.changeset_key,
+            "diff_source": progress.diff_source,
+            "roster_writes": progress.roster_writes,
+            "phase_seconds": dict(progress.phase_seconds),
+            "state_ids": progress.state_ids,
+            "started_at": progress.started_at or result.started_at,
+            "invocations": progress.invocations + 1,
+        }
+    )
+
+
+def _pause(run: _Run, written: int) -> None:
+    """Stop here, cleanly: the lease handed on to this run's next invocation, then the run
+    recorded `paused` with the whole run's counts (what that invocation continues from)."""
+    lease = run.lease
+    if lease is None:
+        raise RuntimeError(f"district {run.district_id} run {run.run_id}: pausing without a lease")
+    run.table.pause_lease(lease, now=epoch(run.clock()), ttl=LEASE_TTL_SECONDS)
+    result = run.result
+    result.roster_writes += written
+    result.status = RunStatus.PAUSED
+    _save_run_record(run.table, result, run.clock)
+    logger.info(
+        "import paused at the invocation's deadline; the next invocation continues it",
+        extra={**run.log, "invocation": result.invocations, "roster_writes": result.roster_writes},
+    )
 
 
 # ------------------------------------------------------------------------------------- plan
@@ -223,9 +303,11 @@ def _plan(run: _Run, default_thresholds: SafeguardThresholds, fetched: Mapping[s
     # Dry runs take no lease, so they cannot prove an index current: they read the table.
     tracker = IndexTracker() if run.lease is not None else None
     index = _usable_index(run, repair)
-    result.diff_source = "index" if index else "table"
     existing = iter(index.items) if index else run.table.existing(run.district_id)
     diff = compute_diff(tonight, tracker.read(existing) if tracker else existing, run.rejected_ids, repair)
+    if run.progress is not None:
+        return _continue_plan(run, diff, repair, tracker)
+    result.diff_source = "index" if index else "table"
     result.trips = check(diff.candidates, diff.active_by_kind, diff.students_by_school, thresholds)
     plan = _Plan(
         diff=diff, held=bool(result.trips), repair=repair, index=index, tracker=tracker, counts=counts
@@ -241,6 +323,39 @@ def _plan(run: _Run, default_thresholds: SafeguardThresholds, fetched: Mapping[s
     changeset_id = dry_run_sk(run.run_id) if result.dry_run else run.run_id
     result.changeset_key = run.holds.write_changeset(run.district_id, changeset_id, _changeset(result, plan))
     return plan
+
+
+def _continue_plan(run: _Run, diff: Diff, repair: set[str], tracker: IndexTracker | None) -> _Plan:
+    """A continued run's plan: what is left of the diff, under the first plan's decisions (its
+    safeguard trips, its counts and its change set, which stays the run's whole plan)."""
+    result = run.result
+    counts: defaultdict[Kind, KindCounts] = defaultdict(KindCounts)
+    for kind_name, kind_counts in result.counts.items():
+        counts[Kind(kind_name)] = kind_counts
+    plan = _Plan(
+        diff=diff, held=bool(result.trips), repair=repair, index=None, tracker=tracker, counts=counts
+    )
+    if plan.held:
+        for candidate in diff.candidates:
+            plan.held_ids.setdefault(candidate.kind, set()).add(candidate.source_id)
+        plan.held_sections = _held_sections_written(run, diff)
+    result.counts = {kind.value: counts[kind] for kind in Kind if kind in counts}
+    return plan
+
+
+def _held_sections_written(run: _Run, diff: Diff) -> set[str]:
+    """On a held run, the sections the paused invocations wrote keeping held people listed (the
+    hold names them): those the change set planned and the diff no longer finds to write."""
+    planned = run.holds.read_changeset(run.district_id, run.run_id) or {}
+    sections: set[str] = set()
+    for action, kind_name, record_id in planned.get("changes", []):
+        sk = roster_sk(Kind(kind_name), record_id)
+        if kind_name != Kind.SECTION.value or action == Action.CREATED.value or sk in diff.changes:
+            continue
+        stored = run.table.get_item(district_pk(run.district_id), sk)
+        if stored and any(stored.get(held_attr) for _attr, held_attr, _kind in HELD_LISTS):
+            sections.add(record_id)
+    return sections
 
 
 def _usable_index(run: _Run, repair: Collection[str]) -> RosterIndex | None:
@@ -271,6 +386,8 @@ def _repair_set(run: _Run) -> set[str]:
     """sks a run that started and never committed planned to change (its change set)."""
     repair: set[str] = set()
     for failed_run in run.lease.repair_runs if run.lease else ():
+        if run.progress is not None and failed_run == run.run_id:
+            continue  # this run paused cleanly: what it wrote is whole, and skipped by its hash
         plan = run.holds.read_changeset(run.district_id, failed_run)
         if not plan:
             continue  # stopped before planning: it wrote nothing
@@ -351,22 +468,28 @@ def _changeset(result: ImportResult, plan: _Plan) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------ apply
 
 
-def _apply(run: _Run, plan: _Plan) -> int:
+def _apply(run: _Run, plan: _Plan) -> tuple[int, bool]:
     """The planned writes: changed records (pass 2), then a held set's record or the archives,
-    then reconciles. Returns the items written.
+    then reconciles. Returns the items written, and whether pass 2 paused at the invocation's
+    deadline (then what it handed the writer is written and settled, and nothing after pass 2 ran).
 
     A held set is recorded after pass 2 because the hold names the sections pass 2 wrote with
     held people kept in their lists (the release takes them out). A run that dies before that
     leaves no hold: the next run recomputes the archive set anyway.
     """
-    writer = RosterWriter(run.table, run.lease, run.clock)
+    writer = RosterWriter(run.table, run.lease, run.clock, chunk=run.chunk)
     try:
         _migrate_state_ids(run, writer)
         trust = _Trust(run, writer, plan)
-        _write_changes(run, plan, writer, trust)
-        trust.flush()
+        paused = _write_changes(run, plan, writer, trust)
+        if paused:
+            trust.drop_pending()  # not yet decided nor written: the next invocation does them
+        else:
+            trust.flush()
         writer.drain()
         trust.settle()
+        if paused:
+            return writer.written, True
         if plan.held:
             _record_hold(run, plan)
         else:
@@ -377,8 +500,25 @@ def _apply(run: _Run, plan: _Plan) -> int:
     finally:
         writer.close()
         if run.registry is not None:
-            run.result.state_ids = run.registry.outcome.as_dict()
-    return writer.written
+            earlier = run.progress.state_ids if run.progress is not None else None
+            run.result.state_ids = _merged_state_ids(earlier, run.registry.outcome.as_dict())
+    return writer.written, False
+
+
+def _merged_state_ids(earlier: Mapping[str, Any] | None, now: dict[str, Any]) -> dict[str, Any]:
+    """The registry's work over the run's invocations: counts added, conflicts listed once."""
+    if not earlier:
+        return now
+    merged: dict[str, Any] = {}
+    for name, value in now.items():
+        before = earlier.get(name)
+        if name == "conflicts":
+            merged[name] = [*(before or []), *value][:CONFLICTS_LISTED]
+        elif isinstance(value, int) and isinstance(before, int):
+            merged[name] = before + value
+        else:
+            merged[name] = value
+    return merged
 
 
 def _migrate_state_ids(run: _Run, writer: RosterWriter) -> None:
@@ -470,6 +610,13 @@ class _Trust:
             if self.plan.tracker:
                 self.plan.tracker.written(item)
 
+    def drop_pending(self) -> None:
+        """Forget the arrivals not yet decided (a pause): nothing of theirs was written, so the
+        next invocation's diff finds them again; their former ids do not leave yet either."""
+        dropped = {str(item["clever_id"]) for item, *_rest in self.pending}
+        self.pending = []
+        self.leaving = [(old, student) for old, student in self.leaving if student not in dropped]
+
     def settle(self) -> None:
         """After tonight's student writes landed: old ids leave, updated flags are confirmed."""
         registry = self.run.registry
@@ -498,10 +645,17 @@ def _record_hold(run: _Run, plan: _Plan) -> None:
     )
 
 
-def _write_changes(run: _Run, plan: _Plan, writer: RosterWriter, trust: _Trust) -> None:
-    """Pass 2: changed records only (none: tonight's records need not be read again)."""
+def _write_changes(run: _Run, plan: _Plan, writer: RosterWriter, trust: _Trust) -> bool:
+    """Pass 2: changed records only (none: tonight's records need not be read again). True when
+    it stopped at the invocation's deadline: between two chunks, once this invocation has handed
+    the writer one (so every invocation advances)."""
     changes = plan.diff.changes
+    chunks = writer.chunks
     for kind, record in run.accepted() if changes else ():
+        if writer.chunks != chunks:
+            chunks = writer.chunks
+            if changes and run.should_pause():
+                return True
         sk = roster_sk(kind, record.id)
         action = changes.pop(sk, None)
         if action is None:
@@ -538,9 +692,11 @@ def _write_changes(run: _Run, plan: _Plan, writer: RosterWriter, trust: _Trust) 
             and stored.get("content_hash") == item["content_hash"]
             and want == have
         ):
-            # Another held night with the same data: the stored section already is this item.
-            plan.counts[kind].updated -= 1
-            plan.counts[kind].unchanged += 1
+            # Another held night with the same data: the stored section already is this item (or
+            # this very run wrote it before it paused: counted as the plan counted it).
+            if stored.get("last_changed_run") != run.run_id:
+                plan.counts[kind].updated -= 1
+                plan.counts[kind].unchanged += 1
             continue
         puts = [edge_item(pk, member, run.district_id, run.run_id) for pk, member in sorted(want - have)]
         deletes = sorted(have - want)
@@ -554,6 +710,7 @@ def _write_changes(run: _Run, plan: _Plan, writer: RosterWriter, trust: _Trust) 
         writer.add_item(item)
         if plan.tracker:
             plan.tracker.written(item)
+    return False
 
 
 def _archive(run: _Run, plan: _Plan, writer: RosterWriter) -> None:
@@ -608,7 +765,7 @@ def _commit(run: _Run, plan: _Plan, written: int, phase: _Phases) -> None:
     index_run = _write_index(run, plan.tracker, generation) if plan.tracker else None
     phase.done("finish")
     result = run.result
-    result.roster_writes = written
+    result.roster_writes += written
     result.status = RunStatus.HELD if plan.held else RunStatus.SUCCEEDED
     result.finished_at = run.clock()
     _save_run_record(run.table, result, run.clock)
@@ -663,8 +820,10 @@ class _Phases:
         self._mark = time.monotonic()
 
     def done(self, name: str) -> None:
-        now = time.monotonic()
-        self.result.phase_seconds[name] = round(now - self._mark, 3)
+        now = time.monotonic()  # added up over a paused run's invocations
+        self.result.phase_seconds[name] = round(
+            self.result.phase_seconds.get(name, 0.0) + now - self._mark, 3
+        )
         self._mark = now
 
 

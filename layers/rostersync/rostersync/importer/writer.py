@@ -69,6 +69,7 @@ class RosterWriter:
         self.edge_deletes: list[Key] = []
         self.items: list[Item] = []
         self.written = 0
+        self.chunks = 0  # chunks handed to the senders: a pause may come between two
         self._renewed = monotonic()
         self._sender: ThreadPoolExecutor | None = None
         self._inflight: deque[Future[int]] = deque()
@@ -104,6 +105,7 @@ class RosterWriter:
         if self._sender is None:
             self._sender = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="roster-writer")
         self._inflight.append(self._sender.submit(self._send, *chunk))
+        self.chunks += 1
 
     def drain(self) -> None:
         """Everything buffered is written (or its failure raised) when this returns."""
