@@ -74,6 +74,7 @@ class DistrictOutcome:
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)  # "validate", "import" results
     state: str = ""  # the state it is in (or ended in)
     fetch_invocations: int = 0
+    import_invocations: int = 0  # more than one: the import paused and continued
     error: dict[str, str] | None = None  # the last step error (after its retries, when caught)
     alerted_failure: bool = False  # the state machine caught a failure and alerted sync_failed
     finished: bool = False
@@ -193,8 +194,12 @@ def _apply(night: Night, history: _History, event: dict[str, Any]) -> None:
             outcome.finished = True
         if state == "FetchDidNotFinish":
             outcome.error = {"state": "Fetch", "error": "FetchDidNotFinish", "cause": ""}
+        if state == "ImportDidNotFinish":
+            outcome.error = {"state": "Import", "error": "ImportDidNotFinish", "cause": ""}
     elif kind == "TaskScheduled" and state == "Fetch":
         outcome.fetch_invocations += 1
+    elif kind == "TaskScheduled" and state == "Import":
+        outcome.import_invocations += 1
     elif kind == "TaskSucceeded" and state in STAGE_OF_STATE:
         payload = (_json(details.get("output")) or {}).get("Payload") or {}
         if state == "Fetch":

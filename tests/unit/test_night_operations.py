@@ -92,15 +92,26 @@ def _longest_attempts(state: dict[str, Any]) -> int:
     return seconds + attempts * timeout
 
 
+def _continuations(states: dict[str, Any], choice: str) -> int:
+    """The bound a ContinueX? choice puts on a stage's continuations."""
+    [rule] = states[choice]["Choices"]
+    return int(rule["NumericGreaterThanEquals"])
+
+
 def test_a_batch_times_out_only_after_one_district_s_longest_legitimate_night() -> None:
     """A batch's timeout ends a batch stuck past any path a district can take (a fetch continued
-    20 times, every retry, every alert), never a district still doing legitimate work."""
+    20 times, an import continued 10 times, every retry of an invocation that fails, every alert),
+    never a district still doing legitimate work. A continuation is an invocation that answered
+    (paused), so at most its task's timeout; the one that fails gets every retry."""
     states = _states(_definition())
-    continuations = 20
-    district = (1 + continuations) * _longest_attempts(states["Fetch"])
-    district += _longest_attempts(states["Validate"]) + _longest_attempts(states["Import"])
+    fetches = 1 + _continuations(states, "ContinueFetch?")
+    imports = 1 + _continuations(states, "ContinueImport?")
+    assert (fetches, imports) == (21, 11)
+    district = (fetches - 1) * states["Fetch"]["TimeoutSeconds"] + _longest_attempts(states["Fetch"])
+    district += _longest_attempts(states["Validate"])
+    district += (imports - 1) * states["Import"]["TimeoutSeconds"] + _longest_attempts(states["Import"])
     district += _longest_attempts(states["NotifyDistrictFailed"])
-    assert district <= states["SyncBatch"]["TimeoutSeconds"], district
+    assert district <= states["SyncBatch"]["TimeoutSeconds"] < _definition()["TimeoutSeconds"], district
 
 
 def _uncaught_timeouts(definition: dict[str, Any]) -> list[str]:

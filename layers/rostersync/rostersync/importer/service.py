@@ -118,6 +118,11 @@ class _Run:
     progress: ImportResult | None = None
 
     @property
+    def paused_cleanly(self) -> bool:
+        """This invocation continues one that paused (not one that died part way)."""
+        return self.progress is not None and self.progress.status is RunStatus.PAUSED
+
+    @property
     def log(self) -> dict[str, Any]:
         return {"district_id": self.district_id, "run_id": self.run_id}
 
@@ -183,6 +188,15 @@ def import_district(
             return replay
         if recorded and recorded.get("status") == RunStatus.PAUSED:
             progress = result_from_item(recorded)
+        elif (
+            recorded
+            and recorded.get("status") == RunStatus.RUNNING
+            and int(recorded.get("invocations", 1)) > 1
+        ):
+            # A continuation that died (timeout): its run's counts and plan stand; what it wrote
+            # is repaired (its own change set is, since it did not stop cleanly).
+            progress = result_from_item(recorded)
+            progress.status = RunStatus.RUNNING
         try:
             lease = table.acquire_lease(
                 district_id, run_id, now=epoch(started), ttl=LEASE_TTL_SECONDS, fence_run=run_id
@@ -386,7 +400,7 @@ def _repair_set(run: _Run) -> set[str]:
     """sks a run that started and never committed planned to change (its change set)."""
     repair: set[str] = set()
     for failed_run in run.lease.repair_runs if run.lease else ():
-        if run.progress is not None and failed_run == run.run_id:
+        if run.paused_cleanly and failed_run == run.run_id:
             continue  # this run paused cleanly: what it wrote is whole, and skipped by its hash
         plan = run.holds.read_changeset(run.district_id, failed_run)
         if not plan:
