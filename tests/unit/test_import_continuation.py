@@ -22,6 +22,7 @@ from rostersync.importer.holds import PageStoreHoldStore
 from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.importer.service import import_district
 from rostersync.layout import LEASE_SK, district_pk, lease_pk, run_pk
+from rostersync.overview.status import Health, SyncStatus
 from rostersync.ports import LeaseBusy
 from rostersync.records import Kind
 from rostersync.roster_items import Item, Key
@@ -237,3 +238,13 @@ def test_a_held_night_that_pauses_holds_what_one_invocation_holds() -> None:
     sections = holds.read_hold_sections(D, run_id)
     assert sections and sections == ref_holds.read_hold_sections(D, run_id)
     assert _content(table) == _content(ref_table)
+
+
+def test_support_s_view_shows_a_paused_import_as_running() -> None:
+    clock = Clock()
+    run_id = clock.next_run()
+    status = SyncStatus(
+        district_id=D, run_id=run_id, fetch="complete", validation="validated", import_status="paused"
+    )
+    assert status.health(clock()) is Health.RUNNING
+    assert status.model_copy(update={"import_status": "failed"}).health(clock()) is Health.FAILED

@@ -61,7 +61,7 @@ class SyncStatus(BaseModel):
     warnings: int = 0
     report_key: str | None = None
     report_run_id: str | None = None  # the run of report_key: the latest report, kept across failures
-    import_status: str | None = None  # succeeded | held | dry_run | failed | skipped_*
+    import_status: str | None = None  # succeeded | held | dry_run | failed | skipped_* | paused
     imported: int = 0  # records handed to the import tonight (one per person)
     archived: int = 0
     held: int = 0
@@ -82,8 +82,8 @@ class SyncStatus(BaseModel):
     def health(self, now: datetime, *, connected: bool = True) -> Health:
         if not connected:
             return Health.DISCONNECTED
-        if self.fetch == ManifestStatus.IN_PROGRESS.value:
-            return Health.RUNNING
+        if self.fetch == ManifestStatus.IN_PROGRESS.value or self.import_status == RunStatus.PAUSED.value:
+            return Health.RUNNING  # a paused fetch or import continues in its next invocation
         if (
             self.fetch == ManifestStatus.FAILED.value
             or self.validation == ValidateStatus.SKIPPED.value
