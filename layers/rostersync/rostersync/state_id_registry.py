@@ -245,9 +245,8 @@ class Registry:
         """The entries of these ids, and (in the same BatchGetItem) their former holder items: an id
         the registry does not know but a holder item names another district for (a district not
         migrated yet) stands as trusted to that district's student, unwritten (version 0), so an
-        arrival cannot take it without evidence during the migration either."""
-        if not state_ids:
-            return {}
+        arrival cannot take it without evidence during the migration either. `arrive`, its only
+        caller, asks only while ids are pending."""
         self.outcome.reads += len(state_ids)
         keys = [k for s in state_ids for k in (_key(s), (state_id_pk(s), LEGACY_STATE_ID_HOLDER_SK))]
         found = self.table.get_items(keys, (*_ATTRS, "district_id", "student_id"), consistent=True)
