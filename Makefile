@@ -18,13 +18,15 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/rostersync demo
 
-# Two workers (pytest-xdist: each has its own moto server and sandboxes), so coverage's cost
-# keeps the run near four minutes on two cores.
+# One worker per core, at least two (pytest-xdist: each has its own moto server and sandboxes).
+# Since every fault test runs its nights through the state machine runner the run takes 10-15
+# minutes on two cores (2026-12-05); more cores shorten it.
 # Statement and branch coverage of the runtime package (layers/rostersync/rostersync and functions/,
 # [tool.coverage.run] in pyproject.toml); fails under the floors there.
 COVERAGE_JSON := .coverage-report.json
+TEST_WORKERS := $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 2 ] && echo $$n || echo 2)
 test: $(VENV)/.installed lint asl-validator
-	$(VENV)/bin/pytest -n 2 --cov --cov-report=term --cov-report=json:$(COVERAGE_JSON)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --cov --cov-report=term --cov-report=json:$(COVERAGE_JSON)
 	$(PY) scripts/coverage_floor.py $(COVERAGE_JSON)
 
 # The ASL validator tests/unit/test_state_machine_definition.py runs (npm; best effort here,
