@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON313 ?= $(shell command -v python3.13 2>/dev/null)
 
-.PHONY: demo test lint typecheck build clean bench checkov asl-validator
+.PHONY: demo test test-all lint typecheck build clean bench checkov asl-validator
 
 $(VENV)/.installed: pyproject.toml
 	@if [ ! -x $(PY) ]; then \
@@ -26,6 +26,11 @@ demo: $(VENV)/.installed
 COVERAGE_JSON := .coverage-report.json
 TEST_WORKERS := $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 2 ] && echo $$n || echo 2)
 test: $(VENV)/.installed lint asl-validator
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) -m "not slow" --cov --cov-report=term --cov-report=json:$(COVERAGE_JSON)
+	$(PY) scripts/coverage_floor.py $(COVERAGE_JSON)
+
+# Everything, the slow multi-night suites included (about 17 minutes on two cores).
+test-all: $(VENV)/.installed lint asl-validator
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --cov --cov-report=term --cov-report=json:$(COVERAGE_JSON)
 	$(PY) scripts/coverage_floor.py $(COVERAGE_JSON)
 

@@ -30,6 +30,25 @@ def marker_for(path: Path) -> str:
     return MARKER_OF_DIRECTORY[directory]
 
 
+# The multi-night fault, security and IAM suites: each test runs several nights through the state
+# machine runner (10-60 s each on two cores). `make test` leaves them out to stay near the CI budget;
+# `make test-all` runs them too.
+SLOW_MODULES = frozenset(
+    {
+        "test_faults_aws.py",
+        "test_account_integrity.py",
+        "test_no_pii_in_logs.py",
+        "test_faults_security.py",
+        "test_iam_replay.py",
+        "test_oneroster_pipeline.py",
+        "test_moved_student_pipeline.py",
+        "test_faults_clever.py",
+    }
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         item.add_marker(getattr(pytest.mark, marker_for(Path(str(item.path)))))
+        if Path(str(item.path)).name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
