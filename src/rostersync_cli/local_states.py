@@ -16,7 +16,12 @@ as `LocalStepFunctions` is open:
   `on_retry_wait(seconds)` is told the wait the definition asked for (a test's clock: the time
   that passes before the retry, e.g. a lease expiring);
 - a handler that raises `LambdaTimedOut` answers as a Lambda killed at its timeout does: the
-  task fails with `Sandbox.Timedout` (the error the definition's Import retrier names).
+  task fails with `Sandbox.Timedout` (the error the definition's Import retrier names);
+- the engine parses a definition (ANTLR, about a second in pure Python) when a state machine is
+  created and again for every execution, the night's and each batch's: the parse tree of each
+  definition text is kept for the life of the process and turned into fresh evaluation components
+  every time, so an execution shares nothing with another and a definition that does not parse
+  is refused exactly as before (a night of the fault suite ran four parses, about 3 s).
 
 Handlers run one at a time: in Lambda each invocation has a process of its own, here they share
 one (its environment, Powertools' metric set, boto3's default session). The Map's iterations
@@ -25,6 +30,7 @@ still interleave between states as the engine schedules them.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -46,6 +52,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_sfn,
     state_task_service_sns,
 )
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
 from moto.stepfunctions.responses import get_backend
 
 from rostersync_cli import payload_limit
@@ -79,6 +87,24 @@ def _pascal_case_result(task: Any, response: Any, *args: Any, **kwargs: Any) -> 
     if isinstance(response, dict):
         for key in [k for k in response if k[:1].islower()]:
             response[key[0].upper() + key[1:]] = response.pop(key)
+
+
+_PARSE = AmazonStateLanguageParser.parse
+# Definition text -> its ANTLR parse tree. The tree is only read (the preprocessor visits it), so
+# one tree serves every execution; the components built from it are new for each.
+_PARSE_TREES: dict[str, Any] = {}
+_PARSE_TREES_LOCK = threading.Lock()
+
+
+def _parse_with_cached_tree(definition: str) -> tuple[Any, Any]:
+    """`AmazonStateLanguageParser.parse`, lexing and parsing each definition text once."""
+    with _PARSE_TREES_LOCK:
+        tree = _PARSE_TREES.get(definition)
+    if tree is None:
+        _, tree = _PARSE(definition)  # raises ASLParserException for a bad definition, uncached
+        with _PARSE_TREES_LOCK:
+            _PARSE_TREES[definition] = tree
+    return Preprocessor().visit(tree), tree
 
 
 class _ScaledSleep:
@@ -178,8 +204,8 @@ class LocalStepFunctions:
         if isinstance(target, dict):
             self._restore.append((target, name, target[name]))
             target[name] = value
-        else:
-            self._restore.append((target, name, getattr(target, name)))
+        else:  # as the class or module holds it (a staticmethod stays one when restored)
+            self._restore.append((target, name, inspect.getattr_static(target, name)))
             setattr(target, name, value)
 
     # ------------------------------------------------------------------ lifecycle
@@ -194,6 +220,7 @@ class LocalStepFunctions:
             logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
             self._patch(default_user_config["stepfunctions"], "execute_state_machine", True)  # type: ignore[arg-type]
             self._patch(lambda_eval_utils, "_invoke_lambda_function", self._invoke_lambda)
+            self._patch(AmazonStateLanguageParser, "parse", staticmethod(_parse_with_cached_tree))
             self._patch(retrier_decl, "time", _ScaledSleep(self._retry_wait_scale, self._on_retry_wait))
             for module in (state_task_service_sns, state_task_service_sfn):
                 self._patch(module, "boto_client_for", self._client_for)
