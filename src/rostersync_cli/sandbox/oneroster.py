@@ -24,12 +24,26 @@ the provider it stands for hides the losses they cause:
   (`enabledUser: "false"`) or `inactive`;
 * per tenant (`TenantSpec`): demographics refused (`demographics_shared=False`: 403 on
   `/demographics`), sourcedIds as JSON numbers (`numeric_ids`), no counselor or administrator.
+
+A tenant may authenticate with OAuth 2.0 client credentials instead (`TenantSpec.auth="oauth2"`),
+as many SIS's OneRoster servers do: `POST /oauth2/token` (`grant_type=client_credentials`, the
+client id and secret in HTTP Basic or in the form) grants a Bearer token for the scopes asked
+(`roster-core`, `roster`, `roster-demographics` read scopes; none asked: all of them), which
+expires after `token_lifetime` seconds. A data request needs a live token of its tenant and the
+scope of its collection (403 otherwise); an expired or revoked token gets 401
+(`WWW-Authenticate: Bearer error="invalid_token"`). Faults: the token endpoint refuses the client
+(`token_refused`), answers 5xx/429 (`token_statuses`), or a token dies early after a number of
+requests (`revoke_tokens_after`, a provider that restarts or rotates its signing key).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import os
 import random
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -47,6 +61,11 @@ from rostersync.sources.oneroster.client import OneRosterClient, OneRosterTenant
 from rostersync.sources.oneroster.resources import SOURCE_NAME, Resource
 
 API_PATH = "/ims/oneroster/v1p1"
+TOKEN_PATH = "/oauth2/token"  # noqa: S105 (a path, not a secret)
+_SCOPE = "https://purl.imsglobal.org/spec/or/v1p1/scope/{}.readonly"
+SCOPES = tuple(_SCOPE.format(name) for name in ("roster-core", "roster", "roster-demographics"))
+CORE_SCOPES = frozenset({_SCOPE.format("roster-core"), _SCOPE.format("roster")})
+DEMOGRAPHICS_SCOPES = frozenset({_SCOPE.format("roster-demographics"), _SCOPE.format("roster")})
 COLLECTIONS = ("orgs", "academicSessions", "courses", "users", "demographics", "enrollments", "classes")
 HTML_ERROR = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
@@ -74,6 +93,8 @@ class TenantSpec:
     habits: bool = True  # placeholder e-mails, key spellings, userIds, disabled users, next year
     client_id: str = ""
     client_secret: str = field(default="", repr=False)
+    auth: str = "oauth1"  # or "oauth2": client-credentials Bearer tokens from /oauth2/token
+    token_lifetime: int = 3600  # an OAuth 2.0 token's expires_in, in seconds
 
     def key(self) -> str:
         return self.client_id or f"key-{self.district_id}"
@@ -380,6 +401,10 @@ class OneRosterFaults:
     repeat_first: str | None = None  # collection whose second page repeats the first page's records
     ignore_sort: bool = False  # `sort` is not honoured: the order drifts even when asked for
     next_host: str | None = None  # the Link's scheme://host[:port] as the provider spells it
+    # OAuth 2.0 tenants
+    token_refused: bool = False  # the token endpoint answers 401 invalid_client
+    token_statuses: list[int] = field(default_factory=list)  # next token answers: 429/500/503
+    revoke_tokens_after: int | None = None  # a token dies after this many data requests
 
     def reset(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -471,7 +496,12 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def do_GET(self) -> None:
-        status, headers, body = self.server.sandbox._answer(self)
+        self._send(*self.server.sandbox._answer(self))
+
+    def do_POST(self) -> None:
+        self._send(*self.server.sandbox._token(self))
+
+    def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -502,9 +532,17 @@ class OneRosterSandbox:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._drifts = 0
+        # OAuth 2.0: token -> (tenant, expiry on time.monotonic, scopes, data requests made)
+        self._tokens: dict[str, list[Any]] = {}
+        self.tokens_granted = 0
 
     # lifecycle ------------------------------------------------------------------------
     def start(self) -> OneRosterSandbox:
+        # The sandbox speaks plain http on loopback; oauthlib refuses a token URL that is not
+        # https unless told, as its documentation advises for local testing. Only a process that
+        # runs a sandbox sets it (Lambda never does), and the tenants' parser accepts http only
+        # for loopback addresses.
+        os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
         server = _Server(("127.0.0.1", 0), _Handler)
         server.sandbox = self
         self._server = server
@@ -537,20 +575,83 @@ class OneRosterSandbox:
     def base_url(self, district_id: str) -> str:
         return f"{self.origin}/{district_id}{API_PATH}"
 
+    @property
+    def token_url(self) -> str:
+        return f"{self.origin}{TOKEN_PATH}"
+
     def secret_value(self) -> dict[str, Any]:
         """What support would put in the ONEROSTER_SECRET_ID secret for these tenants."""
-        return {
-            "tenants": [
-                {
-                    "district_id": spec.district_id,
-                    "name": spec.name,
-                    "base_url": self.base_url(spec.district_id),
-                    "client_id": spec.key(),
-                    "client_secret": spec.secret(),
-                }
-                for spec in self.specs.values()
-            ]
+        tenants = []
+        for spec in self.specs.values():
+            entry = {
+                "district_id": spec.district_id,
+                "name": spec.name,
+                "base_url": self.base_url(spec.district_id),
+                "client_id": spec.key(),
+                "client_secret": spec.secret(),
+            }
+            if spec.auth == "oauth2":
+                entry |= {"auth": "oauth2", "token_url": self.token_url}
+            tenants.append(entry)
+        return {"tenants": tenants}
+
+    # OAuth 2.0 --------------------------------------------------------------------------
+    def _token(self, h: _Handler) -> tuple[int, dict[str, str], bytes]:
+        """RFC 6749 section 4.4: a client-credentials token for a tenant whose auth is oauth2."""
+        json_type = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+        length = min(_int(h.headers.get("Content-Length"), 0), 64 * 1024)
+        form = dict(parse_qsl(h.rfile.read(length).decode("utf-8", "replace")))
+        client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        basic = h.headers.get("Authorization", "")
+        if basic.startswith("Basic "):
+            try:
+                client_id, _, secret = base64.b64decode(basic[6:], validate=True).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                client_id = secret = ""
+        with self._lock:
+            self.log.append(OneRosterRequest("", "token", {}, 0, None, "oauth2"))
+            status = self.faults.token_statuses.pop(0) if self.faults.token_statuses else None
+        if urlsplit(h.path).path != TOKEN_PATH:
+            return 404, json_type, json.dumps({"error": "not_found"}).encode()
+        if status is not None:
+            return status, {"Content-Type": "text/html"}, HTML_ERROR
+        spec = next((s for s in self.specs.values() if s.auth == "oauth2" and s.key() == client_id), None)
+        if self.faults.token_refused or spec is None or not secrets.compare_digest(secret, spec.secret()):
+            return 401, json_type, json.dumps({"error": "invalid_client"}).encode()
+        if form.get("grant_type") != "client_credentials":
+            return 400, json_type, json.dumps({"error": "unsupported_grant_type"}).encode()
+        asked = form.get("scope", "").split()
+        if any(scope not in SCOPES for scope in asked):
+            return 400, json_type, json.dumps({"error": "invalid_scope"}).encode()
+        granted = asked or list(SCOPES)
+        token = secrets.token_urlsafe(24)
+        with self._lock:
+            self._tokens[token] = [spec.district_id, time.monotonic() + spec.token_lifetime, granted, 0]
+            self.tokens_granted += 1
+        answer = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": spec.token_lifetime,
+            "scope": " ".join(granted),
         }
+        return 200, json_type, json.dumps(answer).encode()
+
+    def _bearer_problem(self, h: _Handler, spec: TenantSpec, collection: str) -> tuple[int, str] | None:
+        """Why a data request's Bearer token does not let it read `collection` (None: it does)."""
+        token = h.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        with self._lock:
+            held = self._tokens.get(token)
+            if held is not None:
+                held[3] += 1
+            revoke = self.faults.revoke_tokens_after
+        if held is None or held[0] != spec.district_id:
+            return 401, "Unauthorized: no valid access token"
+        if time.monotonic() > held[1] or (revoke is not None and held[3] > revoke):
+            return 401, "Unauthorized: the access token expired"
+        needed = DEMOGRAPHICS_SCOPES if collection == "demographics" else CORE_SCOPES
+        if not needed & set(held[2]):
+            return 403, "Forbidden: the access token lacks the scope for this collection"
+        return None
 
     # answering ------------------------------------------------------------------------
     def _answer(self, h: _Handler) -> tuple[int, dict[str, str], bytes]:
@@ -588,11 +689,19 @@ class OneRosterSandbox:
             with self._lock:
                 faults.slow_requests -= 1
             time.sleep(faults.slow_seconds)
-        uri = f"http://{h.headers.get('Host')}{h.path}"
-        valid, _ = self._endpoint.validate_request(uri, http_method="GET", headers=dict(h.headers.items()))
         spec = self.specs.get(tenant)
-        if not valid or spec is None or not self._signed_by(h, spec):
-            return 401, json_type, _imsx("failure", "Unauthorized: the request signature is not valid")
+        if spec is not None and spec.auth == "oauth2":
+            problem = self._bearer_problem(h, spec, collection)
+            if problem is not None:
+                headers = {**json_type, "WWW-Authenticate": 'Bearer error="invalid_token"'}
+                return problem[0], headers, _imsx("failure", problem[1])
+        else:
+            uri = f"http://{h.headers.get('Host')}{h.path}"
+            valid, _ = self._endpoint.validate_request(
+                uri, http_method="GET", headers=dict(h.headers.items())
+            )
+            if not valid or spec is None or not self._signed_by(h, spec):
+                return 401, json_type, _imsx("failure", "Unauthorized: the request signature is not valid")
         if faults.refuse is not None:
             return faults.refuse, json_type, _imsx("failure", "Access denied for this application key")
         status = self._take_status()

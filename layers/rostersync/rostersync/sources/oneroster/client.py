@@ -1,8 +1,17 @@
 """OneRoster 1.1 REST client for one tenant (ClassLink Roster Server), requests + requests-oauthlib.
 
-- Every request is signed by requests-oauthlib (oauthlib underneath): an OAuth 1.0a
-  `Authorization` header, `HMAC-SHA256`, consumer key and secret only (no token), a fresh
-  timestamp and nonce per request, the query parameters in the signature base string.
+- A tenant authenticates as its provider asks (`OneRosterTenant.auth`):
+  - `oauth1` (ClassLink Roster Server): every request is signed by requests-oauthlib (oauthlib
+    underneath): an OAuth 1.0a `Authorization` header, `HMAC-SHA256`, consumer key and secret
+    only (no token), a fresh timestamp and nonce per request, the query parameters in the
+    signature base string.
+  - `oauth2` (1EdTech's successor to 1.0a, which many SIS use): a client-credentials token from
+    the tenant's `token_url` through requests-oauthlib's OAuth 2.0 session (the client id and
+    secret in HTTP Basic, the version's read scopes unless the tenant names its own), sent as a
+    Bearer token. It is fetched once, kept until shortly before its `expires_in`, and fetched
+    again once when the provider answers 401 (a token revoked or expired early); a second 401,
+    or a token endpoint that refuses the client, is the same `key_refused` as a refused
+    signature. The token endpoint's 429/5xx and connection errors are retried like pages.
 - Collections are paged with `limit` and `offset`, in a stable order: OneRoster 1.1 leaves the
   order undefined unless `sort` is given, and offset paging over an order that drifts between
   requests skips some records and repeats others, so every listing asks `sort=sourcedId&orderBy=asc`.
@@ -30,13 +39,16 @@
   may be OneRoster's `imsx_StatusInfo` (`imsx_codeMajor`, `imsx_description`): quoted, clipped.
   Demographics are optional: refused (401/403) or absent (404/501) there, the listing is empty
   and validation warns once that birth dates are not shared.
-- Requests go only to the tenant's base URL host and path. The client secret lives in the OAuth1
-  signer only: never in a log, an error, a page or a repr.
+- Requests go only to the tenant's base URL host and path (and, for OAuth 2.0, its token URL).
+  The client secret lives in the OAuth1 signer or the token request only, and the token in the
+  Bearer auth only: never in a log (requests-oauthlib's debug lines, which print both, are kept
+  quiet), an error, a page or a repr.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -46,7 +58,9 @@ from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit
 
 import requests
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_AUTH_HEADER
-from requests_oauthlib import OAuth1
+from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
+from requests.auth import AuthBase, HTTPBasicAuth
+from requests_oauthlib import OAuth1, OAuth2Session
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
@@ -65,6 +79,22 @@ REFUSED = "the provider refused the key"
 Sleep = Callable[[float], None]
 _REASON_LIMIT = 160
 _BACKOFF_MAX = 30.0
+# requests-oauthlib and oauthlib print request headers (HTTP Basic: the client secret), bodies and
+# tokens at DEBUG: never, whatever level the function logs at.
+for _name in ("requests_oauthlib", "oauthlib"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+OAUTH1, OAUTH2 = "oauth1", "oauth2"
+AUTH_METHODS = (OAUTH1, OAUTH2)
+# The read scopes of OneRoster 1.1's REST binding: core rostering, the full roster, demographics.
+V1P1_SCOPES = tuple(
+    f"https://purl.imsglobal.org/spec/or/v1p1/scope/{name}.readonly"
+    for name in ("roster-core", "roster", "roster-demographics")
+)
+# A token is renewed this long before its `expires_in` runs out (at most half its life), so no
+# request leaves with a token that dies on the way.
+TOKEN_RENEW_MARGIN = 60.0
+NOT_GRANTED = "the provider's token endpoint refused the client id and secret"
 
 
 @dataclass(frozen=True)
@@ -76,6 +106,123 @@ class OneRosterTenant:
     base_url: str
     client_id: str
     client_secret: str = field(repr=False)
+    auth: str = OAUTH1  # or OAUTH2 (client credentials, from token_url)
+    token_url: str = ""
+    scope: str | None = None  # OAuth 2.0: None asks the version's read scopes; "" asks none
+
+
+class _TokenNotGranted(Exception):
+    """The token endpoint answered something to retry (429, 5xx) or to refuse on (400, 401, 403)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+class _BearerToken(AuthBase):
+    """OAuth 2.0 client credentials for one tenant: the token, fetched when none is held or it
+    is about to expire, sent as `Authorization: Bearer`. Never in a repr, a log or an error."""
+
+    def __init__(self, client: OneRosterClient, tenant: OneRosterTenant) -> None:
+        self._client = client
+        self._client_id, self._secret = tenant.client_id, tenant.client_secret
+        self._url = tenant.token_url
+        scope = " ".join(V1P1_SCOPES) if tenant.scope is None else tenant.scope
+        self._scope = scope.split() or None
+        self._token: str | None = None
+        self._renew_at = 0.0
+        self.fetched = 0
+
+    def __repr__(self) -> str:
+        return "<_BearerToken>"
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if self._token is None or self._client._clock() >= self._renew_at:
+            self._token = self._fetch()
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def forget(self) -> None:
+        """The provider refused the token (401): the next request fetches a new one."""
+        self._token = None
+
+    def _fetch(self) -> str:
+        """A new token, the token endpoint's failures retried as pages' are (bounded)."""
+        limits = self._client._limits
+        path = urlsplit(self._url).path or "/"
+        attempt = 0
+        while True:
+            status: int | None = None
+            try:
+                return self._request()
+            except _TokenNotGranted as exc:
+                status, reason = exc.status, exc.reason
+                if status not in RETRY_STATUSES:
+                    raise OneRosterKeyRefused(
+                        path, f"{NOT_GRANTED} ({reason})", status, self._client.district_id
+                    ) from None
+            except requests.RequestException as exc:
+                reason = TIMED_OUT if isinstance(exc, requests.Timeout) else "connection failed after retries"
+            if attempt >= limits.max_retries:
+                raise OneRosterError(path, f"token request: {reason}", status, self._client.district_id)
+            attempt += 1
+            self._client._sleep(min(self._client._backoff(attempt), limits.max_retry_wait))
+
+    def _request(self) -> str:
+        limits = self._client._limits
+        client = BackendApplicationClient(client_id=self._client_id, scope=self._scope)
+        session = OAuth2Session(client=client, scope=self._scope)
+        session.trust_env = self._client._session.trust_env
+        session.register_compliance_hook("access_token_response", _granted)
+        self.fetched += 1
+        self._client.requests += 1
+        try:
+            token = session.fetch_token(
+                self._url,
+                auth=HTTPBasicAuth(self._client_id, self._secret),
+                include_client_id=False,
+                timeout=(limits.connect_timeout, limits.read_timeout),
+            )
+        except Warning as granted_less:  # oauthlib: the scope granted differs from the one asked
+            token = getattr(granted_less, "token", None) or {}
+        except OAuth2Error as exc:  # a 200 that is no token, or an error oauthlib read from the body
+            raise _TokenNotGranted(
+                exc.status_code or 400, clean_text(str(exc.error)[:_REASON_LIMIT])
+            ) from None
+        except ValueError:
+            raise _TokenNotGranted(502, "the token endpoint's answer is not a token") from None
+        finally:
+            session.close()
+        access = token.get("access_token")
+        if not isinstance(access, str) or not access:
+            raise _TokenNotGranted(502, "the token endpoint's answer holds no access_token")
+        lifetime = _seconds(token.get("expires_in"))
+        margin = min(TOKEN_RENEW_MARGIN, lifetime / 2) if lifetime else 0.0
+        self._renew_at = self._client._clock() + lifetime - margin if lifetime else float("inf")
+        return access
+
+
+def _granted(response: requests.Response) -> requests.Response:
+    """The token endpoint's answer, checked before oauthlib reads it: anything but a 200 is
+    refused (400/401/403: RFC 6749's `invalid_client` and kin) or retried (429, 5xx)."""
+    if response.status_code != 200:
+        reason = response.reason or "no reason given"
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            reason = body["error"]
+        raise _TokenNotGranted(response.status_code, clean_text(reason[:_REASON_LIMIT]))
+    return response
+
+
+def _seconds(value: Any) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return seconds if 0 < seconds < 10**7 else 0.0
 
 
 @dataclass(frozen=True)
@@ -204,12 +351,21 @@ class OneRosterClient:
         self._origin = (base.scheme, base.netloc)
         self._server = _server(base)
         self._base_path = base.path.rstrip("/")
-        self._auth = OAuth1(
-            tenant.client_id,
-            client_secret=tenant.client_secret,
-            signature_method=SIGNATURE_HMAC_SHA256,
-            signature_type=SIGNATURE_TYPE_AUTH_HEADER,
-        )
+        self._bearer: _BearerToken | None = None
+        self._auth: AuthBase
+        if tenant.auth == OAUTH2:
+            self._auth = self._bearer = _BearerToken(self, tenant)
+        elif tenant.auth == OAUTH1:
+            self._auth = OAuth1(
+                tenant.client_id,
+                client_secret=tenant.client_secret,
+                signature_method=SIGNATURE_HMAC_SHA256,
+                signature_type=SIGNATURE_TYPE_AUTH_HEADER,
+            )
+        else:
+            raise OneRosterError(
+                "/", f"the tenant's auth is not one of {', '.join(AUTH_METHODS)}", None, self.district_id
+            )
 
     def close(self) -> None:
         self._session.close()
@@ -383,6 +539,7 @@ class OneRosterClient:
         url = f"{self._origin[0]}://{self._origin[1]}{link}"
         attempt = 0
         wait = 0.0
+        renewed = False  # OAuth 2.0: a 401 asks for a new token once
         while True:
             if fits is not None and self.requests and not fits(self._worst_request_seconds(wait)):
                 raise PageDeferred(link)
@@ -407,6 +564,11 @@ class OneRosterClient:
                 status = response.status_code
                 if status == 200 and not _html(response, body):
                     return response, body
+                if status == 401 and self._bearer is not None and not renewed:
+                    renewed = True  # the token expired or was revoked early: one new token, at once
+                    self._bearer.forget()
+                    wait = 0.0
+                    continue
                 if status in REFUSED_STATUSES:
                     raise OneRosterKeyRefused(
                         path, f"{REFUSED} ({_short_reason(response, body)})", status, self.district_id

@@ -1,7 +1,10 @@
 """The OneRoster source (`ports.Source`): the tenants support listed in the ONEROSTER_SECRET_ID secret.
 
 The secret's JSON is `{"tenants": [{"district_id", "name", "base_url", "client_id",
-"client_secret"}, ...]}`. A tenant is one district. `district_id` is chosen by support (the
+"client_secret"}, ...]}`. A tenant is one district. A tenant whose provider issues OAuth 2.0
+tokens (client credentials) adds `"auth": "oauth2"` and `"token_url"` (https), and may name its
+own `"scope"` (space-separated; `""` asks none, for servers that refuse scoped requests); without
+`auth` a tenant signs with OAuth 1.0a, as ClassLink Roster Server asks. `district_id` is chosen by support (the
 district's 7-digit NCES LEA id is a good choice): it must match `records.DISTRICT_ID_PATTERN`
 and be unique across all sources. `base_url` is the OneRoster 1.1 endpoint, path included
 (`https://<tenant>.oneroster.com/ims/oneroster/v1p1`): the bare server address a provider's
@@ -21,7 +24,15 @@ from urllib.parse import urlsplit
 
 from rostersync.observability import logger
 from rostersync.records import DISTRICT_ID_PATTERN
-from rostersync.sources.oneroster.client import OneRosterClient, OneRosterLimits, OneRosterTenant, Sleep
+from rostersync.sources.oneroster.client import (
+    AUTH_METHODS,
+    OAUTH1,
+    OAUTH2,
+    OneRosterClient,
+    OneRosterLimits,
+    OneRosterTenant,
+    Sleep,
+)
 from rostersync.sources.oneroster.resources import SOURCE_NAME
 
 _DISTRICT_ID = re.compile(DISTRICT_ID_PATTERN)
@@ -47,12 +58,23 @@ def tenant_problem(entry: Any) -> str | None:
         return f"lacks {', '.join(missing)}"
     if not _DISTRICT_ID.fullmatch(entry["district_id"]):
         return "district_id is not 1-64 letters, digits, '-' or '_'"
-    url = urlsplit(entry["base_url"])
-    if not url.netloc or not (url.scheme == "https" or (url.scheme == "http" and _loopback(url.hostname))):
+    if not _https(entry["base_url"]):
         return "base_url is not an https URL"
-    if not url.path.rstrip("/").endswith(ONEROSTER_PATH):
+    if not urlsplit(entry["base_url"]).path.rstrip("/").endswith(ONEROSTER_PATH):
         return f"base_url lacks the OneRoster path: it must end with {ONEROSTER_PATH}"
+    auth = entry.get("auth", OAUTH1)
+    if auth not in AUTH_METHODS:
+        return f"auth is not one of {', '.join(AUTH_METHODS)}"
+    if auth == OAUTH2 and not (isinstance(entry.get("token_url"), str) and _https(entry["token_url"])):
+        return "auth is oauth2 but token_url is not an https URL"
+    if "scope" in entry and (not isinstance(entry["scope"], str) or len(entry["scope"]) > 2000):
+        return "scope is not a string of space-separated scopes (at most 2,000 characters)"
     return None
+
+
+def _https(value: str) -> bool:
+    url = urlsplit(value.strip())
+    return bool(url.netloc) and (url.scheme == "https" or (url.scheme == "http" and _loopback(url.hostname)))
 
 
 def parse_tenants(value: Any, *, reserved: Callable[[str], bool] = lambda _: False) -> list[OneRosterTenant]:
@@ -90,6 +112,9 @@ def parse_tenants(value: Any, *, reserved: Callable[[str], bool] = lambda _: Fal
                 base_url=entry["base_url"].strip(),
                 client_id=entry["client_id"],
                 client_secret=entry["client_secret"],
+                auth=entry.get("auth", OAUTH1),
+                token_url=str(entry.get("token_url") or "").strip(),
+                scope=entry.get("scope"),
             )
         )
     return tenants

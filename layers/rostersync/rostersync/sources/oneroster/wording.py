@@ -203,10 +203,12 @@ FAILURE_ADVICE: dict[str, str] = {
         "Smart Futures app in Roster Server, and contact ClassLink support with the tenant's base URL."
     ),
     "key_refused": (
-        "The district's OneRoster provider (ClassLink) refused the consumer key RosterSync signs with: "
-        "the Smart Futures app was removed or its key and secret changed. Compare the tenant's client_id "
-        "and client_secret in the OneRoster tenants secret (ONEROSTER_SECRET_ID) with the app in ClassLink "
-        "Roster Server and correct them; if the district removed the app on purpose, remove its tenant."
+        "The district's OneRoster provider (ClassLink) refused the key RosterSync uses: the consumer key "
+        "it signs with (OAuth 1.0a), or, for a tenant with auth oauth2, the client id and secret it asks "
+        "the provider's token endpoint for a token with. The Smart Futures app was removed or its key and "
+        "secret changed. Compare the tenant's client_id and client_secret (and token_url) in the OneRoster "
+        "tenants secret (ONEROSTER_SECRET_ID) with the app in ClassLink Roster Server or the provider's "
+        "console and correct them; if the district removed the app on purpose, remove its tenant."
     ),
     "protocol_error": (
         "The district's OneRoster server answered, but with data RosterSync cannot read. When the "
