@@ -173,10 +173,12 @@ class CapacityModel:
     def _projected(self, index: IndexSpec, item: Mapping[str, Any]) -> Mapping[str, Any]:
         if index.projection == "ALL":
             return item
-        keep = {*self.key_attributes, index.hash_key, *([index.range_key] if index.range_key else [])}
+        keep = dict.fromkeys(
+            (*self.key_attributes, index.hash_key, *([index.range_key] if index.range_key else []))
+        )
         if index.projection == "INCLUDE":
-            keep |= set(index.included)
-        return {k: v for k, v in item.items() if k in keep}
+            keep.update(dict.fromkeys(index.included))
+        return {k: item[k] for k in keep if k in item}
 
     # ------------------------------------------------------------ botocore hook
 
@@ -272,7 +274,7 @@ class CapacityModel:
             "index_write_units": dict(self.index_write_units),
             "write_units_per_record": round(total / records, 2) if records else None,
             "read_units": self.read_units,
-            "read_units_per_record": round(self.read_units / records, 3) if records else None,
+            "read_units_per_record": round(self.read_units / records, 4) if records else None,
             "busiest_partition_key": {"key": _redact(busiest_pk), "write_units": pk_units},
             "busiest_index_key": {
                 "index": busiest_index[0],
