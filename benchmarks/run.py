@@ -21,6 +21,13 @@ import's own mapping, before the timer), 25 per request, with the import's
 concurrency (DynamoRosterTable.workers), nothing else, measured --floor-repeats times (default 3)
 into a fresh table each time; the median is the floor (moto's write rate moves between runs).
 
+Every stage's DynamoDB calls also feed the capacity model (src/rostersync_cli/capacity.py), printed
+per run: write units per roster record on the table and each index, units by item kind, the busiest
+partition and index key (by kind), read units per record, and the writes' time on DynamoDB at
+1,000 units/s per key and a 400/s share of a 4,000/s table among 10 imports, here and at 190k
+records. It records inside the timed stages (its own time: `capacity_model_s`); `--no-capacity`
+leaves it out.
+
 Writes benchmarks/results/<size>.json and <size>.md (the markdown tables). `--profile` runs every
 stage under cProfile instead (timings then include the profiler's overhead) and writes
 benchmarks/results/<size>-<run>-<stage>.txt with the top entries.
