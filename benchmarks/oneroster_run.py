@@ -6,7 +6,8 @@ A lighter harness than benchmarks/run.py (issue 12 asks for the 50k OneRoster di
 it): the embedded AWS (moto server), the OneRoster sandbox (capped at 1,000 records a page, the
 page size the client asks for) and the handlers all run in this process, through
 statemachine/nightly.asl.json (`LocalNight`), so the numbers are end-to-end wall times of the
-whole night, not per-stage isolated ones. Two runs: the first sync and an unchanged re-run (no
+whole night, not per-stage isolated ones; the capacity model (run.py's) is attached to every
+DynamoDB call of each run. Two runs: the first sync and an unchanged re-run (no
 roster writes expected). Then the floor, on the same servers, as in run.py: (a) the raw fetch:
 every collection's pages, signed like the client's (OAuth 1.0a HMAC-SHA256), paged by the records
 each page returned, bodies parsed and discarded; (b) a BatchWriteItem of exactly the items the
@@ -21,7 +22,10 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +41,19 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import requests  # noqa: E402
 from requests_oauthlib import OAuth1  # noqa: E402
-from run import _drop_table, _floor_table, _floor_write  # noqa: E402
+from run import _drop_table, _floor_table, _floor_write, capacity_summary, capacity_text  # noqa: E402
 
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable  # noqa: E402
 from rostersync.settings import get_settings  # noqa: E402
 from rostersync.sources.oneroster.resources import Resource  # noqa: E402
+from rostersync_cli.capacity import CapacityModel, indexes_of  # noqa: E402
 from rostersync_cli.embedded import EmbeddedAws  # noqa: E402
 from rostersync_cli.local_functions import LocalFunctions  # noqa: E402
 from rostersync_cli.nightly import LocalNight  # noqa: E402
 from rostersync_cli.provision import provision  # noqa: E402
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig  # noqa: E402
 from rostersync_cli.sandbox.oneroster import OneRosterFaults, OneRosterSandbox, TenantSpec  # noqa: E402
+from rostersync_cli.template import load_template  # noqa: E402
 
 
 def main() -> int:
@@ -89,9 +95,10 @@ def main() -> int:
         functions = LocalFunctions()
         for run in ("first", "unchanged"):
             requests_before = len(classlink.log)
-            started = time.perf_counter()
-            night = LocalNight(functions).run([spec.district_id])
-            seconds = time.perf_counter() - started
+            with _capacity_model(resources.roster_table) as (model, model_seconds):
+                started = time.perf_counter()
+                night = LocalNight(functions).run([spec.district_id])
+                seconds = time.perf_counter() - started
             outcome = night.districts[spec.district_id]
             result = outcome.stages["import"]
             out[run] = {
@@ -104,10 +111,41 @@ def main() -> int:
                 "oneroster_requests": len(classlink.log) - requests_before,
                 "run_id": outcome.run_id,
             }
+            # Per roster record: the records fetched (the district's size).
+            out[run]["capacity"] = capacity_summary([model.export()], max(1, out[run]["fetched"]))
+            out[run]["capacity_model_s"] = round(model_seconds[0], 3)  # inside `seconds`
             print(f"{run}: {out[run]['seconds']} s", file=sys.stderr, flush=True)
+            print(capacity_text(run, out[run]["capacity"]), file=sys.stderr, flush=True)
         out["floor"] = _floor(classlink, spec.district_id, resources.roster_table, out, args.floor_repeats)
     print(json.dumps(out, indent=2))
     return 0
+
+
+@contextmanager
+def _capacity_model(table: str) -> Iterator[tuple[CapacityModel, list[float]]]:
+    """The capacity model of every DynamoDB call this process makes meanwhile (botocore's one entry
+    point, as run.py's children do), with the seconds it spent recording."""
+    from botocore.client import BaseClient
+
+    model = CapacityModel(table, indexes_of(load_template()["Resources"]["RosterTable"]["Properties"]))
+    spent = [0.0]
+    lock = threading.Lock()
+    original = BaseClient._make_api_call
+
+    def recorded(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        response = original(self, operation_name, api_params)
+        if self.meta.service_model.service_name == "dynamodb":
+            started = time.perf_counter()
+            with lock:
+                model.record(operation_name, api_params, response)
+                spent[0] += time.perf_counter() - started
+        return response
+
+    BaseClient._make_api_call = recorded  # type: ignore[method-assign]
+    try:
+        yield model, spent
+    finally:
+        BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
 def _floor_fetch(classlink: OneRosterSandbox, district_id: str, page_limit: int = 1000) -> dict[str, Any]:

@@ -21,6 +21,13 @@ import's own mapping, before the timer), 25 per request, with the import's
 concurrency (DynamoRosterTable.workers), nothing else, measured --floor-repeats times (default 3)
 into a fresh table each time; the median is the floor (moto's write rate moves between runs).
 
+Every stage's DynamoDB calls also feed the capacity model (src/rostersync_cli/capacity.py), printed
+per run: write units per roster record on the table and each index, units by item kind, the busiest
+partition and index key (by kind), read units per record, and the writes' time on DynamoDB at
+1,000 units/s per key and a 400/s share of a 4,000/s table among 10 imports, here and at 190k
+records. It records inside the timed stages (its own time: `capacity_model_s`); `--no-capacity`
+leaves it out.
+
 Writes benchmarks/results/<size>.json and <size>.md (the markdown tables). `--profile` runs every
 stage under cProfile instead (timings then include the profiler's overhead) and writes
 benchmarks/results/<size>-<run>-<stage>.txt with the top entries.
@@ -133,10 +140,32 @@ def _install_counters() -> tuple[Counter[str], threading.Lock]:
             local["s3.get_requests"] += 1
         with lock:
             counts.update(local)
-        return original(self, operation_name, api_params)
+        response = original(self, operation_name, api_params)
+        if service == "dynamodb" and CAPACITY:
+            started = time.perf_counter()
+            with lock:
+                CAPACITY[0].record(operation_name, api_params, response)
+                counts["ddb.capacity_model_us"] += round((time.perf_counter() - started) * 1e6)
+        return response
 
     BaseClient._make_api_call = counted  # type: ignore[method-assign]
     return counts, lock
+
+
+# The capacity model of the child's DynamoDB calls (src/rostersync_cli/capacity.py), fed from the
+# same entry point as the counters after each call answers (a failed call raises: nothing
+# recorded). Its time inside the stage's timing is measured (`capacity_model_s`).
+CAPACITY: list[Any] = []
+RECORD_CAPACITY = [True]  # --no-capacity: to measure what the model costs
+
+
+def _start_capacity_model() -> None:
+    from rostersync.settings import get_settings
+    from rostersync_cli.capacity import CapacityModel, indexes_of
+    from rostersync_cli.template import load_template
+
+    indexes = indexes_of(load_template()["Resources"]["RosterTable"]["Properties"])
+    CAPACITY[:] = [CapacityModel(get_settings().roster_table, indexes)]
 
 
 def _child(kind: str, payload: dict[str, Any], env: dict[str, str], profile: str, conn: Any) -> None:
@@ -151,6 +180,8 @@ def _child(kind: str, payload: dict[str, Any], env: dict[str, str], profile: str
     counts, _lock = _install_counters()
     target = {"stage": _stage, "floor_fetch": _floor_fetch, "floor_write": _floor_write}[kind]
     prepared = target(payload, prepare=True)  # imports and setup, outside the timing
+    if kind == "stage" and payload.get("capacity", True):
+        _start_capacity_model()
     setup = resource.getrusage(resource.RUSAGE_SELF)
     rss_before, cpu_before = setup.ru_maxrss, setup.ru_utime + setup.ru_stime
     counts.clear()
@@ -193,6 +224,7 @@ def _child(kind: str, payload: dict[str, Any], env: dict[str, str], profile: str
             "peak_rss_mb": round(peak / 1024, 1),
             "rss_after_setup_mb": round(rss_before / 1024, 1),
             "aws": dict(counts),
+            "capacity": CAPACITY[0].export() if CAPACITY else None,
             "result": result,
             "error": error,
         }
@@ -447,6 +479,8 @@ def _summarize(outcome: dict[str, Any], clever: list[list[Any]], s3: dict[str, i
         "ddb_registry_keys_read": aws.get("ddb.registry_reads", 0),
         "ddb_registry_items_written": aws.get("ddb.registry_writes", 0),
         "aws_calls": {k: v for k, v in sorted(aws.items()) if "." in k and not k.startswith(("ddb.", "s3."))},
+        # Time the capacity model spent recording inside the stage's timing (included in wall_s).
+        "capacity_model_s": round(aws.get("ddb.capacity_model_us", 0) / 1e6, 3),
         "error": outcome.get("error"),
     }
 
@@ -477,6 +511,7 @@ class MeasuredFunctions:
         self._local = LocalFunctions()
         self.env, self.sandbox, self.profile_prefix, self.only = env, sandbox, profile_prefix, only
         self.calls: list[tuple[str, dict[str, Any], Any]] = []  # (step, measures, result)
+        self.capacity: list[dict[str, Any]] = []  # each invocation's capacity model, exported
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         step = _step(logical_id, event)
@@ -485,12 +520,15 @@ class MeasuredFunctions:
         before = _bucket_listing(self.env)
         self.sandbox.log()
         prof = f"{self.profile_prefix}-{step}.txt" if self.profile_prefix else ""
-        outcome = run_child("stage", {"stage": logical_id, "event": event}, self.env, prof)
+        payload = {"stage": logical_id, "event": event, "capacity": RECORD_CAPACITY[0]}
+        outcome = run_child("stage", payload, self.env, prof)
         clever = self.sandbox.log()
         measures = _summarize(outcome, clever, _s3_written(before, _bucket_listing(self.env)))
         if step == "fetch":
             measures["clever_request_log"] = [row[:3] for row in clever]
         result = outcome.get("result")
+        if outcome.get("capacity"):
+            self.capacity.append(outcome["capacity"])
         self.calls.append((step, measures, result))
         wall, peak = outcome.get("wall_s") or 0, outcome.get("peak_rss_mb") or 0
         error = outcome.get("error")
@@ -523,6 +561,7 @@ _SUMMED = (
     "ddb_items_written",
     "ddb_roster_items_written",
     "ddb_operational_items_written",
+    "capacity_model_s",
 )
 
 
@@ -548,6 +587,7 @@ def pipeline_run(
     profile: bool,
     size: str,
     only: tuple[str, ...] = STAGES,
+    records: int = 1,
 ) -> dict[str, Any]:
     """One night for the district through the state machine runner (`LocalNight`: the definition in
     moto's Step Functions engine, Retry and Catch included), each Lambda invocation measured in its
@@ -583,7 +623,7 @@ def pipeline_run(
         results["import"] = last["import"]
     outcome = night.districts.get(district_id)
     keys = ("wall_s", "cpu_s", "clever_requests", "s3_put_requests", "s3_objects_written", "s3_bytes_written")
-    keys += ("ddb_write_requests", "ddb_items_written", "ddb_roster_items_written")
+    keys += ("ddb_write_requests", "ddb_items_written", "ddb_roster_items_written", "capacity_model_s")
     total: dict[str, Any] = {key: sum(stage.get(key) or 0 for stage in stages.values()) for key in keys}
     total["peak_rss_mb"] = max(stage.get("peak_rss_mb") or 0 for stage in stages.values())
     total["process_s"] = round(sum(stage.get("process_s") or 0 for stage in stages.values()), 3)
@@ -601,7 +641,80 @@ def pipeline_run(
         "steps": steps,
     }
     print(f"  {name}: night {night.status} in {wall:.1f} s (runner {runner_cpu:.1f} CPU s)", flush=True)
-    return {"stages": stages, "end_to_end": total, "night": night_summary, "results": results}
+    capacity = capacity_summary(functions.capacity, records) if functions.capacity else None
+    if capacity:
+        print(capacity_text(name, capacity), flush=True)
+    return {
+        "stages": stages,
+        "end_to_end": total,
+        "night": night_summary,
+        "results": results,
+        "capacity": capacity,
+    }
+
+
+# The issue's targets and scale: a 190k-record district's first import, one of 10 first imports
+# sharing a new on-demand table's 4,000 write units a second.
+SCALE_RECORDS = 190_000
+TABLE_UNITS_PER_SECOND = 4000.0
+CONCURRENT_IMPORTS = 10
+NIGHT_SECONDS = 8 * 3600  # the night's window (the state machine allows 20 h; 8 h is the night)
+
+
+def capacity_summary(exported: list[dict[str, Any]], records: int) -> dict[str, Any]:
+    """The run's capacity model (every invocation's, merged): units per roster record, the busiest
+    keys by kind, and the time the writes need on DynamoDB, here and extrapolated to 190k records."""
+    from rostersync_cli.capacity import KEY_WRITE_UNITS_PER_SECOND, CapacityModel
+
+    model = CapacityModel("", [])
+    for one in exported:
+        model.merge(one)
+    share = TABLE_UNITS_PER_SECOND / CONCURRENT_IMPORTS
+    out = model.summary(records=records, table_share=share)
+    out["records"] = records
+    out["index_write_units_per_record"] = {
+        index: round(units / records, 2) for index, units in sorted(out["index_write_units"].items())
+    }
+    out["table_write_units_per_record"] = round(out["table_write_units"] / records, 2)
+    pk_units = out["busiest_partition_key"]["write_units"]
+    index_key_units = out["busiest_index_key"]["write_units"]
+    out["seconds_at_key_limit"] = round(max(pk_units, index_key_units) / KEY_WRITE_UNITS_PER_SECOND, 1)
+    out["seconds_at_share"] = round(out["write_units"] / share, 1)
+    # Linear in the district's size: its roster shares one partition key, so the busiest key grows
+    # with it (an upper bound for an index key, which is one person's or one school's).
+    factor = SCALE_RECORDS / records
+    scaled = {
+        "records": SCALE_RECORDS,
+        "write_units": round(out["write_units"] * factor),
+        "busiest_partition_key_units": round(pk_units * factor),
+        "busiest_index_key_units_upper_bound": round(index_key_units * factor),
+    }
+    scaled["seconds_at_share"] = round(scaled["write_units"] / share, 1)
+    scaled["seconds_at_key_limit"] = round(
+        max(scaled["busiest_partition_key_units"], scaled["busiest_index_key_units_upper_bound"])
+        / KEY_WRITE_UNITS_PER_SECOND,
+        1,
+    )
+    scaled["seconds"] = max(scaled["seconds_at_share"], scaled["seconds_at_key_limit"])
+    scaled["fits_night"] = scaled["seconds"] <= NIGHT_SECONDS
+    out["at_190k"] = scaled
+    return out
+
+
+def capacity_text(name: str, c: dict[str, Any]) -> str:
+    indexes = ", ".join(f"{i} {u}" for i, u in c["index_write_units_per_record"].items())
+    pk, ik = c["busiest_partition_key"], c["busiest_index_key"]
+    at = c["at_190k"]
+    return (
+        f"  {name} capacity: {c['write_units']:,} write units, {c['write_units_per_record']} per roster "
+        f"record (table {c['table_write_units_per_record']}, {indexes}); {c['read_units']:,.1f} read "
+        f"units, {c['read_units_per_record']} per record; busiest partition key {pk['key']} "
+        f"{pk['write_units']:,} units, busiest index key {ik['index']}/{ik['key']} "
+        f"{ik['write_units']:,}; on DynamoDB {c['write_seconds_at_share']:,.1f} s "
+        f"({c['seconds_at_share']:,.1f} s at a {c['table_share_units_per_second']:.0f}/s share, "
+        f"{c['seconds_at_key_limit']:,.1f} s at 1,000/s per key); at 190k records "
+        f"{at['write_units']:,} units, {at['seconds']:,.0f} s"
+    )
 
 
 def bench_size(
@@ -637,7 +750,9 @@ def bench_size(
     district_id = sandbox.info["district_id"]
     out: dict[str, Any] = {"size": size, "records": records, "spec": spec, "runs": {}, "floor": {}}
     try:
-        out["runs"]["first_sync"] = pipeline_run("first", env, sandbox, district_id, profile, size, stages)
+        out["runs"]["first_sync"] = pipeline_run(
+            "first", env, sandbox, district_id, profile, size, stages, records
+        )
         first = out["runs"]["first_sync"]
         # The floor, on the same servers.
         fetch_log = first["stages"]["fetch"].pop("clever_request_log")
@@ -691,7 +806,7 @@ def bench_size(
         )
         if "unchanged" in runs:
             out["runs"]["unchanged"] = pipeline_run(
-                "unchanged", env, sandbox, district_id, profile, size, stages
+                "unchanged", env, sandbox, district_id, profile, size, stages, records
             )
             out["runs"]["unchanged"]["stages"]["fetch"].pop("clever_request_log", None)
         if "changed" not in runs:
@@ -707,7 +822,7 @@ def bench_size(
             get_settings.cache_clear()
             provision(clever_credentials=new_creds)
         out["runs"]["changed_1pct"] = pipeline_run(
-            "changed", env, sandbox, district_id, profile, size, stages
+            "changed", env, sandbox, district_id, profile, size, stages, records
         )
         out["runs"]["changed_1pct"]["stages"]["fetch"].pop("clever_request_log", None)
     finally:
@@ -849,7 +964,55 @@ def markdown(out: dict[str, Any]) -> str:
             f"(diff source: {changed['results'].get('import', {}).get('diff_source')})"
         )
     lines.append("")
+    lines += capacity_markdown(out)
     return "\n".join(lines)
+
+
+def capacity_markdown(out: dict[str, Any]) -> list[str]:
+    runs = {run: data["capacity"] for run, data in out["runs"].items() if data.get("capacity")}
+    if not runs:
+        return []
+    indexes = sorted({i for c in runs.values() for i in c["index_write_units_per_record"]})
+    lines = [
+        f"Capacity on DynamoDB (model: src/rostersync_cli/capacity.py; per roster record of {out['records']:,}; "
+        f"time at 1,000 write units/s per key and a {TABLE_UNITS_PER_SECOND / CONCURRENT_IMPORTS:.0f}/s "
+        f"share of a {TABLE_UNITS_PER_SECOND:,.0f}/s table among {CONCURRENT_IMPORTS} imports):",
+        "",
+        "| run | write units | per record | table | "
+        + " | ".join(indexes)
+        + " | busiest partition key | busiest index key | read units | per record | s on DynamoDB "
+        "| model's own s |",
+        "|---|---:|---:|---:|" + "---:|" * len(indexes) + "---|---|---:|---:|---:|---:|",
+    ]
+    for run, c in runs.items():
+        pk, ik = c["busiest_partition_key"], c["busiest_index_key"]
+        model_s = out["runs"][run]["end_to_end"].get("capacity_model_s") or 0
+        lines.append(
+            f"| {run} | {c['write_units']:,} | {c['write_units_per_record']} | {c['table_write_units_per_record']} | "
+            + " | ".join(str(c["index_write_units_per_record"].get(i, 0)) for i in indexes)
+            + f" | `{pk['key']}` {pk['write_units']:,} | `{ik['index']}`/`{ik['key']}` {ik['write_units']:,} "
+            f"| {c['read_units']:,.1f} | {c['read_units_per_record']} | {c['write_seconds_at_share']:,.1f} "
+            f"| {model_s:.1f} |"
+        )
+    first = runs.get("first_sync")
+    if first:
+        at = first["at_190k"]
+        lines += [
+            "",
+            f"- first sync at {at['records']:,} records (linear): {at['write_units']:,} write units, "
+            f"{at['seconds_at_share']:,.0f} s at the share, {at['seconds_at_key_limit']:,.0f} s at the busiest "
+            f"key's 1,000/s: **{at['seconds']:,.0f} s** ({'within' if at['fits_night'] else 'past'} an 8 h night)",
+            "- first sync by item kind (items; write units on the table and each index): "
+            + "; ".join(
+                f"`{kind}` {spent.get('items', 0):,} items"
+                + (f" ({spent['items_over_1kb']:,} over 1 KB)" if spent.get("items_over_1kb") else "")
+                + f", table {spent.get('table', 0):,}"
+                + "".join(f", {i} {spent[i]:,}" for i in indexes if spent.get(i))
+                for kind, spent in first["by_item_kind"].items()
+            ),
+        ]
+    lines.append("")
+    return lines
 
 
 def main() -> int:
@@ -863,7 +1026,11 @@ def main() -> int:
     parser.add_argument("--stages", default="fetch,validate,import", help="stop each run after these stages")
     parser.add_argument("--tag", default="", help="suffix for the result files")
     parser.add_argument("--floor-repeats", type=int, default=3, help="write-floor measurements (median used)")
+    parser.add_argument(
+        "--no-capacity", action="store_true", help="leave the capacity model out (to measure its cost)"
+    )
     args = parser.parse_args()
+    RECORD_CAPACITY[0] = not args.no_capacity
     if "fetch" not in args.stages.split(","):
         parser.error("--stages must include fetch (the night starts with it)")
     multiprocessing.set_forkserver_preload([])

@@ -21,6 +21,7 @@ import: DynamoDB gives one partition key, and one index key, at most 1,000 write
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -89,7 +90,16 @@ def value_size(value: Mapping[str, Any]) -> int:
 
 
 def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
-    return sum(len(name.encode("utf-8")) + value_size(value) for name, value in item.items())
+    # Strings (most attributes) inline: the model runs inside the benchmark's timed stages.
+    total = 0
+    for name, value in item.items():
+        total += len(name) if name.isascii() else len(name.encode("utf-8"))
+        inner = value.get("S")
+        if inner is not None and len(value) == 1:
+            total += len(inner) if inner.isascii() else len(inner.encode("utf-8"))
+        else:
+            total += value_size(value)
+    return total
 
 
 def write_units(size: int) -> int:
@@ -112,26 +122,47 @@ class CapacityModel:
     by_partition_key: Counter[str] = field(default_factory=Counter)
     by_index_key: Counter[tuple[str, str]] = field(default_factory=Counter)
     writes: int = 0
+    # What the units are spent on: per item kind (`DISTRICT/STUDENT`: the pk's and the sk's kind),
+    # the items written, the items over one unit, and the units on the table and on each index.
+    by_item_kind: dict[str, Counter[str]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ recording
 
     def put(self, item: Mapping[str, Mapping[str, Any]]) -> None:
-        units = write_units(item_size(item))
+        size = item_size(item)
+        units = write_units(size)
         self.writes += 1
         self.table_write_units += units
-        self.by_partition_key[_scalar(item[self.key_attributes[0]])] += units
+        pk = _scalar(item[self.key_attributes[0]])
+        self.by_partition_key[pk] += units
+        kind = f"{_kind(pk)}/{_kind(_scalar(item.get(self.key_attributes[1]) or {'S': ''}))}"
+        spent = self.by_item_kind.get(kind)
+        if spent is None:
+            spent = self.by_item_kind[kind] = Counter()
+        spent["items"] += 1
+        spent["table"] += units
+        if units > 1:
+            spent["items_over_1kb"] += 1
         for index in self.indexes:
             if index.hash_key not in item or (index.range_key and index.range_key not in item):
                 continue  # sparse: the item is not in this index
-            index_units = write_units(item_size(self._projected(index, item)))
+            index_units = (
+                units if index.projection == "ALL" else write_units(item_size(self._projected(index, item)))
+            )
             self.index_write_units[index.name] += index_units
             self.by_index_key[(index.name, _scalar(item[index.hash_key]))] += index_units
+            spent[index.name] += index_units
 
     def key_write(self, key: Mapping[str, Mapping[str, Any]]) -> None:
         """A delete or an update: one unit at least, on the item's partition key."""
         self.writes += 1
         self.table_write_units += 1
-        self.by_partition_key[_scalar(key[self.key_attributes[0]])] += 1
+        pk = _scalar(key[self.key_attributes[0]])
+        self.by_partition_key[pk] += 1
+        kind = f"{_kind(pk)}/{_kind(_scalar(key.get(self.key_attributes[1]) or {'S': ''}))}"
+        spent = self.by_item_kind.setdefault(kind, Counter())
+        spent["key_writes"] += 1
+        spent["table"] += 1
 
     def read(self, items: Sequence[Mapping[str, Any]], *, consistent: bool, per_item: bool) -> None:
         if per_item:
@@ -142,10 +173,12 @@ class CapacityModel:
     def _projected(self, index: IndexSpec, item: Mapping[str, Any]) -> Mapping[str, Any]:
         if index.projection == "ALL":
             return item
-        keep = {*self.key_attributes, index.hash_key, *([index.range_key] if index.range_key else [])}
+        keep = dict.fromkeys(
+            (*self.key_attributes, index.hash_key, *([index.range_key] if index.range_key else []))
+        )
         if index.projection == "INCLUDE":
-            keep |= set(index.included)
-        return {k: v for k, v in item.items() if k in keep}
+            keep.update(dict.fromkeys(index.included))
+        return {k: item[k] for k in keep if k in item}
 
     # ------------------------------------------------------------ botocore hook
 
@@ -190,6 +223,33 @@ class CapacityModel:
                 response.get("Items", []), consistent=bool(params.get("ConsistentRead")), per_item=False
             )
 
+    # -------------------------------------------------- across processes (benchmarks)
+
+    def export(self, top: int = 20) -> dict[str, Any]:
+        """The counts, picklable, with the `top` busiest keys of each kind (a process's whole key
+        counters would be one entry per item on `inverted`)."""
+        return {
+            "writes": self.writes,
+            "table_write_units": self.table_write_units,
+            "index_write_units": dict(self.index_write_units),
+            "read_units": self.read_units,
+            "by_partition_key": dict(self.by_partition_key.most_common(top)),
+            "by_index_key": [[i, k, u] for (i, k), u in self.by_index_key.most_common(top)],
+            "by_item_kind": {kind: dict(spent) for kind, spent in self.by_item_kind.items()},
+        }
+
+    def merge(self, exported: Mapping[str, Any]) -> None:
+        """Add another process's `export()` (the busiest keys then are exact when each process's
+        busiest keys are among its `top`, as with one district's keys)."""
+        self.writes += exported["writes"]
+        self.table_write_units += exported["table_write_units"]
+        self.index_write_units.update(exported["index_write_units"])
+        self.read_units += exported["read_units"]
+        self.by_partition_key.update(exported["by_partition_key"])
+        self.by_index_key.update({(i, k): u for i, k, u in exported["by_index_key"]})
+        for kind, spent in exported["by_item_kind"].items():
+            self.by_item_kind.setdefault(kind, Counter()).update(spent)
+
     # ------------------------------------------------------------------- summary
 
     def summary(self, *, records: int, table_share: float = 400.0) -> dict[str, Any]:
@@ -214,7 +274,7 @@ class CapacityModel:
             "index_write_units": dict(self.index_write_units),
             "write_units_per_record": round(total / records, 2) if records else None,
             "read_units": self.read_units,
-            "read_units_per_record": round(self.read_units / records, 3) if records else None,
+            "read_units_per_record": round(self.read_units / records, 4) if records else None,
             "busiest_partition_key": {"key": _redact(busiest_pk), "write_units": pk_units},
             "busiest_index_key": {
                 "index": busiest_index[0],
@@ -223,7 +283,20 @@ class CapacityModel:
             },
             "write_seconds_at_share": round(seconds, 1),
             "table_share_units_per_second": table_share,
+            "by_item_kind": {
+                kind: dict(sorted(spent.items()))
+                for kind, spent in sorted(self.by_item_kind.items(), key=lambda kv: -kv[1]["table"])
+            },
         }
+
+
+def _kind(key: str) -> str:
+    """A key's kind (`DISTRICT#d1` -> `DISTRICT`), or `…` for a key without one."""
+    kind = key.partition("#")[0]
+    return kind if _KIND.fullmatch(kind) else "…"
+
+
+_KIND = re.compile(r"[A-Z][A-Z_]*")
 
 
 def _keep_params(params: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:

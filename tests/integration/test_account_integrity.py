@@ -172,13 +172,17 @@ def _object(nights: Nights, key: str | None) -> str:
 
 
 def _trusted_by_index(nights: Nights, state_id: str) -> list[tuple[str, str]]:
-    """The application's answer: a Query of the `by_state_id` index, then the flag."""
+    """The application's answer: a Query of the `by_state_id` index (keys and the flag), then the
+    trusted student's item by its key."""
     items = nights.ddb.query(IndexName="by_state_id", KeyConditionExpression=Key("state_id").eq(state_id))[
         "Items"
     ]
-    return sorted(
-        (str(i["district_id"]), str(i["clever_id"])) for i in items if i.get("state_id_trusted") is True
-    )
+    trusted = [
+        nights.ddb.get_item(Key={"pk": i["pk"], "sk": i["sk"]})["Item"]
+        for i in items
+        if i.get("state_id_trusted") is True
+    ]
+    return sorted((str(i["district_id"]), str(i["clever_id"])) for i in trusted)
 
 
 PROBE_D = "5a0c91b95c7cc000010d4172"

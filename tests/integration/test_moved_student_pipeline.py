@@ -39,11 +39,13 @@ def sandbox() -> Iterator[CleverSandbox]:
 
 
 def _trusted(state_id: str) -> list[str]:
-    """The application's answer: `by_state_id`, then `state_id_trusted` (districts of the students)."""
+    """The application's answer: `by_state_id` (keys and `state_id_trusted`), then the trusted
+    student's item by its key (districts of the students)."""
     table = boto3.resource("dynamodb").Table(get_settings().roster_table)
     items = table.query(IndexName="by_state_id", KeyConditionExpression=Key("state_id").eq(state_id))["Items"]
     assert len(items) == 2  # both districts share an active student with the id
-    return [str(i["district_id"]) for i in items if i.get("state_id_trusted") is True]
+    trusted = [i for i in items if i.get("state_id_trusted") is True]
+    return [str(table.get_item(Key={"pk": i["pk"], "sk": i["sk"]})["Item"]["district_id"]) for i in trusted]
 
 
 def test_a_conflict_is_supports_alone_and_exactly_one_student_is_trusted(

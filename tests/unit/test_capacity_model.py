@@ -55,8 +55,8 @@ def test_units_round_up_per_kilobyte_and_per_four_kilobytes() -> None:
 
 def test_the_template_s_indexes_are_read_with_their_keys_and_projection() -> None:
     assert {i.name: (i.hash_key, i.range_key, i.projection) for i in INDEXES} == {
-        "inverted": ("sk", "pk", "ALL"),
-        "by_state_id": ("state_id", None, "ALL"),
+        "inverted": ("sk", "pk", "KEYS_ONLY"),
+        "by_state_id": ("state_id", None, "INCLUDE"),
     }
 
 
@@ -64,13 +64,38 @@ def test_a_put_writes_the_table_and_every_index_that_holds_the_item() -> None:
     model = CapacityModel(TABLE, INDEXES)
     model.put(_student(1))
     model.put(_student(2, state_id=False))  # not in the sparse by_state_id index
-    model.put(_student(3, padding=1500))  # two units wherever it is written (ALL projections)
+    model.put(_student(3, padding=1500))  # two units on the table, one on each index (projections)
     assert model.table_write_units == 4
-    assert model.index_write_units == {"inverted": 4, "by_state_id": 3}
+    assert model.index_write_units == {"inverted": 3, "by_state_id": 2}
     assert model.by_partition_key == {"DISTRICT#d1": 4}
-    keys_only = CapacityModel(TABLE, [IndexSpec("inverted", "sk", "pk", "KEYS_ONLY")])
-    keys_only.put(_student(3, padding=1500))
-    assert keys_only.table_write_units == 2 and keys_only.index_write_units == {"inverted": 1}
+    everything = CapacityModel(TABLE, [IndexSpec("inverted", "sk", "pk", "ALL")])
+    everything.put(_student(3, padding=1500))
+    assert everything.table_write_units == 2 and everything.index_write_units == {"inverted": 2}
+    # INCLUDE carries the named attributes: a padded one makes the index entry as large.
+    include = CapacityModel(TABLE, [IndexSpec("by_state_id", "state_id", None, "INCLUDE", ("note",))])
+    include.put(_student(3, padding=1500))
+    assert include.index_write_units == {"by_state_id": 2}
+
+
+def test_units_are_told_by_item_kind_without_ids_and_merge_across_processes() -> None:
+    model = CapacityModel(TABLE, INDEXES)
+    model.put(_student(1, padding=1500))
+    model.put(serialize({"pk": "SCHOOL#d1#a", "sk": "STUDENT#s1", "item_type": "membership"}))
+    model.put(serialize({"pk": "RUN#d1", "sk": "20261128T070000Z-3f9a1c", "status": "running"}))
+    model.key_write(serialize({"pk": "LEASE#d1", "sk": "LEASE"}))
+    assert model.by_item_kind == {
+        "DISTRICT/STUDENT": {"items": 1, "items_over_1kb": 1, "table": 2, "inverted": 1, "by_state_id": 1},
+        "SCHOOL/STUDENT": {"items": 1, "table": 1, "inverted": 1},
+        "RUN/…": {"items": 1, "table": 1, "inverted": 1},  # a run id is no kind
+        "LEASE/LEASE": {"key_writes": 1, "table": 1},
+    }
+    other = CapacityModel(TABLE, INDEXES)
+    other.merge(model.export())
+    other.merge(model.export())
+    assert other.table_write_units == 2 * model.table_write_units and other.writes == 8
+    assert other.index_write_units == {"inverted": 6, "by_state_id": 2}
+    assert other.by_partition_key["DISTRICT#d1"] == 4
+    assert other.by_item_kind["DISTRICT/STUDENT"]["items_over_1kb"] == 2
 
 
 def test_a_batch_write_counts_only_what_was_processed() -> None:
