@@ -1,8 +1,10 @@
-"""OneRoster districts over OAuth 2.0 through the real nightly state machine (issue 24).
+"""OneRoster districts over OAuth 2.0 and OneRoster 1.2 through the real nightly state machine
+(issue 24).
 
-Beside a district signing with OAuth 1.0a: a district whose provider's tokens die in the middle of
-its fetch (renewed, the district syncs whole) and one whose token endpoint refuses the client (one
-`sync_failed`, naming the provider and the tenants secret, never the secret).
+Beside a district signing with OAuth 1.0a: a 1.1 district whose provider's tokens die in the
+middle of its fetch (renewed, the district syncs whole), the same roster served as OneRoster 1.2
+(the same roster items), and one whose token endpoint refuses the client (one `sync_failed`,
+naming the provider and the tenants secret, never the secret).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from rostersync_cli.provision import provision
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
 from rostersync_cli.sandbox.oneroster import OneRosterSandbox, TenantSpec
 from tests.integration.alert_inbox import AlertInbox
+from tests.integration.invariants import snapshot
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -30,12 +33,22 @@ SIGNED = TenantSpec(
 )
 BEARER = TenantSpec(
     "4277702",
-    "Penn Forest SD (OAuth 2.0)",
+    "Penn Forest SD",
     seed=42,
     schools=2,
     students_per_school=30,
     gaps=False,
     auth="oauth2",
+)
+V1P2 = TenantSpec(
+    "4277704",
+    "Penn Forest SD",  # the same roster as BEARER, served as OneRoster 1.2
+    seed=42,
+    schools=2,
+    students_per_school=30,
+    gaps=False,
+    auth="oauth2",
+    version="1.2",
 )
 REFUSED = TenantSpec(
     "4277703",
@@ -54,7 +67,7 @@ def night_world(
 ) -> Iterator[tuple[LocalFunctions, OneRosterSandbox]]:
     with (
         CleverSandbox(SandboxConfig(districts=(CLEVER,))) as clever,
-        OneRosterSandbox([SIGNED, BEARER, REFUSED]) as oneroster,
+        OneRosterSandbox([SIGNED, BEARER, V1P2, REFUSED]) as oneroster,
     ):
         monkeypatch.setenv("CLEVER_API_BASE", clever.api_base)
         monkeypatch.setenv("CLEVER_OAUTH_BASE", clever.oauth_base)
@@ -91,6 +104,10 @@ def test_tokens_dying_mid_fetch_are_renewed_and_a_refused_token_fails_its_distri
     bearer_requests = [e for e in oneroster.log if e.tenant == BEARER.district_id]
     assert [e.status for e in bearer_requests].count(401) >= 3  # tokens died and were renewed
     assert [d for d, result in night.districts.items() if result.failed] == [REFUSED.district_id]
+    v1p2 = night.districts[V1P2.district_id]
+    assert v1p2.stages["import"]["status"] == "succeeded"
+    v1p1_items, v1p2_items = _roster(BEARER.district_id), _roster(V1P2.district_id)
+    assert v1p1_items == v1p2_items  # 1.1 and 1.2: the same roster
 
     refused = night.districts[REFUSED.district_id]
     assert refused.failed and refused.fetch["failure"]["kind"] == "key_refused"
@@ -103,3 +120,15 @@ def test_tokens_dying_mid_fetch_are_renewed_and_a_refused_token_fails_its_distri
     assert not [
         e for e in oneroster.log if e.tenant == REFUSED.district_id
     ]  # no data request without a token
+
+
+def _roster(district_id: str) -> object:
+    """The district's roster items and membership edges, its id replaced (two tenants of one
+    generated roster), without what depends on the id, the moment or the other tenant (the
+    content hash covers the id; the PA Secure ID trust goes to whichever imported the shared ids
+    first)."""
+    roster = snapshot(get_settings().roster_table, district_id)
+    varying = {"content_hash", "updated_at", "last_changed_run", "state_id_trusted"}
+    items = {sk: {k: v for k, v in item.items() if k not in varying} for sk, item in roster.items.items()}
+    text = repr((items, sorted(roster.edges))).replace(district_id, "D")
+    return text

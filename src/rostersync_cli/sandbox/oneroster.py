@@ -61,11 +61,13 @@ from rostersync.sources.oneroster.client import OneRosterClient, OneRosterTenant
 from rostersync.sources.oneroster.resources import SOURCE_NAME, Resource
 
 API_PATH = "/ims/oneroster/v1p1"
+API_PATHS = {"1.1": API_PATH, "1.2": "/ims/oneroster/rostering/v1p2"}
 TOKEN_PATH = "/oauth2/token"  # noqa: S105 (a path, not a secret)
-_SCOPE = "https://purl.imsglobal.org/spec/or/v1p1/scope/{}.readonly"
-SCOPES = tuple(_SCOPE.format(name) for name in ("roster-core", "roster", "roster-demographics"))
-CORE_SCOPES = frozenset({_SCOPE.format("roster-core"), _SCOPE.format("roster")})
-DEMOGRAPHICS_SCOPES = frozenset({_SCOPE.format("roster-demographics"), _SCOPE.format("roster")})
+_SCOPE = "https://purl.imsglobal.org/spec/or/{}/scope/{}.readonly"
+_VERSIONS = ("v1p1", "v1p2")
+SCOPES = tuple(
+    _SCOPE.format(v, n) for v in _VERSIONS for n in ("roster-core", "roster", "roster-demographics")
+)
 COLLECTIONS = ("orgs", "academicSessions", "courses", "users", "demographics", "enrollments", "classes")
 HTML_ERROR = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
@@ -94,6 +96,7 @@ class TenantSpec:
     client_id: str = ""
     client_secret: str = field(default="", repr=False)
     auth: str = "oauth1"  # or "oauth2": client-credentials Bearer tokens from /oauth2/token
+    version: str = "1.1"  # or "1.2": served under /ims/oneroster/rostering/v1p2, users with `roles`
     token_lifetime: int = 3600  # an OAuth 2.0 token's expires_in, in seconds
 
     def key(self) -> str:
@@ -305,6 +308,8 @@ def generate_tenant(spec: TenantSpec) -> dict[str, list[dict[str, Any]]]:
         users.append(_user(t, f"par-{t}-1", "parent", "Parent1", school_ids[0]))
     if spec.numeric_ids:
         _number_ids(users, demographics, enrollments)
+    if spec.version == "1.2":
+        users = _as_v1p2(users, t)
     return {
         "orgs": orgs,
         "academicSessions": sessions,
@@ -314,6 +319,40 @@ def generate_tenant(spec: TenantSpec) -> dict[str, list[dict[str, Any]]]:
         "enrollments": enrollments,
         "classes": classes,
     }
+
+
+def _as_v1p2(users: list[dict[str, Any]], tenant: str) -> list[dict[str, Any]]:
+    """The users as OneRoster 1.2 serves them: a `roles` array (`roleType` primary for the first
+    org, secondary for the others), `primaryOrg`, `userMasterIdentifier`, `enabledUser` a
+    boolean, no `role` or `orgs`. 1.2 has a counselor role: the counselor is one. The person 1.1
+    shares as two accounts (a teacher with an administrator account on one e-mail) is one user
+    holding both roles, the administrator one as a site administrator, secondary."""
+    second_accounts = {
+        u["email"].lower(): u for u in users if str(u["sourcedId"]).startswith(f"adm-{tenant}-")
+    }
+    out = []
+    for user in users:
+        if user in second_accounts.values():
+            continue
+        role = "counselor" if str(user["sourcedId"]).startswith(f"cns-{tenant}-") else user["role"]
+        orgs = user["orgs"]
+        roles = [
+            {"roleType": "primary" if n == 0 else "secondary", "role": role, "org": org}
+            for n, org in enumerate(orgs)
+        ]
+        other = second_accounts.get(str(user["email"]).lower())
+        if other is not None and user["role"] == "teacher":
+            roles.append({"roleType": "secondary", "role": "siteAdministrator", "org": other["orgs"][0]})
+        converted = {k: v for k, v in user.items() if k not in ("role", "orgs")}
+        converted |= {
+            "roles": roles,
+            "primaryOrg": orgs[0] if orgs else None,
+            "userMasterIdentifier": f"M-{user['sourcedId']}",
+            "enabledUser": str(user["enabledUser"]).lower() == "true",
+            "userProfiles": [],
+        }
+        out.append(converted)
+    return out
 
 
 def _number_ids(
@@ -573,7 +612,7 @@ class OneRosterSandbox:
         return f"http://{host}:{port}"
 
     def base_url(self, district_id: str) -> str:
-        return f"{self.origin}/{district_id}{API_PATH}"
+        return f"{self.origin}/{district_id}{API_PATHS[self.specs[district_id].version]}"
 
     @property
     def token_url(self) -> str:
@@ -648,8 +687,11 @@ class OneRosterSandbox:
             return 401, "Unauthorized: no valid access token"
         if time.monotonic() > held[1] or (revoke is not None and held[3] > revoke):
             return 401, "Unauthorized: the access token expired"
-        needed = DEMOGRAPHICS_SCOPES if collection == "demographics" else CORE_SCOPES
-        if not needed & set(held[2]):
+        names = (
+            ("roster-demographics", "roster") if collection == "demographics" else ("roster-core", "roster")
+        )
+        version = API_PATHS[spec.version][-4:]  # a 1.1 scope does not open a 1.2 server, nor the reverse
+        if not {_SCOPE.format(version, n) for n in names} & set(held[2]):
             return 403, "Forbidden: the access token lacks the scope for this collection"
         return None
 
@@ -719,7 +761,7 @@ class OneRosterSandbox:
             with self._lock:
                 faults.html_ok -= 1
             return 200, {"Content-Type": "text/html"}, HTML_ERROR
-        if path != f"/{tenant}{API_PATH}/{collection}" or collection not in COLLECTIONS:
+        if path != f"/{tenant}{API_PATHS[spec.version]}/{collection}" or collection not in COLLECTIONS:
             return 404, json_type, _imsx("failure", "Unknown object")
         if collection == "demographics" and not spec.demographics_shared:
             return 403, json_type, _imsx("failure", "Unauthorized: demographics are not shared with this app")

@@ -1,4 +1,6 @@
-"""OneRoster 1.1 REST client for one tenant (ClassLink Roster Server), requests + requests-oauthlib.
+"""OneRoster 1.1 and 1.2 REST client for one tenant (ClassLink Roster Server, a SIS's own server),
+requests + requests-oauthlib. The version is the tenant's base URL path's (`/ims/oneroster/v1p1`,
+`/ims/oneroster/rostering/v1p2`): the collections, envelopes and paging read here are the same.
 
 - A tenant authenticates as its provider asks (`OneRosterTenant.auth`):
   - `oauth1` (ClassLink Roster Server): every request is signed by requests-oauthlib (oauthlib
@@ -86,11 +88,24 @@ for _name in ("requests_oauthlib", "oauthlib"):
 
 OAUTH1, OAUTH2 = "oauth1", "oauth2"
 AUTH_METHODS = (OAUTH1, OAUTH2)
-# The read scopes of OneRoster 1.1's REST binding: core rostering, the full roster, demographics.
-V1P1_SCOPES = tuple(
-    f"https://purl.imsglobal.org/spec/or/v1p1/scope/{name}.readonly"
-    for name in ("roster-core", "roster", "roster-demographics")
-)
+# The REST binding's base path of each version, as a tenant's base_url ends; the version is read
+# from it (the same collections, envelopes and paging in both; 1.2's users carry a `roles` array).
+VERSION_PATHS = {"1.1": "/ims/oneroster/v1p1", "1.2": "/ims/oneroster/rostering/v1p2"}
+_SCOPE_NAMES = ("roster-core", "roster", "roster-demographics")
+# The read scopes of each version's REST binding: core rostering, the full roster, demographics.
+SCOPES = {
+    version: tuple(f"https://purl.imsglobal.org/spec/or/{path[-4:]}/scope/{n}.readonly" for n in _SCOPE_NAMES)
+    for version, path in VERSION_PATHS.items()
+}
+V1P1_SCOPES, V1P2_SCOPES = SCOPES["1.1"], SCOPES["1.2"]
+
+
+def version_of(base_url: str) -> str | None:
+    """The OneRoster version a base URL's path names ("1.1", "1.2"), or None."""
+    path = urlsplit(base_url.strip()).path.rstrip("/")
+    return next((v for v, p in VERSION_PATHS.items() if path.endswith(p)), None)
+
+
 # A token is renewed this long before its `expires_in` runs out (at most half its life), so no
 # request leaves with a token that dies on the way.
 TOKEN_RENEW_MARGIN = 60.0
@@ -110,6 +125,11 @@ class OneRosterTenant:
     token_url: str = ""
     scope: str | None = None  # OAuth 2.0: None asks the version's read scopes; "" asks none
 
+    @property
+    def version(self) -> str:
+        """The OneRoster version of the tenant's base URL (1.1 unless its path is 1.2's)."""
+        return version_of(self.base_url) or "1.1"
+
 
 class _TokenNotGranted(Exception):
     """The token endpoint answered something to retry (429, 5xx) or to refuse on (400, 401, 403)."""
@@ -127,7 +147,7 @@ class _BearerToken(AuthBase):
         self._client = client
         self._client_id, self._secret = tenant.client_id, tenant.client_secret
         self._url = tenant.token_url
-        scope = " ".join(V1P1_SCOPES) if tenant.scope is None else tenant.scope
+        scope = " ".join(SCOPES[tenant.version]) if tenant.scope is None else tenant.scope
         self._scope = scope.split() or None
         self._token: str | None = None
         self._renew_at = 0.0
@@ -351,6 +371,7 @@ class OneRosterClient:
         self._origin = (base.scheme, base.netloc)
         self._server = _server(base)
         self._base_path = base.path.rstrip("/")
+        self.version = tenant.version
         self._bearer: _BearerToken | None = None
         self._auth: AuthBase
         if tenant.auth == OAUTH2:
@@ -511,7 +532,10 @@ class OneRosterClient:
         items = parsed.get(resource.value) if isinstance(parsed, dict) else None
         if not isinstance(items, list):
             raise OneRosterProtocolError(
-                path, f"200 without the `{resource.value}` list of OneRoster 1.1", 200, self.district_id
+                path,
+                f"200 without the `{resource.value}` list of OneRoster {self.version}",
+                200,
+                self.district_id,
             )
         for item in items:
             sid = source_id(item.get("sourcedId")) if isinstance(item, dict) else None

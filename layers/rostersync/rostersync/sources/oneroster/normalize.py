@@ -84,6 +84,19 @@ SERVED_ROLES = {
     "teacher": SourceRole.TEACHER,
     "administrator": SourceRole.STAFF,
 }
+# The roles a user is served as (1.1's `role`; 1.2's `roles[].role`, case-insensitive): 1.2 splits
+# 1.1's administrator into counselor, principal, site and district administrators; a system
+# administrator (IT), aides, proctors, parents, guardians and relatives are not served.
+ROLES_SERVED_AS = {
+    "student": "student",
+    "teacher": "teacher",
+    "administrator": "administrator",
+    "counselor": "administrator",
+    "principal": "administrator",
+    "siteadministrator": "administrator",
+    "districtadministrator": "administrator",
+}
+_ROLES_LIMIT = 20  # roles read per 1.2 user (a district controls the array's length)
 _NCES = re.compile(r"[0-9]{12}")
 _LEA = re.compile(r"[0-9]{7}")
 _ZIP = re.compile(r"([0-9]{5})(?:-?[0-9]{4})?")
@@ -193,6 +206,35 @@ def _state_ids(value: Any) -> list[str]:
     return found[:2]
 
 
+def _served(role: Any) -> str | None:
+    """A OneRoster role (1.1's or 1.2's) as the 1.1 role it is served as, or None."""
+    return ROLES_SERVED_AS.get(role.strip().lower()) if isinstance(role, str) else None
+
+
+def _user_roles(record: Mapping[str, Any]) -> tuple[str | None, list[str], list[str]]:
+    """(the role the user is served as, its orgs, its other served roles).
+
+    OneRoster 1.1: `role` and `orgs`. OneRoster 1.2: a `roles` array of `{roleType, role, org}`:
+    the primary role decides (the first served role when the primary is not served: a parent
+    who also teaches is a teacher here), its orgs are `primaryOrg` and the orgs of the roles served
+    as the same, and the other served roles are kept to be reported, as 1.1's second account of
+    one person is."""
+    roles = record.get("roles")
+    if record.get("role") is not None or not isinstance(roles, list):
+        return _served(record.get("role")), _refs(record.get("orgs")), []
+    entries = [r for r in roles if isinstance(r, Mapping)][:_ROLES_LIMIT]
+    ranked = sorted(
+        entries, key=lambda r: str(r.get("roleType") or "").strip().lower() != "primary"
+    )  # primary first, otherwise in the provider's order
+    served = [(entry, _served(entry.get("role"))) for entry in ranked]
+    chosen = next((name for _, name in served if name is not None), None)
+    if chosen is None:
+        return None, [], []
+    orgs = [_ref(record.get("primaryOrg")), *(_ref(e.get("org")) for e, name in served if name == chosen)]
+    others = sorted({name for _, name in served if name is not None and name != chosen})
+    return chosen, [o for o in dict.fromkeys(orgs) if o], others
+
+
 def _enabled(value: Any) -> bool | None:
     """`enabledUser` (a boolean, or the strings "true"/"false" of OneRoster 1.1's CSV heritage)."""
     if isinstance(value, bool):
@@ -244,22 +286,27 @@ def minimize(resource: Resource | str, record: Mapping[str, Any]) -> dict[str, A
     elif resource is Resource.COURSES:
         out.update(title=_scalar(get("title")), courseCode=_scalar(get("courseCode")))
     elif resource is Resource.USERS:
-        role = get("role")
-        if not isinstance(role, str) or role.strip().lower() not in SERVED_ROLES:
+        role, orgs, other_roles = _user_roles(record)
+        if role is None:
             return None
         out.update(
-            role=role.strip().lower(),
+            role=role,
             username=_scalar(get("username")),
             givenName=_scalar(get("givenName")),
             middleName=_scalar(get("middleName")),
             familyName=_scalar(get("familyName")),
             identifier=_scalar(get("identifier")),
             email=_scalar(get("email")),
-            orgs=_refs(get("orgs")),
+            orgs=orgs,
             grades=_strings(get("grades")),
             metadata=_metadata(get("metadata")),
             enabledUser=_enabled(get("enabledUser")),
         )
+        master = _scalar(get("userMasterIdentifier"))
+        if isinstance(master, str) and master.strip():
+            out["masterId"] = master.strip()[:ID_LIMIT]
+        if other_roles:
+            out["otherRoles"] = other_roles
         if out["role"] == "student":
             out.update(stateIds=_state_ids(get("userIds")), metadataKeys=_key_names(get("metadata")))
     elif resource is Resource.DEMOGRAPHICS:
@@ -445,6 +492,9 @@ def _school_year(sessions: Iterable[Mapping[str, Any]], today: date) -> int | No
     return min(chosen) if dated else max(chosen)  # every dated session is still to come: the first
 
 
+_KEY_KINDS = {"email": "e-mail address", "username": "username", "masterId": "userMasterIdentifier"}
+
+
 class _People:
     """Identity: adult accounts (teacher, administrator) sharing an e-mail (case-insensitive) or a
     username are one person. Students are never joined; a student's address is remembered so an
@@ -472,7 +522,7 @@ class _People:
 
     @staticmethod
     def _keys(user: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-        for kind in ("email", "username"):
+        for kind in ("email", "username", "masterId"):
             value = _str(user.get(kind))
             if value and value.strip():
                 yield kind, f"{kind}:{value.strip().lower()}"
@@ -495,7 +545,7 @@ class _People:
                     winner, loser = (a, b) if self._better(a, b) else (b, a)
                     self.parent[loser] = winner
                     self.kinds[winner] |= self.kinds.pop(loser, set())
-                self.kinds[self._find(sid)].add("e-mail address" if kind == "email" else "username")
+                self.kinds[self._find(sid)].add(_KEY_KINDS[kind])
 
     def canonical(self, sid: str) -> str:
         return self._find(sid) if sid in self.parent else sid
@@ -509,11 +559,7 @@ class _People:
 
     def shares_with_students(self, user: Mapping[str, Any]) -> list[str]:
         """How an adult's address is also a student's ("e-mail address", "username")."""
-        return [
-            "e-mail address" if kind == "email" else "username"
-            for kind, key in self._keys(user)
-            if self.student_keys[key]
-        ]
+        return [_KEY_KINDS[kind] for kind, key in self._keys(user) if self.student_keys[key]]
 
 
 def _first(record: Mapping[str, Any], key: str) -> str | None:
@@ -641,6 +687,18 @@ def normalize_district(read: Read, district_id: str, today: date | None = None) 
                     "student's; the two were imported as separate people.",
                     name=_display(user),
                 )
+        other_roles = [r for r in user.get("otherRoles") or () if isinstance(r, str)]
+        if other_roles:  # OneRoster 1.2: one account holding several roles, as 1.1's joined accounts
+            yield SourceNote(
+                id=people.canonical(sid),
+                district_id=district_id,
+                subject="student" if student else "teacher" if role is SourceRole.TEACHER else "staff",
+                rule=ACCOUNTS_JOINED,
+                about="roles",
+                message=f"This {user['role']!s} account also holds the role(s) {', '.join(other_roles)}; "
+                f"imported as one person, a {user['role']!s}.",
+                name=_display(user),
+            )
         yield PersonRecord(
             id=people.canonical(sid),
             district_id=district_id,

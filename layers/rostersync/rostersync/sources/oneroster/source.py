@@ -6,8 +6,9 @@ tokens (client credentials) adds `"auth": "oauth2"` and `"token_url"` (https), a
 own `"scope"` (space-separated; `""` asks none, for servers that refuse scoped requests); without
 `auth` a tenant signs with OAuth 1.0a, as ClassLink Roster Server asks. `district_id` is chosen by support (the
 district's 7-digit NCES LEA id is a good choice): it must match `records.DISTRICT_ID_PATTERN`
-and be unique across all sources. `base_url` is the OneRoster 1.1 endpoint, path included
-(`https://<tenant>.oneroster.com/ims/oneroster/v1p1`): the bare server address a provider's
+and be unique across all sources. `base_url` is the OneRoster endpoint, path included
+(`https://<tenant>.oneroster.com/ims/oneroster/v1p1` for 1.1, `.../ims/oneroster/rostering/v1p2`
+for 1.2, which also names the version; an optional `version` must agree): the bare server address a provider's
 console shows answers 404 to every collection, so it is refused when the secret is read. A
 tenant that breaks a rule is left out and logged by its position, its district id and name and
 the rule, never by its credentials; the others sync.
@@ -28,16 +29,19 @@ from rostersync.sources.oneroster.client import (
     AUTH_METHODS,
     OAUTH1,
     OAUTH2,
+    VERSION_PATHS,
     OneRosterClient,
     OneRosterLimits,
     OneRosterTenant,
     Sleep,
+    version_of,
 )
 from rostersync.sources.oneroster.resources import SOURCE_NAME
 
 _DISTRICT_ID = re.compile(DISTRICT_ID_PATTERN)
 _REQUIRED = ("district_id", "base_url", "client_id", "client_secret")
-ONEROSTER_PATH = "/ims/oneroster/v1p1"
+ONEROSTER_PATH = VERSION_PATHS["1.1"]
+VERSIONS = tuple(VERSION_PATHS)
 
 
 def _loopback(host: str | None) -> bool:
@@ -60,8 +64,12 @@ def tenant_problem(entry: Any) -> str | None:
         return "district_id is not 1-64 letters, digits, '-' or '_'"
     if not _https(entry["base_url"]):
         return "base_url is not an https URL"
-    if not urlsplit(entry["base_url"]).path.rstrip("/").endswith(ONEROSTER_PATH):
-        return f"base_url lacks the OneRoster path: it must end with {ONEROSTER_PATH}"
+    version = version_of(entry["base_url"])
+    if version is None:
+        paths = " or ".join(VERSION_PATHS.values())
+        return f"base_url lacks the OneRoster path: it must end with {paths}"
+    if "version" in entry and str(entry["version"]).strip() != version:
+        return f"version is not {version}, the version of base_url's path (one of {', '.join(VERSIONS)})"
     auth = entry.get("auth", OAUTH1)
     if auth not in AUTH_METHODS:
         return f"auth is not one of {', '.join(AUTH_METHODS)}"

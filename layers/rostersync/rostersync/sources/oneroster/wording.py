@@ -156,10 +156,11 @@ FIXES: dict[str, str] = {
     ),
     "user.accounts_joined": (
         "Nothing is lost: these adult accounts (a teacher who is also an administrator, say) share "
-        "an e-mail address or a username, so Smart Futures imports them as one person with one "
-        "sign-in. The finding names the accounts. If they are different people, give each its own "
-        "e-mail address and username in your SIS; the next nightly sync imports them separately. "
-        "Students are never joined this way."
+        "an e-mail address, a username or a userMasterIdentifier, so Smart Futures imports them as "
+        "one person with one sign-in; with OneRoster 1.2, one account may hold several roles, and the "
+        "primary role decides how the person is imported. The finding names the accounts or the "
+        "roles. If they are different people, give each its own e-mail address and username in your "
+        "SIS; the next nightly sync imports them separately. Students are never joined this way."
     ),
     "user.shares_address_with_student": (
         "A student and an adult (often a parent who works at the school, or a family address) carry "
