@@ -236,6 +236,10 @@ def simulate(
                 "invocation_statuses": [i.result.status.value for i in invocations],
                 "invocation_virtual_s": [round(i.virtual_s, 1) for i in invocations],
                 "invocation_wall_s": [round(i.wall_s, 1) for i in invocations],
+                # when each paused invocation first decided to pause (the margin starts at timeout - margin)
+                "invocation_pause_decided_s": [
+                    None if i.pause_decided_s is None else round(i.pause_decided_s, 1) for i in invocations
+                ],
                 "longest_invocation_virtual_s": round(max(i.virtual_s for i in invocations), 1),
                 "finished_at_virtual_s": round(finished[spec.id], 1),
                 "items_written": last.roster_writes,

@@ -167,6 +167,7 @@ class Invocation:
     result: ImportResult
     virtual_s: float  # the invocation's time on the shared clock
     wall_s: float  # the process's real time for it (reading, diffing, serializing: not simulated)
+    pause_decided_s: float | None  # when it first answered that the import should pause (virtual)
 
 
 def import_until_done(
@@ -193,8 +194,16 @@ def import_until_done(
         started, wall = dynamo.clock(), time.perf_counter()
         deadline = started + invocation_s
 
-        def should_pause(deadline: float = deadline) -> bool:
-            return deadline - dynamo.clock() < margin_s
+        decided: list[float] = []
+
+        def should_pause(
+            deadline: float = deadline, started: float = started, decided: list[float] = decided
+        ) -> bool:
+            now = dynamo.clock()
+            if deadline - now < margin_s:
+                decided[:1] = decided[:1] or [now - started]
+                return True
+            return False
 
         result = import_district(
             district_id,
@@ -207,7 +216,11 @@ def import_until_done(
             should_pause=should_pause,
             write_chunk=write_chunk,
         )
-        invocations.append(Invocation(result, dynamo.clock() - started, time.perf_counter() - wall))
+        invocations.append(
+            Invocation(
+                result, dynamo.clock() - started, time.perf_counter() - wall, decided[0] if decided else None
+            )
+        )
         if result.status is not RunStatus.PAUSED:
             break
     return invocations

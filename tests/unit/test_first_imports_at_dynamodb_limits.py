@@ -133,7 +133,11 @@ def test_ten_first_imports_at_a_shared_table_s_limits_complete_through_continuat
     for n, invocations in enumerate(runs):
         results = [i.result for i in invocations]
         # Lambda would have ended an invocation that outlived its timeout: none may.
-        assert all(i.virtual_s <= INVOCATION for i in invocations), (n, [i.virtual_s for i in invocations])
+        assert all(i.virtual_s <= INVOCATION for i in invocations), (
+            n,
+            [(i.virtual_s, i.pause_decided_s) for i in invocations],
+            [(a.write_rate.rate) for a in table.adapters.values()],
+        )
         last = results[-1]
         assert last.status is RunStatus.SUCCEEDED, (n, [r.status for r in results])
         assert len(results) > 1, "the scaled-down invocation should not hold a whole import"
