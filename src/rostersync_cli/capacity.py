@@ -128,9 +128,23 @@ class CapacityModel:
 
     # ------------------------------------------------------------------ recording
 
+    def write_costs(self, item: Mapping[str, Mapping[str, Any]]) -> tuple[int, list[tuple[str, str, int]]]:
+        """What a put of `item` costs: its units on the table, and (index, index key, units) for
+        each index the item is in (sparse indexes skip it; a projection smaller than ALL costs
+        the projected item's size)."""
+        units = write_units(item_size(item))
+        costs = []
+        for index in self.indexes:
+            if index.hash_key not in item or (index.range_key and index.range_key not in item):
+                continue  # sparse: the item is not in this index
+            index_units = (
+                units if index.projection == "ALL" else write_units(item_size(self._projected(index, item)))
+            )
+            costs.append((index.name, _scalar(item[index.hash_key]), index_units))
+        return units, costs
+
     def put(self, item: Mapping[str, Mapping[str, Any]]) -> None:
-        size = item_size(item)
-        units = write_units(size)
+        units, index_costs = self.write_costs(item)
         self.writes += 1
         self.table_write_units += units
         pk = _scalar(item[self.key_attributes[0]])
@@ -143,15 +157,10 @@ class CapacityModel:
         spent["table"] += units
         if units > 1:
             spent["items_over_1kb"] += 1
-        for index in self.indexes:
-            if index.hash_key not in item or (index.range_key and index.range_key not in item):
-                continue  # sparse: the item is not in this index
-            index_units = (
-                units if index.projection == "ALL" else write_units(item_size(self._projected(index, item)))
-            )
-            self.index_write_units[index.name] += index_units
-            self.by_index_key[(index.name, _scalar(item[index.hash_key]))] += index_units
-            spent[index.name] += index_units
+        for index_name, index_key, index_units in index_costs:
+            self.index_write_units[index_name] += index_units
+            self.by_index_key[(index_name, index_key)] += index_units
+            spent[index_name] += index_units
 
     def key_write(self, key: Mapping[str, Mapping[str, Any]]) -> None:
         """A delete or an update: one unit at least, on the item's partition key."""

@@ -3,7 +3,8 @@ limits, in virtual time: each partition key and each index key at most `key_rate
 second, the whole table (what this import's share of it is) at most `table_rate`, each with a
 second's burst. An item that does not fit comes back in UnprocessedItems; a call of which nothing
 fits is refused with ProvisionedThroughputExceededException, as DynamoDB does. Units are
-counted by DynamoDB's rules (src/rostersync_cli/capacity.py), index writes included.
+counted by DynamoDB's rules (src/rostersync_cli/capacity.py, `CapacityModel.write_costs`): index
+writes included, at the projected item's size, and only for the indexes the item is in.
 
 `clock()` and `sleep(seconds)` are the virtual time: pass them to the adapter and its write rate.
 """
@@ -15,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from rostersync_cli.capacity import IndexSpec, item_size, write_units
+from rostersync_cli.capacity import CapacityModel, IndexSpec
 
 
 class _Bucket:
@@ -36,11 +37,14 @@ class ThrottledDynamo:
         self.now = 0.0
         self._table = _Bucket(table_rate, 0.0)
         self._keys: dict[tuple[str, str], _Bucket] = {}
-        self.stored: dict[tuple[str, str], dict[str, Any]] = {}
+        self.stored: dict[tuple[str, str], Any] = {}  # key -> the item (what a subclass keeps)
         self.calls = 0
         self.throttled_calls = 0
         self.partial_answers = 0
         self.units = 0
+        self._model = CapacityModel(table, self.indexes)
+        # An item's costs, kept while it waits (a retried item is not sized again).
+        self._pending: dict[tuple[str, str], list[tuple[tuple[str, str], int]]] = {}
 
     # virtual time
     def clock(self) -> float:
@@ -57,12 +61,19 @@ class ThrottledDynamo:
         return bucket
 
     def _costs(self, item: dict[str, Any]) -> list[tuple[tuple[str, str], int]]:
-        base = write_units(item_size(item))
-        costs = [(("table", item["pk"]["S"]), base)]
-        for index in self.indexes:
-            if index.hash_key in item:
-                costs.append(((index.name, str(next(iter(item[index.hash_key].values())))), base))
+        key = (item["pk"]["S"], item["sk"]["S"])
+        costs = self._pending.get(key)
+        if costs is None:
+            units, index_costs = self._model.write_costs(item)
+            costs = [(("table", key[0]), units), *(((name, k), u) for name, k, u in index_costs)]
+            self._pending[key] = costs
         return costs
+
+    def _took(
+        self, key: tuple[str, str], item: dict[str, Any], costs: list[tuple[tuple[str, str], int]]
+    ) -> None:
+        """DynamoDB took `item` (under `key`) at `costs`: it is stored."""
+        self.stored[key] = item
 
     def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]], **_: Any) -> dict[str, Any]:
         self.calls += 1
@@ -80,7 +91,9 @@ class ThrottledDynamo:
             for key, units in costs:
                 self._keys[key].tokens -= units
             self.units += total
-            self.stored[(item["pk"]["S"], item["sk"]["S"])] = item
+            key = (item["pk"]["S"], item["sk"]["S"])
+            del self._pending[key]
+            self._took(key, item, costs)
         if len(left) == len(RequestItems[self.table]):
             self.throttled_calls += 1
             raise ClientError(

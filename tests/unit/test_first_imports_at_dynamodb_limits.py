@@ -14,30 +14,32 @@ Virtual time with threads (each import on its own thread, its writer's senders o
 thread's sleep moves the shared clock to where that thread would wake, never by the sum of all
 threads' sleeps, so concurrent waits overlap as they do in real time; a thread never acts before
 the shared clock, so no bucket refills for time that did not pass (the simulation can only be
-slower than DynamoDB, never faster).
+slower than DynamoDB, never faster). The simulation is tests/fakes/first_imports.py, shared with
+benchmarks/first_imports_at_limits.py (the same at DynamoDB's real limits and a 190k district).
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
 from rostersync.adapters.write_rate import WriteRate
 from rostersync.importer import service
-from rostersync.importer.contract import ImportResult, RunStatus
-from rostersync.importer.holds import PageStoreHoldStore
-from rostersync.importer.service import import_district
+from rostersync.importer.contract import RunStatus
 from rostersync.layout import district_pk, run_pk
 from rostersync.records import Kind
-from rostersync.roster_items import Item, Key
 from rostersync_cli.capacity import indexes_of
 from rostersync_cli.template import load_template
 from tests.factories import Clock, Roster, course, district, school, section, student, teacher, term
-from tests.fakes import MemoryPageStore, MemoryRosterTable
-from tests.fakes.throttled_dynamodb import ThrottledDynamo
+from tests.fakes import MemoryPageStore
+from tests.fakes.first_imports import (
+    Invocation,
+    SharedThrottledDynamo,
+    ThrottledRoster,
+    import_until_done,
+    senders_named_after_their_import,
+)
 
 TABLE = "roster"
 INDEXES = indexes_of(load_template()["Resources"]["RosterTable"]["Properties"])
@@ -56,76 +58,20 @@ MARGIN = 180.0
 MAX_INVOCATIONS = 11  # the state machine's bound: the first and 10 continuations
 
 
-class SharedThrottledDynamo(ThrottledDynamo):
-    """One simulated table for every thread: its calls one at a time, and each thread's sleep
-    moves the shared clock to that thread's wake time (waits of concurrent threads overlap)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._lock = threading.RLock()
-        self._seen: dict[int, float] = {}
-        self.accepted = 0  # put requests DynamoDB took (a key written twice counts twice)
-
-    def clock(self) -> float:
-        with self._lock:
-            self._seen[threading.get_ident()] = self.now
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            me = threading.get_ident()
-            self.now = max(self.now, self._seen.get(me, self.now) + max(0.0, seconds))
-            self._seen[me] = self.now
-
-    def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]], **kw: Any) -> dict[str, Any]:
-        with self._lock:
-            self._seen[threading.get_ident()] = self.now
-            asked = len(RequestItems[self.table])
-            answer = super().batch_write_item(RequestItems, **kw)  # raises when it took nothing
-            self.accepted += asked - len(answer["UnprocessedItems"].get(self.table, []))
-            return answer
-
-
-class ThrottledRoster(MemoryRosterTable):
-    """The in-memory table, whose batched writes are DynamoDB's: through the adapter into the
-    simulated table first, mirrored here once taken."""
-
-    def __init__(self, dynamo: SharedThrottledDynamo) -> None:
-        super().__init__()
-        self.dynamo = dynamo
-        self._adapters: dict[str, DynamoRosterTable] = {}
-        self._adapters_lock = threading.Lock()
-
-    def adapter(self) -> DynamoRosterTable:
-        """One adapter (and write rate) per import: the import's thread names it."""
-        name = threading.current_thread().name.split("/")[0]
-        with self._adapters_lock:
-            if name not in self._adapters:
-                rate = WriteRate(
-                    start=KEY_RATE,
-                    floor=0.5,
-                    ceiling=KEY_RATE,
-                    increase=0.5,
-                    clock=self.dynamo.clock,
-                    sleep=self.dynamo.sleep,
-                )
-                self._adapters[name] = DynamoRosterTable(
-                    TABLE,
-                    self.dynamo,
-                    sleep=self.dynamo.sleep,
-                    clock=self.dynamo.clock,
-                    write_rate=rate,
-                    workers=1,
-                    max_delay=5.0,
-                    write_stall_seconds=600.0,
-                )
-            return self._adapters[name]
-
-    def write(self, puts: Sequence[Item], deletes: Sequence[Key]) -> int:
-        assert not deletes, "a first import deletes nothing"
-        written = self.adapter().write(list(puts), [])
-        assert written == len(puts)
-        return int(super().write(puts, deletes))
+def _adapter(client: Any, dynamo: SharedThrottledDynamo) -> DynamoRosterTable:
+    rate = WriteRate(
+        start=KEY_RATE, floor=0.5, ceiling=KEY_RATE, increase=0.5, clock=dynamo.clock, sleep=dynamo.sleep
+    )
+    return DynamoRosterTable(
+        TABLE,
+        client,
+        sleep=dynamo.sleep,
+        clock=dynamo.clock,
+        write_rate=rate,
+        workers=1,
+        max_delay=5.0,
+        write_stall_seconds=600.0,
+    )
 
 
 def _district_id(n: int) -> str:
@@ -154,46 +100,44 @@ def _roster(n: int) -> Roster:
 
 def _import_until_done(
     n: int, table: ThrottledRoster, store: MemoryPageStore, run_id: str, clock: Clock
-) -> list[ImportResult]:
-    """What the state machine does for one district: Import, again while it answers paused."""
-    threading.current_thread().name = f"import-{n}"
-    roster, dynamo = _roster(n), table.dynamo
-    results: list[ImportResult] = []
-    while len(results) < MAX_INVOCATIONS:
-        started = dynamo.clock()
-        deadline = started + INVOCATION
-        result = import_district(
-            _district_id(n),
-            run_id,
-            roster.accepted(),
-            set(),
-            table,
-            holds=PageStoreHoldStore(store),
-            clock=clock,
-            should_pause=lambda deadline=deadline: deadline - dynamo.clock() < MARGIN,
-            write_chunk=CHUNK,
-        )
-        results.append(result)
-        # Lambda would have ended an invocation that outlived its timeout: none may.
-        assert dynamo.clock() - started <= INVOCATION, (n, len(results), dynamo.clock() - started)
-        if result.status is not RunStatus.PAUSED:
-            break
-    return results
+) -> list[Invocation]:
+    return import_until_done(
+        f"import-{n}",
+        _district_id(n),
+        _roster(n).accepted(),
+        table,
+        store,
+        run_id,
+        clock,
+        invocation_s=INVOCATION,
+        margin_s=MARGIN,
+        write_chunk=CHUNK,
+        max_invocations=MAX_INVOCATIONS,
+    )
 
 
 def test_ten_first_imports_at_a_shared_table_s_limits_complete_through_continuations(
     monkeypatch: Any,
 ) -> None:
     monkeypatch.setattr(service, "ARRIVAL_CHUNK", 40)  # students decided in a few chunks
-    _senders_named_after_their_import(monkeypatch)
     dynamo = SharedThrottledDynamo(TABLE, INDEXES, key_rate=KEY_RATE, table_rate=TABLE_RATE)
-    table, store, clock = ThrottledRoster(dynamo), MemoryPageStore(), Clock()
+    table, store, clock = ThrottledRoster(dynamo, _adapter), MemoryPageStore(), Clock()
     run_id = clock.next_run()
 
-    with ThreadPoolExecutor(max_workers=DISTRICTS) as pool:
+    with (
+        senders_named_after_their_import(monkeypatch.setattr),
+        ThreadPoolExecutor(max_workers=DISTRICTS) as pool,
+    ):
         runs = list(pool.map(lambda n: _import_until_done(n, table, store, run_id, clock), range(DISTRICTS)))
 
-    for n, results in enumerate(runs):
+    for n, invocations in enumerate(runs):
+        results = [i.result for i in invocations]
+        # Lambda would have ended an invocation that outlived its timeout: none may.
+        assert all(i.virtual_s <= INVOCATION for i in invocations), (
+            n,
+            [(i.virtual_s, i.pause_decided_s) for i in invocations],
+            [(a.write_rate.rate) for a in table.adapters.values()],
+        )
         last = results[-1]
         assert last.status is RunStatus.SUCCEEDED, (n, [r.status for r in results])
         assert len(results) > 1, "the scaled-down invocation should not hold a whole import"
@@ -204,26 +148,13 @@ def test_ten_first_imports_at_a_shared_table_s_limits_complete_through_continuat
         students = {sk for (pk, sk) in table.items if pk == district_pk(d) and sk.startswith("STUDENT#")}
         assert len(students) == STUDENTS
         assert table.items[(run_pk(d), run_id)]["status"] == "succeeded"
+        # This import's writes, DynamoDB took exactly once.
+        counts = dynamo.by_import[f"import-{n}"]
+        assert counts.accepted == dynamo.distinct_keys(f"import-{n}") == last.roster_writes
     # Everything the imports wrote, DynamoDB took exactly once, under its limits.
-    roster_writes = sum(r[-1].roster_writes for r in runs)
+    roster_writes = sum(r[-1].result.roster_writes for r in runs)
     assert dynamo.accepted == len(dynamo.stored) == roster_writes
     assert dynamo.throttled_calls + dynamo.partial_answers > 0  # the limits were met
     assert dynamo.units <= TABLE_RATE * (dynamo.now + 1)  # never faster than the table allows
-    invocations = [len(r) for r in runs]
-    print(f"invocations per district {invocations}; {dynamo.now:.0f} s virtual; {dynamo.units} units")
-
-
-def _senders_named_after_their_import(monkeypatch: Any) -> None:
-    """The writer's sender threads carry their import's thread name (`import-3/sender`), so the
-    table finds the import's adapter and write rate from any of them."""
-    original = service.RosterWriter
-
-    class NamedSenders(original):  # type: ignore[misc, valid-type]
-        def flush(self) -> None:
-            if self._sender is None:
-                self._sender = ThreadPoolExecutor(
-                    max_workers=4, thread_name_prefix=f"{threading.current_thread().name}/sender"
-                )
-            super().flush()
-
-    monkeypatch.setattr(service, "RosterWriter", NamedSenders)
+    per_district = [len(r) for r in runs]
+    print(f"invocations per district {per_district}; {dynamo.now:.0f} s virtual; {dynamo.units} units")
