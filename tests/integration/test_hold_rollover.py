@@ -170,3 +170,24 @@ def test_release_districts_listed_in_a_file(
 def test_release_refuses_a_run_id_for_several_districts(env: Env, settings: Settings) -> None:
     with pytest.raises(SystemExit):
         main(["release", "--district", D, "--district", D2, "--run", "20261128T070000Z-000001"])
+
+
+def test_a_term_starting_past_the_last_representable_instant_imports(env: Env) -> None:
+    """Issue 25, defect 1: `9999-12-31T23:59:59-01:00` is after datetime.max in UTC; reading it raised
+    OverflowError and failed the district's import every night. It is now an unreadable date: the
+    rollover signs leave it out (validation reports it as `record.date.invalid`)."""
+    june, august = _august(env)
+    august.add(Kind.TERM, term("term2", start_date="9999-12-31T23:59:59-01:00", end_date="9999-12-31"))
+    august.add(
+        Kind.DISTRICT,
+        district().model_copy(
+            update={"pause_start": "0001-01-01T00:00:00+01:00", "pause_end": "9999-12-31T23:59:59-01:00"}
+        ),
+    )
+    _run(env, june)
+
+    result = _run(env, august)
+
+    assert result.status is RunStatus.HELD  # the graduates still trip the safeguard, as before
+    assert result.rollover is not None and result.rollover.new_terms_start is None
+    assert result.rollover.terms_created == 1 and result.rollover.pause_ended is None
