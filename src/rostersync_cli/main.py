@@ -20,6 +20,7 @@ from rostersync.layout import INDEX_KEY
 from rostersync.observability import logger as runtime_logger
 from rostersync.operations import (
     assign_state_id,
+    district_disagreements,
     district_overview,
     district_status,
     download_report,
@@ -354,6 +355,11 @@ def _district(args: argparse.Namespace) -> int:
     if args.district_command == "show":
         current, history = show_district(args.district)
         _print_settings(current)
+        problems = district_disagreements(current)
+        if problems:
+            print("  SUBSCRIPTIONS AND SETTINGS DISAGREE:")
+            for problem in problems:
+                print(f"    {problem}")
         if history:
             print("  changes, newest first:")
             for c in history:
@@ -374,8 +380,12 @@ def _district(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"rostersync district set: {exc}", file=sys.stderr)
         return 2
+    for contact in applied.finished_unsubscribed:
+        print(f"unsubscribed {contact} (finishing an earlier change that had not completed)")
+    if applied.finished_earlier and not applied.finished_unsubscribed:
+        print("finished an earlier change that had not completed (its records written)")
     if not applied.changes:
-        print("no change")
+        print("no new change" if applied.finished_earlier else "no change")
     for c in applied.changes:
         print(f"{c.setting}: {c.before!r} -> {c.after!r}")
     for contact in applied.subscribed:

@@ -121,6 +121,18 @@ def show_district(
     return district_config.load(table, district_id), district_config.history(table, district_id)
 
 
+def district_disagreements(
+    current: district_config.DistrictSettings, *, settings: Settings | None = None
+) -> list[str]:
+    """Where the contacts' SNS subscriptions and the district's settings disagree (`district show`);
+    empty when they agree or when the deployment has no alert topic."""
+    settings = settings or get_settings()
+    if not settings.alert_topic_arn:
+        return []
+    subscriptions = wiring.contact_subscriptions(settings)
+    return district_config.disagreements(current, subscriptions.current(current.district_id))
+
+
 def set_district(
     district_id: str, *, by: str, settings: Settings | None = None, **changes: Any
 ) -> district_config.Applied:
