@@ -167,8 +167,8 @@ def record_validation(store: PageStore, result: ValidateResult, *, district_name
 
 
 def record_import(store: PageStore, result: ImportResult) -> None:
-    if result.replayed:
-        return
+    """The import's outcome on the district's status; a replay (the retry of a run whose first
+    invocation died after its commit) writes it too: the run's status was never written then."""
     change: dict[str, object] = {
         "import_status": result.status.value,
         "archived": result.total("archived"),
