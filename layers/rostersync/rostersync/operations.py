@@ -43,6 +43,9 @@ def run_release(
     )
 
 
+UNKNOWN_DISTRICT = "unknown_district"
+
+
 def run_releases(
     district_ids: list[str], run_id: str | None = None, *, settings: Settings | None = None
 ) -> list[ReleaseResult]:
@@ -56,6 +59,11 @@ def run_releases(
     holds, store = wiring.hold_store(settings), wiring.page_store(settings)
     results: list[ReleaseResult] = []
     for district_id in district_ids:
+        if not latest_runs(table, district_id, 1):
+            # Not a district any run has imported: nothing to release and nothing written (a
+            # release takes the district's lease, which would leave a LEASE# item behind).
+            results.append(ReleaseResult(district_id=district_id, run_id=run_id, status=UNKNOWN_DISTRICT))
+            continue
         try:
             results.append(release_hold(district_id, run_id, table=table, holds=holds, store=store))
         except Exception as exc:  # one district's failure must not stop the others
