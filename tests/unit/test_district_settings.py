@@ -29,6 +29,9 @@ class FakeSubscriptions:
     def unsubscribe(self, subscription_arn: str) -> None:
         self.active.pop(subscription_arn, None)
 
+    def current(self, district_id: str) -> dict[str, str]:
+        return {arn: email for arn, (d, email) in self.active.items() if d == district_id}
+
 
 def test_no_settings_means_every_shared_school_is_licensed() -> None:
     current = ds.load(MemoryRosterTable(), D)
@@ -136,9 +139,6 @@ class FailingOnce(FakeSubscriptions):
             raise RuntimeError("injected unsubscribe failure")
         super().unsubscribe(subscription_arn)
 
-    def current(self, district_id: str) -> dict[str, str]:
-        return {arn: email for arn, (d, email) in self.active.items() if d == district_id}
-
 
 def test_a_failed_unsubscribe_leaves_the_change_recorded_and_pending_and_a_rerun_finishes_it() -> None:
     table, subs = MemoryRosterTable(), FailingOnce()
@@ -195,3 +195,21 @@ def test_show_names_a_subscription_the_settings_do_not_know_and_a_contact_withou
 
     assert any("gone@x.org" in p and "not a contact" in p for p in problems)
     assert any("a@x.org" in p and "no subscription" in p for p in problems)
+
+
+def test_a_subscription_whose_undo_failed_is_removed_by_the_next_run() -> None:
+    """A second contact's subscribe fails, and undoing the first one's fails too: that address is
+    subscribed with no settings naming it. `show` says so, and the next `district set` removes it."""
+    table, subs = MemoryRosterTable(), FailingOnce()
+    subs.fail_for, subs.fail_unsubscribe = "b@x.org", 1
+    with pytest.raises(RuntimeError, match="injected"):
+        ds.apply(table, D, by="a", now=NOW, subscriptions=subs, contact_list=["a@x.org", "b@x.org"])
+    assert [email for _d, email in subs.active.values()] == ["a@x.org"]
+    [problem] = ds.disagreements(ds.load(table, D), subs.current(D))
+    assert "a@x.org" in problem and "not a contact" in problem
+    subs.fail_for = None
+
+    again = ds.apply(table, D, by="a", now=LATER, subscriptions=subs, percent=20)
+
+    assert again.finished_unsubscribed == ["a@x.org"]
+    assert subs.active == {} and ds.disagreements(ds.load(table, D), subs.current(D)) == []

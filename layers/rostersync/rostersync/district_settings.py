@@ -33,6 +33,7 @@ from rostersync.layout import (
     config_pk,
     settings_change_sk,
 )
+from rostersync.observability import logger
 from rostersync.ports import RosterTable
 
 MAX_LICENSED_SCHOOLS = 1000
@@ -248,6 +249,19 @@ def apply(
     if was_pending:
         finished = _finish(table, current, subscriptions)
         current = load(table, district_id)
+    if subscriptions is not None:
+        # Subscriptions no settings name (an undo that failed after a failed subscribe): removed.
+        strays = _strays(current, subscriptions.current(district_id))
+        for arn, address in strays.items():
+            try:
+                subscriptions.unsubscribe(arn)
+            except Exception as exc:
+                raise SettingsError(
+                    f"a subscription no setting names could not be removed ({type(exc).__name__}); "
+                    "run the same command again (`rostersync district show` lists it)"
+                ) from exc
+            finished.append(address)
+        was_pending = was_pending or bool(strays)
     wanted = current.model_copy()
     if licensed is not UNSET:
         wanted.licensed_schools = licensed_schools(licensed) if licensed else None
@@ -352,8 +366,19 @@ class _NoSubscriptions:
 
 
 def _undo(subscriptions: ContactSubscriptions, arns: list[str]) -> None:
+    """Best effort: the failure being handled is the one to report; a subscription left behind is
+    one no setting names, which `district show` lists and the next `district set` removes."""
     for arn in arns:
-        subscriptions.unsubscribe(arn)
+        try:
+            subscriptions.unsubscribe(arn)
+        except Exception as exc:  # reported through `district show`, removed by the next run
+            logger.warning("a contact subscription could not be undone", extra={"error": type(exc).__name__})
+
+
+def _strays(settings: DistrictSettings, live: dict[str, str]) -> dict[str, str]:
+    """SNS subscriptions for the district that neither a contact nor a pending removal names."""
+    known = set(settings.subscriptions.values()) | set(settings.pending_unsubscribe.values())
+    return {arn: address for arn, address in live.items() if arn not in known}
 
 
 def _shown(value: Any) -> Any:
