@@ -58,6 +58,8 @@ class SnsContactSubscriptions:
         """Every confirmed-or-pending e-mail subscription on the topic whose filter admits
         `district_id`: ARN -> address (SNS lists an unconfirmed one without an ARN: left out)."""
         out: dict[str, str] = {}
+        if not self.topic_arn:
+            return out  # no alert topic (a deployment without one): nobody is subscribed
         pages = self._client().get_paginator("list_subscriptions_by_topic")
         for page in pages.paginate(TopicArn=self.topic_arn):
             for sub in page.get("Subscriptions", []):
