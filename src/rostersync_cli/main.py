@@ -19,7 +19,9 @@ from rostersync.district_settings import UNSET, DistrictSettings, SettingsError
 from rostersync.layout import INDEX_KEY
 from rostersync.observability import logger as runtime_logger
 from rostersync.operations import (
+    UNKNOWN_DISTRICT,
     assign_state_id,
+    district_disagreements,
     district_overview,
     district_status,
     download_report,
@@ -50,14 +52,15 @@ from rostersync_cli.sandbox import CleverSandbox
 from rostersync_cli.sandbox.licences import demo_licences
 from rostersync_cli.sandbox.oneroster import OneRosterSandbox
 from rostersync_cli.template import TemplateError
+from rostersync_cli.terminal import district_id_arg, say, terminal_safe
 
 RESOURCE_COLUMNS = ("schools", "students", "teachers", "staff", "district_admins", "sections")
 
 
 def _print_summary(outcomes: Sequence[DistrictOutcome], seconds: float) -> None:
     header = f"{'district':<38} {'status':<11} " + " ".join(f"{c[:9]:>9}" for c in RESOURCE_COLUMNS)
-    print(header + f" {'requests':>9}")
-    print("-" * len(header + " " * 10))
+    say(header + f" {'requests':>9}")
+    say("-" * len(header + " " * 10))
     for outcome in outcomes:
         counts = outcome.fetch.get("counts", {})
         if not set(counts) & set(RESOURCE_COLUMNS):
@@ -68,12 +71,12 @@ def _print_summary(outcomes: Sequence[DistrictOutcome], seconds: float) -> None:
         cells = " ".join(f"{counts.get(c, 0):>9}" for c in RESOURCE_COLUMNS)
         status = outcome.fetch["status"]
         name = _label(outcome)[:38]
-        print(f"{name:<38} {status:<11} {cells} {outcome.fetch.get('requests', 0):>9}")
+        say(f"{name:<38} {status:<11} {cells} {outcome.fetch.get('requests', 0):>9}")
         failure = outcome.fetch.get("failure")
         if failure:
-            print(f"{'':<38} {failure['kind']}: {failure['reason']}")
+            say(f"{'':<38} {failure['kind']}: {failure['reason']}")
     failed = sum(1 for o in outcomes if o.failed)
-    print(f"\n{len(outcomes)} districts, {failed} failed, in {seconds:.1f} s")
+    say("", f"{len(outcomes)} districts, {failed} failed, in {seconds:.1f} s")
 
 
 def _label(outcome: DistrictOutcome) -> str:
@@ -88,19 +91,20 @@ def _print_validation(outcomes: Sequence[DistrictOutcome], report_dir: Path) -> 
             continue
         excluded = result.get("excluded") or 0
         outside = f", {excluded} outside the licence" if excluded else ""
-        print(
-            f"\n{_label(outcome)} ({outcome.district_id}): {result['status']}, {result['fetched']} records fetched, "
+        say(
+            "",
+            f"{_label(outcome)} ({outcome.district_id}): {result['status']}, {result['fetched']} records fetched, "
             f"{result['accepted']} accepted, {result['rejected']} rejected{outside} "
-            f"({result['errors']} errors, {result['warnings']} warnings)"
+            f"({result['errors']} errors, {result['warnings']} warnings)",
         )
         fired = {rule: count for rule, count in result["rule_counts"].items() if count}
         for rule, count in sorted(fired.items()):
-            print(f"  {rule:<32} {count:>6}")
+            say(f"  {rule:<32} {count:>6}")
         if result.get("report_key"):
             local = local_report_path(report_dir, result["report_key"])
             local.parent.mkdir(parents=True, exist_ok=True)
             download_report(result["report_key"], local)
-            print(f"  report: {local}")
+            say(f"  report: {local}")
         if outcome.stages.get("import"):
             _print_import(outcome.stages["import"])
 
@@ -121,21 +125,21 @@ CHANGE_ROWS = ("accepted", "created", "updated", "unchanged", "archived", "resto
 def _print_import(result: dict[str, Any], indent: str = "  ") -> None:
     """One import result: status, then per kind the counts the run record keeps."""
     note = " (dry run: nothing written)" if result.get("dry_run") else ""
-    print(f"{indent}import {result['status']}{note}, {result.get('roster_writes', 0)} roster writes")
+    say(f"{indent}import {result['status']}{note}, {result.get('roster_writes', 0)} roster writes")
     counts = result.get("counts") or {}
     if counts:
-        print(f"{indent}{'':<10}" + "".join(f"{k:>9}" for k in KIND_COLUMNS))
+        say(f"{indent}{'':<10}" + "".join(f"{k:>9}" for k in KIND_COLUMNS))
         for row in CHANGE_ROWS:
             cells = "".join(f"{int((counts.get(k) or {}).get(row) or 0):>9}" for k in KIND_COLUMNS)
-            print(f"{indent}{row:<10}{cells}")
+            say(f"{indent}{row:<10}{cells}")
     for row, label in (("archived", "ARCHIVED tonight"), ("held", "HELD (not archived)")):
         per_kind = {k: int((counts.get(k) or {}).get(row) or 0) for k in counts}
         if any(per_kind.values()):  # records gone from the roster (or about to): never only a cell
             listed = ", ".join(f"{k} {n:,}" for k, n in sorted(per_kind.items()) if n)
-            print(f"{indent}{label}: {sum(per_kind.values()):,} records ({listed})")
+            say(f"{indent}{label}: {sum(per_kind.values()):,} records ({listed})")
     for key, label in (("hold_key", "held archive set"), ("changeset_key", "change set"), ("error", "error")):
         if result.get(key):
-            print(f"{indent}{label}: {result[key]}")
+            say(f"{indent}{label}: {result[key]}")
 
 
 def _deployed_state_machine(arn: str | None, stack: str | None) -> str:
@@ -167,7 +171,7 @@ def _night(args: argparse.Namespace) -> Night:
         machine = _deployed_state_machine(args.state_machine_arn, args.stack)
         sfn = boto3.client("stepfunctions")
         arn = start_night(sfn, machine, execution_input(district_ids, dry_run=dry_run))
-        print(f"started {arn}", flush=True)
+        say(f"started {arn}", flush=True)
         return follow_night(sfn, arn, on_change=progress.update, poll_seconds=5)
 
 
@@ -178,9 +182,9 @@ def _copy_index(report_dir: Path) -> None:
     try:
         download_report(INDEX_KEY, local)
     except Exception as exc:  # a night that wrote no index (no district) still prints its results
-        print(f"\nno index page ({type(exc).__name__})")
+        say("", f"no index page ({type(exc).__name__})")
         return
-    print(f"\nevery district: {local}")
+    say("", f"every district: {local}")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -191,9 +195,9 @@ def _run(args: argparse.Namespace) -> int:
     _print_validation(outcomes, Path(args.report_dir))
     if os.environ.get("AWS_ENDPOINT_URL"):
         _copy_index(Path(args.report_dir))
-    print()
+    say()
     _print_summary(outcomes, seconds)
-    print(f"execution {night.status}" + (f": {night.error}" if night.error else ""))
+    say(f"execution {night.status}" + (f": {night.error}" if night.error else ""))
     return 1 if any(o.failed for o in outcomes) or not outcomes or night.status != "SUCCEEDED" else 0
 
 
@@ -219,7 +223,7 @@ def district_lines(rows: Sequence[DistrictRow]) -> list[list[str]]:
         at = s.run_at
         out.append(
             [
-                f"{r.label[:30]} ({s.district_id})" if s.district_name else s.district_id,
+                f"{terminal_safe(r.label[:30])} ({s.district_id})" if s.district_name else s.district_id,
                 source_label(s.source),
                 r.health.value,
                 at.strftime("%Y-%m-%d %H:%M") if at else "",
@@ -237,16 +241,16 @@ def district_lines(rows: Sequence[DistrictRow]) -> list[list[str]]:
 def _districts() -> int:
     rows = district_overview()
     if not rows:
-        print("no district has run yet")
+        say("no district has run yet")
         return 0
     lines = district_lines(rows)
     widths = [max(len(c), *(len(line[i]) for line in lines)) for i, c in enumerate(DISTRICT_COLUMNS)]
-    print("  ".join(c.ljust(w) for c, w in zip(DISTRICT_COLUMNS, widths, strict=True)))
-    print("  ".join("-" * w for w in widths))
+    say("  ".join(c.ljust(w) for c, w in zip(DISTRICT_COLUMNS, widths, strict=True)))
+    say("  ".join("-" * w for w in widths))
     for line in lines:
-        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)))
+        say("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)))
     attention = sum(1 for r in rows if r.needs_attention)
-    print(f"\n{len(rows)} districts, {attention} need attention")
+    say("", f"{len(rows)} districts, {attention} need attention")
     _print_conflicts(rows)
     return 0
 
@@ -261,14 +265,15 @@ def _print_conflicts(rows: Sequence[DistrictRow]) -> None:
     def label(d: str) -> str:
         return f"{names[d][:30]} ({d})" if names.get(d) and names[d] != d else d
 
-    print(
-        f"\nPA Secure ID conflicts ({len(conflicts)}): trusted district / student  <-  other district / student"
+    say(
+        "",
+        f"PA Secure ID conflicts ({len(conflicts)}): trusted district / student  <-  other district / student",
     )
     for c in conflicts:
-        print(
+        say(
             f"  {label(c.trusted_district)} / {c.trusted_student}  <-  {label(c.district_id)} / {c.student_id}  since {c.since[:10]}"
         )
-    print("  resolve: the district whose SIS is wrong corrects it, or `rostersync state-id assign`")
+    say("  resolve: the district whose SIS is wrong corrects it, or `rostersync state-id assign`")
 
 
 _STATE_ID = re.compile(r"[0-9]{10}")
@@ -276,63 +281,89 @@ _STATE_ID = re.compile(r"[0-9]{10}")
 
 def _state_id(args: argparse.Namespace) -> int:
     if not _STATE_ID.fullmatch(args.state_id):
-        print("rostersync state-id assign: --state-id must be a 10-digit PA Secure ID", file=sys.stderr)
+        say("rostersync state-id assign: --state-id must be a 10-digit PA Secure ID", file=sys.stderr)
         return 2
     try:
         done = assign_state_id(args.state_id, args.district, by=args.by or operator_identity())
     except AssignError as exc:
-        print(f"rostersync state-id assign: {exc}", file=sys.stderr)
+        say(f"rostersync state-id assign: {exc}", file=sys.stderr)
         return 2
     before = (
         f"district {done.previous_district} (student {done.previous_student})"
         if done.previous_district
         else "nobody"
     )
-    print(f"PA Secure ID trust: district {done.district_id} (student {done.student_id}), was {before}")
-    print(f"recorded: by {done.by} at {done.at}")
+    say(f"PA Secure ID trust: district {done.district_id} (student {done.student_id}), was {before}")
+    say(f"recorded: by {done.by} at {done.at}")
     return 0
 
 
 def _status(district_id: str | None, limit: int) -> int:
     runs = run_status(district_id, limit)
     if not runs:
-        print("no runs recorded" + (f" for district {district_id}" if district_id else ""))
+        say("no runs recorded" + (f" for district {district_id}" if district_id else ""))
         return 0
     for result in runs:
         when = result.finished_at or result.started_at
-        print(
+        say(
             f"{result.district_id}  run {result.run_id}  {when:%Y-%m-%d %H:%M} UTC" if when else result.run_id
         )
         status = district_status(result.district_id, result.run_id)
         if status is not None:
-            print(f"    Clever: {status.line()}")
+            say(f"    Clever: {status.line()}")
         _print_import(result.model_dump(mode="json"), indent="    ")
     return 0
 
 
-def _release(district_ids: list[str], run_id: str | None) -> int:
-    """One district prints its result (as before); several print a list. Exit 1 if any failed."""
+def _release(district_ids: list[str], run_id: str | None, where: dict[str, str] | None = None) -> int:
+    """One district prints its result (as before); several print a list. Exit 1 if any failed or
+    was not known (`where`: the line of --districts-file, or --district, that named it)."""
     released = run_releases(district_ids, run_id)
     body = [r.model_dump(mode="json") for r in released]
-    print(json.dumps(body[0] if len(body) == 1 else body, indent=2))
-    return 1 if any(r.status.startswith("failed") for r in released) else 0
+    say(*json.dumps(body[0] if len(body) == 1 else body, indent=2).splitlines())
+    unknown = [r.district_id for r in released if r.status == UNKNOWN_DISTRICT]
+    for district_id in unknown:
+        origin = (where or {}).get(district_id, "--district")
+        say(
+            f"rostersync release: {origin}: district {district_id} is not known (no run recorded for "
+            "it); nothing was written for it",
+            file=sys.stderr,
+        )
+    return 1 if unknown or any(r.status.startswith("failed") for r in released) else 0
 
 
-def _release_ids(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
-    """--district (repeatable) and --districts-file (one id per line, # comments), in order, once each."""
+def _release_ids(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[list[str], dict[str, str]]:
+    """--district (repeatable) and --districts-file (one id per line, # comments), in order, once
+    each, and where each came from. The file may start with a byte-order mark (Windows editors
+    write one); surrounding spaces are removed; a line that is not a district id is refused, naming
+    the line, before anything is released."""
     ids = list(args.district or [])
+    where = dict.fromkeys(ids, "--district")
     if args.districts_file:
         try:
-            text = Path(args.districts_file).read_text(encoding="utf-8")
+            text = Path(args.districts_file).read_text(encoding="utf-8-sig")
         except OSError as exc:
             parser.error(f"cannot read {args.districts_file}: {exc.strerror}")
-        ids += [line.split("#", 1)[0].strip() for line in text.splitlines()]
+        except UnicodeDecodeError:
+            parser.error(f"{args.districts_file} is not UTF-8 text")
+        for number, line in enumerate(text.splitlines(), start=1):
+            value = line.split("#", 1)[0].strip()
+            if not value:
+                continue
+            try:
+                district_id = district_id_arg(value)
+            except argparse.ArgumentTypeError as exc:
+                parser.error(f"{args.districts_file} line {number}: {exc}")
+            ids.append(district_id)
+            where.setdefault(district_id, f"{args.districts_file} line {number}")
     ids = list(dict.fromkeys(i for i in ids if i))
     if not ids:
         parser.error("release needs --district ID (repeatable) or --districts-file FILE")
     if args.run and len(ids) != 1:
         parser.error("--run names the hold of one district; leave it out to release each newest hold")
-    return ids
+    return ids, where
 
 
 def _print_settings(d: DistrictSettings) -> None:
@@ -342,22 +373,27 @@ def _print_settings(d: DistrictSettings) -> None:
         else (", ".join(d.licensed_schools) or "none")
     )
     percent = f"{d.safeguard_percent:g}%" if d.safeguard_percent is not None else "the default"
-    print(f"district {d.district_id}")
-    print(f"  licensed schools:  {licensed}")
-    print(f"  contacts:          {', '.join(d.contacts) or 'none'}")
-    print(f"  safeguard percent: {percent}")
+    say(f"district {d.district_id}")
+    say(f"  licensed schools:  {licensed}")
+    say(f"  contacts:          {', '.join(d.contacts) or 'none'}")
+    say(f"  safeguard percent: {percent}")
     if d.updated_at:
-        print(f"  last changed:      {d.updated_at} by {d.updated_by} (version {d.version})")
+        say(f"  last changed:      {d.updated_at} by {d.updated_by} (version {d.version})")
 
 
 def _district(args: argparse.Namespace) -> int:
     if args.district_command == "show":
         current, history = show_district(args.district)
         _print_settings(current)
+        problems = district_disagreements(current)
+        if problems:
+            say("  SUBSCRIPTIONS AND SETTINGS DISAGREE:")
+            for problem in problems:
+                say(f"    {problem}")
         if history:
-            print("  changes, newest first:")
+            say("  changes, newest first:")
             for c in history:
-                print(f"    {c.at}  {c.by}  {c.setting}: {c.before!r} -> {c.after!r}")
+                say(f"    {c.at}  {c.by}  {c.setting}: {c.before!r} -> {c.after!r}")
         return 0
     changes: dict[str, Any] = {}
     if args.licensed_schools is not None:
@@ -367,23 +403,25 @@ def _district(args: argparse.Namespace) -> int:
     if args.safeguard_percent is not UNSET:
         changes["percent"] = args.safeguard_percent
     if not changes:
-        print("rostersync district set: nothing to change (see --help)", file=sys.stderr)
+        say("rostersync district set: nothing to change (see --help)", file=sys.stderr)
         return 2
     try:
         applied = set_district(args.district, by=args.by or operator_identity(), **changes)
     except SettingsError as exc:
-        print(f"rostersync district set: {exc}", file=sys.stderr)
+        say(f"rostersync district set: {exc}", file=sys.stderr)
         return 2
+    for contact in applied.finished_unsubscribed:
+        say(f"unsubscribed {contact} (finishing an earlier change that had not completed)")
+    if applied.finished_earlier and not applied.finished_unsubscribed:
+        say("finished an earlier change that had not completed (its records written)")
     if not applied.changes:
-        print("no change")
+        say("no new change" if applied.finished_earlier else "no change")
     for c in applied.changes:
-        print(f"{c.setting}: {c.before!r} -> {c.after!r}")
+        say(f"{c.setting}: {c.before!r} -> {c.after!r}")
     for contact in applied.subscribed:
-        print(
-            f"subscribed {contact}: SNS has sent them a confirmation e-mail; alerts start once they confirm"
-        )
+        say(f"subscribed {contact}: SNS has sent them a confirmation e-mail; alerts start once they confirm")
     for contact in applied.unsubscribed:
-        print(f"unsubscribed {contact}")
+        say(f"unsubscribed {contact}")
     _print_settings(applied.settings)
     return 0
 
@@ -397,12 +435,12 @@ def _percent(text: str) -> float:
 
 def _provision() -> int:
     resources = provision()
-    print(resources)
+    say(*str(resources).splitlines())
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    print(
+    say(
         "Starting the embedded AWS (moto), the Clever sandbox and the ClassLink (OneRoster) sandbox on loopback..."
     )
     with EmbeddedAws() as aws, CleverSandbox() as sandbox, OneRosterSandbox() as classlink:
@@ -418,17 +456,17 @@ def _demo(args: argparse.Namespace) -> int:
         for district_id, licensed in demo_licences(sandbox).items():
             set_district(district_id, by="rostersync demo", licensed=licensed)
         tenants = classlink.specs.values()
-        print(
+        say(
             f"Provisioned from template.yaml; fetching {len(sandbox.district_ids())} Clever sandbox districts"
             f" and {len(tenants)} ClassLink (OneRoster 1.1) district(s):"
         )
         for spec in tenants:
-            print(
+            say(
                 f"  ClassLink district {spec.district_id}: {spec.name}, at {classlink.base_url(spec.district_id)}"
             )
-        print()
+        say()
         code = _run(args)
-        print()
+        say()
         _districts()  # what reports/index.html shows, as `rostersync districts` prints it
         return code
 
@@ -437,15 +475,15 @@ def _invoke(args: argparse.Namespace) -> int:
     try:
         event = json.loads(Path(args.event).read_text(encoding="utf-8")) if args.event else {}
     except (OSError, ValueError) as exc:
-        print(f"rostersync invoke: cannot read the event {args.event}: {exc}", file=sys.stderr)
+        say(f"rostersync invoke: cannot read the event {args.event}: {exc}", file=sys.stderr)
         return 2
     overrides = dict(item.split("=", 1) for item in args.parameter_overrides or [])
     try:
         result = invoke(args.logical_id, event, overrides=overrides)
     except (TemplateError, ImportError) as exc:
-        print(f"rostersync invoke: {exc}", file=sys.stderr)
+        say(f"rostersync invoke: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(result, indent=2, default=str))
+    say(*json.dumps(result, indent=2, default=str).splitlines())
     return 0
 
 
@@ -466,7 +504,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("provision", help="create the pipeline's resources from template.yaml (idempotent)")
     run = commands.add_parser("run", help="run the pipeline against the endpoints the environment names")
-    run.add_argument("--district", action="append", metavar="ID", help="only this district (repeatable)")
+    run.add_argument(
+        "--district",
+        action="append",
+        metavar="ID",
+        type=district_id_arg,
+        help="only this district (repeatable)",
+    )
     run.add_argument("--report-dir", default="out", help="where to copy report.html (default: out/)")
     run.add_argument(
         "--dry-run", action="store_true", help="compute and store the change set; write no roster item"
@@ -488,10 +532,12 @@ def build_parser() -> argparse.ArgumentParser:
         "districts", help="every district's last night (what reports/index.html shows), attention first"
     )
     status = commands.add_parser("status", help="the latest runs, per district")
-    status.add_argument("--district", metavar="ID")
+    status.add_argument("--district", metavar="ID", type=district_id_arg)
     status.add_argument("--limit", type=int, default=10)
     release = commands.add_parser("release", help="apply districts' held archive sets, once each")
-    release.add_argument("--district", action="append", metavar="ID", help="a district (repeatable)")
+    release.add_argument(
+        "--district", action="append", metavar="ID", type=district_id_arg, help="a district (repeatable)"
+    )
     release.add_argument("--districts-file", metavar="FILE", help="district ids, one per line (# comments)")
     release.add_argument(
         "--run", metavar="RUN_ID", help="the held run of one district (default: its latest hold)"
@@ -503,18 +549,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="trust this district's active student with the PA Secure ID (recorded with who and when)",
     )
     give.add_argument("--state-id", required=True, metavar="ID", help="the 10-digit PA Secure ID")
-    give.add_argument("--district", required=True, metavar="ID", help="the district whose student is trusted")
+    give.add_argument(
+        "--district",
+        required=True,
+        metavar="ID",
+        type=district_id_arg,
+        help="the district whose student is trusted",
+    )
     give.add_argument("--by", help="who decides (default: the AWS caller identity)")
     district = commands.add_parser(
         "district", help="a district's settings: licensed schools, contacts, safeguard"
     )
     district_commands = district.add_subparsers(dest="district_command", required=True)
     show = district_commands.add_parser("show", help="the district's settings and their latest changes")
-    show.add_argument("--district", required=True, metavar="ID")
+    show.add_argument("--district", required=True, metavar="ID", type=district_id_arg)
     change = district_commands.add_parser(
         "set", help="change settings (a list option given with no value clears it); every change is recorded"
     )
-    change.add_argument("--district", required=True, metavar="ID")
+    change.add_argument("--district", required=True, metavar="ID", type=district_id_arg)
     change.add_argument(
         "--licensed-schools",
         nargs="*",
@@ -549,7 +601,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="run everything locally: moto + the Clever and ClassLink sandboxes, no network"
     )
-    demo.add_argument("--district", action="append", metavar="ID", help=argparse.SUPPRESS)
+    demo.add_argument(
+        "--district", action="append", metavar="ID", type=district_id_arg, help=argparse.SUPPRESS
+    )
     demo.add_argument("--report-dir", default="out", help="where to copy report.html (default: out/)")
     demo.add_argument("--dry-run", action="store_true", help=argparse.SUPPRESS)
     demo.add_argument("--max-concurrency", type=int, help=argparse.SUPPRESS)
@@ -575,14 +629,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return _run(args)
         except TemplateError as exc:
-            print(f"rostersync run: {exc}", file=sys.stderr)
+            say(f"rostersync run: {exc}", file=sys.stderr)
             return 2
     if args.command == "invoke":
         return _invoke(args)
     if args.command == "status":
         return _status(args.district, args.limit)
     if args.command == "release":
-        return _release(_release_ids(parser, args), args.run)
+        ids, where = _release_ids(parser, args)
+        return _release(ids, args.run, where)
     if args.command == "district":
         return _district(args)
     if args.command == "districts":

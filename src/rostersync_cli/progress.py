@@ -14,6 +14,7 @@ from rich.live import Live
 from rich.table import Table
 
 from rostersync_cli.nightly import DistrictOutcome, Night
+from rostersync_cli.terminal import say, terminal_safe
 
 STATE_STAGE = {
     "Fetch": "fetching",
@@ -79,7 +80,7 @@ class Progress:
         for outcome in night.outcomes:
             lines = stage_lines(outcome)
             for line in lines[self._printed.get(outcome.district_id, 0) :]:
-                print(f"{outcome.district_id}: {line}", file=self._stream, flush=True)
+                say(f"{outcome.district_id}: {line}", file=self._stream, flush=True)
             self._printed[outcome.district_id] = len(lines)
 
     @staticmethod
@@ -95,8 +96,8 @@ class Progress:
             if outcome.state == "Fetch" and outcome.fetch_invocations > 1:
                 stage = f"fetching ({outcome.fetch_invocations - 1} continuations)"
             table.add_row(
-                outcome.district_id,
-                stage,
+                terminal_safe(outcome.district_id),
+                terminal_safe(stage),
                 str(fetched_records(outcome)),
                 str(outcome.fetch.get("requests", "")),
                 str(validated.get("accepted", "")),

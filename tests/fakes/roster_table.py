@@ -108,14 +108,21 @@ class MemoryRosterTable:
             return True
 
     def set_status(
-        self, pk: str, sk: str, expected: str, new: str, extra: Mapping[str, Any] | None = None
+        self,
+        pk: str,
+        sk: str,
+        expected: str,
+        new: str,
+        extra: Mapping[str, Any] | None = None,
+        *,
+        attribute: str = "status",
     ) -> bool:
         self._count("set_status")
         with self._lock:
             item = self.items.get((pk, sk))
-            if item is None or item.get("status") != expected:
+            if item is None or item.get(attribute) != expected:
                 return False
-            item.update({"status": new, **copy.deepcopy(dict(extra or {}))})
+            item.update({attribute: new, **copy.deepcopy(dict(extra or {}))})
             return True
 
     def write(self, puts: Sequence[Item], deletes: Sequence[Key]) -> int:

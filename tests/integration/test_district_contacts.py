@@ -99,3 +99,58 @@ def test_district_set_refuses_bad_input(provisioned: Settings, capsys: pytest.Ca
     assert "12-digit NCES" in capsys.readouterr().err
     current, changes = show_district("district-a")
     assert current.version == 0 and changes == []
+
+
+def test_an_sns_unsubscribe_that_fails_once_converges_on_the_next_run(
+    provisioned: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 25, defect 2: the settings were written before the unsubscribe and the change recorded
+    last, so one failed unsubscribe left the removed contact receiving the district's alerts, no
+    change record, and the same command again said "no change"."""
+    from botocore.exceptions import ClientError
+
+    from rostersync import wiring
+
+    set_both = [
+        "district",
+        "set",
+        "--district",
+        "district-a",
+        "--contacts",
+        "dm@district-a.org",
+        "old@district-a.org",
+    ]
+    assert main(set_both) == 0
+    sns = wiring.contact_subscriptions()._client()
+    failures = [1]
+
+    def fail_once(**_kwargs: object) -> None:
+        if failures:
+            failures.pop()
+            raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "Unsubscribe")
+
+    sns.meta.events.register("before-call.sns.Unsubscribe", fail_once)
+    remove_old = ["district", "set", "--district", "district-a", "--contacts", "dm@district-a.org"]
+    capsys.readouterr()
+
+    assert main(remove_old) == 2
+    assert "run the same command again" in capsys.readouterr().err
+    _, changes = show_district("district-a")
+    assert [c.setting for c in changes][:1] == ["contacts"]  # the change is recorded already
+    assert main(["district", "show", "--district", "district-a"]) == 0
+    out = capsys.readouterr().out
+    assert "DISAGREE" in out and "old@district-a.org was removed as a contact but is still subscribed" in out
+
+    assert main(remove_old) == 0
+    out = capsys.readouterr().out
+    assert "unsubscribed old@district-a.org" in out and "no change\n" not in out
+    assert main(["district", "show", "--district", "district-a"]) == 0
+    assert "DISAGREE" not in capsys.readouterr().out
+    endpoints = {
+        s["Endpoint"]
+        for s in boto3.client("sns").list_subscriptions_by_topic(TopicArn=provisioned.alert_topic_arn)[
+            "Subscriptions"
+        ]
+    }
+    assert "old@district-a.org" not in endpoints and "dm@district-a.org" in endpoints
+    assert [c.setting for c in show_district("district-a")[1]].count("contacts") == 2

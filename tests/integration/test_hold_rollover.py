@@ -167,6 +167,77 @@ def test_release_districts_listed_in_a_file(
     assert _archived_students(env, D) == _archived_students(env, D2) == 6
 
 
+def _lease_items(env: Env) -> set[str]:
+    return {i["pk"] for i in env.ddb.scan()["Items"] if str(i["pk"]).startswith("LEASE#")}
+
+
+def test_a_districts_file_saved_with_a_byte_order_mark_releases_its_first_district(
+    env: Env, settings: Settings, three_held: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 25, defect 4: Notepad's UTF-8 starts the file with a BOM; it made the first id unknown
+    and that district's hold stayed."""
+    listing = tmp_path / "districts.txt"
+    listing.write_bytes(f"{D}\n{D2}\n".encode("utf-8-sig"))
+
+    assert main(["release", "--districts-file", str(listing)]) == 0
+
+    assert capsys.readouterr().out.count('"status": "released"') == 2
+    assert _archived_students(env, D) == 6
+
+
+def test_an_unknown_id_in_a_districts_file_is_an_error_naming_its_line_and_writes_nothing(
+    env: Env, settings: Settings, three_held: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unknown = "d0000000000000000000099"
+    listing = tmp_path / "districts.txt"
+    listing.write_text(f"# rollover\n{D}\n{unknown}\n", encoding="utf-8")
+    leases = _lease_items(env)
+
+    assert main(["release", "--districts-file", str(listing)]) == 1
+
+    captured = capsys.readouterr()
+    assert f"line 3: district {unknown} is not known" in captured.err
+    assert captured.out.count('"status": "released"') == 1  # the known one is released
+    assert _lease_items(env) == leases and f"LEASE#{unknown}" not in leases  # nothing written for it
+
+
+def test_a_district_id_with_spaces_is_trimmed_and_a_malformed_one_refused(
+    env: Env, settings: Settings, three_held: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["release", "--district", f" {D} "]) == 0
+    assert '"status": "released"' in capsys.readouterr().out
+    leases = _lease_items(env)
+    for bad in (f"{D2} x", f"{D2}\x1b[2J", ""):
+        with pytest.raises(SystemExit) as exit_:
+            main(["release", "--district", bad])
+        assert exit_.value.code == 2
+        assert "not a district id" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["district", "set", "--district", f"{D2} x", "--safeguard-percent", "20"])
+    assert _lease_items(env) == leases
+
+
 def test_release_refuses_a_run_id_for_several_districts(env: Env, settings: Settings) -> None:
     with pytest.raises(SystemExit):
         main(["release", "--district", D, "--district", D2, "--run", "20261128T070000Z-000001"])
+
+
+def test_a_term_starting_past_the_last_representable_instant_imports(env: Env) -> None:
+    """Issue 25, defect 1: `9999-12-31T23:59:59-01:00` is after datetime.max in UTC; reading it raised
+    OverflowError and failed the district's import every night. It is now an unreadable date: the
+    rollover signs leave it out (validation reports it as `record.date.invalid`)."""
+    june, august = _august(env)
+    august.add(Kind.TERM, term("term2", start_date="9999-12-31T23:59:59-01:00", end_date="9999-12-31"))
+    august.add(
+        Kind.DISTRICT,
+        district().model_copy(
+            update={"pause_start": "0001-01-01T00:00:00+01:00", "pause_end": "9999-12-31T23:59:59-01:00"}
+        ),
+    )
+    _run(env, june)
+
+    result = _run(env, august)
+
+    assert result.status is RunStatus.HELD  # the graduates still trip the safeguard, as before
+    assert result.rollover is not None and result.rollover.new_terms_start is None
+    assert result.rollover.terms_created == 1 and result.rollover.pause_ended is None

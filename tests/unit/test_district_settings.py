@@ -29,6 +29,9 @@ class FakeSubscriptions:
     def unsubscribe(self, subscription_arn: str) -> None:
         self.active.pop(subscription_arn, None)
 
+    def current(self, district_id: str) -> dict[str, str]:
+        return {arn: email for arn, (d, email) in self.active.items() if d == district_id}
+
 
 def test_no_settings_means_every_shared_school_is_licensed() -> None:
     current = ds.load(MemoryRosterTable(), D)
@@ -118,3 +121,95 @@ def test_a_change_that_lost_the_race_is_refused_and_its_subscriptions_undone() -
     with pytest.raises(ds.SettingsError, match="someone else"):
         ds.apply(table, D, by="b", now=LATER, subscriptions=subs, contact_list=["a@x.org"])
     assert subs.active == {}
+
+
+# ---------------------------------------------------------------- issue 25: contacts converge
+
+
+class FailingOnce(FakeSubscriptions):
+    """SNS refuses the next unsubscribe (a throttle, a network drop), then works again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_unsubscribe = 0
+
+    def unsubscribe(self, subscription_arn: str) -> None:
+        if self.fail_unsubscribe:
+            self.fail_unsubscribe -= 1
+            raise RuntimeError("injected unsubscribe failure")
+        super().unsubscribe(subscription_arn)
+
+
+def test_a_failed_unsubscribe_leaves_the_change_recorded_and_pending_and_a_rerun_finishes_it() -> None:
+    table, subs = MemoryRosterTable(), FailingOnce()
+    ds.apply(table, D, by="a", now=NOW, subscriptions=subs, contact_list=["a@x.org", "b@x.org"])
+    subs.fail_unsubscribe = 1
+
+    with pytest.raises(ds.SettingsError, match="run the same command again"):
+        ds.apply(table, D, by="b", now=LATER, subscriptions=subs, contact_list=["a@x.org"])
+
+    # The change is recorded, and what is still to do is on the settings item.
+    s = ds.load(table, D)
+    assert s.contacts == ("a@x.org",)
+    assert list(s.pending_unsubscribe) == ["b@x.org"]
+    assert [c.setting for c in ds.history(table, D) if c.at == LATER] == ["contacts"]
+    # `district show` says the subscriptions and the settings disagree.
+    [problem] = ds.disagreements(s, subs.current(D))
+    assert "b@x.org" in problem and "still subscribed" in problem
+
+    again = ds.apply(table, D, by="b", now=LATER, subscriptions=subs, contact_list=["a@x.org"])
+
+    assert again.finished_unsubscribed == ["b@x.org"]  # not "no change"
+    assert [email for _d, email in subs.active.values()] == ["a@x.org"]
+    s = ds.load(table, D)
+    assert s.pending_unsubscribe == {} and ds.disagreements(s, subs.current(D)) == []
+    assert [c.setting for c in ds.history(table, D) if c.at == LATER] == ["contacts"]  # once
+
+
+def test_a_death_between_the_settings_write_and_the_change_record_is_finished_by_the_next_run() -> None:
+    table, subs = MemoryRosterTable(), FailingOnce()
+    ds.apply(table, D, by="a", now=NOW, subscriptions=subs, contact_list=["a@x.org", "b@x.org"])
+    real_put = table.put_item
+    table.put_item = lambda item: (_ for _ in ()).throw(RuntimeError("Lambda died"))  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="died"):
+        ds.apply(table, D, by="b", now=LATER, subscriptions=subs, contact_list=["a@x.org"], percent=30)
+    table.put_item = real_put  # type: ignore[method-assign]
+
+    again = ds.apply(
+        table, D, by="c", now="2026-11-30T07:00:00Z", subscriptions=subs, contact_list=["a@x.org"]
+    )
+
+    assert again.finished_unsubscribed == ["b@x.org"]
+    assert {c.setting for c in ds.history(table, D) if c.at == LATER} == {"contacts", "safeguard_percent"}
+    assert ds.load(table, D).safeguard_percent == 30
+    assert [email for _d, email in subs.active.values()] == ["a@x.org"]
+
+
+def test_show_names_a_subscription_the_settings_do_not_know_and_a_contact_without_one() -> None:
+    table, subs = MemoryRosterTable(), FailingOnce()
+    ds.apply(table, D, by="a", now=NOW, subscriptions=subs, contact_list=["a@x.org"])
+    subs.active["arn:sub:stray"] = (D, "gone@x.org")
+    subs.active.pop(next(iter(ds.load(table, D).subscriptions.values())))
+
+    problems = ds.disagreements(ds.load(table, D), subs.current(D))
+
+    assert any("gone@x.org" in p and "not a contact" in p for p in problems)
+    assert any("a@x.org" in p and "no subscription" in p for p in problems)
+
+
+def test_a_subscription_whose_undo_failed_is_removed_by_the_next_run() -> None:
+    """A second contact's subscribe fails, and undoing the first one's fails too: that address is
+    subscribed with no settings naming it. `show` says so, and the next `district set` removes it."""
+    table, subs = MemoryRosterTable(), FailingOnce()
+    subs.fail_for, subs.fail_unsubscribe = "b@x.org", 1
+    with pytest.raises(RuntimeError, match="injected"):
+        ds.apply(table, D, by="a", now=NOW, subscriptions=subs, contact_list=["a@x.org", "b@x.org"])
+    assert [email for _d, email in subs.active.values()] == ["a@x.org"]
+    [problem] = ds.disagreements(ds.load(table, D), subs.current(D))
+    assert "a@x.org" in problem and "not a contact" in problem
+    subs.fail_for = None
+
+    again = ds.apply(table, D, by="a", now=LATER, subscriptions=subs, percent=20)
+
+    assert again.finished_unsubscribed == ["a@x.org"]
+    assert subs.active == {} and ds.disagreements(ds.load(table, D), subs.current(D)) == []

@@ -294,6 +294,9 @@ CHECKS: dict[str, Callable[[DistrictData], int]] = {
         for s in records(d, "sections")
         if s.get("term_id") and not re.fullmatch(r"[0-9a-f]{24}", s["term_id"])
     ),
+    "term_with_unreadable_start": lambda d: sum(
+        1 for t in records(d, "terms") if t["start_date"].startswith("9999-")
+    ),
 }
 
 

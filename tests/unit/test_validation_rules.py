@@ -50,6 +50,7 @@ STABLE_IDS = {
     "user.email.missing",
     "record.id.invalid",
     "record.field_too_long",
+    "record.date.invalid",
     "district.sync_stale",
     "school.not_licensed",
     "school.licensed_not_shared",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
@@ -33,6 +33,7 @@ from rostersync.layout import (
     config_pk,
     settings_change_sk,
 )
+from rostersync.observability import logger
 from rostersync.ports import RosterTable
 
 MAX_LICENSED_SCHOOLS = 1000
@@ -57,6 +58,10 @@ class ContactSubscriptions(Protocol):
 
     def unsubscribe(self, subscription_arn: str) -> None: ...
 
+    def current(self, district_id: str) -> dict[str, str]:
+        """The subscriptions SNS holds for the district's alerts: ARN -> e-mail address."""
+        ...
+
 
 class DistrictSettings(BaseModel):
     district_id: str
@@ -69,6 +74,17 @@ class DistrictSettings(BaseModel):
     version: int = 0
     updated_at: str | None = None
     updated_by: str | None = None
+    # What a change saved on this item still has to do (issue 25: a change converges): contacts
+    # removed whose subscription (ARN) is not yet removed, the change records not yet written, the
+    # safeguard item not yet written. The next `district set` finishes them first.
+    pending_unsubscribe: dict[str, str] = Field(default_factory=dict)
+    pending_changes: list[dict[str, Any]] = Field(default_factory=list)
+    pending_safeguard: dict[str, Any] | None = None
+    """{"percent": p} (or {} for the default) still to write on CONFIG#<d>/SAFEGUARD."""
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.pending_unsubscribe or self.pending_changes or self.pending_safeguard is not None)
 
     @property
     def licensed(self) -> frozenset[str] | None:
@@ -142,6 +158,9 @@ def load_licence(table: RosterTable, district_id: str) -> frozenset[str] | None:
 
 def _from_items(district_id: str, item: dict[str, Any], safeguard: dict[str, Any] | None) -> DistrictSettings:
     licensed = item.get("licensed_schools")
+    pending = item.get("pending_safeguard")
+    if pending is not None:  # saved, not yet written to the safeguard item: the saved value counts
+        safeguard = {"archive_percent": pending["percent"]} if "percent" in pending else {}
     return DistrictSettings(
         district_id=district_id,
         licensed_schools=tuple(licensed) if licensed is not None else None,
@@ -153,6 +172,9 @@ def _from_items(district_id: str, item: dict[str, Any], safeguard: dict[str, Any
         version=int(item.get("version", 0)),
         updated_at=item.get("updated_at"),
         updated_by=item.get("updated_by"),
+        pending_unsubscribe=dict(item.get("pending_unsubscribe") or {}),
+        pending_changes=list(item.get("pending_changes") or []),
+        pending_safeguard=item.get("pending_safeguard"),
     )
 
 
@@ -169,6 +191,36 @@ class Applied:
     changes: list[SettingsChange]
     subscribed: list[str]
     unsubscribed: list[str]
+    finished_unsubscribed: list[str] = field(default_factory=list)
+    """Contacts an earlier, interrupted change removed, unsubscribed by this run."""
+    finished_earlier: bool = False
+    """This run finished what an earlier change had left to do (records, safeguard, unsubscribes)."""
+
+
+def disagreements(settings: DistrictSettings, live: dict[str, str]) -> list[str]:
+    """Where SNS (`live`: ARN -> address, ContactSubscriptions.current) and the settings disagree,
+    one sentence each; empty when they agree. An address receiving alerts that is not a contact is
+    the one that matters: the district's alerts link to reports naming students."""
+    out: list[str] = []
+    known = set(settings.subscriptions.values())
+    pending = {arn: c for c, arn in settings.pending_unsubscribe.items()}
+    for arn, address in sorted(live.items(), key=lambda kv: kv[1]):
+        if arn in pending:
+            out.append(
+                f"{address} was removed as a contact but is still subscribed (the removal did not "
+                "finish): run `rostersync district set` again to finish it"
+            )
+        elif arn not in known:
+            out.append(f"{address} is subscribed to the district's alerts but is not a contact")
+    live_arns = set(live)
+    for contact, arn in settings.subscriptions.items():
+        if arn not in live_arns:
+            out.append(
+                f"{contact} is a contact but SNS has no subscription for them (removed, or not yet confirmed)"
+            )
+    if settings.pending_changes or settings.pending_safeguard is not None:
+        out.append("the last change did not finish writing its records: run `rostersync district set` again")
+    return out
 
 
 def apply(
@@ -185,8 +237,31 @@ def apply(
     """Change some settings (UNSET: leave as is; `licensed` None or an empty list: every shared
     school; `percent` None: back to the default). Every value is checked before anything is
     written; new contacts are subscribed (SNS asks them to confirm) and removed ones unsubscribed;
-    then the settings item is written on its version and one change record per setting changed."""
+    then the settings item is written on its version, with what is left to do (the change records,
+    the safeguard item, the removed contacts' subscriptions), and that is done and cleared.
+
+    A change converges whatever step fails (issue 25): before any new change, what an earlier one
+    left to do is finished (`finished_*` in the result), so running the same command again after a
+    failure finishes it instead of saying "no change"."""
     current = load(table, district_id)
+    finished: list[str] = []
+    was_pending = current.pending
+    if was_pending:
+        finished = _finish(table, current, subscriptions)
+        current = load(table, district_id)
+    if subscriptions is not None:
+        # Subscriptions no settings name (an undo that failed after a failed subscribe): removed.
+        strays = _strays(current, subscriptions.current(district_id))
+        for arn, address in strays.items():
+            try:
+                subscriptions.unsubscribe(arn)
+            except Exception as exc:
+                raise SettingsError(
+                    f"a subscription no setting names could not be removed ({type(exc).__name__}); "
+                    "run the same command again (`rostersync district show` lists it)"
+                ) from exc
+            finished.append(address)
+        was_pending = was_pending or bool(strays)
     wanted = current.model_copy()
     if licensed is not UNSET:
         wanted.licensed_schools = licensed_schools(licensed) if licensed else None
@@ -205,7 +280,7 @@ def apply(
         if before != after
     ]
     if not changes:
-        return Applied(current, [], [], [])
+        return Applied(current, [], [], [], finished, was_pending)
 
     added = [c for c in wanted.contacts if c not in current.subscriptions]
     removed = [c for c in current.subscriptions if c not in wanted.contacts]
@@ -225,23 +300,58 @@ def apply(
     wanted.subscriptions = new_subscriptions
     wanted.version = current.version + 1
     wanted.updated_at, wanted.updated_by = now, by
+    wanted.pending_unsubscribe = {c: current.subscriptions[c] for c in removed}
+    wanted.pending_changes = [
+        {
+            **{k: v for k, v in change.model_dump().items() if v is not None},
+            "sk": settings_change_sk(now, wanted.version, change.setting),
+        }
+        for change in changes
+    ]
+    if wanted.safeguard_percent != current.safeguard_percent:
+        p = wanted.safeguard_percent
+        wanted.pending_safeguard = {} if p is None else {"percent": p}
 
     if not table.put_versioned(_settings_item(wanted), current.version):
         _undo(subscriptions, [new_subscriptions[c] for c in subscribed])
         raise SettingsError("the district's settings were changed by someone else meanwhile; run it again")
-    if wanted.safeguard_percent != current.safeguard_percent:
-        _put_safeguard(table, district_id, wanted.safeguard_percent)
-    for contact in removed:
-        subscriptions.unsubscribe(current.subscriptions[contact])
-    for change in changes:
-        table.put_item(
-            {
-                **{k: v for k, v in change.model_dump().items() if v is not None},
-                "pk": config_pk(district_id),
-                "sk": settings_change_sk(now, wanted.version, change.setting),
-            }
-        )
-    return Applied(wanted, changes, subscribed, removed)
+    _finish(table, wanted, subscriptions)
+    return Applied(wanted.model_copy(update=_CLEARED), changes, subscribed, removed, finished, was_pending)
+
+
+_CLEARED: dict[str, Any] = {"pending_unsubscribe": {}, "pending_changes": [], "pending_safeguard": None}
+
+
+def _finish(table: RosterTable, s: DistrictSettings, subscriptions: ContactSubscriptions | None) -> list[str]:
+    """Do what the saved change `s` left to do, each step safe to repeat: write its change records
+    (same keys), its safeguard item, remove the removed contacts' subscriptions (SNS: NotFound is
+    done), then clear the pending lists on the same version. Returns the contacts unsubscribed."""
+    for change in s.pending_changes:
+        table.put_item({**change, "pk": config_pk(s.district_id)})
+    if s.pending_safeguard is not None:
+        _put_safeguard(table, s.district_id, s.safeguard_percent)
+    done: list[str] = []
+    if s.pending_unsubscribe:
+        if subscriptions is None:
+            raise SettingsError("contacts are waiting to be unsubscribed but there is no alert topic")
+        for contact, arn in s.pending_unsubscribe.items():
+            try:
+                subscriptions.unsubscribe(arn)
+            except Exception as exc:
+                # The records and the safeguard are written: only the unsubscribes stay pending.
+                left = {c: a for c, a in s.pending_unsubscribe.items() if c not in done}
+                rest = s.model_copy(update={**_CLEARED, "pending_unsubscribe": left})
+                table.put_versioned(_settings_item(rest), s.version)
+                raise SettingsError(
+                    f"the change is saved and recorded, but removing {len(s.pending_unsubscribe) - len(done)} "
+                    f"contact subscription(s) failed ({type(exc).__name__}): they still receive the "
+                    "district's alerts; run the same command again to finish it (`rostersync district "
+                    "show` lists what is pending)"
+                ) from exc
+            done.append(contact)
+    # Same version: clearing is not a change; a change saved meanwhile keeps its own pending work.
+    table.put_versioned(_settings_item(s.model_copy(update=_CLEARED)), s.version)
+    return done
 
 
 class _NoSubscriptions:
@@ -251,10 +361,24 @@ class _NoSubscriptions:
     def unsubscribe(self, subscription_arn: str) -> None:  # pragma: no cover - never called
         raise SettingsError("no alert topic to unsubscribe contacts from")
 
+    def current(self, district_id: str) -> dict[str, str]:  # pragma: no cover - never called
+        return {}
+
 
 def _undo(subscriptions: ContactSubscriptions, arns: list[str]) -> None:
+    """Best effort: the failure being handled is the one to report; a subscription left behind is
+    one no setting names, which `district show` lists and the next `district set` removes."""
     for arn in arns:
-        subscriptions.unsubscribe(arn)
+        try:
+            subscriptions.unsubscribe(arn)
+        except Exception as exc:  # reported through `district show`, removed by the next run
+            logger.warning("a contact subscription could not be undone", extra={"error": type(exc).__name__})
+
+
+def _strays(settings: DistrictSettings, live: dict[str, str]) -> dict[str, str]:
+    """SNS subscriptions for the district that neither a contact nor a pending removal names."""
+    known = set(settings.subscriptions.values()) | set(settings.pending_unsubscribe.values())
+    return {arn: address for arn, address in live.items() if arn not in known}
 
 
 def _shown(value: Any) -> Any:
@@ -275,6 +399,12 @@ def _settings_item(s: DistrictSettings) -> dict[str, Any]:
     }
     if s.licensed_schools is not None:
         item["licensed_schools"] = list(s.licensed_schools)
+    if s.pending_unsubscribe:
+        item["pending_unsubscribe"] = dict(s.pending_unsubscribe)
+    if s.pending_changes:
+        item["pending_changes"] = list(s.pending_changes)
+    if s.pending_safeguard is not None:
+        item["pending_safeguard"] = dict(s.pending_safeguard)
     return item
 
 

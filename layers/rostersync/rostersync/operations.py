@@ -43,6 +43,9 @@ def run_release(
     )
 
 
+UNKNOWN_DISTRICT = "unknown_district"
+
+
 def run_releases(
     district_ids: list[str], run_id: str | None = None, *, settings: Settings | None = None
 ) -> list[ReleaseResult]:
@@ -56,6 +59,11 @@ def run_releases(
     holds, store = wiring.hold_store(settings), wiring.page_store(settings)
     results: list[ReleaseResult] = []
     for district_id in district_ids:
+        if not latest_runs(table, district_id, 1):
+            # Not a district any run has imported: nothing to release and nothing written (a
+            # release takes the district's lease, which would leave a LEASE# item behind).
+            results.append(ReleaseResult(district_id=district_id, run_id=run_id, status=UNKNOWN_DISTRICT))
+            continue
         try:
             results.append(release_hold(district_id, run_id, table=table, holds=holds, store=store))
         except Exception as exc:  # one district's failure must not stop the others
@@ -119,6 +127,18 @@ def show_district(
     """A district's settings and its latest changes (the CLI's `district show`)."""
     table = wiring.roster_table(settings)
     return district_config.load(table, district_id), district_config.history(table, district_id)
+
+
+def district_disagreements(
+    current: district_config.DistrictSettings, *, settings: Settings | None = None
+) -> list[str]:
+    """Where the contacts' SNS subscriptions and the district's settings disagree (`district show`);
+    empty when they agree or when the deployment has no alert topic."""
+    settings = settings or get_settings()
+    if not settings.alert_topic_arn:
+        return []
+    subscriptions = wiring.contact_subscriptions(settings)
+    return district_config.disagreements(current, subscriptions.current(current.district_id))
 
 
 def set_district(

@@ -206,9 +206,16 @@ class RosterTable(Protocol):
         ...
 
     def set_status(
-        self, pk: str, sk: str, expected: str, new: str, extra: Mapping[str, Any] | None = None
+        self,
+        pk: str,
+        sk: str,
+        expected: str,
+        new: str,
+        extra: Mapping[str, Any] | None = None,
+        *,
+        attribute: str = "status",
     ) -> bool:
-        """Conditional status transition; False when the item is not in `expected`."""
+        """Conditional status transition of `attribute`; False when the item is not in `expected`."""
         ...
 
     def member_edges(self, district_id: str, sk: str) -> set[Key]:

@@ -83,14 +83,24 @@ class DistrictStatus(BaseModel):
 
 
 def parse_time(value: str | None) -> datetime | None:
-    """An ISO 8601 date or datetime from a source as an aware UTC datetime; None if unreadable."""
+    """An ISO 8601 date or datetime from a source as an aware UTC datetime; None if absent or
+    unreadable. The one reader of every date a district sends (DATE_FIELDS): it never raises, so
+    no value a district can type fails its night (`9999-12-31T23:59:59-01:00` is past
+    datetime.max once in UTC: OverflowError; a five-digit year or 30 February: ValueError)."""
     if not value:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError, TypeError):
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def time_problem(value: str | None) -> str | None:
+    """Why a date a district sent cannot be read, or None (absent values are not a problem)."""
+    if value is None or not value.strip() or parse_time(value) is not None:
+        return None
+    return "is not an ISO 8601 date or date and time between the years 1 and 9999 (in UTC)"
 
 
 def _short_time(value: str | None) -> str:
@@ -218,3 +228,11 @@ RosterRecord = Annotated[Record, Field(discriminator="record_type")]
 Normalized = Record | SourceNote
 # A re-iterable stream of a district's records: each call reads them again from the start.
 RecordFactory = Callable[[], Iterator[Record]]
+
+
+# Every date a district can send, per record type: read only through parse_time; validation
+# reports an unreadable one (`record.date.invalid`, a warning naming the record and the field).
+DATE_FIELDS: dict[type[_Record], tuple[str, ...]] = {
+    DistrictRecord: ("last_sync", "pause_start", "pause_end", "launch_date"),
+    TermRecord: ("start_date", "end_date"),
+}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
@@ -32,9 +33,9 @@ from rostersync.adapters.secrets_manager import report_link_key, secret_json
 from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
 from rostersync.adapters.sns_contact_subscriptions import SnsContactSubscriptions
 from rostersync.alerts.notify import (
+    announce_import,
     notify_discovery,
     notify_fetch,
-    notify_import,
     notify_validation,
     record_outcome,
 )
@@ -316,8 +317,13 @@ def import_(request: ImportRequest, remaining_ms: RemainingMillis | None = None)
     )
     store = page_store(settings)
     record_import(store, result)
-    alerts = notify_import(
-        result, alert_publisher(settings), source=request.source, district_name=request.district_name
+    alerts = announce_import(
+        result,
+        alert_publisher(settings),
+        roster_table(settings),
+        source=request.source,
+        district_name=request.district_name,
+        now=int(time.time()),
     )
     record_outcome(alerts)
     if result.status is RunStatus.PAUSED:  # counted once, when the import ends

@@ -76,6 +76,8 @@ class Gaps:
     section_with_unknown_student: int = 0  # one student id that /users never returns
     section_without_school: int = 0  # malformed: `school` omitted
     section_with_invalid_term_id: int = 0  # term_id is a SIS code, not a Clever id (record.id.invalid)
+    # terms
+    term_with_unreadable_start: int = 0  # start_date 9999-12-31T23:59:59-01:00 (record.date.invalid)
 
     def total(self) -> int:
         return sum(getattr(self, f.name) for f in fields(self))
@@ -344,6 +346,7 @@ def default_config() -> SandboxConfig:
             school_without_sections=1,
             oversized_student_name=1,
             section_with_invalid_term_id=1,
+            term_with_unreadable_start=1,
         ),
     )
     gaps_schools = DistrictSpec(

@@ -818,11 +818,13 @@ class DistrictData:
 
     def term(self, t: int) -> Record:
         start, end = TERM_DATES[t % len(TERM_DATES)]
+        # The last terms carry the gap: a date past datetime.max once in UTC (a mistyped year).
+        unreadable = t >= self.spec.terms - self.spec.gaps.term_with_unreadable_start
         return {
             "id": self.term_ids[t],
             "district": self.id,
             "name": TERM_NAMES[t % len(TERM_NAMES)] if t < len(TERM_NAMES) else f"Term {t + 1}",
-            "start_date": f"{start}T00:00:00.000Z",
+            "start_date": "9999-12-31T23:59:59-01:00" if unreadable else f"{start}T00:00:00.000Z",
             "end_date": f"{end}T00:00:00.000Z",
         }
 

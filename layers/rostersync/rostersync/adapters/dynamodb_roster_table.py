@@ -313,9 +313,16 @@ class DynamoRosterTable:
         return True
 
     def set_status(
-        self, pk: str, sk: str, expected: str, new: str, extra: Mapping[str, Any] | None = None
+        self,
+        pk: str,
+        sk: str,
+        expected: str,
+        new: str,
+        extra: Mapping[str, Any] | None = None,
+        *,
+        attribute: str = "status",
     ) -> bool:
-        names = {"#st": "status"}
+        names = {"#st": attribute}
         values = {":new": new, ":expected": expected}
         sets = ["#st = :new"]
         for i, (name, value) in enumerate((extra or {}).items()):

@@ -53,3 +53,24 @@ class SnsContactSubscriptions:
             if code == "NotFound":
                 return  # gone already (an unconfirmed subscription expires by itself)
             raise RosterSyncError(f"could not remove a contact's subscription ({code})") from exc
+
+    def current(self, district_id: str) -> dict[str, str]:
+        """Every confirmed-or-pending e-mail subscription on the topic whose filter admits
+        `district_id`: ARN -> address (SNS lists an unconfirmed one without an ARN: left out)."""
+        out: dict[str, str] = {}
+        if not self.topic_arn:
+            return out  # no alert topic (a deployment without one): nobody is subscribed
+        pages = self._client().get_paginator("list_subscriptions_by_topic")
+        for page in pages.paginate(TopicArn=self.topic_arn):
+            for sub in page.get("Subscriptions", []):
+                arn = str(sub.get("SubscriptionArn", ""))
+                if sub.get("Protocol") != "email" or not arn.startswith("arn:"):
+                    continue
+                try:
+                    attributes = self._client().get_subscription_attributes(SubscriptionArn=arn)
+                except ClientError:
+                    continue  # removed between the listing and this read
+                policy = json.loads(attributes.get("Attributes", {}).get("FilterPolicy") or "{}")
+                if district_id in (policy.get("district_id") or []):
+                    out[arn] = str(sub.get("Endpoint", ""))
+        return out

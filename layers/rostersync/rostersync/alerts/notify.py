@@ -37,10 +37,18 @@ from rostersync.alerts.state import (
 )
 from rostersync.errors import StorageError
 from rostersync.fetch.contract import FailureKind, FetchResult, ManifestStatus
-from rostersync.importer.contract import ImportResult, RunStatus
+from rostersync.importer.contract import (
+    ANNOUNCE_CLAIM,
+    ANNOUNCE_PENDING,
+    ANNOUNCE_SENT,
+    FINAL,
+    ImportResult,
+    RunStatus,
+)
 from rostersync.importer.safeguard import DEFAULT_ARCHIVE_PERCENT
+from rostersync.layout import run_pk
 from rostersync.observability import logger, metrics
-from rostersync.ports import AlertPublisher, PageStore, ReportLinks
+from rostersync.ports import AlertPublisher, PageStore, ReportLinks, RosterTable
 from rostersync.sources import PROFILES
 from rostersync.validate.contract import ValidateResult
 from rostersync.validate.summary import Summary
@@ -207,6 +215,49 @@ def notify_import(
         rollover=result.rollover,
     )
     _publish(publisher, alert, outcome)
+    return outcome
+
+
+# A claim older than this was made by an invocation that is dead (the import function's timeout
+# is at most 15 minutes): its announcement is claimed again.
+ANNOUNCE_CLAIM_SECONDS = 15 * 60
+
+
+def announce_import(
+    result: ImportResult,
+    publisher: AlertPublisher,
+    table: RosterTable,
+    *,
+    source: str,
+    district_name: str | None = None,
+    now: int,
+) -> AlertOutcome:
+    """notify_import, exactly once per commit whichever invocation gets there (issue 25).
+
+    The commit records `announce: pending` on the run item with the run's result. The invocation
+    that commits, or the retry that replays the run after a death, claims it (a conditional
+    update: one claimant wins), publishes what notify_import derives from the recorded result, and
+    marks it sent; a publish that fails puts it back to pending for the run's next invocation. A
+    claim older than ANNOUNCE_CLAIM_SECONDS belonged to an invocation that died between its claim
+    and its publish (a few milliseconds): it is claimed again. Anything else (skipped, locked,
+    stale, paused, a dry run, a run committed before this) goes to notify_import as before."""
+    state = result.announce
+    if result.dry_run or result.status not in FINAL or state is None:
+        return notify_import(result, publisher, source=source, district_name=district_name)
+    if state == ANNOUNCE_SENT:
+        return AlertOutcome()
+    if state.startswith(ANNOUNCE_CLAIM):
+        claimed_at = state.removeprefix(ANNOUNCE_CLAIM).strip()
+        if not claimed_at.isdigit() or now - int(claimed_at) < ANNOUNCE_CLAIM_SECONDS:
+            return AlertOutcome()  # another invocation is publishing it
+    pk, mine = run_pk(result.district_id), f"{ANNOUNCE_CLAIM} {now}"
+    if not table.set_status(pk, result.run_id, state, mine, attribute="announce"):
+        return AlertOutcome()  # another invocation claimed it first
+    outcome = notify_import(
+        result.model_copy(update={"replayed": False}), publisher, source=source, district_name=district_name
+    )
+    done = ANNOUNCE_PENDING if outcome.failed and not outcome.published else ANNOUNCE_SENT
+    table.set_status(pk, result.run_id, mine, done, attribute="announce")
     return outcome
 
 

@@ -53,6 +53,9 @@ class RunStatus(StrEnum):
 
 
 FINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.HELD})
+ANNOUNCE_PENDING = "pending"
+ANNOUNCE_SENT = "sent"
+ANNOUNCE_CLAIM = "publishing"
 
 
 class KindCounts(BaseModel):
@@ -121,6 +124,10 @@ class ImportResult(BaseModel):
     finished_at: datetime | None = None
     error: str | None = None
     invocations: int = 1  # the Lambda invocations this run took (more than one: it paused)
+    # What the commit must announce, recorded on the run item with the commit itself (issue 25):
+    # ANNOUNCE_PENDING, then "publishing <epoch>" (claimed by one invocation), then ANNOUNCE_SENT.
+    # None: not a commit, or committed before announcements were recorded (nothing to publish).
+    announce: str | None = None
 
     @property
     def held(self) -> bool:

@@ -45,6 +45,9 @@ def release_hold(
     sections the held run wrote with held people kept in their lists lose those it archives.
     """
     now = clock()
+    if not _hold_to_release(table, district_id, run_id):
+        # Nothing held: answered without the lease, so a district with no hold is left unwritten.
+        return ReleaseResult(district_id=district_id, run_id=run_id, status="not_found")
     try:
         lease = table.acquire_lease(
             district_id,
@@ -68,6 +71,13 @@ def release_hold(
         "hold released" if result.status == HOLD_RELEASED else "hold not released", extra=result.model_dump()
     )
     return result
+
+
+def _hold_to_release(table: RosterTable, district_id: str, run_id: str | None) -> bool:
+    """Whether there is a hold item to look at (any status: an applied one is reported as such)."""
+    if run_id is not None:
+        return table.get_item(hold_pk(district_id), run_id) is not None
+    return any(h.get("status") == HOLD_HELD for h in table.query(hold_pk(district_id), newest_first=True))
 
 
 def _release(

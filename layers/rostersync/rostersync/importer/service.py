@@ -42,7 +42,7 @@ from datetime import timedelta
 from typing import Any
 
 from rostersync.ids import refuse_future_run_id
-from rostersync.importer.contract import FINAL, ImportResult, KindCounts, RunStatus
+from rostersync.importer.contract import ANNOUNCE_PENDING, FINAL, ImportResult, KindCounts, RunStatus
 from rostersync.importer.diff import Action, Diff, compute_diff
 from rostersync.importer.release import HOLD_HELD, HOLD_SUPERSEDED
 from rostersync.importer.rollover import MAX_TERMS, rollover
@@ -782,6 +782,7 @@ def _commit(run: _Run, plan: _Plan, written: int, phase: _Phases) -> None:
     result.roster_writes += written
     result.status = RunStatus.HELD if plan.held else RunStatus.SUCCEEDED
     result.finished_at = run.clock()
+    result.announce = ANNOUNCE_PENDING  # its alerts, owed from this write on (alerts.announce_import)
     _save_run_record(run.table, result, run.clock)
     run.table.release_lease(lease, completed=set(lease.repair_runs) | {run.run_id}, index_run=index_run)
 

@@ -111,6 +111,13 @@ def load_status(store: PageStore, district_id: str) -> SyncStatus | None:
     return SyncStatus.model_validate(store.get_json(key))
 
 
+def run_order(run_id: str) -> tuple[datetime, str] | None:
+    """How runs of a district are ordered (issue 25): by the time their id says they started, then
+    by the id; None for an id of another form (not ordered)."""
+    started = run_id_time(run_id)
+    return None if started is None else (started, run_id)
+
+
 def _update(
     store: PageStore, district_id: str, run_id: str, change: dict[str, object], *, new_run: bool
 ) -> None:
@@ -122,12 +129,18 @@ def _update(
             extra={"district_id": district_id, "error": type(exc).__name__},
         )
         current = SyncStatus(district_id=district_id)
+    if current.run_id is not None and current.run_id != run_id:
+        ours, theirs = run_order(run_id), run_order(current.run_id)
+        if ours is not None and theirs is not None:
+            if ours < theirs:
+                return  # an older run's stage, finished late (two runs at once): the newer run's stands
+            new_run = True  # a newer run, whichever of its stages gets here first
+        elif not new_run:
+            return  # ids of another form: as before, only a fetch starts a new run's status
     if new_run and current.run_id != run_id:
         # A new run: forget the last run's stage results (not its latest report or last good run).
         keep = {"district_id", "district_name", "source", "report_key", "report_run_id", "last_good_run_id"}
         current = SyncStatus.model_validate({k: v for k, v in current.model_dump().items() if k in keep})
-    elif current.run_id is not None and current.run_id != run_id:
-        return  # an older run's late stage: the newer run's status stands
     updated = current.model_copy(update={**change, "run_id": run_id, "updated_at": datetime.now(UTC)})
     try:
         store.put_json(sync_status_key(district_id), updated.model_dump(mode="json"))
@@ -167,8 +180,8 @@ def record_validation(store: PageStore, result: ValidateResult, *, district_name
 
 
 def record_import(store: PageStore, result: ImportResult) -> None:
-    if result.replayed:
-        return
+    """The import's outcome on the district's status; a replay (the retry of a run whose first
+    invocation died after its commit) writes it too: the run's status was never written then."""
     change: dict[str, object] = {
         "import_status": result.status.value,
         "archived": result.total("archived"),

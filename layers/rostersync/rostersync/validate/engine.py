@@ -45,6 +45,7 @@ from typing import Protocol
 
 import rostersync.validate.rules as R
 from rostersync.records import (
+    DATE_FIELDS,
     CourseRecord,
     DistrictRecord,
     Kind,
@@ -57,6 +58,7 @@ from rostersync.records import (
     SourceRole,
     TermRecord,
     parse_time,
+    time_problem,
 )
 from rostersync.sources import SourceRules, Wording
 from rostersync.validate.rules import ID_MAX, LIST_LIMITS, RULES, SAFE_ID, TEXT_LIMITS, Severity
@@ -726,6 +728,8 @@ class _Validator:
             return _Outcome(True, emit.warned)
         if isinstance(rec, SectionRecord):
             return self._section(rec, missing, emit)
+        if isinstance(rec, DistrictRecord | TermRecord):
+            self._date_checks(rec, rtype, emit)
         if isinstance(rec, DistrictRecord):
             self._district_checks(rec, emit)
         if emit.errors:
@@ -733,6 +737,14 @@ class _Validator:
         kind = {"district": Kind.DISTRICT, "term": Kind.TERM, "course": Kind.COURSE}[rtype]
         self._accept(kind, rec)
         return _Outcome(True, emit.warned)
+
+    def _date_checks(self, rec: DistrictRecord | TermRecord, rtype: RecordType, emit: _Emitter) -> None:
+        """record.date.invalid: a date the district sent that parse_time cannot read (out of range,
+        no such day, not a date). A warning: the date is ignored, the record imported."""
+        for name in DATE_FIELDS[type(rec)]:
+            problem = time_problem(getattr(rec, name))
+            if problem:
+                emit(R.RECORD_DATE_INVALID, name, f"This {rtype}'s {name} {problem}.")
 
     def _district_checks(self, rec: DistrictRecord, emit: _Emitter) -> None:
         """district.sync_stale: the source's own sync is in error, or older than `stale_days` at the

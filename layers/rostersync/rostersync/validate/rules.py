@@ -75,6 +75,7 @@ STUDENT_GRADUATION_YEAR_MISSING = "student.graduation_year.missing"
 STUDENT_ZIP_MISSING = "student.zip.missing"
 DEFAULT_SYNC_STALE_DAYS = 7
 SCHOOL_NOT_LICENSED = "school.not_licensed"
+RECORD_DATE_INVALID = "record.date.invalid"
 SCHOOL_LICENSED_NOT_SHARED = "school.licensed_not_shared"
 
 _E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
@@ -138,6 +139,16 @@ _COMMON: tuple[Rule, ...] = (
     Rule(STUDENT_BIRTH_DATE_MISSING, _W, "Student has no date of birth"),
     Rule(STUDENT_GRADUATION_YEAR_MISSING, _W, "Student has no four-digit graduation year"),
     Rule(STUDENT_ZIP_MISSING, _W, "Student has no 5-digit ZIP code"),
+    Rule(
+        RECORD_DATE_INVALID,
+        _W,
+        "A date of the district or of a term cannot be read",
+        (
+            "The finding names the record and the field (a term's start or end date, or the district's "
+            "sync, pause or launch date). Correct the date in your SIS (a real calendar date, year 1 to "
+            "9999); until then Smart Futures ignores that date and imports the rest as usual."
+        ),
+    ),
 )
 
 
