@@ -23,9 +23,12 @@ from rostersync.layout import manifest_key, validate_result_key
 from rostersync.ports import PageStore
 from rostersync.records import Kind, Normalized, Record, RosterRecord
 from rostersync.sources import normalize_district
+from rostersync.stored_json import decode_json
 from rostersync.validate.contract import ValidateResult
 
 _RECORD: TypeAdapter[Record] = TypeAdapter(RosterRecord)
+# The most stored page bytes (gzip, as the manifest counts them) a reader keeps in memory.
+PAGE_CACHE_BYTES = 64 * 1024 * 1024
 
 
 def load_manifest(store: PageStore, district_id: str, run_id: str) -> Manifest:
@@ -42,12 +45,31 @@ def manifest_records(store: PageStore, manifest: Manifest) -> Callable[[], Itera
         )
 
     resources = list(dict.fromkeys(page.resource for page in manifest.pages))
+    # Validation reads the pages twice (two passes), and a source's normalizer may read a
+    # collection more than once a pass (OneRoster's users: identities first, then the people).
+    # The stored (gzip) bytes of a run's pages are kept after their first read when they are
+    # small enough in all, so each page is fetched from the store once; they are decoded afresh
+    # each time (the decoded records would take ~50x the room).
+    cached: dict[str, bytes] | None = (
+        {} if sum(page.bytes for page in manifest.pages) <= PAGE_CACHE_BYTES else None
+    )
+
+    def page_body(key: str) -> Any:
+        if cached is None:
+            return store.get_json(key)
+        data = cached.get(key)
+        if data is None:
+            data = cached[key] = store.get_bytes(key)
+        try:
+            return decode_json(data)
+        except (OSError, EOFError, ValueError):  # EOFError: a truncated gzip stream
+            return store.get_json(key)  # not JSON: the store's own read says so, naming the object
 
     def read_resource(resource: str) -> Iterator[dict[str, Any]]:
         for page in manifest.pages:
             if page.resource != resource:
                 continue
-            body = store.get_json(page.key)
+            body = page_body(page.key)
             items = body.get("records") if isinstance(body, dict) else None
             if not isinstance(items, list) or len(items) != page.records:
                 raise StorageError(
