@@ -18,6 +18,7 @@ class MemoryPageStore:
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
         self.puts = 0
+        self.gets = 0  # reads of an object (get_json and get_bytes)
         self.fail_all_reads = False
         self.fail_reads: set[str] = set()
         self.fail_writes: set[str] = set()
@@ -40,10 +41,18 @@ class MemoryPageStore:
         self._read(key)
         if key not in self.objects:
             raise StorageError(f"could not read memory://{key}: NoSuchKey")
+        self.gets += 1
         try:
             return decode_json(self.objects[key])
         except (OSError, ValueError):
             raise StorageError(f"memory://{key} is not valid (gzip) JSON") from None
+
+    def get_bytes(self, key: str) -> bytes:
+        self._read(key)
+        if key not in self.objects:
+            raise StorageError(f"could not read memory://{key}: NoSuchKey")
+        self.gets += 1
+        return self.objects[key]
 
     def put_file(self, key: str, fileobj: IO[bytes], content_type: str) -> None:
         self._write(key)

@@ -13,19 +13,23 @@ another stage to read them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pydantic import TypeAdapter
 
 from rostersync.errors import StorageError
-from rostersync.fetch.contract import Manifest, ManifestStatus
+from rostersync.fetch.contract import Manifest, ManifestStatus, PageRef
 from rostersync.layout import manifest_key, validate_result_key
 from rostersync.ports import PageStore
 from rostersync.records import Kind, Normalized, Record, RosterRecord
 from rostersync.sources import normalize_district
+from rostersync.stored_json import decode_json
 from rostersync.validate.contract import ValidateResult
 
 _RECORD: TypeAdapter[Record] = TypeAdapter(RosterRecord)
+# The most stored page bytes (gzip, as the manifest counts them) a reader keeps in memory.
+PAGE_CACHE_BYTES = 64 * 1024 * 1024
 
 
 def load_manifest(store: PageStore, district_id: str, run_id: str) -> Manifest:
@@ -42,18 +46,45 @@ def manifest_records(store: PageStore, manifest: Manifest) -> Callable[[], Itera
         )
 
     resources = list(dict.fromkeys(page.resource for page in manifest.pages))
+    # Validation reads the pages twice (two passes), and a source's normalizer may read a
+    # collection more than once a pass (OneRoster's users: identities first, then the people).
+    # The stored (gzip) bytes of a run's pages are kept after their first read when they are
+    # small enough in all, so each page is fetched from the store once; they are decoded afresh
+    # each time (the decoded records would take ~50x the room). While a page's records are
+    # read, the next page is fetched in the background (one page ahead).
+    cached: dict[str, bytes] | None = (
+        {} if sum(page.bytes for page in manifest.pages) <= PAGE_CACHE_BYTES else None
+    )
+
+    def stored(key: str) -> bytes:
+        data = cached.get(key) if cached is not None else None
+        if data is None:
+            data = store.get_bytes(key)
+            if cached is not None:
+                cached[key] = data
+        return data
+
+    def page_records(page: PageRef, data: bytes) -> list[Any]:
+        try:
+            body = decode_json(data)
+        except (OSError, EOFError, ValueError):  # EOFError: a truncated gzip stream
+            body = store.get_json(page.key)  # not JSON: the store's own read says so, naming it
+        items = body.get("records") if isinstance(body, dict) else None
+        if not isinstance(items, list) or len(items) != page.records:
+            raise StorageError(f"page {page.key} does not hold the {page.records} records its manifest lists")
+        return items
 
     def read_resource(resource: str) -> Iterator[dict[str, Any]]:
-        for page in manifest.pages:
-            if page.resource != resource:
-                continue
-            body = store.get_json(page.key)
-            items = body.get("records") if isinstance(body, dict) else None
-            if not isinstance(items, list) or len(items) != page.records:
-                raise StorageError(
-                    f"page {page.key} does not hold the {page.records} records its manifest lists"
-                )
-            yield from items
+        pages = [page for page in manifest.pages if page.resource == resource]
+        if not pages:
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-reader") as reader:
+            ahead = reader.submit(stored, pages[0].key)
+            for page, following in zip(pages, [*pages[1:], None], strict=True):
+                data = ahead.result()
+                if following is not None:
+                    ahead = reader.submit(stored, following.key)
+                yield from page_records(page, data)
 
     def read_pages() -> Iterator[Normalized]:
         # The night the records were fetched: a source that derives a graduation year from a

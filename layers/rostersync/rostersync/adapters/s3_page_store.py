@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -12,23 +10,9 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rostersync.errors import StorageError
+from rostersync.stored_json import decode_json, encode_json
 
-
-def encode_json(body: Any, *, compress: bool) -> bytes:
-    try:
-        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    except UnicodeEncodeError:
-        # A lone surrogate (sources clean their records, but a reason or a link may carry one):
-        # escaped as \udXXX it is valid JSON and reads back as the same string.
-        raw = json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("ascii")
-    # mtime=0 keeps the bytes deterministic: a re-run that stores the same page stores the same bytes.
-    return gzip.compress(raw, compresslevel=6, mtime=0) if compress else raw
-
-
-def decode_json(data: bytes) -> Any:
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    return json.loads(data)
+__all__ = ["S3PageStore", "decode_json", "encode_json"]
 
 
 class S3PageStore:
@@ -50,14 +34,17 @@ class S3PageStore:
         return len(data)
 
     def get_json(self, key: str) -> Any:
-        try:
-            data = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"could not read s3://{self.bucket}/{key}: {_code(exc)}") from None
+        data = self.get_bytes(key)
         try:
             return decode_json(data)
         except (OSError, EOFError, ValueError):  # EOFError: a truncated gzip stream
             raise StorageError(f"s3://{self.bucket}/{key} is not valid (gzip) JSON") from None
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return bytes(self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"could not read s3://{self.bucket}/{key}: {_code(exc)}") from None
 
     def put_file(self, key: str, fileobj: IO[bytes], content_type: str) -> None:
         try:
