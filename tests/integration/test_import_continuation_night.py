@@ -36,7 +36,7 @@ class ShortOnTime(LocalLambdaContext):
 @pytest.fixture
 def world(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultWorld]:
     with fault_world(SandboxConfig(districts=(CONTINUED, TWIN)), monkeypatch) as w:
-        w.setenv("IMPORT_WRITE_CHUNK", "25")
+        w.setenv("IMPORT_WRITE_CHUNK", "30")  # 10 arrivals (3 items each) per chunk, as ARRIVAL_CHUNK
         monkeypatch.setattr(service, "ARRIVAL_CHUNK", 10)  # students decided in several chunks
         yield w
 

@@ -568,8 +568,13 @@ def _migrate_state_ids(run: _Run, writer: RosterWriter) -> None:
 
 
 # Students decided by the registry at once: their entries (and former holder items) in one
-# BatchGetItem round of 100 keys a request. Large, so a first sync's pass 2 waits on few rounds.
+# BatchGetItem round of 100 keys a request. At most this many, and at most a write chunk's worth of
+# writes (about ARRIVAL_ITEMS items a student: its roster item, its school membership, its
+# registry entry): a batch is handed to the writer whole, with no deadline check inside it, so a
+# pause comes at most one chunk late. (5,000 at once, about 15,000 items and 7-8 chunks, let a
+# paused invocation run up to 142 s past its pause mark at DynamoDB's limits, simulated.)
 ARRIVAL_CHUNK = 5000
+ARRIVAL_ITEMS = 3
 
 
 class _Trust:
@@ -605,7 +610,7 @@ class _Trust:
             str(state_id), str(item["clever_id"]), item.get("last_name"), item.get("birth_date")
         )
         self.pending.append((item, puts, deletes, arrival))
-        if len(self.pending) >= ARRIVAL_CHUNK:
+        if len(self.pending) >= min(ARRIVAL_CHUNK, max(1, self.writer.chunk // ARRIVAL_ITEMS)):
             self.flush()
         return True
 
