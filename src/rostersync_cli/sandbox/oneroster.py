@@ -60,6 +60,9 @@ from rostersync.sources import normalize_district
 from rostersync.sources.oneroster.client import OneRosterClient, OneRosterTenant
 from rostersync.sources.oneroster.resources import SOURCE_NAME, Resource
 
+from .config import DistrictSpec
+from .oneroster_from_clever import as_oneroster
+
 API_PATH = "/ims/oneroster/v1p1"
 API_PATHS = {"1.1": API_PATH, "1.2": "/ims/oneroster/rostering/v1p2"}
 TOKEN_PATH = "/oauth2/token"  # noqa: S105 (a path, not a secret)
@@ -98,6 +101,10 @@ class TenantSpec:
     auth: str = "oauth1"  # or "oauth2": client-credentials Bearer tokens from /oauth2/token
     version: str = "1.1"  # or "1.2": served under /ims/oneroster/rostering/v1p2, users with `roles`
     token_lifetime: int = 3600  # an OAuth 2.0 token's expires_in, in seconds
+    # A Clever district's roster served as this tenant (oneroster_from_clever.py): the same people,
+    # schools and classes as the Clever sandbox serves for that spec; the counts and gaps above
+    # are then unused.
+    roster: DistrictSpec | None = None
 
     def key(self) -> str:
         return self.client_id or f"key-{self.district_id}"
@@ -134,6 +141,11 @@ def generate_tenant(spec: TenantSpec) -> dict[str, list[dict[str, Any]]]:
     (`enabledUser: "false"`) and the one before `inactive`.
     """
     t, s = spec.district_id, spec.seed
+    if spec.roster is not None:
+        collections = as_oneroster(spec.roster, t)
+        if spec.version == "1.2":
+            collections["users"] = _as_v1p2(collections["users"], t)
+        return collections
     orgs: list[dict[str, Any]] = []
     district_sid = f"dist-{t}"
     if spec.district_org:
@@ -340,7 +352,7 @@ def _as_v1p2(users: list[dict[str, Any]], tenant: str) -> list[dict[str, Any]]:
             {"roleType": "primary" if n == 0 else "secondary", "role": role, "org": org}
             for n, org in enumerate(orgs)
         ]
-        other = second_accounts.get(str(user["email"]).lower())
+        other = second_accounts.get(str(user.get("email")).lower())
         if other is not None and user["role"] == "teacher":
             roles.append({"roleType": "secondary", "role": "siteAdministrator", "org": other["orgs"][0]})
         converted = {k: v for k, v in user.items() if k not in ("role", "orgs")}
