@@ -1,7 +1,8 @@
 """A ~50k-record ClassLink (OneRoster 1.1) district through the nightly state machine, stage by stage.
 
     .venv/bin/python benchmarks/oneroster_run.py --schools 25 --students-per-school 1900 \
-        --teachers-per-school 90 [--floor-repeats 3] [--runs first,unchanged] [--profile] [--tag NAME]
+        --teachers-per-school 90 [--version 1.1|1.2] [--auth oauth1|oauth2] [--floor-repeats 3]
+        [--runs first,unchanged] [--profile] [--tag NAME]
 
 The same measurement as benchmarks/run.py (Clever), from the same code (benchmarks/stagebench.py):
 a moto server and the OneRoster sandbox (benchmarks/sandbox_proc.py; pages capped at 1,000 records,
@@ -12,7 +13,8 @@ wall time, CPU seconds and peak RSS, so neither the servers, the runner nor earl
 a stage's numbers. Two runs: the first sync and an unchanged re-run (no roster writes expected).
 The floor, on the same servers right after the first sync: (a) the raw fetch: the very requests
 the fetch stage made (same collections and queries: `sort`, `limit`, `offset`), signed like the
-client's (OAuth 1.0a HMAC-SHA256), bodies parsed and discarded; (b) a BatchWriteItem of exactly the
+client's (OAuth 1.0a HMAC-SHA256; with `--auth oauth2`, one client-credentials token from the
+sandbox's token endpoint and a Bearer header), bodies parsed and discarded; (b) a BatchWriteItem of exactly the
 items the first sync wrote (stagebench's `floor_items`), 25 a request on the import's threads,
 `--floor-repeats` times into a fresh table (the median is the floor: moto's write rate moves).
 
@@ -61,16 +63,33 @@ def floor_fetch(payload: dict[str, Any], *, prepare: bool = False, prepared: Any
     if prepare:
         return requests.Session()
     session = prepared
-    auth = OAuth1(
-        payload["client_id"],
-        client_secret=payload["client_secret"],
-        signature_method="HMAC-SHA256",
-        signature_type="AUTH_HEADER",
-    )
+    auth: Any
+    if payload.get("token_url"):  # OAuth 2.0 client credentials: one token, then Bearer requests
+        answer = session.post(
+            payload["token_url"],
+            data={"grant_type": "client_credentials"},
+            auth=(payload["client_id"], payload["client_secret"]),
+            timeout=60,
+        )
+        answer.raise_for_status()
+        token = answer.json()["access_token"]
+
+        def auth(request: Any) -> Any:
+            request.headers["Authorization"] = f"Bearer {token}"
+            return request
+    else:
+        auth = OAuth1(
+            payload["client_id"],
+            client_secret=payload["client_secret"],
+            signature_method="HMAC-SHA256",
+            signature_type="AUTH_HEADER",
+        )
     base = payload["base_url"].rstrip("/")
     made = records = 0
     for _method, path, query in payload["requests"]:
         collection = path.rsplit("/", 1)[-1]
+        if collection == "token":  # the client's token requests: the floor asked for its own
+            continue
         response = session.get(f"{base}/{collection}", params=query, auth=auth, timeout=60)
         response.raise_for_status()
         made += 1
@@ -87,6 +106,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "students_per_school": args.students_per_school,
         "teachers_per_school": args.teachers_per_school,
         "gaps": False,
+        "version": args.version,
+        "auth": args.auth,
     }
     users = args.schools * (args.students_per_school + args.teachers_per_school)
     label = f"oneroster-{round(users / 1000)}k" if users >= 1000 else f"oneroster-{users}"
@@ -99,6 +120,10 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "CLEVER_API_BASE": clever.info["api_base"],
         "CLEVER_OAUTH_BASE": clever.info["oauth_base"],
     }
+    if args.auth == "oauth2":
+        # The sandbox's token endpoint is http on loopback: oauthlib refuses it unless told (the
+        # sandbox sets this in its own process; the stages run in theirs).
+        env["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
     os.environ.update(env)
     sys.path[:0] = [str(ROOT / "src"), str(ROOT / "layers" / "rostersync")]
     from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
@@ -136,6 +161,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "base_url": tenant["base_url"],
             "client_id": tenant["client_id"],
             "client_secret": tenant["client_secret"],
+            "token_url": tenant.get("token_url"),
         }
         fetch_floor = run_child("oneroster_run:floor_fetch", payload, env)
         fetch_floor["oneroster_requests"] = len(classlink.log())
@@ -193,6 +219,12 @@ def main() -> int:
     parser.add_argument("--schools", type=int, default=25)
     parser.add_argument("--students-per-school", type=int, default=1900)
     parser.add_argument("--teachers-per-school", type=int, default=90)
+    parser.add_argument(
+        "--version", choices=("1.1", "1.2"), default="1.1", help="the OneRoster version served"
+    )
+    parser.add_argument(
+        "--auth", choices=("oauth1", "oauth2"), default="oauth1", help="how the tenant signs in"
+    )
     parser.add_argument("--floor-repeats", type=int, default=3, help="write-floor measurements (median used)")
     parser.add_argument("--runs", default="first,unchanged", help="first always runs; unchanged optional")
     parser.add_argument("--profile", action="store_true", help="run every stage under cProfile")
