@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,19 @@ MARKER_OF_DIRECTORY = {"unit": "unit", "integration": "integration"}
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
     settings.load_profile("ci")
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Each test leaves the process environment as it found it: the CLI's `main()`, run in process,
+    sets its defaults (POWERTOOLS_LOG_LEVEL=WARNING...) in os.environ as a process entry point
+    should, and a later test on the same worker would otherwise inherit them. Fixtures of wider
+    scope (the embedded AWS) are set up before this snapshot, so what they set stays."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def marker_for(path: Path) -> str:
