@@ -29,7 +29,7 @@ from rostersync import district_settings as district_config
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
 from rostersync.adapters.s3_page_store import S3PageStore
 from rostersync.adapters.s3_report_links import S3ReportLinks
-from rostersync.adapters.secrets_manager import report_link_key, secret_json
+from rostersync.adapters.secrets_manager import report_link_key, secret_json, secret_names
 from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
 from rostersync.adapters.sns_contact_subscriptions import SnsContactSubscriptions
 from rostersync.alerts.notify import (
@@ -174,7 +174,7 @@ def district_source(settings: Settings | None = None) -> Source:
     built: list[Source] = []
     for source_profile in PROFILES.values():
         # Each source reads its own secret, through the one Secrets Manager adapter.
-        source = source_profile.build(settings, secret_json)
+        source = source_profile.build(settings, secret_json, secret_names)
         if source is not None:
             built.append(source)
     return built[0] if len(built) == 1 else CombinedSource(built)
