@@ -28,11 +28,18 @@ def secret_json(secret_id: str, label: str = "secret") -> Any:
         cause = exc.__cause__ or exc.__context__
         response = getattr(cause, "response", None)
         code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-        if code == "ResourceNotFoundException":
+        if code == "ResourceNotFoundException" or deleted(response):
             return None
         raise RosterSyncError(f"could not read the {label} {secret_id}") from None
     except parameters.exceptions.TransformParameterError:
         raise RosterSyncError(f"the {label} {secret_id} is not JSON") from None
+
+
+def deleted(response: Any) -> bool:
+    """A secret scheduled for deletion (restorable for a while) answers InvalidRequestException:
+    it is gone, as far as the night is concerned."""
+    error = response.get("Error", {}) if isinstance(response, dict) else {}
+    return error.get("Code") == "InvalidRequestException" and "delet" in str(error.get("Message", ""))
 
 
 def secret_names(prefix: str, label: str = "secrets", client: Any = None) -> dict[str, dict[str, str]]:
