@@ -51,7 +51,7 @@ from rostersync_cli.progress import Progress
 from rostersync_cli.provision import provision
 from rostersync_cli.sandbox import CleverSandbox
 from rostersync_cli.sandbox.licences import demo_licences
-from rostersync_cli.sandbox.oneroster import OneRosterSandbox
+from rostersync_cli.sandbox.oneroster import OneRosterSandbox, TenantSpec, default_tenants
 from rostersync_cli.template import TemplateError
 from rostersync_cli.tenants import (
     AUTH_LABELS,
@@ -518,30 +518,70 @@ def _provision() -> int:
     return 0
 
 
+# The demo's district on OneRoster 1.2 over OAuth 2.0, as a SIS's own OneRoster server serves it,
+# connected the way support connects one: `rostersync tenant add` (a secret of its own).
+DEMO_V1P2 = TenantSpec(
+    district_id="4299996",
+    name="Clearfield Summit SD (Infinite Campus)",
+    seed=9,
+    schools=1,
+    students_per_school=8,
+    gaps=False,
+    auth="oauth2",
+    version="1.2",
+)
+DEMO_V1P2_PROVIDER = "Infinite Campus"
+
+
 def _demo(args: argparse.Namespace) -> int:
-    say(
-        "Starting the embedded AWS (moto), the Clever sandbox and the ClassLink (OneRoster) sandbox on loopback..."
-    )
-    with EmbeddedAws() as aws, CleverSandbox() as sandbox, OneRosterSandbox() as classlink:
+    say("Starting the embedded AWS (moto), the Clever sandbox and the OneRoster sandbox on loopback...")
+    with (
+        EmbeddedAws() as aws,
+        CleverSandbox() as sandbox,
+        OneRosterSandbox([*default_tenants(), DEMO_V1P2]) as classlink,
+    ):
         aws.apply_environment()
         os.environ.update({"CLEVER_API_BASE": sandbox.api_base, "CLEVER_OAUTH_BASE": sandbox.oauth_base})
         _reset_settings()
+        document = classlink.secret_value()
+        (own,) = [t for t in document["tenants"] if t["district_id"] == DEMO_V1P2.district_id]
+        document["tenants"].remove(own)
         resources = provision(
             clever_credentials={"client_id": sandbox.client_id, "client_secret": sandbox.client_secret},
-            oneroster_tenants=classlink.secret_value(),
+            oneroster_tenants=document,
         )
         os.environ.update(resources.environment())
         _reset_settings()
+        secret_name = add_tenant(
+            TenantInput(
+                district_id=own["district_id"],
+                name=own["name"],
+                base_url=own["base_url"],
+                client_id=own["client_id"],
+                client_secret=own["client_secret"],
+                auth=own["auth"],
+                token_url=own["token_url"],
+                provider=DEMO_V1P2_PROVIDER,
+            )
+        )
         for district_id, licensed in demo_licences(sandbox).items():
             set_district(district_id, by="rostersync demo", licensed=licensed)
-        tenants = classlink.specs.values()
+        tenants = list(classlink.specs.values())
         say(
             f"Provisioned from template.yaml; fetching {len(sandbox.district_ids())} Clever sandbox districts"
-            f" and {len(tenants)} ClassLink (OneRoster 1.1) district(s):"
+            f" and {len(tenants)} OneRoster district(s):"
         )
         for spec in tenants:
+            provider = DEMO_V1P2_PROVIDER if spec is DEMO_V1P2 else "ClassLink"
+            auth = AUTH_LABELS[spec.auth]
+            where = (
+                f"its own secret {secret_name} (rostersync tenant add)"
+                if spec is DEMO_V1P2
+                else "the tenants document"
+            )
             say(
-                f"  ClassLink district {spec.district_id}: {spec.name}, at {classlink.base_url(spec.district_id)}"
+                f"  {provider} district {spec.district_id}: {spec.name}, OneRoster {spec.version}, {auth},"
+                f" at {classlink.base_url(spec.district_id)}; tenant in {where}"
             )
         say()
         code = _run(args)
