@@ -55,7 +55,7 @@ from rostersync.ports import ReportLinks, Source
 from rostersync.report_links import SignedReportLinks, answer
 from rostersync.run_artifacts import accepted_records, load_result, rejected_ids
 from rostersync.settings import Settings, get_settings
-from rostersync.sources import PROFILES
+from rostersync.sources import PROFILES, base_name
 from rostersync.sources.combined import CombinedSource
 from rostersync.state_id_registry import district_conflicts
 from rostersync.validate.contract import ValidateRequest, ValidateResult, ValidateStatus
@@ -254,7 +254,8 @@ def _record_source_requests(results: list[FetchResult]) -> None:
     per_source: dict[str, int] = {}
     for result in results:
         if result.status is not ManifestStatus.IN_PROGRESS:  # counted once, when the fetch ends
-            per_source[result.source] = per_source.get(result.source, 0) + result.requests
+            name = base_name(result.source)  # one dimension per source, whatever its providers
+            per_source[name] = per_source.get(name, 0) + result.requests
     for source, requests in sorted(per_source.items()):
         metric = EphemeralMetrics(namespace=metrics.namespace, service=SERVICE)
         metric.add_dimension(name="source", value=source)
