@@ -12,14 +12,21 @@ from pathlib import Path
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities import parameters
 
 from rostersync.adapters import secrets_manager
 from rostersync.settings import get_settings
 from rostersync.sources import PROFILES
+from rostersync_cli.local_functions import LocalFunctions
 from rostersync_cli.main import main
+from rostersync_cli.nightly import LocalNight
+from rostersync_cli.provision import provision
+from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
+from rostersync_cli.sandbox.oneroster import OneRosterSandbox, TenantSpec
 from rostersync_cli.tenants import connections
+from tests.integration.alert_inbox import AlertInbox
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 SECRET = "cl13nt-s3cr3t-never-printed"
 BASE = "https://campus.example.org/ims/oneroster/rostering/v1p2"
@@ -218,3 +225,77 @@ def test_discovery_lists_300_tenant_secrets_over_several_pages_and_reads_none(
     reader = source.district("4200123")
     assert reader is not None and reads[-1] == f"{prefix}4200123"
     source.close()
+
+
+def test_a_night_syncs_a_tenant_added_by_the_command_and_fails_each_malformed_tenant_alone(
+    aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Through the state machine: a 1.2 tenant over OAuth 2.0 added with `tenant add` (provider
+    Aeries) syncs beside a document tenant; a malformed tenant secret and a malformed document
+    entry each fail their own district, with one `sync_failed` each naming it and the rule."""
+    good, doc, bad_secret, bad_entry = (
+        TenantSpec(
+            "4277801",
+            "Aeries SD",
+            seed=51,
+            schools=1,
+            students_per_school=3,
+            gaps=False,
+            auth="oauth2",
+            version="1.2",
+        ),
+        TenantSpec("4277802", "Document SD", seed=52, schools=1, students_per_school=3, gaps=False),
+        TenantSpec("4277803", "Bad Secret SD", seed=53, schools=1, students_per_school=3, gaps=False),
+        TenantSpec("4277804", "Bad Entry SD", seed=54, schools=1, students_per_school=3, gaps=False),
+    )
+    clever_spec = DistrictSpec("Elk Clever SD", seed=9301, schools=1, students=2, teachers=1, sections=1)
+    with (
+        CleverSandbox(SandboxConfig(districts=(clever_spec,))) as clever,
+        OneRosterSandbox([good, doc, bad_secret, bad_entry]) as oneroster,
+    ):
+        monkeypatch.setenv("CLEVER_API_BASE", clever.api_base)
+        monkeypatch.setenv("CLEVER_OAUTH_BASE", clever.oauth_base)
+        get_settings.cache_clear()
+        entries = {e["district_id"]: e for e in oneroster.secret_value()["tenants"]}
+        entries[bad_entry.district_id]["token_url"] = "not a url"
+        entries[bad_entry.district_id]["auth"] = "oauth2"
+        resources = provision(
+            clever_credentials={"client_id": clever.client_id, "client_secret": clever.client_secret},
+            oneroster_tenants={"tenants": [entries[doc.district_id], entries[bad_entry.district_id]]},
+        )
+        for name, value in resources.environment().items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        entry = entries[good.district_id]
+        monkeypatch.setattr("sys.stdin", io.StringIO(entry["client_secret"]))
+        command = ["tenant", "add", "--district", good.district_id, "--base-url", entry["base_url"]]
+        command += ["--client-id", entry["client_id"], "--auth", "oauth2", "--token-url", entry["token_url"]]
+        assert main([*command, "--provider", "Aeries", "--name", good.name]) == 0
+        broken = {k: v for k, v in entries[bad_secret.district_id].items() if k != "base_url"}
+        prefix = get_settings().oneroster_tenant_secret_prefix
+        boto3.client("secretsmanager").create_secret(
+            Name=f"{prefix}{bad_secret.district_id}", SecretString=json.dumps(broken)
+        )
+        parameters.clear_caches()
+        inbox = AlertInbox(get_settings().alert_topic_arn)
+        night = LocalNight(LocalFunctions()).run()
+
+        assert sorted(d for d, r in night.districts.items() if r.failed) == [
+            bad_secret.district_id,
+            bad_entry.district_id,
+        ]
+        for synced in (good, doc):
+            assert night.districts[synced.district_id].stages["import"]["status"] == "succeeded"
+        assert night.districts[good.district_id].fetch["source"] == "oneroster:Aeries"
+        failed = {a.district_id: a.body for a in inbox.receive() if a.event_type == "sync_failed"}
+        assert sorted(failed) == [bad_secret.district_id, bad_entry.district_id]
+        assert "lacks base_url" in failed[bad_secret.district_id]
+        assert f"tenant secret {prefix}{bad_secret.district_id}" in failed[bad_secret.district_id]
+        assert "token_url is not an https URL" in failed[bad_entry.district_id]
+        assert "OneRoster tenants secret" in failed[bad_entry.district_id]
+        for body in failed.values():
+            assert "settings_invalid" in body and "sandbox-secret-" not in body
+        capsys.readouterr()
+        assert main(["districts"]) == 0
+        out = capsys.readouterr().out
+        assert "Aeries" in out and "OneRoster 1.2" in out and "OAuth 2.0 (client credentials)" in out
