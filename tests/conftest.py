@@ -57,6 +57,7 @@ SLOW_MODULES = frozenset(
         "test_oneroster_pipeline.py",
         "test_moved_student_pipeline.py",
         "test_faults_clever.py",
+        "test_oneroster_tenant_secrets.py",
     }
 )
 

@@ -36,7 +36,11 @@ from rostersync_cli.template import (
 )
 
 # Template parameters whose value locally comes from the environment rather than their default.
-PARAMETERS_FROM_SETTINGS = {"CleverApiBase": "clever_api_base", "CleverOauthBase": "clever_oauth_base"}
+PARAMETERS_FROM_SETTINGS = {
+    "CleverApiBase": "clever_api_base",
+    "CleverOauthBase": "clever_oauth_base",
+    "OneRosterTenantSecretPrefix": "oneroster_tenant_secret_prefix",
+}
 
 
 def names_from_settings(

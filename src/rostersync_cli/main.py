@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 
 from rostersync.district_settings import UNSET, DistrictSettings, SettingsError
+from rostersync.errors import RosterSyncError
 from rostersync.layout import INDEX_KEY
 from rostersync.observability import logger as runtime_logger
 from rostersync.operations import (
@@ -50,8 +51,19 @@ from rostersync_cli.progress import Progress
 from rostersync_cli.provision import provision
 from rostersync_cli.sandbox import CleverSandbox
 from rostersync_cli.sandbox.licences import demo_licences
-from rostersync_cli.sandbox.oneroster import OneRosterSandbox
+from rostersync_cli.sandbox.oneroster import OneRosterSandbox, TenantSpec, default_tenants
 from rostersync_cli.template import TemplateError
+from rostersync_cli.tenants import (
+    AUTH_LABELS,
+    RECOVERY_DAYS,
+    TenantError,
+    TenantInput,
+    add_tenant,
+    connections,
+    read_client_secret,
+    remove_tenant,
+    show_tenant,
+)
 from rostersync_cli.terminal import district_id_arg, say, terminal_safe
 
 RESOURCE_COLUMNS = ("schools", "students", "teachers", "staff", "district_admins", "sections")
@@ -204,6 +216,8 @@ def _run(args: argparse.Namespace) -> int:
 DISTRICT_COLUMNS = (
     "district",
     "source",
+    "version",
+    "authentication",
     "status",
     "last run (UTC)",
     "imported",
@@ -215,16 +229,22 @@ DISTRICT_COLUMNS = (
 )
 
 
-def district_lines(rows: Sequence[DistrictRow]) -> list[list[str]]:
-    """The index page's rows as text cells, in the page's order (needs attention first)."""
+def district_lines(
+    rows: Sequence[DistrictRow], connected: dict[str, tuple[str, str, str]] | None = None
+) -> list[list[str]]:
+    """The index page's rows as text cells, in the page's order (needs attention first), with each
+    district's provider, version and authentication (`connected`; the stored source's name else)."""
     out = []
     for r in rows:
         s = r.status
         at = s.run_at
+        provider, version, auth = (connected or {}).get(s.district_id, (source_label(s.source), "", ""))
         out.append(
             [
                 f"{terminal_safe(r.label[:30])} ({s.district_id})" if s.district_name else s.district_id,
-                source_label(s.source),
+                terminal_safe(provider),
+                version,
+                auth,
                 r.health.value,
                 at.strftime("%Y-%m-%d %H:%M") if at else "",
                 str(s.imported),
@@ -243,7 +263,12 @@ def _districts() -> int:
     if not rows:
         say("no district has run yet")
         return 0
-    lines = district_lines(rows)
+    try:
+        connected = connections({r.status.district_id: r.status.source or "" for r in rows})
+    except (TenantError, RosterSyncError) as exc:  # the overview still shows what it knows
+        say(f"(the districts' connections could not be read: {exc})", file=sys.stderr)
+        connected = {}
+    lines = district_lines(rows, connected)
     widths = [max(len(c), *(len(line[i]) for line in lines)) for i, c in enumerate(DISTRICT_COLUMNS)]
     say("  ".join(c.ljust(w) for c, w in zip(DISTRICT_COLUMNS, widths, strict=True)))
     say("  ".join("-" * w for w in widths))
@@ -426,6 +451,60 @@ def _district(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tenant(args: argparse.Namespace) -> int:
+    command = f"rostersync tenant {args.tenant_command}"
+    try:
+        if args.tenant_command == "add":
+            tenant = TenantInput(
+                district_id=args.district,
+                base_url=args.base_url,
+                client_id=args.client_id,
+                client_secret=read_client_secret(args.client_secret_file),
+                name=args.name or "",
+                auth=args.auth,
+                token_url=args.token_url or "",
+                scope=args.scope,
+                provider=args.provider or "",
+                version=args.version or "",
+            )
+            name = add_tenant(tenant)
+            shown = show_tenant(args.district)
+            say(f"tenant of district {args.district} written to {name}")
+            if shown is not None:
+                say(*shown.lines())
+            say("the next nightly sync reads it (no other district's tenant was touched)")
+            return 0
+        if args.tenant_command == "show":
+            shown = show_tenant(args.district)
+            if shown is None:
+                say(f"{command}: no OneRoster tenant lists district {args.district}", file=sys.stderr)
+                return 1
+            say(f"district {args.district}", *shown.lines())
+            return 1 if shown.problem is not None else 0
+        name = remove_tenant(args.district)
+        say(
+            f"tenant secret {name} scheduled for deletion (restorable for {RECOVERY_DAYS} days:"
+            f" aws secretsmanager restore-secret --secret-id {name})",
+            "the next nightly sync no longer lists the district (one district_disconnected alert),"
+            " unless the tenants document lists it too",
+        )
+        return 0
+    except (TenantError, RosterSyncError) as exc:
+        say(f"{command}: {exc}", file=sys.stderr)
+        return 2
+
+
+class _NotAnArgument(argparse.Action):
+    """`--client-secret VALUE`: refused without repeating the value (it is in the shell's history
+    and the process list already; the error tells support how to give it instead)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        parser.error(
+            "the client secret is never a command-line argument: put it in a file "
+            "(--client-secret-file FILE) or pipe it on stdin"
+        )
+
+
 def _percent(text: str) -> float:
     try:
         return float(text)
@@ -439,30 +518,70 @@ def _provision() -> int:
     return 0
 
 
+# The demo's district on OneRoster 1.2 over OAuth 2.0, as a SIS's own OneRoster server serves it,
+# connected the way support connects one: `rostersync tenant add` (a secret of its own).
+DEMO_V1P2 = TenantSpec(
+    district_id="4299996",
+    name="Clearfield Summit SD (Infinite Campus)",
+    seed=9,
+    schools=1,
+    students_per_school=8,
+    gaps=False,
+    auth="oauth2",
+    version="1.2",
+)
+DEMO_V1P2_PROVIDER = "Infinite Campus"
+
+
 def _demo(args: argparse.Namespace) -> int:
-    say(
-        "Starting the embedded AWS (moto), the Clever sandbox and the ClassLink (OneRoster) sandbox on loopback..."
-    )
-    with EmbeddedAws() as aws, CleverSandbox() as sandbox, OneRosterSandbox() as classlink:
+    say("Starting the embedded AWS (moto), the Clever sandbox and the OneRoster sandbox on loopback...")
+    with (
+        EmbeddedAws() as aws,
+        CleverSandbox() as sandbox,
+        OneRosterSandbox([*default_tenants(), DEMO_V1P2]) as classlink,
+    ):
         aws.apply_environment()
         os.environ.update({"CLEVER_API_BASE": sandbox.api_base, "CLEVER_OAUTH_BASE": sandbox.oauth_base})
         _reset_settings()
+        document = classlink.secret_value()
+        (own,) = [t for t in document["tenants"] if t["district_id"] == DEMO_V1P2.district_id]
+        document["tenants"].remove(own)
         resources = provision(
             clever_credentials={"client_id": sandbox.client_id, "client_secret": sandbox.client_secret},
-            oneroster_tenants=classlink.secret_value(),
+            oneroster_tenants=document,
         )
         os.environ.update(resources.environment())
         _reset_settings()
+        secret_name = add_tenant(
+            TenantInput(
+                district_id=own["district_id"],
+                name=own["name"],
+                base_url=own["base_url"],
+                client_id=own["client_id"],
+                client_secret=own["client_secret"],
+                auth=own["auth"],
+                token_url=own["token_url"],
+                provider=DEMO_V1P2_PROVIDER,
+            )
+        )
         for district_id, licensed in demo_licences(sandbox).items():
             set_district(district_id, by="rostersync demo", licensed=licensed)
-        tenants = classlink.specs.values()
+        tenants = list(classlink.specs.values())
         say(
             f"Provisioned from template.yaml; fetching {len(sandbox.district_ids())} Clever sandbox districts"
-            f" and {len(tenants)} ClassLink (OneRoster 1.1) district(s):"
+            f" and {len(tenants)} OneRoster district(s):"
         )
         for spec in tenants:
+            provider = DEMO_V1P2_PROVIDER if spec is DEMO_V1P2 else "ClassLink"
+            auth = AUTH_LABELS[spec.auth]
+            where = (
+                f"its own secret {secret_name} (rostersync tenant add)"
+                if spec is DEMO_V1P2
+                else "the tenants document"
+            )
             say(
-                f"  ClassLink district {spec.district_id}: {spec.name}, at {classlink.base_url(spec.district_id)}"
+                f"  {provider} district {spec.district_id}: {spec.name}, OneRoster {spec.version}, {auth},"
+                f" at {classlink.base_url(spec.district_id)}; tenant in {where}"
             )
         say()
         code = _run(args)
@@ -586,6 +705,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="the district's own safeguard, 1-100 (no value: the deployment's default)",
     )
     change.add_argument("--by", help="who makes the change (default: the AWS caller identity)")
+    tenant = commands.add_parser(
+        "tenant",
+        help="a OneRoster district's tenant, in a secret of its own (ONEROSTER_TENANT_SECRET_PREFIX)",
+    )
+    tenant_commands = tenant.add_subparsers(dest="tenant_command", required=True)
+    add = tenant_commands.add_parser(
+        "add",
+        help="check the tenant as the night does, then write (or replace) its secret",
+        allow_abbrev=False,
+    )
+    add.add_argument("--district", required=True, metavar="ID", type=district_id_arg)
+    add.add_argument(
+        "--base-url",
+        required=True,
+        help="the OneRoster endpoint, path included: https://.../ims/oneroster/v1p1 or .../rostering/v1p2",
+    )
+    add.add_argument("--client-id", required=True, help="the key (OAuth 1.0a) or client id (OAuth 2.0)")
+    add.add_argument(
+        "--client-secret-file",
+        default="-",
+        metavar="FILE",
+        help="a file holding the client secret on one line (default -: read it from stdin; never an argument)",
+    )
+    add.add_argument("--client-secret", nargs="?", action=_NotAnArgument, help=argparse.SUPPRESS)
+    add.add_argument("--name", help="the district's name, for support's lists")
+    add.add_argument("--auth", choices=tuple(AUTH_LABELS), default="oauth1", help="default oauth1")
+    add.add_argument("--token-url", help="OAuth 2.0: the provider's token endpoint (https)")
+    add.add_argument("--scope", help="OAuth 2.0: the scopes to ask (default: the version's read scopes)")
+    add.add_argument(
+        "--provider",
+        help="how reports and alerts name the provider (default ClassLink): Infinite Campus, ...",
+    )
+    add.add_argument("--version", choices=("1.1", "1.2"), help="must agree with --base-url's path")
+    for verb, text in (("show", "the tenant (never its client secret)"), ("remove", "delete its secret")):
+        sub = tenant_commands.add_parser(verb, help=text)
+        sub.add_argument("--district", required=True, metavar="ID", type=district_id_arg)
     inv = commands.add_parser(
         "invoke", help="run one function of template.yaml in process with its template environment"
     )
@@ -642,6 +797,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _district(args)
     if args.command == "districts":
         return _districts()
+    if args.command == "tenant":
+        return _tenant(args)
     if args.command == "state-id":
         return _state_id(args)
     return _demo(args)

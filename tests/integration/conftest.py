@@ -33,6 +33,8 @@ def aws_env(embedded_aws: EmbeddedAws, monkeypatch: pytest.MonkeyPatch) -> Itera
         "ALERT_TOPIC_ARN": f"arn:aws:sns:us-east-1:123456789012:alerts-{suffix}",
         "CLEVER_SECRET_ID": f"rostersync/test/{suffix}",
         "ONEROSTER_SECRET_ID": f"rostersync/test/oneroster-{suffix}",
+        # The moto server outlives a test: each test's tenant secrets under a prefix of its own.
+        "ONEROSTER_TENANT_SECRET_PREFIX": f"rostersync/test/oneroster-{suffix}/",
         "CLEVER_BACKOFF_FACTOR": "0.01",
         "CLEVER_MAX_RATE_LIMIT_WAIT": "3",
         "CLEVER_READ_TIMEOUT": "2",

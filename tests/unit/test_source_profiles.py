@@ -27,8 +27,12 @@ from rostersync.sources import (
     PROFILES,
     SourceProfile,
     UnknownSource,
+    base_name,
+    label,
     normalize_district,
     profile,
+    provider_of,
+    qualified,
     register,
     unregister,
 )
@@ -244,3 +248,32 @@ def test_validation_refuses_a_payload_whose_source_is_not_the_pages_source() -> 
     store.put_json(manifest_key("d1", RUN), manifest.model_dump(mode="json"))
     with pytest.raises(ValueError, match=r"payload's source 'oneroster' is not the source its pages"):
         validate_run(store, "d1", RUN, source_name="oneroster")
+
+
+@pytest.mark.parametrize("provider", ["Infinite Campus", "Aeries", "PowerSchool SIS"])
+def test_a_oneroster_district_of_another_provider_is_worded_with_its_providers_name(provider: str) -> None:
+    """A tenant's `provider` travels in its source name ("oneroster:<provider>"): every report and
+    alert of its district names that provider, never ClassLink nor its Roster Server, nor Clever."""
+    name = f"oneroster:{provider}"
+    source = profile(name)
+    assert source.wording.display_name == provider and missing_wording(source) == []
+    assert source.own_rules == profile("oneroster").own_rules and source.normalize_district is not None
+    elsewhere = re.compile(r"(?i:ClassLink|Clever|Abacus)|\bRoster Server")
+    for alert in _alerts(source):
+        text = f"{alert.subject}\n{alert.body}"
+        assert not elsewhere.findall(text), f"{alert.event_type.value}: {elsewhere.findall(text)}\n{text}"
+    connected = messages.district_connected("d1", district_name="Tioga SD", source=name)
+    assert f"in {provider}" in connected.body
+    html = render_html(_summary(source), run_time=NOW)
+    assert not elsewhere.findall(html)
+    assert html.count(f"How to fix in {provider}") == len(rules_for(source))
+    assert label(name) == provider and base_name(name) == "oneroster" and provider_of(name) == provider
+    assert profile(name) is source  # built once per name
+
+
+def test_a_provider_name_is_refused_where_it_does_not_belong() -> None:
+    assert qualified("oneroster", "ClassLink") == "oneroster"
+    assert qualified("oneroster", "Aeries") == "oneroster:Aeries"
+    for unknown in ("clever:Aeries", "oneroster:", "oneroster:<b>", "oneroster:" + "x" * 49):
+        with pytest.raises(UnknownSource):
+            profile(unknown)

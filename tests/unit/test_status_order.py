@@ -53,4 +53,4 @@ def test_the_newest_runs_outcome_wins_in_status_index_and_cli(order: tuple[str, 
     [row] = district_rows(store, NOW)
     assert row.health is Health.OK
     [line] = district_lines([row])
-    assert line[2] == "ok"
+    assert line[4] == "ok"  # after the source, its version and authentication

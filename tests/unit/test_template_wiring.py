@@ -86,9 +86,10 @@ def test_every_variable_a_function_reads_is_set_for_it(logical_id: str) -> None:
     read = _settings_variables() | _variables_read(LAYER) | _variables_read(spec.code_uri)
     required = read - RUNTIME_VARIABLES - DEFAULTED_TUNING - {v for v in read if v.startswith("POWERTOOLS_")}
     required -= REPORT_LINK_VARIABLES
-    # The OneRoster tenants secret: read by the fetch function alone, and granted to it alone.
+    # The OneRoster tenants secret and tenant secrets: read by the fetch function alone, and
+    # granted to it alone.
     if logical_id != "FetchFunction":
-        required -= {"ONEROSTER_SECRET_ID"}
+        required -= {"ONEROSTER_SECRET_ID", "ONEROSTER_TENANT_SECRET_PREFIX"}
     assert required, "the scan found nothing: the regex or the layout changed"
     missing = required - set(spec.environment)
     assert not missing, f"{logical_id} reads {sorted(missing)} but template.yaml does not set them"
@@ -217,7 +218,8 @@ ADAPTER_RESOURCES = {
     "SnsAlertPublisher": {"AlertTopic", "AlertTopicKey"},
     "clever_credentials": {"CleverSecret"},
     "oneroster_secret": {"OneRosterSecret"},
-    # The sources' secrets, read as each registered source's profile builds it (the fetch alone).
+    # The sources' secrets, read as each registered source's profile builds it (the fetch alone);
+    # the tenant secrets are granted by name prefix (no template resource: support creates them).
     "secret_json": {"CleverSecret", "OneRosterSecret"},
     "report_link_key": {"ReportLinkKeySecret"},
 }
@@ -304,8 +306,28 @@ def test_every_data_statement_names_its_resource() -> None:
                     if isinstance(statement["Resource"], list)
                     else [statement["Resource"]]
                 )
+                if statement["Action"] == "secretsmanager:ListSecrets":
+                    # IAM scopes ListSecrets to nothing: it answers names and tags, never a value.
+                    assert logical_id == "FetchFunction" and statement["Sid"] == "ListTenantSecrets"
+                    continue
                 assert "*" not in resources, f"{logical_id}: {statement}"
                 assert statement["Effect"] == "Allow" and statement["Action"]
+
+
+def test_the_fetch_reads_the_tenant_secrets_under_its_prefix_only() -> None:
+    fetch = SPECS["FetchFunction"]
+    prefix = fetch.environment["ONEROSTER_TENANT_SECRET_PREFIX"]
+    of_stage = {"Fn::Sub": "rostersync/${Stage}/oneroster/"}
+    assert prefix == {"Fn::If": ["StageTenantSecretPrefix", of_stage, {"Ref": "OneRosterTenantSecretPrefix"}]}
+    (statement,) = [
+        s for p in fetch.policies for s in p.get("Statement", []) if s.get("Sid") == "TenantSecrets"
+    ]
+    assert statement["Action"] == "secretsmanager:GetSecretValue"
+    arn, names = statement["Resource"]["Fn::Sub"]
+    assert arn.endswith(":secret:${Prefix}*") and names == {"Prefix": prefix}
+    for logical_id, spec in SPECS.items():
+        if logical_id != "FetchFunction":
+            assert "ONEROSTER_TENANT_SECRET_PREFIX" not in spec.environment
 
 
 def test_report_links_are_signed_where_alerts_link_to_reports() -> None:

@@ -73,6 +73,16 @@ class PageDeferred(RosterSyncError):
         self.link = link
 
 
+class DistrictSettingsInvalid(RosterSyncError):
+    """Our own settings for one district are not usable (a OneRoster tenant that breaks a rule):
+    that district fails with `settings_invalid`, naming it and the rule, never a credential.
+    `source`: the district's source name, for the failure's manifest and alert."""
+
+    def __init__(self, district_id: str, problem: str, source: str):
+        super().__init__(f"the tenant of district {district_id} is not usable: {problem}")
+        self.district_id, self.problem, self.source = district_id, problem, source
+
+
 class StorageError(RosterSyncError):
     """A page, manifest or report could not be written or read."""
 

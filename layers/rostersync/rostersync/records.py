@@ -21,8 +21,12 @@ from pydantic import BaseModel, ConfigDict, Field
 # and '_', at most 64. Clever's are 24 hex digits; a later OneRoster source uses support-chosen ids.
 DISTRICT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 # A source's name (a registered profile's, `rostersync.sources`) as stored in pages, manifests
-# and checkpoints and carried in the state machine's payload: "clever", "oneroster".
-SOURCE_NAME = r"^[a-z][a-z0-9_]{0,31}$"
+# and checkpoints and carried in the state machine's payload: "clever", "oneroster". A source
+# whose districts reach us through several providers may name the district's provider after a
+# colon ("oneroster:Infinite Campus"): the same profile, worded with the provider's name
+# (`sources.profile`), so the provider travels wherever the source does.
+PROVIDER_PATTERN = r"[A-Za-z0-9][A-Za-z0-9 .&'()-]{0,47}"
+SOURCE_NAME = rf"^[a-z][a-z0-9_]{{0,31}}(:{PROVIDER_PATTERN})?$"
 DistrictId = Annotated[str, Field(pattern=DISTRICT_ID_PATTERN)]
 
 

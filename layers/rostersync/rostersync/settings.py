@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     clever_slow_retries: int = Field(1, alias="CLEVER_SLOW_RETRIES", ge=0)
     # OneRoster (ClassLink) tenants: `{"tenants": [...]}` in this secret; absent or empty: none.
     oneroster_secret_id: str = Field("rostersync/oneroster", alias="ONEROSTER_SECRET_ID")
+    # Beside it, one secret per tenant under this name prefix (`<prefix><district id>`, the value
+    # one tenant entry), listed at discovery, each read by its own district's fetch; "" for none.
+    oneroster_tenant_secret_prefix: str = Field(
+        "rostersync/oneroster/",
+        alias="ONEROSTER_TENANT_SECRET_PREFIX",
+        pattern=r"^$|^[A-Za-z0-9/_+=.@-]{1,256}/$",
+    )
     # Asked per page; providers may cap it lower (followed by Link or by the records returned).
     oneroster_page_limit: int = Field(1000, alias="ONEROSTER_PAGE_LIMIT", ge=1, le=10000)
     oneroster_connect_timeout: float = Field(5.0, alias="ONEROSTER_CONNECT_TIMEOUT")
@@ -76,6 +83,12 @@ class Settings(BaseSettings):
     safeguard_archive_percent: float = Field(10.0, alias="SAFEGUARD_ARCHIVE_PERCENT", ge=1, le=100)
     # Set by Lambda itself: the function's name (None outside Lambda: the CLI, tests).
     lambda_function_name: str | None = Field(None, alias="AWS_LAMBDA_FUNCTION_NAME")
+
+    @model_validator(mode="after")
+    def _tenant_prefix_of_the_stage(self) -> Self:
+        if "oneroster_tenant_secret_prefix" not in self.model_fields_set:
+            object.__setattr__(self, "oneroster_tenant_secret_prefix", f"rostersync/{self.stage}/oneroster/")
+        return self
 
     @model_validator(mode="after")
     def _locations_are_explicit_in_lambda(self) -> Self:

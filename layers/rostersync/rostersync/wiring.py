@@ -29,7 +29,7 @@ from rostersync import district_settings as district_config
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
 from rostersync.adapters.s3_page_store import S3PageStore
 from rostersync.adapters.s3_report_links import S3ReportLinks
-from rostersync.adapters.secrets_manager import report_link_key, secret_json
+from rostersync.adapters.secrets_manager import report_link_key, secret_json, secret_names
 from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
 from rostersync.adapters.sns_contact_subscriptions import SnsContactSubscriptions
 from rostersync.alerts.notify import (
@@ -55,7 +55,7 @@ from rostersync.ports import ReportLinks, Source
 from rostersync.report_links import SignedReportLinks, answer
 from rostersync.run_artifacts import accepted_records, load_result, rejected_ids
 from rostersync.settings import Settings, get_settings
-from rostersync.sources import PROFILES
+from rostersync.sources import PROFILES, base_name
 from rostersync.sources.combined import CombinedSource
 from rostersync.state_id_registry import district_conflicts
 from rostersync.validate.contract import ValidateRequest, ValidateResult, ValidateStatus
@@ -174,7 +174,7 @@ def district_source(settings: Settings | None = None) -> Source:
     built: list[Source] = []
     for source_profile in PROFILES.values():
         # Each source reads its own secret, through the one Secrets Manager adapter.
-        source = source_profile.build(settings, secret_json)
+        source = source_profile.build(settings, secret_json, secret_names)
         if source is not None:
             built.append(source)
     return built[0] if len(built) == 1 else CombinedSource(built)
@@ -254,7 +254,8 @@ def _record_source_requests(results: list[FetchResult]) -> None:
     per_source: dict[str, int] = {}
     for result in results:
         if result.status is not ManifestStatus.IN_PROGRESS:  # counted once, when the fetch ends
-            per_source[result.source] = per_source.get(result.source, 0) + result.requests
+            name = base_name(result.source)  # one dimension per source, whatever its providers
+            per_source[name] = per_source.get(name, 0) + result.requests
     for source, requests in sorted(per_source.items()):
         metric = EphemeralMetrics(namespace=metrics.namespace, service=SERVICE)
         metric.add_dimension(name="source", value=source)

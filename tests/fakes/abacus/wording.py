@@ -26,6 +26,7 @@ WORDING = Wording(
             "disconnected",
             "source_error",
             "key_refused",
+            "settings_invalid",
             "protocol_error",
             "storage_error",
             "internal_error",

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 from aws_lambda_powertools.utilities import parameters
+from botocore.exceptions import BotoCoreError, ClientError
 
 from rostersync.errors import RosterSyncError
 from rostersync.sources.clever.client import CleverCredentials
@@ -26,11 +28,39 @@ def secret_json(secret_id: str, label: str = "secret") -> Any:
         cause = exc.__cause__ or exc.__context__
         response = getattr(cause, "response", None)
         code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-        if code == "ResourceNotFoundException":
+        if code == "ResourceNotFoundException" or deleted(response):
             return None
         raise RosterSyncError(f"could not read the {label} {secret_id}") from None
     except parameters.exceptions.TransformParameterError:
         raise RosterSyncError(f"the {label} {secret_id} is not JSON") from None
+
+
+def deleted(response: Any) -> bool:
+    """A secret scheduled for deletion (restorable for a while) answers InvalidRequestException:
+    it is gone, as far as the night is concerned."""
+    error = response.get("Error", {}) if isinstance(response, dict) else {}
+    return error.get("Code") == "InvalidRequestException" and "delet" in str(error.get("Message", ""))
+
+
+def secret_names(prefix: str, label: str = "secrets", client: Any = None) -> dict[str, dict[str, str]]:
+    """The names of the secrets whose name starts with `prefix` (each with its tags), every page
+    of ListSecrets (at most 100 a page) read; values are never read here. A failure names the
+    prefix (`label`, e.g. "OneRoster tenant secrets"), never a value."""
+    found: dict[str, dict[str, str]] = {}
+    try:
+        client = client or boto3.client("secretsmanager")  # once a night, at discovery
+        pages = client.get_paginator("list_secrets").paginate(
+            Filters=[{"Key": "name", "Values": [prefix]}], PaginationConfig={"PageSize": 100}
+        )
+        for page in pages:
+            for secret in page.get("SecretList", []):
+                name = secret.get("Name")
+                # The name filter matches a prefix regardless of letter case: keep exact ones.
+                if isinstance(name, str) and name.startswith(prefix):
+                    found[name] = {str(t.get("Key")): str(t.get("Value")) for t in secret.get("Tags") or []}
+    except (BotoCoreError, ClientError):
+        raise RosterSyncError(f"could not list the {label} under {prefix}") from None
+    return found
 
 
 def clever_credentials(secret_id: str) -> CleverCredentials:

@@ -49,7 +49,7 @@ from rostersync.importer.safeguard import DEFAULT_ARCHIVE_PERCENT
 from rostersync.layout import run_pk
 from rostersync.observability import logger, metrics
 from rostersync.ports import AlertPublisher, PageStore, ReportLinks, RosterTable
-from rostersync.sources import PROFILES
+from rostersync.sources import known as known_source
 from rostersync.validate.contract import ValidateResult
 from rostersync.validate.summary import Summary
 
@@ -368,8 +368,9 @@ def notify_discovery(
             continue
         name = names.get(district_id) or (connection.district_name if connection else None)
         remembered = (connection.source if connection else None) or known.sources.get(district_id)
-        if remembered in PROFILES:
-            reason = PROFILES[remembered].wording.gone_from_list
+        remembered_profile = known_source(remembered)
+        if remembered is not None and remembered_profile is not None:
+            reason = remembered_profile.wording.gone_from_list
             alert = messages.district_disconnected(district_id, reason, district_name=name, source=remembered)
         else:
             alert = messages.district_gone(district_id, district_name=name)
@@ -401,7 +402,7 @@ def notify_fetch_result(
         if connection is not None and connection.status is ConnectionStatus.DISCONNECTED:
             outcome.suppressed.append(f"{EventType.DISTRICT_DISCONNECTED.value}:{district_id}")
             return outcome
-        if source in PROFILES:
+        if known_source(source) is not None:
             alert = messages.district_disconnected(
                 district_id, _disconnect_reason(result), district_name=name, source=source
             )
@@ -441,7 +442,7 @@ def notify_fetch_result(
 
 def _disconnect_reason(result: FetchResult) -> str:
     """How we know, in the source's words (`Wording.disconnect_reasons`), else its own reason."""
-    words = PROFILES[result.source].wording
+    words = known_source(result.source).wording  # type: ignore[union-attr]  # the caller checked
     reason = result.failure.reason if result.failure is not None else ""
     for fragment, sentence in words.disconnect_reasons.items():
         if fragment in reason:

@@ -45,6 +45,9 @@ class FailureKind(StrEnum):
     # The source refused our credentials for the district (OneRoster: the tenant's consumer key,
     # 401/403): no retry, support acts.
     KEY_REFUSED = "key_refused"
+    # Our own settings for the district are not usable (OneRoster: its tenant entry or tenant
+    # secret breaks a rule, named in the reason): this district fails, the others sync.
+    SETTINGS_INVALID = "settings_invalid"
 
     @classmethod
     def _missing_(cls, value: object) -> FailureKind | None:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from rostersync.errors import (
     DistrictDisconnected,
+    DistrictSettingsInvalid,
     PageDeferred,
     SourceError,
     SourceKeyRefused,
@@ -37,7 +38,7 @@ from rostersync.fetch.contract import (
 from rostersync.layout import checkpoint_key, manifest_key, page_key
 from rostersync.observability import logger
 from rostersync.ports import DistrictPages, Page, PageStore, Source
-from rostersync.sources import PROFILES
+from rostersync.sources import known as known_source
 
 Pause = Callable[[], bool]
 Fits = Callable[[float], bool]  # whether that many more seconds fit before the pause margin
@@ -348,7 +349,9 @@ def fetch_districts(
             checkpoint = load_checkpoint(store, district_id, run_id) if resume and reader else None
         except Exception as exc:  # fail this district, fetch the next
             failure = _setup_failure(exc, district_id, run_id)
-            results.append(_failed(store, source.name, district_id, run_id, clock(), failure))
+            # A combined source is no district's source: the error may name the district's own.
+            named = exc.source if isinstance(exc, DistrictSettingsInvalid) else source.name
+            results.append(_failed(store, named, district_id, run_id, clock(), failure))
             continue
         if reader is None:
             reason = getattr(source, "absent_reason", None)
@@ -375,6 +378,12 @@ def _setup_failure(exc: Exception, district_id: str, run_id: str) -> Failure:
     """A failure before the district's first page: its token lookup or its checkpoint."""
     if isinstance(exc, DistrictDisconnected):
         return Failure(kind=FailureKind.DISCONNECTED, reason=str(exc))
+    if isinstance(exc, DistrictSettingsInvalid):
+        logger.error(
+            "district settings not usable",
+            extra={"district_id": district_id, "run_id": run_id, "problem": exc.problem},
+        )
+        return Failure(kind=FailureKind.SETTINGS_INVALID, reason=str(exc))
     if isinstance(exc, SourceError):
         return Failure(kind=FailureKind.SOURCE_ERROR, reason=str(exc))
     if isinstance(exc, StorageError):
@@ -398,7 +407,7 @@ def _disconnected(
     store: PageStore, source: str, district_id: str, run_id: str, now: datetime, reason: str | None = None
 ) -> FetchResult:
     if reason is None:
-        known = PROFILES.get(source)
+        known = known_source(source)
         reason = known.wording.not_listed if known is not None else "no source lists this district"
     logger.warning("district not served by its source", extra={"district_id": district_id, "run_id": run_id})
     return _failed(

@@ -13,11 +13,13 @@ student's date of birth from demographics, so it reads several collections at on
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date
 from typing import Any
 
-from rostersync.records import Normalized, Record
+from rostersync.records import PROVIDER_PATTERN, Normalized, Record
 from rostersync.sources.clever.profile import PROFILE as CLEVER_PROFILE
 from rostersync.sources.oneroster.profile import PROFILE as ONEROSTER_PROFILE
 from rostersync.sources.profile import ReadResource, SourceProfile, SourceRule, SourceRules, Wording
@@ -30,12 +32,16 @@ __all__ = [
     "SourceRules",
     "UnknownSource",
     "Wording",
+    "base_name",
     "display_name",
     "id_check",
+    "known",
     "label",
     "normalize",
     "normalize_district",
     "profile",
+    "provider_of",
+    "qualified",
     "register",
     "source_rules",
     "unregister",
@@ -54,12 +60,54 @@ class UnknownSource(ValueError):
         super().__init__(f"unknown source {shown!r}: the registered sources are {', '.join(PROFILES)}")
 
 
+_PROVIDER = re.compile(PROVIDER_PATTERN)
+# "<source>:<provider>" -> that source's profile worded for the provider (built once per name)
+_VARIANTS: dict[str, SourceProfile] = {}
+
+
+def base_name(name: str) -> str:
+    """The registered source of a source name: "oneroster" for "oneroster:Infinite Campus"."""
+    return name.partition(":")[0]
+
+
+def provider_of(name: str | None) -> str | None:
+    """The provider a source name carries after its colon, or None."""
+    return name.partition(":")[2] or None if isinstance(name, str) else None
+
+
+def qualified(source: str, provider: str | None) -> str:
+    """The source name a district of `provider` carries ("oneroster:Infinite Campus"); the bare
+    name for no provider or the source's own default (its plain wording's display name)."""
+    if not provider or provider == profile(source).wording.display_name:
+        return source
+    return f"{source}:{provider}"
+
+
 def profile(name: str | None) -> SourceProfile:
-    """The profile of the source named `name`; UnknownSource for any other name (and None)."""
+    """The profile of the source named `name`, worded for the provider a qualified name carries
+    ("oneroster:Infinite Campus"); UnknownSource for any other name (and None), and for a
+    provider of a source that has one provider only."""
     try:
         return PROFILES[name]  # type: ignore[index]
     except (KeyError, TypeError):
-        raise UnknownSource(name) from None
+        pass
+    if isinstance(name, str) and name in _VARIANTS:
+        return _VARIANTS[name]
+    base, _, provider = name.partition(":") if isinstance(name, str) else ("", "", "")
+    found = PROFILES.get(base)
+    if found is None or found.provider_wording is None or not _PROVIDER.fullmatch(provider):
+        raise UnknownSource(name)
+    variant = dataclasses.replace(found, name=name, wording=found.provider_wording(provider))  # type: ignore[arg-type]
+    _VARIANTS[name] = variant  # type: ignore[index]
+    return variant
+
+
+def known(name: str | None) -> SourceProfile | None:
+    """`profile(name)`, or None for a name no registered profile serves."""
+    try:
+        return profile(name)
+    except UnknownSource:
+        return None
 
 
 def register(source_profile: SourceProfile) -> None:
@@ -73,6 +121,8 @@ def register(source_profile: SourceProfile) -> None:
 def unregister(name: str) -> None:
     profile(name)
     del PROFILES[name]
+    for variant in [v for v in _VARIANTS if base_name(v) == name]:
+        del _VARIANTS[variant]
 
 
 def display_name(source: str | None) -> str:
@@ -83,8 +133,8 @@ def display_name(source: str | None) -> str:
 def label(source: str | None) -> str:
     """How support's overview shows a stored source name: its display name, or the name as stored
     when no profile has it (a status an older version recorded); "" for none."""
-    known = PROFILES.get(source or "")
-    return known.wording.display_name if known is not None else (source or "")
+    found = known(source) if source else None
+    return found.wording.display_name if found is not None else (source or "")
 
 
 def id_check(source: str) -> Callable[[str], bool] | None:

@@ -23,8 +23,11 @@ class CombinedSource:
     def district_ids(self) -> list[str]:
         owners: dict[str, str] = {}
         for source in self.sources:
+            # A source whose districts name their provider says each one's source name.
+            source_of = getattr(source, "source_of", None)
             for district_id in source.district_ids():
-                owners.setdefault(district_id, source.name)
+                named = source_of(district_id) if source_of is not None else None
+                owners.setdefault(district_id, named or source.name)
         self._owners = owners
         return sorted(owners)
 

@@ -36,7 +36,10 @@ DistrictNormalizer = Callable[[ReadResource, str, date | None], Iterator[Normali
 # (secret id, what it is for errors: "Clever credentials secret") -> the secret's JSON value,
 # or None when there is no such secret
 ReadSecret = Callable[[str, str], Any]
-Build = Callable[["Settings", ReadSecret], "Source | None"]
+# (name prefix, what they are for errors: "OneRoster tenant secrets") -> the names of the
+# secrets under the prefix (every page of the listing), each with its tags; values unread
+ListSecrets = Callable[[str, str], Mapping[str, Mapping[str, str]]]
+Build = Callable[["Settings", ReadSecret, ListSecrets], "Source | None"]
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,10 @@ class SourceProfile:
     id_ok: Callable[[str], bool] | None = None
     rules: SourceRules = SourceRules()
     own_rules: tuple[SourceRule, ...] = ()
+    provider_wording: Callable[[str], Wording] | None = None
+    """A source whose districts reach us through several providers (OneRoster: ClassLink, a
+    SIS's own server): the wording for a district of that provider ("Infinite Campus"), used
+    for the source name "<name>:<provider>" (`sources.profile`). None: one provider only."""
 
     def __post_init__(self) -> None:
         if (self.normalize is None) == (self.normalize_district is None):

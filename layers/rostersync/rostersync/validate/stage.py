@@ -27,7 +27,7 @@ from rostersync.observability import logger
 from rostersync.ports import PageStore
 from rostersync.records import Kind, Record
 from rostersync.run_artifacts import load_manifest, manifest_records
-from rostersync.sources import profile
+from rostersync.sources import base_name, profile
 from rostersync.validate.contract import ValidateResult, ValidateStatus
 from rostersync.validate.engine import validate_district
 from rostersync.validate.reports.findings_csv import FindingsCsvWriter
@@ -135,7 +135,9 @@ def validate_run(
             district_id=district_id, run_id=run_id, status=ValidateStatus.SKIPPED, reason=reason
         )
 
-    if source_name is not None and source_name != manifest.source:
+    # Discovery names a district's provider from the listing, the fetch from the tenant itself:
+    # the source must agree, the provider is the manifest's.
+    if source_name is not None and base_name(source_name) != base_name(manifest.source):
         raise ValueError(
             f"district {district_id} run {run_id}: the payload's source {source_name!r} is not the "
             f"source its pages were fetched from ({manifest.source!r})"

@@ -8,7 +8,7 @@ from rostersync.errors import RosterSyncError
 from rostersync.sources.clever import normalize
 from rostersync.sources.clever.resources import SOURCE_NAME
 from rostersync.sources.clever.wording import WORDING
-from rostersync.sources.profile import ReadSecret, SourceProfile
+from rostersync.sources.profile import ListSecrets, ReadSecret, SourceProfile
 
 if TYPE_CHECKING:
     from rostersync.settings import Settings
@@ -33,7 +33,7 @@ def parse_credentials(value: Any, secret_id: str) -> CleverCredentials:
     return CleverCredentials(client_id=str(value["client_id"]), client_secret=str(value["client_secret"]))
 
 
-def build(settings: Settings, read_secret: ReadSecret) -> CleverSource:
+def build(settings: Settings, read_secret: ReadSecret, list_secrets: ListSecrets) -> CleverSource:
     """Clever's districts: those `/oauth/tokens` lists, with the credentials of CLEVER_SECRET_ID."""
     from rostersync.sources.clever.client import CleverClient  # noqa: PLC0415
     from rostersync.sources.clever.source import CleverSource  # noqa: PLC0415

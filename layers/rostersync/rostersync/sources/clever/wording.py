@@ -159,6 +159,10 @@ FAILURE_ADVICE: dict[str, str] = {
         "Clever credentials secret (CLEVER_SECRET_ID) with the Smart Futures app in Clever and "
         "correct them."
     ),
+    "settings_invalid": (
+        "RosterSync's own settings for Clever are not usable (the reason names what is wrong): "
+        "correct the Clever credentials secret (CLEVER_SECRET_ID) as the reason says."
+    ),
     "protocol_error": (
         "Clever answered, but with data RosterSync cannot read. Tomorrow's sync tries again; if it "
         "fails again, send this e-mail to the RosterSync engineers."

@@ -72,7 +72,7 @@ from rostersync.ports import Page
 from rostersync.records import DistrictStatus
 from rostersync.sources.clever.normalize import clean_text
 from rostersync.sources.oneroster.normalize import minimize, source_id
-from rostersync.sources.oneroster.resources import SOURCE_NAME, Resource
+from rostersync.sources.oneroster.resources import DEFAULT_PROVIDER, Resource, source_name
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REFUSED_STATUSES = frozenset({401, 403})
@@ -124,6 +124,7 @@ class OneRosterTenant:
     auth: str = OAUTH1  # or OAUTH2 (client credentials, from token_url)
     token_url: str = ""
     scope: str | None = None  # OAuth 2.0: None asks the version's read scopes; "" asks none
+    provider: str = DEFAULT_PROVIDER  # how reports and alerts name the district's provider
 
     @property
     def version(self) -> str:
@@ -343,7 +344,6 @@ class _Listing:
 class OneRosterClient:
     """Paginated, signed reads of one tenant's collections (a `ports.DistrictPages`)."""
 
-    source = SOURCE_NAME
     resources = tuple(resource.value for resource in Resource)
 
     def __init__(
@@ -358,6 +358,7 @@ class OneRosterClient:
     ) -> None:
         self.district_id = tenant.district_id
         self.name = tenant.name
+        self.source = source_name(tenant.provider)  # the provider travels with the source's name
         self.requests = 0
         self._limits = limits or OneRosterLimits()
         self._sleep = sleep

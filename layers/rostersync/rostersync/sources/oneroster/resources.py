@@ -6,6 +6,14 @@ from __future__ import annotations
 from enum import StrEnum
 
 SOURCE_NAME = "oneroster"
+# The provider a tenant names unless it says otherwise (`provider`), as reports and alerts name it.
+DEFAULT_PROVIDER = "ClassLink"
+
+
+def source_name(provider: str) -> str:
+    """The source name a tenant's pages, manifests and payload carry: "oneroster" for ClassLink,
+    "oneroster:<provider>" for another (`rostersync.sources.profile` words it for the provider)."""
+    return SOURCE_NAME if provider == DEFAULT_PROVIDER else f"{SOURCE_NAME}:{provider}"
 
 
 class Resource(StrEnum):

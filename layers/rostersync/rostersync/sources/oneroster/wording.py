@@ -1,7 +1,14 @@
-"""How reports and alerts speak of ClassLink (OneRoster) and of what a district changes there."""
+"""How reports and alerts speak of ClassLink (OneRoster) and of what a district changes there;
+`provider_wording` says the same of another OneRoster provider (a tenant's `provider`)."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import re
+import textwrap
+
+from rostersync.sources.oneroster.resources import DEFAULT_PROVIDER
 from rostersync.sources.profile import Wording
 
 _SHARING = "Roster Server > Smart Futures > sharing rules"
@@ -207,9 +214,17 @@ FAILURE_ADVICE: dict[str, str] = {
         "The district's OneRoster provider (ClassLink) refused the key RosterSync uses: the consumer key "
         "it signs with (OAuth 1.0a), or, for a tenant with auth oauth2, the client id and secret it asks "
         "the provider's token endpoint for a token with. The Smart Futures app was removed or its key and "
-        "secret changed. Compare the tenant's client_id and client_secret (and token_url) in the OneRoster "
-        "tenants secret (ONEROSTER_SECRET_ID) with the app in ClassLink Roster Server or the provider's "
-        "console and correct them; if the district removed the app on purpose, remove its tenant."
+        "secret changed. Compare the tenant's client_id and client_secret (and token_url) with the app in "
+        "ClassLink Roster Server or the provider's console and correct them: the tenant is the district's "
+        "entry in the OneRoster tenants secret (ONEROSTER_SECRET_ID) or its own tenant secret "
+        "(`rostersync tenant show --district` shows which, `rostersync tenant add` replaces it); if the "
+        "district removed the app on purpose, remove its tenant (`rostersync tenant remove`)."
+    ),
+    "settings_invalid": (
+        "The district's OneRoster tenant (its entry in the OneRoster tenants secret ONEROSTER_SECRET_ID, "
+        "or its own tenant secret) breaks the rule the reason names, so RosterSync cannot connect to "
+        "ClassLink for it; the other districts synced. Correct the tenant (`rostersync tenant add "
+        "--district ...` checks it before writing it); the next nightly sync uses it."
     ),
     "protocol_error": (
         "The district's OneRoster server answered, but with data RosterSync cannot read. When the "
@@ -231,7 +246,7 @@ FAILURE_ADVICE: dict[str, str] = {
 }
 
 WORDING = Wording(
-    display_name="ClassLink",
+    display_name=DEFAULT_PROVIDER,
     id_label="ClassLink district id",
     record_id_label="OneRoster sourcedId",
     state_id_field="the PASECUREID field",
@@ -263,9 +278,57 @@ WORDING = Wording(
     reconnect=(
         "is deleted. If the disconnection was not intended, ask the district's ClassLink administrator",
         "to share the district with the Smart Futures app again (Roster Server > Smart Futures), and",
-        "check the district's tenant in the OneRoster tenants secret (ONEROSTER_SECRET_ID). You will",
+        "check the district's tenant (`rostersync tenant show --district`). You will",
         "not get this e-mail again for this district unless it reconnects and disconnects again.",
     ),
-    gone_from_list="The OneRoster tenants secret (ONEROSTER_SECRET_ID) no longer lists this district.",
-    not_listed="the OneRoster tenants secret (ONEROSTER_SECRET_ID) does not list this district",
+    gone_from_list=(
+        "Neither the OneRoster tenants secret (ONEROSTER_SECRET_ID) nor a tenant secret of its own "
+        "lists this district any more."
+    ),
+    not_listed="no OneRoster tenant (ONEROSTER_SECRET_ID, or a tenant secret of its own) lists this district",
 )
+
+# ClassLink's words -> another provider's ("{p}"), in this order: its console's menu paths become
+# the app's settings there, every other mention its name.
+_PROVIDER_WORDS = (
+    ("ClassLink Roster Server", "{p}"),
+    ("Roster Server > Smart Futures > sharing rules", "the Smart Futures app's sharing settings"),
+    ("Roster Server > Smart Futures", "the Smart Futures app's settings"),
+    ("Roster Server", "{p}"),
+    ("ClassLink", "{p}"),
+)
+# Alert lines that are one paragraph, wrapped again after the words change.
+_PARAGRAPHS = ("deletions_check", "reshare", "reconnect")
+
+
+def _reword(text: str, provider: str) -> str:
+    for old, new in _PROVIDER_WORDS:
+        text = text.replace(old, new.format(p=provider))
+    return text
+
+
+def _rewrap(lines: tuple[str, ...], provider: str) -> tuple[str, ...]:
+    indent = re.match(r" *", lines[0]).group()  # type: ignore[union-attr]  # always matches
+    width = max(len(line) for line in lines)
+    text = _reword(" ".join(line.strip() for line in lines), provider)
+    return tuple(textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent))
+
+
+@functools.cache
+def provider_wording(provider: str) -> Wording:
+    """The wording for a district whose OneRoster tenant names `provider` ("Infinite Campus"):
+    ClassLink's, every mention of ClassLink and its Roster Server naming the provider instead."""
+    if provider == DEFAULT_PROVIDER:
+        return WORDING
+    changes: dict[str, object] = {}
+    for item in dataclasses.fields(WORDING):
+        value = getattr(WORDING, item.name)
+        if isinstance(value, str):
+            changes[item.name] = _reword(value, provider)
+        elif isinstance(value, tuple) and item.name in _PARAGRAPHS:
+            changes[item.name] = _rewrap(value, provider)
+        elif isinstance(value, tuple):
+            changes[item.name] = tuple(_reword(line, provider) for line in value)
+        elif isinstance(value, dict):
+            changes[item.name] = {k: _reword(v, provider) for k, v in value.items()}
+    return dataclasses.replace(WORDING, **changes)  # type: ignore[arg-type]
