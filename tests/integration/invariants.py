@@ -9,6 +9,12 @@
 4. Every failed district was alerted (`sync_failed` or `district_disconnected`).
 5. A roster index the LEASE item names is exactly what the table holds (the next diff reads
    it instead of the table).
+
+`check_schedule` adds issue 25's, over every night of a random fault schedule
+(fault_schedules.py): students lost only with an archive record and an alert (or a release),
+nothing archived that a complete fetch shares, no mass archive without a hold, each hold released
+at most once, the table equal to a clean run of the same committed imports and releases, one
+sync_failed per district that did not sync, no alert twice, no student data in logs, alerts or keys.
 """
 
 from __future__ import annotations
@@ -312,8 +318,9 @@ def check_schedule(world: FaultWorld, run: ScheduleRun) -> Counter[str]:
         checks["table_equals_clean_run"] += 1
         sequence = [(what, run_id) for r in run.nights for d, what, run_id in r.committed if d == district_id]
         assert_same_roster(final, clean_roster(world, district_id, source, sequence))
-        checks["run_record_matches_table"] += 1
-        assert_run_record_matches_table(final)
+        if sequence and sequence[-1][0] == "import":  # a release since changes what the run left
+            checks["run_record_matches_table"] += 1
+            assert_run_record_matches_table(final)
         checks["roster_index_current"] += 1
         assert_roster_index_current(world, district_id)
     # 8. No PII in logs, alerts or keys.
