@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON313 ?= $(shell command -v python3.13 2>/dev/null)
 
-.PHONY: demo test test-all lint typecheck build clean bench checkov asl-validator
+.PHONY: demo test test-all lint typecheck build clean bench checkov asl-validator soak
 
 $(VENV)/.installed: pyproject.toml
 	@if [ ! -x $(PY) ]; then \
@@ -39,6 +39,16 @@ test-all: $(VENV)/.installed lint asl-validator
 asl-validator:
 	@[ -x .tools/node/node_modules/.bin/asl-validator ] || npm install --prefix .tools/node --no-save --silent asl-validator@3.16.0 \
 		|| echo "npm could not install asl-validator; the test falls back to moto's ASL parser"
+
+# Random fault schedules (tests/integration/test_fault_schedules.py): `make soak N=1000` runs N
+# schedules (Hypothesis examples) in one world and prints schedules run, faults injected by kind,
+# invariant checks and violations. `make test` runs the default budget of the same property.
+N ?= 1000
+soak: $(VENV)/.installed
+	@rm -f .soak-summary.txt
+	SOAK_SCHEDULES=$(N) $(VENV)/bin/pytest tests/integration/test_fault_schedules.py::test_soak \
+		-m slow -n 0 -p no:cacheprovider -q --show-capture=no > .soak.log 2>&1; \
+		status=$$?; cat .soak-summary.txt; tail -3 .soak.log; exit $$status
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -9,6 +9,12 @@
 4. Every failed district was alerted (`sync_failed` or `district_disconnected`).
 5. A roster index the LEASE item names is exactly what the table holds (the next diff reads
    it instead of the table).
+
+`check_schedule` adds issue 25's, over every night of a random fault schedule
+(fault_schedules.py): students lost only with an archive record and an alert (or a release),
+nothing archived that a complete fetch shares, no mass archive without a hold, each hold released
+at most once, the table equal to a clean run of the same committed imports and releases, one
+sync_failed per district that did not sync, no alert twice, no student data in logs, alerts or keys.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from rostersync.importer.contract import FINAL, RunStatus
 from rostersync.operations import run_status
 
 if TYPE_CHECKING:
+    from tests.integration.fault_schedules import ScheduleRun
     from tests.integration.fault_world import FaultWorld, Night
 
 # Written per run, not derived from the record: two clean imports of the same data differ here.
@@ -106,7 +113,12 @@ def assert_same_roster(after: Roster, reference: Roster) -> None:
         f"missing {sorted(set(want) - set(got))[:3]}, extra {sorted(set(got) - set(want))[:3]}"
     )
     differing = sorted(sk for sk in want if got[sk] != want[sk])
-    assert not differing, f"{len(differing)} items differ from the clean run, e.g. {differing[:3]}"
+    fields = sorted(
+        {k for sk in differing[:1] for k in set(got[sk]) | set(want[sk]) if got[sk].get(k) != want[sk].get(k)}
+    )
+    assert not differing, (
+        f"{len(differing)} items differ from the clean run, e.g. {differing[:3]} (fields {fields})"
+    )
     assert after.edges == reference.edges, (
         f"membership differs: missing {sorted(reference.edges - after.edges)[:3]}, "
         f"extra {sorted(after.edges - reference.edges)[:3]}"
@@ -207,3 +219,185 @@ def assert_failed_cleanly(
     assert outcome.failed or "error" in outcome.stages, outcome
     assert alert in {a.event_type for a in night.alerts_for(baseline.district_id)}
     assert_same_roster(after, baseline)
+
+
+# ------------------------------------------------------------------- random fault schedules
+
+
+def check_schedule(world: FaultWorld, run: ScheduleRun) -> Counter[str]:
+    """Every invariant of issue 25 over a schedule's nights (tests/integration/fault_schedules.py);
+    raises AssertionError naming the invariant, the night and the district; returns how many
+    checks of each invariant ran."""
+    from rostersync.importer.safeguard import SafeguardThresholds
+    from tests.integration.fault_schedules import SAFEGUARD
+
+    checks: Counter[str] = Counter()
+    thresholds = SafeguardThresholds(float(SAFEGUARD["archive_percent"]), int(SAFEGUARD["floor"]))
+    released_runs: Counter[tuple[str, str]] = Counter()
+    seen_alerts: set[tuple[str, str, str, str]] = set()
+    for record in run.nights:
+        where = f"night {record.number}"
+        for district_id in run.districts:
+            before, after = record.before[district_id], record.after[district_id]
+            released = record.released_students.get(district_id, set())
+            kinds = {a.event_type for a in record.alerts if a.attributes.get("district_id") == district_id}
+            # 1. No active student lost without an archive record and a records_archived alert
+            # (or support's release of a hold, which archives what the hold kept).
+            for sk in sorted(before.active - after.active):
+                checks["student_lost_is_archived_and_alerted"] += 1
+                if not sk.startswith("STUDENT#"):
+                    continue
+                item = after.items.get(sk)
+                assert item is not None and item.get("status") == "archived", (
+                    f"{where}, district {district_id}: {sk} left the active roster without an archive record"
+                )
+                assert "records_archived" in kinds or sk.partition("#")[2] in released, (
+                    f"{where}, district {district_id}: {sk} archived without a records_archived alert"
+                )
+            # 2. Nothing archived that the source still shares on a complete fetch.
+            outcome = record.night.outcome(district_id)
+            imported = (outcome.stages.get("import") or {}).get("status")
+            if outcome.fetch.get("status") == "complete" and imported == "succeeded":
+                checks["nothing_archived_still_shared"] += 1
+                archived = {
+                    sk.partition("#")[2]
+                    for sk, item in after.items.items()
+                    if sk.startswith("STUDENT#") and item.get("status") == "archived"
+                }
+                wrongly = sorted(archived & record.shared[district_id])
+                assert not wrongly, f"{where}, district {district_id}: archived yet shared: {wrongly[:3]}"
+            # 3. No mass archive without a hold (a release applies a hold: it is the hold).
+            if not released and not any(r[0] == district_id and r[2] == "released" for r in record.releases):
+                checks["no_mass_archive_without_hold"] += 1
+                active = before.count("active")
+                gone = Counter(sk.partition("#")[0] for sk in before.active - after.active)
+                for kind, n in gone.items():
+                    assert not thresholds.trips(active[kind], n), (
+                        f"{where}, district {district_id}: {n} of {active[kind]} {kind} archived without a hold"
+                    )
+            # 6. Every district that did not sync has exactly one sync_failed (and one that did, none).
+            checks["one_sync_failed_per_failed_district"] += 1
+            # A second import the lease refused is a run that did not sync: it says so, once.
+            # A batch whose child execution failed as a whole says so once for its districts.
+            failed = [
+                a
+                for a in record.alerts
+                if a.event_type == "sync_failed"
+                and (
+                    a.attributes.get("district_id") == district_id
+                    or (a.attributes.get("district_id") == "batch" and district_id in a.body)
+                )
+            ]
+            synced = not outcome.failed and imported in ("succeeded", "held")
+            refused = sum(
+                1
+                for d, what, status in record.releases
+                if d == district_id and status == "skipped_locked" and what == "concurrent_import"
+            )
+            assert len(failed) == (0 if synced else 1) + refused, (
+                f"{where}, district {district_id} ({'synced' if synced else 'did not sync'}): "
+                f"{len(failed)} sync_failed alerts; outcome {outcome.stages.get('import') or outcome.error}"
+            )
+        # 4. Every hold released at most once.
+        for district_id, what, run_id in record.committed:
+            if what == "release":
+                released_runs[(district_id, run_id)] += 1
+                checks["hold_released_at_most_once"] += 1
+                assert released_runs[(district_id, run_id)] == 1, (
+                    f"{where}, district {district_id}: the hold of run {run_id} was released twice"
+                )
+        # 7. No alert twice.
+        for alert in record.alerts:
+            checks["no_alert_twice"] += 1
+            key = (alert.event_type, alert.attributes.get("district_id", ""), alert.subject, alert.body)
+            assert key not in seen_alerts, f"{where}: alert {alert.event_type} sent twice"
+            seen_alerts.add(key)
+    for district_id, source in run.districts.items():
+        final = run.nights[-1].after[district_id]
+        # 5. The table equals what a clean run over the same fetched data gives.
+        checks["table_equals_clean_run"] += 1
+        sequence = [(what, run_id) for r in run.nights for d, what, run_id in r.committed if d == district_id]
+        assert_same_roster(final, clean_roster(world, district_id, source, sequence))
+        if sequence and sequence[-1][0] == "import":  # a release since changes what the run left
+            checks["run_record_matches_table"] += 1
+            assert_run_record_matches_table(final)
+        checks["roster_index_current"] += 1
+        assert_roster_index_current(world, district_id)
+    # 8. No PII in logs, alerts or keys.
+    checks["no_pii"] += 1
+    assert_no_pii(world, run)
+    return checks
+
+
+def clean_roster(world: FaultWorld, district_id: str, source: str, sequence: list[tuple[str, str]]) -> Roster:
+    """The roster the same committed imports and releases, in order and without a fault, give a
+    fresh table (the district's safeguard setting copied)."""
+    from rostersync.importer.release import release_hold
+    from rostersync.layout import SAFEGUARD_SK, config_pk
+    from rostersync.settings import get_settings
+
+    ddb = boto3.client("dynamodb")
+    main = world.table_name
+    described = ddb.describe_table(TableName=main)["Table"]
+    fresh = f"{main}-clean-{district_id[-10:]}"
+    ddb.create_table(
+        TableName=fresh,
+        KeySchema=described["KeySchema"],
+        AttributeDefinitions=described["AttributeDefinitions"],
+        BillingMode="PAY_PER_REQUEST",
+        GlobalSecondaryIndexes=[
+            {"IndexName": g["IndexName"], "KeySchema": g["KeySchema"], "Projection": g["Projection"]}
+            for g in described.get("GlobalSecondaryIndexes", [])
+        ],
+    )
+    setting = (
+        boto3.resource("dynamodb")
+        .Table(main)
+        .get_item(Key={"pk": config_pk(district_id), "sk": SAFEGUARD_SK})
+        .get("Item")
+    )
+    try:
+        if setting:
+            boto3.resource("dynamodb").Table(fresh).put_item(Item=setting)
+        world.setenv("ROSTER_TABLE", fresh)
+        from rostersync import wiring
+
+        for what, run_id in sequence:
+            if what == "import":
+                event = {"district_id": district_id, "run_id": run_id, "dry_run": False, "source": source}
+                result = world.functions.invoke("ImportFunction", event)
+                assert result["status"] in ("succeeded", "held"), result
+            else:
+                settings = get_settings()
+                released = release_hold(
+                    district_id,
+                    run_id,
+                    table=wiring.roster_table(settings),
+                    holds=wiring.hold_store(settings),
+                    store=wiring.page_store(settings),
+                )
+                assert released.status == "released", released
+        return snapshot(fresh, district_id)
+    finally:
+        world.setenv("ROSTER_TABLE", main)
+        world.inbox.receive()  # the clean run's alerts are not the schedule's
+        ddb.delete_table(TableName=fresh)
+
+
+def assert_no_pii(world: FaultWorld, run: ScheduleRun) -> None:
+    """No student name, e-mail, state id or birth date in the logs, the alerts, the S3 keys or the
+    table's keys of the schedule's districts."""
+    from rostersync.settings import get_settings
+
+    texts = list(run.logs)
+    texts += [f"{a.subject}\n{a.body}" for r in run.nights for a in r.alerts]
+    bucket = get_settings().raw_bucket
+    s3 = boto3.client("s3")
+    for district_id in run.districts:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            texts += [o["Key"] for o in page.get("Contents", []) if district_id in o["Key"]]
+        roster = run.nights[-1].after[district_id]
+        texts += [str(sk) for sk in roster.items] + [f"{pk} {sk}" for pk, sk in roster.edges]
+    text = "\n".join(texts)
+    leaked = sorted(value for value in run.sensitive if value and value in text)
+    assert not leaked, f"{len(leaked)} sensitive values in logs, alerts or keys, e.g. {leaked[0][:4]}..."

@@ -1,0 +1,107 @@
+"""Random fault schedules through the state machine runner (issue 25): Hypothesis draws districts
+of both sources, nights and faults at random points (tests/integration/fault_schedules.py); after
+every schedule the invariants of `invariants.check_schedule` hold.
+
+`make test` runs DEFAULT_BUDGET schedules; `make soak N=1000` runs N (SOAK_SCHEDULES) and prints
+schedules run, faults injected by kind, invariants checked and violations. A failing schedule is
+printed (`Schedule.describe`) with Hypothesis's reproduction blob and seed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, note, settings
+
+from rostersync_cli.embedded import EmbeddedAws
+from tests.integration.fault_schedules import STATS, Schedule, reset, run_schedule, schedules, soak_world
+from tests.integration.fault_world import FaultWorld
+from tests.integration.invariants import check_schedule
+
+pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+DEFAULT_BUDGET = int(os.environ.get("SOAK_DEFAULT_SCHEDULES", "6"))
+SOAK = int(os.environ.get("SOAK_SCHEDULES", "0"))
+
+_settings = {
+    "deadline": None,
+    "database": None,
+    "print_blob": True,
+    "suppress_health_check": [
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def world(embedded_aws: EmbeddedAws) -> Iterator[FaultWorld]:
+    with soak_world(embedded_aws.environment()) as w:
+        yield w
+
+
+def schedule_holds(world: FaultWorld, schedule: Schedule, *, drop_write: bool = False) -> None:
+    """The property: the schedule's nights leave every invariant true."""
+    note(schedule.describe())
+    reset(world)
+    started = time.monotonic()
+    run = run_schedule(world, schedule, drop_write=drop_write)
+    try:
+        STATS.checks.update(check_schedule(world, run))
+        STATS.seconds.append(time.monotonic() - started)
+    except AssertionError:
+        STATS.violations += 1
+        print(f"\nviolated by:\n{schedule.describe()}")
+        raise
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.skipif(SOAK > 0, reason="the soak run replaces the default budget")
+def test_random_fault_schedules_keep_every_invariant(world: FaultWorld) -> None:
+    @settings(max_examples=DEFAULT_BUDGET, **_settings)  # type: ignore[arg-type]
+    @given(schedules())
+    def prop(schedule: Schedule) -> None:
+        schedule_holds(world, schedule)
+
+    prop()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(0)
+@pytest.mark.skipif(SOAK == 0, reason="make soak N=... sets SOAK_SCHEDULES")
+def test_soak(world: FaultWorld) -> None:
+    @settings(max_examples=SOAK, **_settings)  # type: ignore[arg-type]
+    @given(schedules())
+    def prop(schedule: Schedule) -> None:
+        schedule_holds(world, schedule)
+
+    try:
+        prop()
+    finally:
+        summary = f"soak summary ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n{STATS.summary()}\n"
+        print(summary)
+        Path(os.environ.get("SOAK_SUMMARY", ".soak-summary.txt")).write_text(summary, encoding="utf-8")
+
+
+@pytest.mark.timeout(600)
+def test_a_dropped_roster_write_is_caught_within_the_default_budget(world: FaultWorld) -> None:
+    """The deliberately broken world: one student's roster put silently does nothing. The property
+    must fail within the default budget (generation only, no shrinking)."""
+    tried: list[Schedule] = []
+
+    @settings(max_examples=DEFAULT_BUDGET, phases=[Phase.generate], **_settings)  # type: ignore[arg-type]
+    @given(schedules())
+    def prop(schedule: Schedule) -> None:
+        tried.append(schedule)
+        schedule_holds(world, schedule, drop_write=True)
+
+    violations = STATS.violations
+    with pytest.raises(AssertionError, match=r"differ from the clean run|missing|active items|index"):
+        prop()
+    assert STATS.violations > violations
+    assert len(tried) <= DEFAULT_BUDGET
