@@ -63,7 +63,9 @@ def schedule_holds(world: FaultWorld, schedule: Schedule, *, drop_write: bool = 
 @pytest.mark.timeout(600)
 @pytest.mark.skipif(SOAK > 0, reason="the soak run replaces the default budget")
 def test_random_fault_schedules_keep_every_invariant(world: FaultWorld) -> None:
-    @settings(max_examples=DEFAULT_BUDGET, **_settings)  # type: ignore[arg-type]
+    # The default budget is the same schedules every run (derandomize: examples derived from the
+    # test, not from a random seed), so `make test` and CI judge one fixed set; `make soak` explores.
+    @settings(max_examples=DEFAULT_BUDGET, derandomize=True, **_settings)  # type: ignore[arg-type]
     @given(schedules())
     def prop(schedule: Schedule) -> None:
         schedule_holds(world, schedule)
@@ -94,7 +96,7 @@ def test_a_dropped_roster_write_is_caught_within_the_default_budget(world: Fault
     must fail within the default budget (generation only, no shrinking)."""
     tried: list[Schedule] = []
 
-    @settings(max_examples=DEFAULT_BUDGET, phases=[Phase.generate], **_settings)  # type: ignore[arg-type]
+    @settings(max_examples=DEFAULT_BUDGET, phases=[Phase.generate], derandomize=True, **_settings)  # type: ignore[arg-type]
     @given(schedules())
     def prop(schedule: Schedule) -> None:
         tried.append(schedule)
