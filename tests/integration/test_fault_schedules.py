@@ -24,7 +24,7 @@ from tests.integration.invariants import check_schedule
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
-DEFAULT_BUDGET = int(os.environ.get("SOAK_DEFAULT_SCHEDULES", "6"))
+DEFAULT_BUDGET = int(os.environ.get("SOAK_DEFAULT_SCHEDULES", "4"))
 SOAK = int(os.environ.get("SOAK_SCHEDULES", "0"))
 
 _settings = {
