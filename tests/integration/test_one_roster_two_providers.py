@@ -23,11 +23,11 @@ from aws_lambda_powertools.utilities import parameters
 from rostersync.settings import get_settings
 from rostersync_cli.local_functions import LocalFunctions
 from rostersync_cli.nightly import LocalNight
-from rostersync_cli.provision import provision
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
 from rostersync_cli.sandbox.config import Gaps
 from rostersync_cli.sandbox.oneroster import OneRosterSandbox, TenantSpec
 from rostersync_cli.sandbox.oneroster_from_clever import as_oneroster, ceds_grade
+from tests.integration.conftest import connect_pipeline
 from tests.integration.invariants import snapshot
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -91,16 +91,7 @@ def world(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[
         CleverSandbox(SandboxConfig(districts=(ROSTER,))) as clever,
         OneRosterSandbox(list(TENANTS)) as oneroster,
     ):
-        monkeypatch.setenv("CLEVER_API_BASE", clever.api_base)
-        monkeypatch.setenv("CLEVER_OAUTH_BASE", clever.oauth_base)
-        monkeypatch.setenv("ONEROSTER_BACKOFF_FACTOR", "0.01")
-        get_settings.cache_clear()
-        resources = provision(
-            clever_credentials={"client_id": clever.client_id, "client_secret": clever.client_secret}
-        )
-        for name, value in resources.environment().items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
+        connect_pipeline(monkeypatch, clever, ONEROSTER_BACKOFF_FACTOR="0.01")
         boto3.client("secretsmanager").put_secret_value(
             SecretId=get_settings().oneroster_secret_id, SecretString=json.dumps(oneroster.secret_value())
         )

@@ -19,10 +19,10 @@ from aws_lambda_powertools.utilities import parameters
 from rostersync.settings import get_settings
 from rostersync_cli.local_functions import LocalFunctions
 from rostersync_cli.nightly import LocalNight
-from rostersync_cli.provision import provision
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
 from rostersync_cli.sandbox.oneroster import OneRosterSandbox, TenantSpec
 from tests.integration.alert_inbox import AlertInbox
+from tests.integration.conftest import connect_pipeline
 from tests.integration.invariants import snapshot
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -69,16 +69,7 @@ def night_world(
         CleverSandbox(SandboxConfig(districts=(CLEVER,))) as clever,
         OneRosterSandbox([SIGNED, BEARER, V1P2, REFUSED]) as oneroster,
     ):
-        monkeypatch.setenv("CLEVER_API_BASE", clever.api_base)
-        monkeypatch.setenv("CLEVER_OAUTH_BASE", clever.oauth_base)
-        monkeypatch.setenv("ONEROSTER_BACKOFF_FACTOR", "0.01")
-        get_settings.cache_clear()
-        resources = provision(
-            clever_credentials={"client_id": clever.client_id, "client_secret": clever.client_secret}
-        )
-        for name, value in resources.environment().items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
+        connect_pipeline(monkeypatch, clever, ONEROSTER_BACKOFF_FACTOR="0.01")
         tenants = oneroster.secret_value()
         for entry in tenants["tenants"]:
             if entry["district_id"] == REFUSED.district_id:

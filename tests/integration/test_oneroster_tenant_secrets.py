@@ -27,10 +27,10 @@ from aws_lambda_powertools.utilities import parameters
 from rostersync.settings import get_settings
 from rostersync_cli.local_functions import LocalFunctions
 from rostersync_cli.nightly import LocalNight
-from rostersync_cli.provision import provision
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, SandboxConfig
 from rostersync_cli.sandbox.oneroster import OneRosterSandbox, TenantSpec
 from tests.integration.alert_inbox import AlertInbox
+from tests.integration.conftest import connect_pipeline
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -61,16 +61,7 @@ def tenant_world(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> It
         CleverSandbox(SandboxConfig(districts=(CLEVER,))) as clever,
         OneRosterSandbox(SPECS) as oneroster,
     ):
-        monkeypatch.setenv("CLEVER_API_BASE", clever.api_base)
-        monkeypatch.setenv("CLEVER_OAUTH_BASE", clever.oauth_base)
-        monkeypatch.setenv("ONEROSTER_BACKOFF_FACTOR", "0.01")
-        get_settings.cache_clear()
-        resources = provision(
-            clever_credentials={"client_id": clever.client_id, "client_secret": clever.client_secret}
-        )
-        for name, value in resources.environment().items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
+        connect_pipeline(monkeypatch, clever, ONEROSTER_BACKOFF_FACTOR="0.01")
         prefix = get_settings().oneroster_tenant_secret_prefix
         client = boto3.client("secretsmanager")
         for n, entry in enumerate(oneroster.secret_value()["tenants"]):
