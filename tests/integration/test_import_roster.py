@@ -541,6 +541,50 @@ def test_a_failed_run_is_completed_by_the_next(env: Env, settings: Settings, fai
     assert lease is not None and not lease.get("repair_runs") and "lease_token" not in lease
 
 
+class FailingCommit(DynamoRosterTable):
+    """Every roster write lands; the commit's lease renewal fails once (a DynamoDB error after
+    the last write and before the run is recorded committed)."""
+
+    failures = 1
+
+    def renew_lease(self, *args: Any, **kw: Any) -> Any:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("simulated failure at commit")
+        return super().renew_lease(*args, **kw)
+
+
+@pytest.mark.parametrize("death", [False, True], ids=["failed", "died"])
+def test_a_retried_run_still_counts_and_announces_what_its_failed_invocation_archived(
+    env: Env, settings: Settings, death: bool
+) -> None:
+    """The Import retrier runs the same run again after a failure (or a death) that came after its
+    writes: the archive the first invocation wrote is still the run's, so the run's counts (which
+    its records_archived alert is made from) name it, and the run's plan (held or not) stands."""
+    roster = small_roster(students=30, schools=2)
+    env.run(roster)
+    roster.remove(Kind.STUDENT, "st0002")
+    run_id = env.clock.next_run()
+    failing = FailingCommit(settings.roster_table, env.client, sleep=lambda _s: None)
+    if death:  # killed: nothing after the failure runs (no failed record, no lease released)
+        failing.release_lease = lambda *a, **k: None  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="simulated failure at commit"):
+        env.run(roster, run_id, table=failing)
+    assert env.item(Kind.STUDENT, "st0002")["status"] == "archived"  # written before the failure
+    if death:
+        env.ddb.update_item(  # the dead invocation's lease expires before the retry
+            Key={"pk": f"LEASE#{D}", "sk": "LEASE"},
+            UpdateExpression="SET lease_expires = :past",
+            ExpressionAttributeValues={":past": 1},
+        )
+
+    retried = env.run(roster, run_id)
+    assert retried.status is RunStatus.SUCCEEDED
+    assert retried.total("archived") == 1  # the first invocation's archive, still announced
+    assert not retried.trips
+    assert env.run(roster).roster_writes == 0  # and the roster is whole
+
+
 # --------------------------------------------------------------------------- wiring
 
 

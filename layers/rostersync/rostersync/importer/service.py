@@ -190,11 +190,13 @@ def import_district(
             progress = result_from_item(recorded)
         elif (
             recorded
-            and recorded.get("status") == RunStatus.RUNNING
-            and int(recorded.get("invocations", 1)) > 1
+            and recorded.get("status") in (RunStatus.RUNNING, RunStatus.FAILED)
+            and recorded.get("changeset_key")
         ):
-            # A continuation that died (timeout): its run's counts and plan stand; what it wrote
-            # is repaired (its own change set is, since it did not stop cleanly).
+            # An invocation of this run planned (its record names the change set) and then died
+            # or failed: the run's plan stands (its counts, trips and change set), so what it
+            # archived before it stopped is still counted and announced; what it wrote is
+            # repaired (its own change set is, since it did not stop cleanly).
             progress = result_from_item(recorded)
             progress.status = RunStatus.RUNNING
         try:
@@ -211,7 +213,12 @@ def import_district(
             )
         if progress is not None:
             result = _continued(result, progress)
-            logger.info("import continues its paused run", extra={**log, "invocation": result.invocations})
+            logger.info(
+                "import continues its paused run"
+                if progress.status is RunStatus.PAUSED
+                else "import takes over its run after an invocation that stopped part way",
+                extra={**log, "invocation": result.invocations},
+            )
         _save_run_record(table, result, clock)
     run = _Run(district_id, run_id, accepted, rejected_ids, table, holds, lease, result, clock, iso(started))
     run.progress = progress
@@ -224,6 +231,10 @@ def import_district(
         phase = _Phases(result)
         plan = _plan(run, thresholds or SafeguardThresholds(), fetched)
         phase.done("diff")
+        if not result.dry_run and progress is None:
+            # The plan's decisions on record before the first roster write: an invocation of
+            # this run that takes over after a failure or a death continues under them.
+            _save_run_record(table, result, clock)
         if result.dry_run:
             result.status = RunStatus.DRY_RUN
             result.finished_at = clock()
