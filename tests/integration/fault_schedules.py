@@ -183,21 +183,49 @@ class ScheduleRun:
     faults_injected: Counter[str] = field(default_factory=Counter)
     logs: list[str] = field(default_factory=list)
     sensitive: set[str] = field(default_factory=set)
+    recovery_night: bool = False  # a fault-free night was added after a last night that failed
 
 
 @dataclass
 class SoakStats:
     schedules: int = 0
     nights: int = 0
+    recovery_nights: int = 0
     faults: Counter[str] = field(default_factory=Counter)
     checks: Counter[str] = field(default_factory=Counter)
     violations: int = 0
     seconds: list[float] = field(default_factory=list)  # per schedule that held, run and checks
 
+    def to_json(self) -> dict[str, Any]:
+        # not dataclasses.asdict: it rebuilds a Counter from (key, value) pairs, counting the pairs
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SoakStats:
+        return cls(
+            **{
+                **data,
+                "faults": Counter(data["faults"]),
+                "checks": Counter(data["checks"]),
+                "seconds": list(data["seconds"]),
+            }
+        )
+
+    def __add__(self, other: SoakStats) -> SoakStats:
+        return SoakStats(
+            schedules=self.schedules + other.schedules,
+            nights=self.nights + other.nights,
+            recovery_nights=self.recovery_nights + other.recovery_nights,
+            faults=self.faults + other.faults,
+            checks=self.checks + other.checks,
+            violations=self.violations + other.violations,
+            seconds=self.seconds + other.seconds,
+        )
+
     def summary(self) -> str:
         lines = [
             f"schedules run: {self.schedules}",
-            f"nights run: {self.nights}",
+            f"nights run: {self.nights} ({self.recovery_nights} of them the fault-free night after a failed last night)",
             f"faults injected: {sum(self.faults.values())}",
             *(f"  {kind}: {self.faults[kind]}" for kind in KINDS),
             f"invariant checks: {sum(self.checks.values())}",
@@ -557,12 +585,19 @@ def run_schedule(world: FaultWorld, schedule: Schedule, *, drop_write: bool = Fa
                 record = _run_night(world, run, number, ids, clever, box)
                 run.nights.append(record)
                 world.time_passes(NIGHT_GAP_SECONDS)
+            if any(outcome.failed for outcome in run.nights[-1].night.outcomes):
+                # A run that failed part way stays unfinished until the next night's run repairs it
+                # (ARCHITECTURE, "repair_runs"): the schedule ends with that next night, without
+                # faults and with the source as it was, so the table is judged once it has.
+                run.nights.append(_run_night(world, run, schedule.nights, ids, clever, box))
+                run.recovery_night = True
     finally:
         root.removeHandler(logs)
         world.aws._rules.clear()
     run.logs = logs.lines
     STATS.schedules += 1
-    STATS.nights += schedule.nights
+    STATS.nights += len(run.nights)
+    STATS.recovery_nights += run.recovery_night
     STATS.faults.update(run.faults_injected)
     return run
 

@@ -117,7 +117,8 @@ def assert_same_roster(after: Roster, reference: Roster) -> None:
         {k for sk in differing[:1] for k in set(got[sk]) | set(want[sk]) if got[sk].get(k) != want[sk].get(k)}
     )
     assert not differing, (
-        f"{len(differing)} items differ from the clean run, e.g. {differing[:3]} (fields {fields})"
+        f"{len(differing)} items differ from the clean run, e.g. {differing[:3]} (fields {fields}; "
+        f"first: {[(k, got[differing[0]].get(k), want[differing[0]].get(k)) for k in fields] if differing else ''})"
     )
     assert after.edges == reference.edges, (
         f"membership differs: missing {sorted(reference.edges - after.edges)[:3]}, "
@@ -289,6 +290,24 @@ def check_schedule(world: FaultWorld, run: ScheduleRun) -> Counter[str]:
                 )
             ]
             synced = not outcome.failed and imported in ("succeeded", "held")
+            validated = outcome.stages.get("validate") or {}
+            if not outcome.failed and validated.get("status") == "rejected":
+                # Validation refused the whole district (it shared no school or no student): no
+                # import ran, nothing was archived, and the district's findings alert says why; a
+                # refusal for the same reason as the night before is not announced again.
+                checks["rejected_district_told_and_untouched"] += 1
+                assert before.active == after.active, (
+                    f"{where}, district {district_id}: rejected ({validated.get('reason')}) yet its roster changed"
+                )
+                told = "validation_findings" in kinds
+                earlier = [r.night.outcome(district_id).stages.get("validate") or {} for r in run.nights]
+                again = record.number > 0 and earlier[record.number - 1].get("reason") == validated.get(
+                    "reason"
+                )
+                assert told or again, (
+                    f"{where}, district {district_id}: rejected ({validated.get('reason')}) without a findings alert"
+                )
+                synced = True
             refused = sum(
                 1
                 for d, what, status in record.releases
