@@ -41,14 +41,20 @@ asl-validator:
 		|| echo "npm could not install asl-validator; the test falls back to moto's ASL parser"
 
 # Random fault schedules (tests/integration/test_fault_schedules.py): `make soak N=1000` runs N
-# schedules (Hypothesis examples) in one world and prints schedules run, faults injected by kind,
-# invariant checks and violations. `make test` runs the default budget of the same property.
+# schedules (Hypothesis examples) split between SOAK_WORKERS processes, each with its own embedded
+# AWS and sandboxes, and prints schedules run, faults injected by kind, invariant checks and
+# violations (.soak-summary.txt; each shard's counts in .soak/, written after every schedule, so a
+# long soak can be watched with `python -m tests.integration.soak_summary .soak`). `make test` runs
+# the default budget of the same property.
 N ?= 1000
+SOAK_WORKERS ?= $(TEST_WORKERS)
 soak: $(VENV)/.installed
-	@rm -f .soak-summary.txt
-	SOAK_SCHEDULES=$(N) $(VENV)/bin/pytest tests/integration/test_fault_schedules.py::test_soak \
-		-m slow -n 0 -p no:cacheprovider -q --show-capture=no > .soak.log 2>&1; \
-		status=$$?; cat .soak-summary.txt; tail -3 .soak.log; exit $$status
+	@rm -rf .soak .soak-summary.txt
+	SOAK_SCHEDULES=$(N) SOAK_SHARDS=$(SOAK_WORKERS) SOAK_DIR=.soak $(VENV)/bin/pytest \
+		tests/integration/test_fault_schedules.py -k test_soak -m slow -n $(SOAK_WORKERS) \
+		-p no:cacheprovider -q --show-capture=no > .soak.log 2>&1; \
+		status=$$?; $(PY) -m tests.integration.soak_summary .soak > .soak-summary.txt; \
+		cat .soak-summary.txt; tail -3 .soak.log; exit $$status
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -9,6 +9,7 @@ printed (`Schedule.describe`) with Hypothesis's reproduction blob and seed.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -18,7 +19,15 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, note, settings
 
 from rostersync_cli.embedded import EmbeddedAws
-from tests.integration.fault_schedules import STATS, Schedule, reset, run_schedule, schedules, soak_world
+from tests.integration.fault_schedules import (
+    STATS,
+    Schedule,
+    SoakStats,
+    reset,
+    run_schedule,
+    schedules,
+    soak_world,
+)
 from tests.integration.fault_world import FaultWorld
 from tests.integration.invariants import check_schedule
 
@@ -73,24 +82,39 @@ def test_random_fault_schedules_keep_every_invariant(world: FaultWorld) -> None:
 
 
 # The soak exists only when `make soak N=...` asks for it (SOAK_SCHEDULES); `make test` never collects it.
+# It runs as SOAK_SHARDS shards (one per pytest-xdist worker, each with its own embedded AWS and
+# sandboxes, Hypothesis seeding each at random), N split between them. No shrinking: a failing
+# schedule is printed as drawn, with the blob that reproduces it. Each shard writes its counts to
+# SOAK_DIR after every schedule (`python -m tests.integration.soak_summary SOAK_DIR` adds them up).
 if SOAK > 0:
+    SHARDS = max(1, int(os.environ.get("SOAK_SHARDS", "1")))
 
     @pytest.mark.slow
     @pytest.mark.timeout(0)
-    def test_soak(world: FaultWorld) -> None:
-        @settings(max_examples=SOAK, **_settings)  # type: ignore[arg-type]
+    @pytest.mark.parametrize("shard", range(SHARDS))
+    def test_soak(world: FaultWorld, shard: int) -> None:
+        examples = SOAK // SHARDS + (shard < SOAK % SHARDS)
+        out = Path(os.environ.get("SOAK_DIR", ".soak")) / f"shard-{shard}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        before = SoakStats.from_json(STATS.to_json())
+
+        def save() -> None:
+            mine = SoakStats.from_json(STATS.to_json())
+            for name in ("schedules", "nights", "recovery_nights", "violations"):
+                setattr(mine, name, getattr(mine, name) - getattr(before, name))
+            mine.faults, mine.checks = mine.faults - before.faults, mine.checks - before.checks
+            mine.seconds = mine.seconds[len(before.seconds) :]
+            out.write_text(json.dumps(mine.to_json()), encoding="utf-8")
+
+        @settings(max_examples=examples, phases=[Phase.explicit, Phase.generate], **_settings)  # type: ignore[arg-type]
         @given(schedules())
         def prop(schedule: Schedule) -> None:
-            schedule_holds(world, schedule)
+            try:
+                schedule_holds(world, schedule)
+            finally:
+                save()
 
-        try:
-            prop()
-        finally:
-            summary = (
-                f"soak summary ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n{STATS.summary()}\n"
-            )
-            print(summary)
-            Path(os.environ.get("SOAK_SUMMARY", ".soak-summary.txt")).write_text(summary, encoding="utf-8")
+        prop()
 
 
 @pytest.mark.timeout(600)
