@@ -22,7 +22,7 @@ import itertools
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from rostersync import wiring
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
 from rostersync.importer.holds import PageStoreHoldStore
-from rostersync.layout import SAFEGUARD_SK, config_pk
+from rostersync.layout import LEASE_SK, SAFEGUARD_SK, config_pk, lease_pk, run_pk
 from rostersync.operations import run_releases
 from rostersync.settings import get_settings
 from rostersync_cli.sandbox import CleverSandbox, DistrictSpec, Gaps, SandboxConfig
@@ -50,7 +50,7 @@ NIGHT_GAP_SECONDS = 86_400  # a day between nights: every lease a dead invocatio
 # The kinds a schedule draws from, and what each stands for.
 PROVIDER = ("provider_error", "provider_throttle", "provider_slow")
 AWS = ("s3_error", "s3_throttle", "dynamodb_error", "dynamodb_throttle", "unprocessed_items")
-DEATHS = ("import_death", "release_death")
+DEATHS = ("import_death", "release_death", "settings_death")
 CONCURRENT = ("concurrent_import", "concurrent_release", "double_release", "replayed_import")
 KINDS = PROVIDER + AWS + DEATHS + CONCURRENT
 SOURCES = ("clever", "oneroster")
@@ -173,6 +173,21 @@ class NightRecord:
     releases: list[tuple[str, str, str | None]] = field(default_factory=list)  # (district, status, run)
     released_students: dict[str, set[str]] = field(default_factory=dict)
     committed: list[tuple[str, str, str]] = field(default_factory=list)  # (district, "import"|"release", run)
+    settings_changes: list[SettingsChange] = field(default_factory=list)  # support's, tonight
+    # district -> (its import that failed after planning, the roster it left, the lease it left)
+    partial: dict[str, tuple[str, Roster, dict[str, Any] | None]] = field(default_factory=dict)
+
+
+@dataclass
+class SettingsChange:
+    """Support changed a district's contacts after the night (`district set`); the first run was
+    killed after `steps` of its writes and calls, and support ran the same command again."""
+
+    district_id: str
+    contacts: tuple[str, ...]  # what support asked for
+    steps: int
+    died: bool  # the first run was killed before it finished
+    error: str | None = None  # what the second run said, if it failed
 
 
 @dataclass
@@ -623,6 +638,7 @@ def _run_night(
     after_night: list[Callable[[Night], None]] = []
     released_students: dict[str, set[str]] = {}
     committed: list[tuple[str, str, str]] = []
+    settings_changes: list[SettingsChange] = []
     with ExitStack() as stack:
         patch = stack.enter_context(pytest.MonkeyPatch.context())
         for fault in faults:
@@ -649,15 +665,27 @@ def _run_night(
                 after_night.append(_replay(world, district, extra))
             elif fault.kind in ("release_death", "double_release"):
                 after_night.append(_releases(world, district, fault, extra, released_students, committed))
+            elif fault.kind == "settings_death":
+                after_night.append(settings_change(district, fault, number, settings_changes))
         night = world.night(ids)
     world.aws._rules.clear()
     clever.faults.server_errors = 0
     clever.faults.slow_seconds = 0
     box.faults.statuses, box.faults.slow_requests = [], 0
+    partial: dict[str, tuple[str, Roster, dict[str, Any] | None]] = {}
     for outcome in night.outcomes:
         imported = outcome.stages.get("import") or {}
         if imported.get("status") in ("succeeded", "held") and not imported.get("replayed"):
             committed.append((outcome.district_id, "import", outcome.run_id))
+        elif outcome.run_id and _planned_and_unfinished(world, outcome.district_id, outcome.run_id):
+            # The import failed after planning: what it wrote stays until the next run repairs it.
+            lease = _item(world, lease_pk(outcome.district_id), LEASE_SK)
+            partial[outcome.district_id] = (
+                outcome.run_id,
+                snapshot(world.table_name, outcome.district_id),
+                lease,
+            )
+            committed.append((outcome.district_id, "partial", outcome.run_id))
     for action in after_night:
         action(night)
     # The night's own imports come first in the order of commits, then what ran after it; a
@@ -675,7 +703,21 @@ def _run_night(
         releases=extra,
         released_students=released_students,
         committed=order,
+        settings_changes=settings_changes,
+        partial=partial,
     )
+
+
+def _item(world: FaultWorld, pk: str, sk: str) -> dict[str, Any] | None:
+    table = boto3.resource("dynamodb").Table(world.table_name)
+    item: dict[str, Any] | None = table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
+    return item
+
+
+def _planned_and_unfinished(world: FaultWorld, district_id: str, run_id: str) -> bool:
+    """The run's record names its change set (it planned) and it did not commit."""
+    record = _item(world, run_pk(district_id), run_id)
+    return bool(record and record.get("changeset_key") and record.get("status") not in ("succeeded", "held"))
 
 
 _SOURCES: dict[str, str] = {}  # district id -> source, for the extra actors' import events
@@ -775,3 +817,51 @@ def _releases(
             record(run_releases([district]))
 
     return release
+
+
+class _Killed(BaseException):
+    """Support's process killed (a closed laptop, Ctrl-C): nothing after it runs."""
+
+
+def settings_change(
+    district: str, fault: Fault, number: int, changes: list[SettingsChange]
+) -> Callable[[Night], None]:
+    """Support changes the district's contacts after the night (one added, the oldest removed);
+    the first `district set` is killed after `fault.point` of its steps (a settings write, a change
+    record, a subscribe or an unsubscribe), and support runs the same command again."""
+    from rostersync.adapters.sns_contact_subscriptions import SnsContactSubscriptions
+    from rostersync.operations import set_district, show_district
+
+    def change(_: Night) -> None:
+        current, _history = show_district(district)
+        wanted = (*current.contacts[-1:], f"contact.{number}.{fault.point}@district.example.org")
+        steps = {"n": 0, "died": False}
+
+        def step(original: Callable[..., Any]) -> Callable[..., Any]:
+            def counted(*args: Any, **kwargs: Any) -> Any:
+                if steps["n"] == fault.point and not steps["died"]:
+                    steps["died"] = True
+                    raise _Killed("support's process was killed")
+                steps["n"] += 1
+                return original(*args, **kwargs)
+
+            return counted
+
+        with pytest.MonkeyPatch.context() as patch:
+            for cls, name in (
+                (DynamoRosterTable, "put_item"),
+                (DynamoRosterTable, "put_versioned"),
+                (SnsContactSubscriptions, "subscribe"),
+                (SnsContactSubscriptions, "unsubscribe"),
+            ):
+                patch.setattr(cls, name, step(getattr(cls, name)))
+            with suppress(_Killed):
+                set_district(district, by="support@soak", contact_list=wanted)
+        error = None
+        try:
+            set_district(district, by="support@soak", contact_list=wanted)
+        except Exception as exc:  # the invariant names it
+            error = f"{type(exc).__name__}: {exc}"
+        changes.append(SettingsChange(district, wanted, fault.point, bool(steps["died"]), error))
+
+    return change

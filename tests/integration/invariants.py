@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -31,7 +31,7 @@ from rostersync.importer.contract import FINAL, RunStatus
 from rostersync.operations import run_status
 
 if TYPE_CHECKING:
-    from tests.integration.fault_schedules import ScheduleRun
+    from tests.integration.fault_schedules import NightRecord, ScheduleRun
     from tests.integration.fault_world import FaultWorld, Night
 
 # Written per run, not derived from the record: two clean imports of the same data differ here.
@@ -46,6 +46,7 @@ class Roster:
     district_id: str
     items: dict[str, dict[str, Any]]
     edges: frozenset[tuple[str, str]]
+    edge_items: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict, compare=False)
 
     def content(self) -> dict[str, dict[str, Any]]:
         return {sk: {k: v for k, v in item.items() if k not in VOLATILE} for sk, item in self.items.items()}
@@ -85,11 +86,11 @@ def snapshot(table_name: str, district_id: str) -> Roster:
         if kind in ("SCHOOL", "SECTION"):
             groups.add(f"{kind}#{district_id}#{clever_id}")
         groups.update(f"SCHOOL#{district_id}#{school}" for school in item.get("schools") or ())
-    edges: set[tuple[str, str]] = set()
+    edge_items: dict[tuple[str, str], dict[str, Any]] = {}
     for group in sorted(groups):
         found = _query(table, KeyConditionExpression=Key("pk").eq(group), ConsistentRead=True)
-        edges.update((e["pk"], e["sk"]) for e in found if e.get("district_id") == district_id)
-    return Roster(district_id, items, frozenset(edges))
+        edge_items.update(((e["pk"], e["sk"]), e) for e in found if e.get("district_id") == district_id)
+    return Roster(district_id, items, frozenset(edge_items), edge_items)
 
 
 # ------------------------------------------------------------------------------ checks
@@ -335,22 +336,58 @@ def check_schedule(world: FaultWorld, run: ScheduleRun) -> Counter[str]:
         final = run.nights[-1].after[district_id]
         # 5. The table equals what a clean run over the same fetched data gives.
         checks["table_equals_clean_run"] += 1
-        sequence = [(what, run_id) for r in run.nights for d, what, run_id in r.committed if d == district_id]
+        sequence = [
+            (what, run_id, r) for r in run.nights for d, what, run_id in r.committed if d == district_id
+        ]
         assert_same_roster(final, clean_roster(world, district_id, source, sequence))
-        if sequence and sequence[-1][0] == "import":  # a release since changes what the run left
+        if sequence and sequence[-1][0] == "import":  # a release or a failed run since changes it
             checks["run_record_matches_table"] += 1
             assert_run_record_matches_table(final)
         checks["roster_index_current"] += 1
         assert_roster_index_current(world, district_id)
+    # 9. Support's settings changes converge: whatever step the first `district set` was killed
+    # at, running it again leaves the settings, their change record and the SNS subscriptions agreeing.
+    for record in run.nights:
+        for change in record.settings_changes:
+            checks["settings_converge_after_a_death"] += 1
+            assert_settings_converged(change, f"night {record.number}")
     # 8. No PII in logs, alerts or keys.
     checks["no_pii"] += 1
     assert_no_pii(world, run)
     return checks
 
 
-def clean_roster(world: FaultWorld, district_id: str, source: str, sequence: list[tuple[str, str]]) -> Roster:
+def assert_settings_converged(change: Any, where: str) -> None:
+    from rostersync.operations import district_disagreements, show_district
+
+    district_id = change.district_id
+    assert change.error is None, (
+        f"{where}, district {district_id}: `district set` run again after a death at step {change.steps} "
+        f"failed: {change.error}"
+    )
+    current, history = show_district(district_id)
+    assert current.contacts == change.contacts, (
+        f"{where}, district {district_id}: contacts {len(current.contacts)} after the re-run, not the "
+        f"{len(change.contacts)} asked for (death at step {change.steps})"
+    )
+    assert not current.pending, (
+        f"{where}, district {district_id}: the change is still pending after the re-run"
+    )
+    disagreeing = district_disagreements(current)
+    assert not disagreeing, f"{where}, district {district_id}: settings and SNS disagree: {disagreeing}"
+    recorded = [
+        h for h in history if h.setting == "contacts" and list(h.after or []) == list(change.contacts)
+    ]
+    assert recorded, f"{where}, district {district_id}: no change record for the contacts it now has"
+
+
+def clean_roster(
+    world: FaultWorld, district_id: str, source: str, sequence: list[tuple[str, str, NightRecord]]
+) -> Roster:
     """The roster the same committed imports and releases, in order and without a fault, give a
-    fresh table (the district's safeguard setting copied)."""
+    fresh table (the district's safeguard setting copied). An import that failed after planning
+    ("partial") is not rerun: what it wrote before it stopped, and the lease naming it for repair,
+    are copied as they were, since the next run starts from exactly that."""
     from rostersync.importer.release import release_hold
     from rostersync.layout import SAFEGUARD_SK, config_pk
     from rostersync.settings import get_settings
@@ -381,8 +418,10 @@ def clean_roster(world: FaultWorld, district_id: str, source: str, sequence: lis
         world.setenv("ROSTER_TABLE", fresh)
         from rostersync import wiring
 
-        for what, run_id in sequence:
-            if what == "import":
+        for what, run_id, record in sequence:
+            if what == "partial":
+                _copy_partial_writes(fresh, record, district_id, run_id)
+            elif what == "import":
                 event = {"district_id": district_id, "run_id": run_id, "dry_run": False, "source": source}
                 result = world.functions.invoke("ImportFunction", event)
                 assert result["status"] in ("succeeded", "held"), result
@@ -401,6 +440,26 @@ def clean_roster(world: FaultWorld, district_id: str, source: str, sequence: lis
         world.setenv("ROSTER_TABLE", main)
         world.inbox.receive()  # the clean run's alerts are not the schedule's
         ddb.delete_table(TableName=fresh)
+
+
+def _copy_partial_writes(table_name: str, record: NightRecord, district_id: str, run_id: str) -> None:
+    """What a failed import wrote on `record`'s night (its roster and membership items, against
+    the night's start) and the lease it left, put into the clean run's table."""
+    failed_run, after, lease = record.partial[district_id]
+    assert failed_run == run_id, (failed_run, run_id)
+    before = record.before[district_id]
+    table = boto3.resource("dynamodb").Table(table_name)
+    for sk, item in after.items.items():
+        if before.items.get(sk) != item:
+            table.put_item(Item=item)
+    for sk in before.items.keys() - after.items.keys():
+        table.delete_item(Key={"pk": f"DISTRICT#{district_id}", "sk": sk})
+    for key in after.edges - before.edges:
+        table.put_item(Item=after.edge_items[key])
+    for pk, sk in before.edges - after.edges:
+        table.delete_item(Key={"pk": pk, "sk": sk})
+    if lease is not None:
+        table.put_item(Item={**lease, "lease_expires": 1})  # expired by the next night, as in the schedule
 
 
 def assert_no_pii(world: FaultWorld, run: ScheduleRun) -> None:

@@ -21,15 +21,18 @@ from hypothesis import HealthCheck, Phase, given, note, settings
 from rostersync_cli.embedded import EmbeddedAws
 from tests.integration.fault_schedules import (
     STATS,
+    Fault,
     Schedule,
+    SettingsChange,
     SoakStats,
     reset,
     run_schedule,
     schedules,
+    settings_change,
     soak_world,
 )
 from tests.integration.fault_world import FaultWorld
-from tests.integration.invariants import check_schedule
+from tests.integration.invariants import assert_settings_converged, check_schedule
 
 pytestmark = [pytest.mark.integration, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -134,3 +137,16 @@ def test_a_dropped_roster_write_is_caught_within_the_default_budget(world: Fault
         prop()
     assert STATS.violations > violations
     assert len(tried) <= DEFAULT_BUDGET
+
+
+def test_support_killed_at_any_step_of_a_contacts_change_converges_on_the_rerun(world: FaultWorld) -> None:
+    """The settings_death fault at every step it can land on (a settings write, a change record, a
+    subscribe, an unsubscribe): the rerun leaves settings, change records and SNS agreeing."""
+    changes: list[SettingsChange] = []
+    district = "soak-settings-district"
+    for night, point in enumerate(range(8)):
+        fault = Fault(night=night, point=point, kind="settings_death", times=1, source="clever")
+        settings_change(district, fault, night, changes)(None)  # type: ignore[arg-type]
+        assert_settings_converged(changes[-1], f"step {point}")
+    died = [c.steps for c in changes if c.died]
+    assert died == list(range(len(died))) and len(died) >= 5, died  # deaths at steps 0..4 at least
