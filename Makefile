@@ -54,7 +54,7 @@ soak: $(VENV)/.installed
 		tests/integration/test_fault_schedules.py -k test_soak -m slow -n $(SOAK_WORKERS) \
 		-p no:cacheprovider -q --show-capture=no > .soak.log 2>&1; \
 		status=$$?; $(PY) -m tests.integration.soak_summary .soak > .soak-summary.txt; \
-		cat .soak-summary.txt; tail -3 .soak.log; exit $$status
+		cat .soak-summary.txt; cat .soak/*.violations.txt 2>/dev/null; tail -3 .soak.log; exit $$status
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

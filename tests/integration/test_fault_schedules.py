@@ -109,15 +109,27 @@ if SOAK > 0:
             mine.seconds = mine.seconds[len(before.seconds) :]
             out.write_text(json.dumps(mine.to_json()), encoding="utf-8")
 
+        # The soak keeps going past a violation: each one is written (the error, the schedule, and
+        # the schedule as the constructor call that runs it again) and the shard fails at its end.
+        found = out.with_suffix(".violations.txt")
+        violated: list[str] = []
+
         @settings(max_examples=examples, phases=[Phase.explicit, Phase.generate], **_settings)  # type: ignore[arg-type]
         @given(schedules())
         def prop(schedule: Schedule) -> None:
             try:
                 schedule_holds(world, schedule)
+            except Exception as exc:
+                if not isinstance(exc, AssertionError):
+                    STATS.violations += 1  # the harness or a night crashed: as bad as a broken invariant
+                violated.append(f"{type(exc).__name__}: {str(exc)[:2000]}")
+                with found.open("a", encoding="utf-8") as f:
+                    f.write(f"{violated[-1]}\n{schedule.describe()}\n{schedule!r}\n\n")
             finally:
                 save()
 
         prop()
+        assert not violated, f"{len(violated)} schedule(s) violated an invariant; see {found}"
 
 
 @pytest.mark.timeout(600)
