@@ -57,7 +57,7 @@ from tests.fakes.first_imports import (  # noqa: E402
 
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable  # noqa: E402
 from rostersync.adapters.write_rate import WriteRate  # noqa: E402
-from rostersync.importer.contract import RunStatus  # noqa: E402
+from rostersync.contracts.importer import RunStatus  # noqa: E402
 from rostersync.layout import run_pk  # noqa: E402
 from rostersync.records import Kind, Record  # noqa: E402
 from rostersync.settings import Settings  # noqa: E402

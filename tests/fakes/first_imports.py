@@ -29,8 +29,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
+from rostersync.contracts.importer import ImportResult, RunStatus
 from rostersync.importer import service
-from rostersync.importer.contract import ImportResult, RunStatus
 from rostersync.importer.holds import PageStoreHoldStore
 from rostersync.importer.service import Accepted, import_district
 from rostersync.importer.writer import SENDERS

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from boto3.dynamodb.conditions import Key
 
-from rostersync.importer.contract import FINAL, RunStatus
+from rostersync.contracts.importer import FINAL, RunStatus
 from rostersync.operations import run_status
 
 if TYPE_CHECKING:

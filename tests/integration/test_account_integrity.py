@@ -16,10 +16,10 @@ import boto3
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from rostersync.importer.contract import ImportResult
+from rostersync.contracts.importer import ImportResult
+from rostersync.contracts.validate import ValidateResult
 from rostersync.operations import set_district
 from rostersync.settings import Settings, get_settings
-from rostersync.validate.contract import ValidateResult
 from rostersync_cli.local_functions import LocalFunctions
 from rostersync_cli.nightly import LocalNight
 from rostersync_cli.provision import provision

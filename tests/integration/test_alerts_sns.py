@@ -13,11 +13,11 @@ from rostersync.adapters.s3_report_links import S3ReportLinks
 from rostersync.adapters.sns_alert_publisher import SnsAlertPublisher
 from rostersync.alert_model import SUBJECT_MAX
 from rostersync.alerts.notify import notify_fetch, notify_validation
+from rostersync.contracts.validate import ValidateResult
 from rostersync.fetch.stage import fetch_districts
 from rostersync.settings import Settings, get_settings
 from rostersync.sources.clever.client import CleverClient, CleverCredentials
 from rostersync.sources.clever.source import CleverSource
-from rostersync.validate.contract import ValidateResult
 from rostersync.validate.stage import validate_run
 from rostersync.wiring import report_links_for
 from rostersync_cli.lambda_context import LocalLambdaContext

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from rostersync.fetch.contract import Manifest
+from rostersync.contracts.fetch import Manifest
 from rostersync_cli.sandbox import DistrictSpec, SandboxConfig
 from tests.integration.fault_world import FaultWorld, fault_world
 

@@ -13,8 +13,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from rostersync.contracts.fetch import Manifest, ManifestStatus
 from rostersync.errors import CleverError, PageDeferred
-from rostersync.fetch.contract import Manifest, ManifestStatus
 from rostersync.fetch.stage import fetch_district, load_checkpoint
 from rostersync.layout import manifest_key
 from rostersync.settings import Settings

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from rostersync.fetch.contract import Manifest
+from rostersync.contracts.fetch import Manifest
 from rostersync_cli.main import main
 from rostersync_cli.sandbox import DistrictSpec, SandboxConfig
 from tests.integration.fault_world import FaultWorld, fault_world

@@ -6,7 +6,7 @@ import boto3
 import pytest
 
 from rostersync.adapters.s3_page_store import S3PageStore
-from rostersync.fetch.contract import Manifest, ManifestStatus
+from rostersync.contracts.fetch import Manifest, ManifestStatus
 from rostersync.fetch.stage import fetch_districts
 from rostersync.settings import Settings
 from rostersync.sources.clever.client import CleverClient, CleverCredentials

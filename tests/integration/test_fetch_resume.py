@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from rostersync.adapters.s3_page_store import S3PageStore
-from rostersync.fetch.contract import Checkpoint, Manifest
+from rostersync.contracts.fetch import Checkpoint, Manifest
 from rostersync.settings import get_settings
 from rostersync.sources.clever.resources import Resource
 from rostersync_cli.lambda_context import LocalLambdaContext

@@ -13,7 +13,7 @@ import pytest
 
 from rostersync.alert_model import Alert
 from rostersync.alerts.notify import notify_import
-from rostersync.importer.contract import ImportResult, RunStatus
+from rostersync.contracts.importer import ImportResult, RunStatus
 from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.importer.service import import_district
 from rostersync.records import Kind

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from rostersync import wiring
-from rostersync.fetch.contract import FetchResult, ManifestStatus
-from rostersync.importer.contract import ImportRequest, ImportResult
+from rostersync.contracts.fetch import FetchResult, ManifestStatus
+from rostersync.contracts.importer import ImportRequest, ImportResult
 from rostersync.layout import run_pk
 from rostersync.overview.status import SyncStatus, load_status, record_fetch
 from rostersync.records import Kind

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from rostersync.importer.contract import RunStatus
+from rostersync.contracts.importer import RunStatus
 from rostersync.importer.release import release_hold
 from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.records import Kind, SectionRecord
@@ -117,7 +117,7 @@ def _fetched(env: Env, run_id: str, students: list[str], *, status: str = "compl
     """A fetch of the district in the raw bucket (what a later run left when it failed after fetching)."""
     from datetime import UTC, datetime
 
-    from rostersync.fetch.contract import Manifest, ManifestStatus, PageRef
+    from rostersync.contracts.fetch import Manifest, ManifestStatus, PageRef
     from rostersync.layout import manifest_key, page_key
 
     key = page_key(D, run_id, "students", 0)

@@ -14,7 +14,7 @@ from boto3.dynamodb.conditions import Key
 
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
 from rostersync.adapters.s3_page_store import S3PageStore
-from rostersync.importer.contract import ImportResult, RunStatus
+from rostersync.contracts.importer import ImportResult, RunStatus
 from rostersync.importer.holds import PageStoreHoldStore
 from rostersync.importer.release import release_hold
 from rostersync.importer.safeguard import SafeguardThresholds

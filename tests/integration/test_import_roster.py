@@ -12,8 +12,8 @@ import pytest
 
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
 from rostersync.adapters.s3_page_store import S3PageStore
+from rostersync.contracts.importer import ImportResult, RunStatus
 from rostersync.ids import new_run_id
-from rostersync.importer.contract import ImportResult, RunStatus
 from rostersync.importer.holds import PageStoreHoldStore
 from rostersync.importer.release import release_hold
 from rostersync.importer.runs import latest_runs, set_thresholds

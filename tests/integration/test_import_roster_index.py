@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from rostersync.importer.contract import RunStatus
+from rostersync.contracts.importer import RunStatus
 from rostersync.importer.release import release_hold
 from rostersync.importer.runs import latest_runs
 from rostersync.importer.safeguard import SafeguardThresholds

@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from rostersync.adapters.s3_page_store import S3PageStore
-from rostersync.fetch.contract import Manifest, ManifestStatus
+from rostersync.contracts.fetch import Manifest, ManifestStatus
 from rostersync.settings import Settings, get_settings
 from rostersync.sources.clever.resources import Resource
 from rostersync_cli.local_functions import LocalFunctions

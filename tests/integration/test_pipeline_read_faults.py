@@ -16,8 +16,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from rostersync.adapters.s3_page_store import S3PageStore
+from rostersync.contracts.fetch import Manifest, ManifestStatus
 from rostersync.errors import StorageError
-from rostersync.fetch.contract import Manifest, ManifestStatus
 from rostersync.layout import lease_pk, run_pk, validate_result_key, validated_prefix
 from rostersync.run_artifacts import manifest_records
 from rostersync.settings import get_settings

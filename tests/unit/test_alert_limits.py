@@ -15,7 +15,7 @@ from rostersync.alerts.messages import (
     sync_failed,
     validation_findings,
 )
-from rostersync.fetch.contract import Failure, FailureKind
+from rostersync.contracts.fetch import Failure, FailureKind
 from rostersync.validate.summary import Summary
 from tests.unit.test_alerts import _gappy_summary
 

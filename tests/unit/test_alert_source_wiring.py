@@ -8,8 +8,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from rostersync.fetch.contract import FetchResult, ManifestStatus
-from rostersync.importer.contract import PAYLOAD_NAME_MAX, ImportRequest
+from rostersync.contracts.fetch import FetchResult, ManifestStatus
+from rostersync.contracts.importer import PAYLOAD_NAME_MAX, ImportRequest
 from rostersync.wiring import _record_source_requests, _source_names
 
 RUN = "20261128T070000Z-aaaaaa"

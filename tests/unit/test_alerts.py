@@ -20,11 +20,11 @@ from rostersync.alerts.messages import (
 )
 from rostersync.alerts.notify import notify_discovery, notify_fetch, notify_validation
 from rostersync.alerts.state import findings_fingerprint
-from rostersync.fetch.contract import Failure, FailureKind, FetchResult, ManifestStatus
+from rostersync.contracts.fetch import Failure, FailureKind, FetchResult, ManifestStatus
+from rostersync.contracts.validate import ValidateResult, ValidateStatus
 from rostersync.layout import alert_fingerprint_key
 from rostersync.sources import profile
 from rostersync.sources.clever.resources import Resource
-from rostersync.validate.contract import ValidateResult, ValidateStatus
 from rostersync.validate.rules import fix_advice
 from rostersync.validate.summary import Summary
 from tests import factories as f
@@ -453,7 +453,7 @@ def test_a_classlink_districts_failed_sync_is_explained_in_classlink_terms(kind:
 
 
 def _conflicted(new: int, existing: int = 0) -> Any:
-    from rostersync.importer.contract import ImportResult, RunStatus
+    from rostersync.contracts.importer import ImportResult, RunStatus
 
     conflicts = [
         {

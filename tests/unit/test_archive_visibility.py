@@ -6,7 +6,7 @@ import pytest
 
 from rostersync.alert_model import EventType
 from rostersync.alerts.notify import notify_import
-from rostersync.importer.contract import ImportResult, KindCounts, RunStatus
+from rostersync.contracts.importer import ImportResult, KindCounts, RunStatus
 from tests.fakes import RecordingPublisher
 from tests.unit.test_alerts import STUDENT_FIRST, STUDENT_LAST
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from rostersync.fetch.contract import FetchRequest
-from rostersync.importer.contract import ImportRequest
+from rostersync.contracts.fetch import FetchRequest
+from rostersync.contracts.importer import ImportRequest
+from rostersync.contracts.validate import ValidateRequest
 from rostersync.sources.clever.source import CleverSource
-from rostersync.validate.contract import ValidateRequest
 from rostersync_cli.main import local_report_path
 
 RUN = "20261128T070000Z-3f9a1c"

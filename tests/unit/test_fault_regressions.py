@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rostersync.alert_model import EventType
 from rostersync.alerts.notify import notify_import
-from rostersync.importer.contract import ImportResult, RunStatus
+from rostersync.contracts.importer import ImportResult, RunStatus
 from tests.fakes import RecordingPublisher
 
 DISTRICT = "5f1a2b3c4d5e6f7a8b9c0d1e"

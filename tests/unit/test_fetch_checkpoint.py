@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from rostersync.contracts.fetch import Checkpoint, FetchResult, Manifest, ManifestStatus
 from rostersync.errors import CleverProtocolError
-from rostersync.fetch.contract import Checkpoint, FetchResult, Manifest, ManifestStatus
 from rostersync.fetch.stage import fetch_district, fits_before_deadline, load_checkpoint, pause_near_deadline
 from rostersync.layout import checkpoint_key
 from rostersync.ports import Page

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from rostersync.contracts.fetch import FailureKind, Manifest, ManifestStatus
 from rostersync.errors import CleverError, StorageError
-from rostersync.fetch.contract import FailureKind, Manifest, ManifestStatus
 from rostersync.fetch.stage import fetch_districts
 from rostersync.layout import manifest_key
 from rostersync.ports import Page

@@ -25,8 +25,8 @@ from typing import Any
 
 from rostersync.adapters.dynamodb_roster_table import DynamoRosterTable
 from rostersync.adapters.write_rate import WriteRate
+from rostersync.contracts.importer import RunStatus
 from rostersync.importer import service
-from rostersync.importer.contract import RunStatus
 from rostersync.layout import district_pk, run_pk
 from rostersync.records import Kind
 from rostersync_cli.capacity import indexes_of

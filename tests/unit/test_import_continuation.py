@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from rostersync.alerts.notify import notify_import
+from rostersync.contracts.importer import ImportResult, RunStatus
 from rostersync.ids import run_id_time
 from rostersync.importer import service
-from rostersync.importer.contract import ImportResult, RunStatus
 from rostersync.importer.holds import PageStoreHoldStore
 from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.importer.service import import_district

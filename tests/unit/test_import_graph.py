@@ -244,7 +244,7 @@ def test_the_layer_check_finds_an_upward_import_and_a_stage_importing_another() 
     graph = {
         "rostersync.ports": {"rostersync.roster_items", "rostersync.importer.service"},
         "rostersync.importer.release": {"rostersync.run_artifacts", "rostersync.validate.stage"},
-        "rostersync.validate.stage": {"rostersync.fetch.contract", "rostersync.validate.engine"},
+        "rostersync.validate.stage": {"rostersync.contracts.fetch", "rostersync.validate.engine"},
     }
     assert _layer_offences(graph, layers) == [
         "rostersync.importer.release imports rostersync.validate.stage: importer and validate are apart (stages)",
@@ -259,16 +259,16 @@ def test_the_layer_table_is_read_as_written() -> None:
 | # | layer | modules (under `rostersync.`) | rule |
 |---|---|---|---|
 | 1 | stages | `fetch`, `validate` | **apart**: no stage imports another |
-| 0 | floor | `errors`, `fetch.contract` | nothing above |
+| 0 | floor | `errors`, `contracts.fetch` | nothing above |
 
 ## Next
 | 9 | not a layer | `wiring` | |
 """
     assert _layers(table) == [
-        Layer(0, "floor", ("errors", "fetch.contract"), False),
+        Layer(0, "floor", ("errors", "contracts.fetch"), False),
         Layer(1, "stages", ("fetch", "validate"), True),
     ]
-    placed = _place("rostersync.fetch.contract", _layers(table))
+    placed = _place("rostersync.contracts.fetch", _layers(table))
     assert placed is not None and placed[0].name == "floor"
     assert _place("rostersync.wiring", _layers(table)) is None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rostersync.alert_model import EventType
 from rostersync.alerts.notify import notify_import
-from rostersync.importer.contract import RunStatus
+from rostersync.contracts.importer import RunStatus
 from rostersync.importer.holds import PageStoreHoldStore
 from rostersync.importer.runs import set_thresholds
 from rostersync.importer.safeguard import SafeguardThresholds

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from rostersync.contracts.importer import RunStatus
 from rostersync.ids import run_id_time
 from rostersync.importer import service
-from rostersync.importer.contract import RunStatus
 from rostersync.importer.holds import PageStoreHoldStore
 from rostersync.importer.service import import_district
 from rostersync.importer.writer import LEASE_RENEW_SECONDS, LEASE_TTL_SECONDS, RosterWriter, epoch

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from rostersync.fetch.contract import FetchResult, ManifestStatus
-from rostersync.importer.contract import ImportResult, KindCounts, RunStatus
+from rostersync.contracts.fetch import FetchResult, ManifestStatus
+from rostersync.contracts.importer import ImportResult, KindCounts, RunStatus
+from rostersync.contracts.validate import ValidateResult, ValidateStatus
 from rostersync.layout import INDEX_KEY, sync_status_district, sync_status_key
 from rostersync.overview.index_page import district_rows, render_index, write_index
 from rostersync.overview.status import (
@@ -17,7 +18,6 @@ from rostersync.overview.status import (
     record_import,
     record_validation,
 )
-from rostersync.validate.contract import ValidateResult, ValidateStatus
 from tests.fakes.page_store import MemoryPageStore
 from tests.paths import REPO
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from rostersync.fetch.contract import FetchRequest
+from rostersync.contracts.fetch import FetchRequest
+from rostersync.contracts.importer import ImportRequest, ImportResult, RunStatus
+from rostersync.contracts.validate import ValidateRequest
 from rostersync.ids import FutureRunId, new_run_id, refuse_future_run_id, run_id_time
-from rostersync.importer.contract import ImportRequest, ImportResult, RunStatus
-from rostersync.validate.contract import ValidateRequest
 
 NOW = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
 MISTYPED = "20621129T070000Z-0a1b2c"  # 2062 for 2026: a hand-started run's typo

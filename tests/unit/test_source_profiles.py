@@ -20,8 +20,8 @@ import pytest
 
 from rostersync.alert_model import Alert
 from rostersync.alerts import messages
-from rostersync.fetch.contract import Failure, FailureKind, Manifest, ManifestStatus
-from rostersync.importer.contract import Rollover
+from rostersync.contracts.fetch import Failure, FailureKind, Manifest, ManifestStatus
+from rostersync.contracts.importer import Rollover
 from rostersync.layout import manifest_key
 from rostersync.sources import (
     PROFILES,

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from rostersync.importer.contract import ImportResult
+from rostersync.contracts.importer import ImportResult
 from rostersync.importer.holds import PageStoreHoldStore
 from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.importer.service import import_district

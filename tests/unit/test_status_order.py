@@ -10,7 +10,7 @@ import itertools
 
 import pytest
 
-from rostersync.importer.contract import RunStatus
+from rostersync.contracts.importer import RunStatus
 from rostersync.overview.index_page import district_rows
 from rostersync.overview.status import Health, load_status, record_fetch, record_import, record_validation
 from rostersync_cli.main import district_lines

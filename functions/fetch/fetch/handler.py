@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from rostersync import wiring
-from rostersync.fetch.contract import FetchRequest
+from rostersync.contracts.fetch import FetchRequest
 from rostersync.observability import logger, metrics, tracer
 
 

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from rostersync import wiring
-from rostersync.importer.contract import ImportRequest
+from rostersync.contracts.importer import ImportRequest
 from rostersync.observability import logger, metrics, tracer
 
 

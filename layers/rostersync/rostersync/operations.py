@@ -16,8 +16,8 @@ from typing import Any
 
 from rostersync import district_settings as district_config
 from rostersync import wiring
+from rostersync.contracts.importer import ImportResult, ReleaseResult
 from rostersync.errors import StorageError
-from rostersync.importer.contract import ImportResult, ReleaseResult
 from rostersync.importer.release import release_hold
 from rostersync.importer.runs import latest_runs
 from rostersync.observability import logger

@@ -18,14 +18,14 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from rostersync.contracts.fetch import Manifest, ManifestStatus, PageRef
+from rostersync.contracts.validate import ValidateResult
 from rostersync.errors import StorageError
-from rostersync.fetch.contract import Manifest, ManifestStatus, PageRef
 from rostersync.layout import manifest_key, validate_result_key
 from rostersync.ports import PageStore
 from rostersync.records import Kind, Normalized, Record, RosterRecord
 from rostersync.sources import normalize_district
 from rostersync.stored_json import decode_json
-from rostersync.validate.contract import ValidateResult
 
 _RECORD: TypeAdapter[Record] = TypeAdapter(RosterRecord)
 # The most stored page bytes (gzip, as the manifest counts them) a reader keeps in memory.

@@ -40,10 +40,11 @@ from rostersync.alerts.notify import (
     record_outcome,
 )
 from rostersync.alerts.notify import report_link as signed_report_link
-from rostersync.fetch.contract import FetchOutcome, FetchRequest, FetchResult, ManifestStatus
+from rostersync.contracts.fetch import FetchOutcome, FetchRequest, FetchResult, ManifestStatus
+from rostersync.contracts.importer import ImportRequest, ImportResult, RunStatus
+from rostersync.contracts.validate import ValidateRequest, ValidateResult, ValidateStatus
 from rostersync.fetch.stage import fetch_districts, fits_before_deadline, pause_near_deadline
 from rostersync.ids import new_run_id
-from rostersync.importer.contract import ImportRequest, ImportResult, RunStatus
 from rostersync.importer.holds import PageStoreHoldStore
 from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.importer.service import Accepted, import_district
@@ -58,7 +59,6 @@ from rostersync.settings import Settings, get_settings
 from rostersync.sources import PROFILES, base_name
 from rostersync.sources.combined import CombinedSource
 from rostersync.state_id_registry import district_conflicts
-from rostersync.validate.contract import ValidateRequest, ValidateResult, ValidateStatus
 from rostersync.validate.stage import validate_run
 
 RemainingMillis = Callable[[], int]

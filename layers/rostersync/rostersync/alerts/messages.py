@@ -18,8 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from rostersync.alert_model import Alert, EventType, district_label, one_line_name, subject
-from rostersync.fetch.contract import Failure, FailureKind
-from rostersync.importer.contract import Rollover
+from rostersync.contracts.fetch import Failure, FailureKind
+from rostersync.contracts.importer import Rollover
 from rostersync.sources import Wording, profile
 from rostersync.validate.rules import RULES, Severity, fix_advice
 from rostersync.validate.summary import SchoolSummary, Summary

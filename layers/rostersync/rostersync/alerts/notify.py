@@ -35,9 +35,8 @@ from rostersync.alerts.state import (
     save_findings_state,
     save_known_districts,
 )
-from rostersync.errors import StorageError
-from rostersync.fetch.contract import FailureKind, FetchResult, ManifestStatus
-from rostersync.importer.contract import (
+from rostersync.contracts.fetch import FailureKind, FetchResult, ManifestStatus
+from rostersync.contracts.importer import (
     ANNOUNCE_CLAIM,
     ANNOUNCE_PENDING,
     ANNOUNCE_SENT,
@@ -45,12 +44,13 @@ from rostersync.importer.contract import (
     ImportResult,
     RunStatus,
 )
+from rostersync.contracts.validate import ValidateResult
+from rostersync.errors import StorageError
 from rostersync.importer.safeguard import DEFAULT_ARCHIVE_PERCENT
 from rostersync.layout import run_pk
 from rostersync.observability import logger, metrics
 from rostersync.ports import AlertPublisher, PageStore, ReportLinks, RosterTable
 from rostersync.sources import known as known_source
-from rostersync.validate.contract import ValidateResult
 from rostersync.validate.summary import Summary
 
 REPORT_LINK_SECONDS = 7 * 24 * 3600

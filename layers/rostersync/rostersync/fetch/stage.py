@@ -16,16 +16,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from rostersync.errors import (
-    DistrictDisconnected,
-    DistrictSettingsInvalid,
-    PageDeferred,
-    SourceError,
-    SourceKeyRefused,
-    SourceProtocolError,
-    StorageError,
-)
-from rostersync.fetch.contract import (
+from rostersync.contracts.fetch import (
     Checkpoint,
     Failure,
     FailureKind,
@@ -34,6 +25,15 @@ from rostersync.fetch.contract import (
     ManifestStatus,
     PageRef,
     ResourceSummary,
+)
+from rostersync.errors import (
+    DistrictDisconnected,
+    DistrictSettingsInvalid,
+    PageDeferred,
+    SourceError,
+    SourceKeyRefused,
+    SourceProtocolError,
+    StorageError,
 )
 from rostersync.layout import checkpoint_key, manifest_key, page_key
 from rostersync.observability import logger

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rostersync.fetch.contract import ManifestStatus
-from rostersync.importer.contract import ReleaseResult
+from rostersync.contracts.fetch import ManifestStatus
+from rostersync.contracts.importer import ReleaseResult
 from rostersync.importer.writer import LEASE_TTL_SECONDS, Clock, RosterWriter, epoch, iso, utcnow
 from rostersync.layout import district_pk, hold_pk, manifest_run, raw_district_prefix, roster_sk
 from rostersync.observability import logger

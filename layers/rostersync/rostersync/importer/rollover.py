@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from rostersync.importer.contract import Rollover
+from rostersync.contracts.importer import Rollover
 from rostersync.importer.diff import Action, Diff
 from rostersync.layout import split_sk
 from rostersync.records import DistrictRecord, Kind, parse_time

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rostersync.importer.contract import ImportResult
+from rostersync.contracts.importer import ImportResult
 from rostersync.importer.safeguard import SafeguardThresholds
 from rostersync.layout import RUNLOG_PK, SAFEGUARD_SK, config_pk, run_pk, runlog_sk
 from rostersync.ports import RosterTable

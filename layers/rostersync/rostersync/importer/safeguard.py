@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rostersync.importer.contract import SafeguardTrip
+from rostersync.contracts.importer import SafeguardTrip
 from rostersync.records import Kind
 from rostersync.roster_items import Candidate
 

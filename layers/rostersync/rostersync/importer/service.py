@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from rostersync.contracts.importer import ANNOUNCE_PENDING, FINAL, ImportResult, KindCounts, RunStatus
 from rostersync.ids import refuse_future_run_id
-from rostersync.importer.contract import ANNOUNCE_PENDING, FINAL, ImportResult, KindCounts, RunStatus
 from rostersync.importer.diff import Action, Diff, compute_diff
 from rostersync.importer.release import HOLD_HELD, HOLD_SUPERSEDED
 from rostersync.importer.rollover import MAX_TERMS, rollover

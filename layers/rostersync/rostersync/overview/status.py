@@ -14,14 +14,14 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from rostersync.contracts.fetch import FetchResult, ManifestStatus
+from rostersync.contracts.importer import ImportResult, RunStatus
+from rostersync.contracts.validate import ValidateResult, ValidateStatus
 from rostersync.errors import StorageError
-from rostersync.fetch.contract import FetchResult, ManifestStatus
 from rostersync.ids import run_id_time
-from rostersync.importer.contract import ImportResult, RunStatus
 from rostersync.layout import sync_status_key
 from rostersync.observability import logger
 from rostersync.ports import PageStore
-from rostersync.validate.contract import ValidateResult, ValidateStatus
 
 
 class Health(StrEnum):

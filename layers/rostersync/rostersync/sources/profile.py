@@ -86,7 +86,7 @@ class Wording:
     """Fix advice per rule id (report.html "How to fix", validation_findings), for every rule of
     the catalogue whose advice depends on the source (`validate.rules.SOURCE_WORDED`)."""
     failure_advice: Mapping[str, str]
-    """sync_failed: what to do, per fetch failure kind (`fetch.contract.FailureKind` values)."""
+    """sync_failed: what to do, per fetch failure kind (`contracts.fetch.FailureKind` values)."""
     sync_stale: tuple[str, str]
     """district.sync_stale's findings: (the source's sync is in error, last synced N days ago:
     "{days}" and "{paused}" are filled in)."""

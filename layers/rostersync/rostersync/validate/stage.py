@@ -14,7 +14,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from rostersync.fetch.contract import ManifestStatus
+from rostersync.contracts.fetch import ManifestStatus
+from rostersync.contracts.validate import ValidateResult, ValidateStatus
 from rostersync.layout import (
     accepted_chunk_key,
     findings_key,
@@ -28,7 +29,6 @@ from rostersync.ports import PageStore
 from rostersync.records import Kind, Record
 from rostersync.run_artifacts import load_manifest, manifest_records
 from rostersync.sources import base_name, profile
-from rostersync.validate.contract import ValidateResult, ValidateStatus
 from rostersync.validate.engine import validate_district
 from rostersync.validate.reports.findings_csv import FindingsCsvWriter
 from rostersync.validate.reports.report_html import write_html
