@@ -188,6 +188,11 @@ class SettingsChange:
     steps: int
     died: bool  # the first run was killed before it finished
     error: str | None = None  # what the second run said, if it failed
+    # What `district show` said right after the re-run (another change may follow the same night):
+    seen_contacts: tuple[str, ...] = ()
+    seen_pending: bool = False
+    seen_disagreeing: tuple[str, ...] = ()
+    seen_recorded: bool = False  # a change record for exactly the contacts asked for
 
 
 @dataclass
@@ -838,11 +843,13 @@ def settings_change(
     the first `district set` is killed after `fault.point` of its steps (a settings write, a change
     record, a subscribe or an unsubscribe), and support runs the same command again."""
     from rostersync.adapters.sns_contact_subscriptions import SnsContactSubscriptions
-    from rostersync.operations import set_district, show_district
+    from rostersync.operations import district_disagreements, set_district, show_district
 
     def change(_: Night) -> None:
         current, _history = show_district(district)
-        wanted = (*current.contacts[-1:], f"contact.{number}.{fault.point}@district.example.org")
+        # The address names the change: a second change the same night adds a new one.
+        added = f"contact.{number}.{fault.point}.{len(changes)}@district.example.org"
+        wanted = (*current.contacts[-1:], added)
         steps = {"n": 0, "died": False}
 
         def step(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -870,6 +877,21 @@ def settings_change(
             set_district(district, by="support@soak", contact_list=wanted)
         except Exception as exc:  # the invariant names it
             error = f"{type(exc).__name__}: {exc}"
-        changes.append(SettingsChange(district, wanted, fault.point, bool(steps["died"]), error))
+        after, history = show_district(district)
+        changes.append(
+            SettingsChange(
+                district,
+                wanted,
+                fault.point,
+                bool(steps["died"]),
+                error,
+                seen_contacts=tuple(after.contacts),
+                seen_pending=bool(after.pending),
+                seen_disagreeing=tuple(str(d) for d in district_disagreements(after)),
+                seen_recorded=any(
+                    h.setting == "contacts" and list(h.after or []) == list(wanted) for h in history
+                ),
+            )
+        )
 
     return change

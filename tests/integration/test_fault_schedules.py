@@ -162,3 +162,23 @@ def test_support_killed_at_any_step_of_a_contacts_change_converges_on_the_rerun(
         assert_settings_converged(changes[-1], f"step {point}")
     died = [c.steps for c in changes if c.died]
     assert died == list(range(len(died))) and len(died) >= 5, died  # deaths at steps 0..4 at least
+
+
+def test_two_contacts_changes_killed_the_same_night_are_each_judged_on_their_own(world: FaultWorld) -> None:
+    """Two settings_death faults drawn for one district and night (found by the soak): each change
+    adds its own address and is judged on what `district show` said right after its re-run, not on
+    the state the night's later change left."""
+    changes: list[SettingsChange] = []
+    district = "soak-settings-twice"
+    actions = [
+        settings_change(
+            district, Fault(night=1, point=6, kind="settings_death", times=1, source="clever"), 1, changes
+        )
+        for _ in range(2)
+    ]
+    for action in actions:
+        action(None)  # type: ignore[arg-type]
+    assert len({c.contacts[-1] for c in changes}) == 2, [c.contacts for c in changes]
+    for change in changes:
+        assert_settings_converged(change, "night 1")
+    assert changes[1].contacts[0] == changes[0].contacts[-1]  # the second kept the first's address
