@@ -189,10 +189,10 @@ class SettingsChange:
     died: bool  # the first run was killed before it finished
     error: str | None = None  # what the second run said, if it failed
     # What `district show` said right after the re-run (another change may follow the same night):
-    seen_contacts: tuple[str, ...] = ()
-    seen_pending: bool = False
+    # the settings, their change history, and where SNS's subscriptions disagreed with them.
+    seen: Any = None
+    seen_history: tuple[Any, ...] = ()
     seen_disagreeing: tuple[str, ...] = ()
-    seen_recorded: bool = False  # a change record for exactly the contacts asked for
 
 
 @dataclass
@@ -885,12 +885,9 @@ def settings_change(
                 fault.point,
                 bool(steps["died"]),
                 error,
-                seen_contacts=tuple(after.contacts),
-                seen_pending=bool(after.pending),
-                seen_disagreeing=tuple(str(d) for d in district_disagreements(after)),
-                seen_recorded=any(
-                    h.setting == "contacts" and list(h.after or []) == list(wanted) for h in history
-                ),
+                seen=after,
+                seen_history=tuple(history),
+                seen_disagreeing=tuple(district_disagreements(after)),
             )
         )
 

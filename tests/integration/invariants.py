@@ -365,19 +365,20 @@ def assert_settings_converged(change: Any, where: str) -> None:
         f"{where}, district {district_id}: `district set` run again after a death at step {change.steps} "
         f"failed: {change.error}"
     )
-    assert change.seen_contacts == change.contacts, (
-        f"{where}, district {district_id}: contacts {len(change.seen_contacts)} after the re-run, not "
-        f"the {len(change.contacts)} asked for (death at step {change.steps})"
+    current, history = change.seen, change.seen_history
+    assert current.contacts == change.contacts, (
+        f"{where}, district {district_id}: contacts {len(current.contacts)} after the re-run, not the "
+        f"{len(change.contacts)} asked for (death at step {change.steps})"
     )
-    assert not change.seen_pending, (
+    assert not current.pending, (
         f"{where}, district {district_id}: the change is still pending after the re-run"
     )
-    assert not change.seen_disagreeing, (
-        f"{where}, district {district_id}: settings and SNS disagree: {list(change.seen_disagreeing)}"
-    )
-    assert change.seen_recorded, (
-        f"{where}, district {district_id}: no change record for the contacts it now has"
-    )
+    disagreeing = list(change.seen_disagreeing)
+    assert not disagreeing, f"{where}, district {district_id}: settings and SNS disagree: {disagreeing}"
+    recorded = [
+        h for h in history if h.setting == "contacts" and list(h.after or []) == list(change.contacts)
+    ]
+    assert recorded, f"{where}, district {district_id}: no change record for the contacts it now has"
 
 
 def clean_roster(
